@@ -1,1 +1,10 @@
-export {}
+/**
+ * @helios/transport: a Netty-style channel pipeline over TCP, TLS and UDP.
+ * @packageDocumentation
+ */
+export * from './errors.js'
+export { type Clock, type TimerHandle, systemClock } from './Clock.js'
+export type { Channel, ChannelKind, Datagram, SocketAddress } from './Channel.js'
+export type { ChannelHandler, ChannelHandlerContext, WriteCallback } from './ChannelHandler.js'
+export { ChannelPipeline, type UnhandledCounts, type UnhandledReport } from './ChannelPipeline.js'
+export { type WriteBufferWaterMark, DEFAULT_WATER_MARK } from './internal/AbstractChannel.js'

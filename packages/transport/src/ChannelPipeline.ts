@@ -1,0 +1,464 @@
+import { debuglog } from 'node:util'
+import * as diagnostics from 'node:diagnostics_channel'
+import type { Channel } from './Channel.js'
+import type { ChannelHandler, ChannelHandlerContext, WriteCallback } from './ChannelHandler.js'
+import { PipelineError, UnsupportedMessageError, toError } from './errors.js'
+
+const debug = debuglog('helios')
+const unhandledChannel = diagnostics.channel('helios:transport:unhandled')
+
+/** What the tail of a pipeline saw that no handler consumed. */
+export interface UnhandledCounts {
+  /** Inbound messages that reached the tail. */
+  messages: number
+  /** Errors that reached the tail. */
+  errors: number
+  /** User events that reached the tail. */
+  events: number
+}
+
+/** Payload published on the `helios:transport:unhandled` diagnostics channel. */
+export interface UnhandledReport {
+  readonly channel: Channel
+  readonly kind: 'message' | 'error' | 'event'
+  readonly value: unknown
+}
+
+/**
+ * The chain of handlers of one channel: a doubly linked list of contexts between a fixed head
+ * (the channel's I/O) and a fixed tail (which counts and reports whatever nobody consumed).
+ *
+ * ```
+ *                                       I/O request
+ *                                  via Channel or ChannelHandlerContext
+ *                                                |
+ *  +---------------------------------------------+---------------+
+ *  |                           ChannelPipeline   |               |
+ *  |                                            \|/              |
+ *  |    +---------------------+            +-----------+----------+
+ *  |    | Inbound Handler  N  |            | Outbound Handler  1  |
+ *  |    +----------+----------+            +-----------+----------+
+ *  |              /|\                                  |           |
+ *  |               |                                  \|/          |
+ *  |    +----------+----------+            +-----------+----------+
+ *  |    | Inbound Handler N-1 |            | Outbound Handler  2  |
+ *  |    +----------+----------+            +-----------+----------+
+ *  |              /|\                                  .           |
+ *  |               .                                   .           |
+ *  | ctx.fireChannelRead(msg)               ctx.write(msg)         |
+ *  |               .                                  \|/          |
+ *  |    +----------+----------+            +-----------+----------+
+ *  |    | Inbound Handler  1  |            | Outbound Handler  M  |
+ *  |    +----------+----------+            +-----------+----------+
+ *  |              /|\                                  |           |
+ *  +---------------+-----------------------------------+-----------+
+ *                  |                                  \|/
+ *  +---------------+-----------------------------------+-----------+
+ *  |        head: socket reads         head: outbound buffer, flush |
+ *  +----------------------------------------------------------------+
+ * ```
+ *
+ * Handlers may be added, removed or replaced at any time, also from inside an event of the same
+ * pipeline: an event already travelling continues along the links it started on.
+ */
+export class ChannelPipeline {
+  /** The channel this pipeline belongs to. */
+  readonly channel: Channel
+  /** What reached the tail unconsumed, by kind. */
+  readonly unhandled: UnhandledCounts = { messages: 0, errors: 0, events: 0 }
+  /** Called for everything that reaches the tail unconsumed (after counting). */
+  onUnhandled: ((report: UnhandledReport) => void) | undefined
+
+  /** @internal */ readonly head: HandlerContext
+  /** @internal */ readonly tail: HandlerContext
+  private readonly byName = new Map<string, HandlerContext>()
+
+  constructor(channel: Channel, sink: PipelineSink) {
+    this.channel = channel
+    this.head = new HandlerContext(this, 'HEAD', new HeadHandler(sink))
+    this.tail = new HandlerContext(this, 'TAIL', new TailHandler(this))
+    this.head.next = this.tail
+    this.tail.prev = this.head
+  }
+
+  /** Adds a handler right after the head (it sees inbound events first, outbound writes last). */
+  addFirst(name: string, handler: ChannelHandler): this {
+    return this.link(name, handler, this.head, this.head.next!)
+  }
+
+  /** Adds a handler right before the tail. */
+  addLast(name: string, handler: ChannelHandler): this {
+    return this.link(name, handler, this.tail.prev!, this.tail)
+  }
+
+  /** Adds a handler before the handler named `baseName`. Throws PipelineError if there is none. */
+  addBefore(baseName: string, name: string, handler: ChannelHandler): this {
+    const base = this.required(baseName)
+    return this.link(name, handler, base.prev!, base)
+  }
+
+  /** Adds a handler after the handler named `baseName`. Throws PipelineError if there is none. */
+  addAfter(baseName: string, name: string, handler: ChannelHandler): this {
+    const base = this.required(baseName)
+    return this.link(name, handler, base, base.next!)
+  }
+
+  /** Removes a handler by name or instance and returns it. Throws PipelineError if absent. */
+  remove(nameOrHandler: string | ChannelHandler): ChannelHandler {
+    const ctx = this.required(nameOrHandler)
+    this.unlink(ctx)
+    return ctx.handler
+  }
+
+  /** Replaces a handler (by name or instance) with another in the same place; returns the old one. */
+  replace(old: string | ChannelHandler, newName: string, handler: ChannelHandler): ChannelHandler {
+    const ctx = this.required(old)
+    const prev = ctx.prev!
+    const next = ctx.next!
+    this.unlink(ctx)
+    this.link(newName, handler, prev, next)
+    return ctx.handler
+  }
+
+  /** The handler with this name, or undefined. */
+  get<T extends ChannelHandler = ChannelHandler>(name: string): T | undefined {
+    return this.byName.get(name)?.handler as T | undefined
+  }
+
+  /** The context of a handler (by name or instance), or undefined. */
+  context(nameOrHandler: string | ChannelHandler): ChannelHandlerContext | undefined {
+    return this.find(nameOrHandler)
+  }
+
+  /** Handler names from head to tail. */
+  names(): string[] {
+    const out: string[] = []
+    for (let c = this.head.next!; c !== this.tail; c = c.next!) out.push(c.name)
+    return out
+  }
+
+  // Inbound events enter at the head.
+  fireChannelActive(): void { this.head.invokeChannelActive() }
+  fireChannelInactive(): void { this.head.invokeChannelInactive() }
+  fireChannelRead(message: unknown): void { this.head.invokeChannelRead(message) }
+  fireChannelReadComplete(): void { this.head.invokeChannelReadComplete() }
+  fireChannelWritabilityChanged(): void { this.head.invokeChannelWritabilityChanged() }
+  fireUserEventTriggered(event: unknown): void { this.head.invokeUserEventTriggered(event) }
+  fireExceptionCaught(error: Error): void { this.head.invokeExceptionCaught(error) }
+
+  // Outbound operations enter at the tail.
+  write(message: unknown, callback?: WriteCallback): void { this.tail.write(message, callback) }
+  flush(): void { this.tail.flush() }
+  writeAndFlush(message: unknown, callback?: WriteCallback): void { this.tail.writeAndFlush(message, callback) }
+  close(error?: Error): void { this.tail.close(error) }
+
+  /** @internal Called by the channel when it is closed: removes every handler (handlerRemoved). */
+  destroy(): void {
+    for (let c = this.tail.prev!; c !== this.head; c = c.prev!) this.unlink(c)
+  }
+
+  /** @internal */
+  reportUnhandled(kind: UnhandledReport['kind'], value: unknown): void {
+    if (kind === 'message') this.unhandled.messages++
+    else if (kind === 'error') this.unhandled.errors++
+    else this.unhandled.events++
+    debug('channel %s: unhandled %s reached the tail: %o', this.channel.id, kind, value)
+    if (unhandledChannel.hasSubscribers) unhandledChannel.publish({ channel: this.channel, kind, value } satisfies UnhandledReport)
+    this.onUnhandled?.({ channel: this.channel, kind, value })
+  }
+
+  private link(name: string, handler: ChannelHandler, prev: HandlerContext, next: HandlerContext): this {
+    if (this.byName.has(name)) throw new PipelineError(`duplicate handler name: ${name}`)
+    const shared = sharedHandlers.get(handler)
+    if (shared !== undefined && !handler.sharable) {
+      throw new PipelineError(`handler ${name} is not sharable and is already in a pipeline`)
+    }
+    const ctx = new HandlerContext(this, name, handler)
+    ctx.prev = prev
+    ctx.next = next
+    prev.next = ctx
+    next.prev = ctx
+    this.byName.set(name, ctx)
+    sharedHandlers.set(handler, (shared ?? 0) + 1)
+    if (handler.handlerAdded !== undefined) {
+      try { handler.handlerAdded(ctx) } catch (err) { ctx.invokeExceptionCaught(toError(err)) }
+    }
+    return this
+  }
+
+  private unlink(ctx: HandlerContext): void {
+    const prev = ctx.prev!
+    const next = ctx.next!
+    prev.next = next
+    next.prev = prev
+    // ctx keeps its own links so an event already inside it can still move on.
+    ctx.isRemoved = true
+    this.byName.delete(ctx.name)
+    const n = (sharedHandlers.get(ctx.handler) ?? 1) - 1
+    if (n <= 0) sharedHandlers.delete(ctx.handler)
+    else sharedHandlers.set(ctx.handler, n)
+    ctx.handOverQueued()
+    if (ctx.handler.handlerRemoved !== undefined) {
+      try { ctx.handler.handlerRemoved(ctx) } catch (err) { next.invokeExceptionCaught(toError(err)) }
+    }
+  }
+
+  private find(key: string | ChannelHandler): HandlerContext | undefined {
+    if (typeof key === 'string') return this.byName.get(key)
+    for (let c = this.head.next!; c !== this.tail; c = c.next!) if (c.handler === key) return c
+    return undefined
+  }
+
+  private required(key: string | ChannelHandler): HandlerContext {
+    const ctx = this.find(key)
+    if (ctx === undefined) {
+      throw new PipelineError(`no such handler: ${typeof key === 'string' ? key : key.constructor.name}`)
+    }
+    return ctx
+  }
+}
+
+/** Counts in how many pipelines each handler instance sits, to refuse sharing non-sharable ones. */
+const sharedHandlers = new WeakMap<ChannelHandler, number>()
+
+/**
+ * @internal What the head of a pipeline hands outbound operations to: the channel's outbound
+ * buffer and socket.
+ */
+export interface PipelineSink {
+  write(message: unknown, callback: WriteCallback | undefined): void
+  flush(): void
+  close(error: Error | undefined): void
+}
+
+class HeadHandler implements ChannelHandler {
+  constructor(private readonly sink: PipelineSink) {}
+  write(_ctx: ChannelHandlerContext, message: unknown, callback: WriteCallback | undefined): void {
+    this.sink.write(message, callback)
+  }
+  flush(): void { this.sink.flush() }
+  close(_ctx: ChannelHandlerContext, error: Error | undefined): void { this.sink.close(error) }
+}
+
+class TailHandler implements ChannelHandler {
+  constructor(private readonly pipeline: ChannelPipeline) {}
+  channelRead(_ctx: ChannelHandlerContext, message: unknown): void {
+    this.pipeline.reportUnhandled('message', message)
+  }
+  userEventTriggered(_ctx: ChannelHandlerContext, event: unknown): void {
+    this.pipeline.reportUnhandled('event', event)
+  }
+  exceptionCaught(_ctx: ChannelHandlerContext, error: Error): void {
+    this.pipeline.reportUnhandled('error', error)
+  }
+  channelActive(): void {}
+  channelInactive(): void {}
+  channelReadComplete(): void {}
+  channelWritabilityChanged(): void {}
+}
+
+const INACTIVE_PENDING = 1
+const READ_COMPLETE_PENDING = 2
+
+/** @internal A handler's node in the pipeline's linked list. */
+export class HandlerContext implements ChannelHandlerContext {
+  readonly pipeline: ChannelPipeline
+  readonly name: string
+  readonly handler: ChannelHandler
+  prev: HandlerContext | undefined
+  next: HandlerContext | undefined
+  isRemoved = false
+
+  // Async channelRead state: reads in flight, reads waiting for a slot, and events held behind them.
+  private pending = 0
+  private queue: unknown[] | undefined
+  private held = 0
+  private readonly concurrency: number
+  private readonly onSettled: () => void
+  private readonly onRejected: (reason: unknown) => void
+
+  constructor(pipeline: ChannelPipeline, name: string, handler: ChannelHandler) {
+    this.pipeline = pipeline
+    this.name = name
+    this.handler = handler
+    this.concurrency = Math.max(1, handler.concurrency ?? 1)
+    // Allocated once per context, not per message.
+    this.onSettled = () => this.settled()
+    this.onRejected = (reason: unknown) => {
+      this.invokeExceptionCaught(toError(reason))
+      this.settled()
+    }
+  }
+
+  get channel(): Channel { return this.pipeline.channel }
+
+  // --- inbound: fire* finds the next handler that implements the event, invoke* calls it ---
+
+  fireChannelActive(): void { nextWith(this, 'channelActive').invokeChannelActive() }
+  fireChannelInactive(): void { nextWith(this, 'channelInactive').invokeChannelInactive() }
+  fireChannelRead(message: unknown): void { nextWith(this, 'channelRead').invokeChannelRead(message) }
+  fireChannelReadComplete(): void { nextWith(this, 'channelReadComplete').invokeChannelReadComplete() }
+  fireChannelWritabilityChanged(): void { nextWith(this, 'channelWritabilityChanged').invokeChannelWritabilityChanged() }
+  fireUserEventTriggered(event: unknown): void { nextWith(this, 'userEventTriggered').invokeUserEventTriggered(event) }
+  fireExceptionCaught(error: Error): void { nextWith(this, 'exceptionCaught').invokeExceptionCaught(error) }
+
+  invokeChannelActive(): void {
+    const h = this.handler
+    if (h.channelActive === undefined) return this.fireChannelActive()
+    try { h.channelActive(this) } catch (err) { this.invokeExceptionCaught(toError(err)) }
+  }
+
+  invokeChannelInactive(): void {
+    if (this.pending > 0) { this.held |= INACTIVE_PENDING; return }
+    const h = this.handler
+    if (h.channelInactive === undefined) return this.fireChannelInactive()
+    try { h.channelInactive(this) } catch (err) { this.invokeExceptionCaught(toError(err)) }
+  }
+
+  invokeChannelRead(message: unknown): void {
+    const h = this.handler
+    if (h.channelRead === undefined) return this.fireChannelRead(message)
+    if (this.pending >= this.concurrency) {
+      if (this.queue === undefined) this.queue = []
+      this.queue.push(message)
+      return
+    }
+    this.runRead(h, message)
+  }
+
+  invokeChannelReadComplete(): void {
+    if (this.pending > 0) { this.held |= READ_COMPLETE_PENDING; return }
+    const h = this.handler
+    if (h.channelReadComplete === undefined) return this.fireChannelReadComplete()
+    try { h.channelReadComplete(this) } catch (err) { this.invokeExceptionCaught(toError(err)) }
+  }
+
+  invokeChannelWritabilityChanged(): void {
+    const h = this.handler
+    if (h.channelWritabilityChanged === undefined) return this.fireChannelWritabilityChanged()
+    try { h.channelWritabilityChanged(this) } catch (err) { this.invokeExceptionCaught(toError(err)) }
+  }
+
+  invokeUserEventTriggered(event: unknown): void {
+    const h = this.handler
+    if (h.userEventTriggered === undefined) return this.fireUserEventTriggered(event)
+    try { h.userEventTriggered(this, event) } catch (err) { this.invokeExceptionCaught(toError(err)) }
+  }
+
+  invokeExceptionCaught(error: Error): void {
+    const h = this.handler
+    if (h.exceptionCaught === undefined) return this.fireExceptionCaught(error)
+    try {
+      h.exceptionCaught(this, error)
+    } catch (err) {
+      // An exceptionCaught that throws would loop; report it at the tail instead.
+      this.pipeline.reportUnhandled('error', toError(err))
+    }
+  }
+
+  // --- outbound: towards the head ---
+
+  write(message: unknown, callback?: WriteCallback): void {
+    prevWith(this, 'write').invokeWrite(message, callback)
+  }
+
+  flush(): void {
+    prevWith(this, 'flush').invokeFlush()
+  }
+
+  writeAndFlush(message: unknown, callback?: WriteCallback): void {
+    prevWith(this, 'write').invokeWrite(message, callback)
+    prevWith(this, 'flush').invokeFlush()
+  }
+
+  close(error?: Error): void {
+    prevWith(this, 'close').invokeClose(error)
+  }
+
+  private invokeWrite(message: unknown, callback: WriteCallback | undefined): void {
+    try {
+      this.handler.write!(this, message, callback)
+    } catch (err) {
+      const e = toError(err)
+      if (callback !== undefined) callback(e)
+      else this.invokeExceptionCaught(e)
+    }
+  }
+
+  private invokeFlush(): void {
+    try { this.handler.flush!(this) } catch (err) { this.invokeExceptionCaught(toError(err)) }
+  }
+
+  private invokeClose(error: Error | undefined): void {
+    try { this.handler.close!(this, error) } catch (err) {
+      // A close must happen even if a handler on the way throws.
+      this.pipeline.head.handler.close!(this.pipeline.head, toError(err))
+    }
+  }
+
+  // --- async channelRead ---
+
+  private runRead(h: ChannelHandler, message: unknown): void {
+    let result: void | Promise<void>
+    try {
+      result = h.channelRead!(this, message)
+    } catch (err) {
+      this.invokeExceptionCaught(toError(err))
+      return
+    }
+    if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+      if (++this.pending === this.concurrency) this.channel.suspendRead()
+      ;(result as Promise<void>).then(this.onSettled, this.onRejected)
+    }
+  }
+
+  private settled(): void {
+    const wasSaturated = this.pending === this.concurrency
+    this.pending--
+    const q = this.queue
+    while (q !== undefined && q.length > 0 && this.pending < this.concurrency) {
+      if (this.isRemoved) { this.handOverQueued(); break }
+      this.runRead(this.handler, q.shift())
+    }
+    if (this.pending === 0 && this.held !== 0) {
+      const held = this.held
+      this.held = 0
+      if (held & READ_COMPLETE_PENDING) this.invokeChannelReadComplete()
+      if (held & INACTIVE_PENDING) this.invokeChannelInactive()
+    }
+    if (wasSaturated && this.pending < this.concurrency) this.channel.resumeRead()
+  }
+
+  /** @internal On removal, reads still waiting here go on to the next handler. */
+  handOverQueued(): void {
+    const q = this.queue
+    if (q === undefined || q.length === 0) return
+    this.queue = undefined
+    for (const m of q) this.fireChannelRead(m)
+  }
+}
+
+type InboundEvent = 'channelActive' | 'channelInactive' | 'channelRead' | 'channelReadComplete' |
+  'channelWritabilityChanged' | 'userEventTriggered' | 'exceptionCaught'
+type OutboundOp = 'write' | 'flush' | 'close'
+
+function nextWith(ctx: HandlerContext, event: InboundEvent): HandlerContext {
+  let c = ctx.next
+  // Skip handlers without the method; the tail implements every inbound event.
+  while (c!.handler[event] === undefined) c = c!.next
+  if (c === undefined) throw new PipelineError('event travelled past the tail')
+  return c
+}
+
+function prevWith(ctx: HandlerContext, op: OutboundOp): HandlerContext {
+  let c = ctx.prev
+  // The head implements every outbound operation.
+  while (c!.handler[op] === undefined) c = c!.prev
+  return c!
+}
+
+/** Throws the error for a message the head cannot write; used by channels. */
+export function unsupported(message: unknown, expected: string): UnsupportedMessageError {
+  const what = message === null ? 'null' : typeof message === 'object' ? (message as object).constructor?.name ?? 'object' : typeof message
+  return new UnsupportedMessageError(`cannot write ${what}: expected ${expected}`)
+}

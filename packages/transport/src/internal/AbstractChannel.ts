@@ -1,0 +1,209 @@
+import type { Channel, ChannelKind, SocketAddress } from '../Channel.js'
+import type { WriteCallback } from '../ChannelHandler.js'
+import type { Clock } from '../Clock.js'
+import { ChannelPipeline, type PipelineSink } from '../ChannelPipeline.js'
+import { ChannelClosedError, toError } from '../errors.js'
+
+let nextId = 1
+
+/** Write buffer watermarks in bytes: above `high` a channel turns unwritable, below `low` writable again. */
+export interface WriteBufferWaterMark {
+  readonly low: number
+  readonly high: number
+}
+
+/** Netty's defaults: 32 KiB / 64 KiB. */
+export const DEFAULT_WATER_MARK: WriteBufferWaterMark = { low: 32 * 1024, high: 64 * 1024 }
+
+const OPEN = 0
+const ACTIVE = 1
+const CLOSING = 2
+const CLOSED = 3
+
+/**
+ * @internal The part every channel shares: pipeline, outbound buffer with watermarks and flush
+ * batching, read suspension counting, and the close sequence. Subclasses supply the I/O.
+ *
+ * Writes are buffered until `flush()`; a flush hands the whole batch to {@link doFlush} at once,
+ * so a subclass can cork the socket and send it in one syscall. Writability counts the bytes not
+ * yet flushed plus the bytes the transport still holds ({@link transportPendingBytes}).
+ */
+export abstract class AbstractChannel implements Channel {
+  readonly id: string
+  readonly kind: ChannelKind
+  readonly pipeline: ChannelPipeline
+  readonly clock: Clock
+  readonly closed: Promise<void>
+  closeReason: Error | undefined
+
+  /** Writes that failed with no callback to tell (channel closed first); never silently lost. */
+  failedWrites = 0
+
+  protected readonly waterMark: WriteBufferWaterMark
+  private state = OPEN
+  private activated = false
+  private writable = true
+  private readSuspensions = 0
+  private outMessages: unknown[] = []
+  private outCallbacks: (WriteCallback | undefined)[] = []
+  private unflushedBytes = 0
+  private resolveClosed!: () => void
+
+  constructor(kind: ChannelKind, clock: Clock, waterMark: WriteBufferWaterMark = DEFAULT_WATER_MARK) {
+    this.id = `${kind}-${nextId++}`
+    this.kind = kind
+    this.clock = clock
+    this.waterMark = waterMark
+    const sink: PipelineSink = {
+      write: (m, cb) => this.bufferWrite(m, cb),
+      flush: () => this.flushBuffered(),
+      close: (err) => this.startClose(err),
+    }
+    this.pipeline = new ChannelPipeline(this, sink)
+    this.closed = new Promise<void>((resolve) => { this.resolveClosed = resolve })
+  }
+
+  abstract readonly localAddress: SocketAddress | undefined
+  abstract readonly remoteAddress: SocketAddress | undefined
+
+  get isActive(): boolean { return this.state === ACTIVE }
+  get isWritable(): boolean { return this.writable }
+  get bytesBeforeUnwritable(): number {
+    return Math.max(0, this.waterMark.high - this.pendingOutboundBytes())
+  }
+  /** Bytes buffered (not flushed) plus bytes held by the transport. */
+  pendingOutboundBytes(): number { return this.unflushedBytes + this.transportPendingBytes() }
+  /** True while reading is suspended (async handler steps, backpressure). */
+  get isReadSuspended(): boolean { return this.readSuspensions > 0 }
+
+  write(message: unknown, callback?: WriteCallback): void { this.pipeline.write(message, callback) }
+  flush(): void { this.pipeline.flush() }
+  writeAndFlush(message: unknown, callback?: WriteCallback): void { this.pipeline.writeAndFlush(message, callback) }
+  close(error?: Error): Promise<void> {
+    if (this.state < CLOSING) this.pipeline.close(error)
+    return this.closed
+  }
+
+  suspendRead(): void {
+    if (this.readSuspensions++ === 0 && this.state < CLOSING) this.doSuspendRead()
+  }
+
+  resumeRead(): void {
+    if (this.readSuspensions === 0) return
+    if (--this.readSuspensions === 0 && this.state < CLOSING) this.doResumeRead()
+  }
+
+  // --- for subclasses ---
+
+  /** Size in bytes of an outbound message; throws UnsupportedMessageError for a type the channel cannot send. */
+  protected abstract messageSize(message: unknown): number
+  /** Sends a batch of messages; callbacks[i] belongs to messages[i]. */
+  protected abstract doFlush(messages: unknown[], callbacks: (WriteCallback | undefined)[]): void
+  /** Starts closing the underlying socket; must end in {@link closeCompleted}. */
+  protected abstract doClose(error: Error | undefined): void
+  protected abstract doSuspendRead(): void
+  protected abstract doResumeRead(): void
+  /** Bytes the transport accepted but has not yet given to the OS. */
+  protected transportPendingBytes(): number { return 0 }
+
+  /** Marks the channel active and fires channelActive. */
+  protected activate(): void {
+    if (this.state !== OPEN) return
+    this.state = ACTIVE
+    this.activated = true
+    this.pipeline.fireChannelActive()
+  }
+
+  /** Call when the transport drained: may turn the channel writable again. */
+  protected transportDrained(): void {
+    this.updateWritability()
+  }
+
+  /**
+   * Call once the socket is closed. Fails buffered writes with ChannelClosedError, fires
+   * channelInactive (after queued async reads), removes the handlers and resolves `closed`.
+   */
+  protected closeCompleted(error?: Error): void {
+    if (this.state === CLOSED) return
+    this.state = CLOSED
+    if (error !== undefined && this.closeReason === undefined) this.closeReason = error
+    this.failBuffered(new ChannelClosedError('channel closed before the write was flushed', this.closeReason === undefined ? undefined : { cause: this.closeReason }))
+    if (this.activated) this.pipeline.fireChannelInactive()
+    this.pipeline.destroy()
+    this.resolveClosed()
+  }
+
+  /** True once close started. */
+  protected get isClosing(): boolean { return this.state >= CLOSING }
+
+  // --- sink ---
+
+  private bufferWrite(message: unknown, callback: WriteCallback | undefined): void {
+    if (this.state >= CLOSING) {
+      this.failWrite(callback, new ChannelClosedError(undefined, this.closeReason === undefined ? undefined : { cause: this.closeReason }))
+      return
+    }
+    const size = this.messageSize(message)
+    this.outMessages.push(message)
+    this.outCallbacks.push(callback)
+    this.unflushedBytes += size
+    if (this.writable && this.pendingOutboundBytes() > this.waterMark.high) {
+      this.writable = false
+      this.pipeline.fireChannelWritabilityChanged()
+    }
+  }
+
+  private flushBuffered(): void {
+    if (this.outMessages.length === 0 || this.state >= CLOSING) return
+    const messages = this.outMessages
+    const callbacks = this.outCallbacks
+    this.outMessages = []
+    this.outCallbacks = []
+    this.unflushedBytes = 0
+    try {
+      this.doFlush(messages, callbacks)
+    } catch (err) {
+      this.pipeline.fireExceptionCaught(toError(err))
+    }
+    this.updateWritability()
+  }
+
+  private updateWritability(): void {
+    if (!this.writable && this.pendingOutboundBytes() < this.waterMark.low) {
+      this.writable = true
+      this.pipeline.fireChannelWritabilityChanged()
+    }
+  }
+
+  private startClose(error: Error | undefined): void {
+    if (this.state >= CLOSING) return
+    this.state = CLOSING
+    if (error !== undefined) this.closeReason = error
+    // Flush what was written before close: a graceful close sends it (the socket's end() waits for it).
+    if (error === undefined && this.outMessages.length > 0) {
+      const messages = this.outMessages
+      const callbacks = this.outCallbacks
+      this.outMessages = []
+      this.outCallbacks = []
+      this.unflushedBytes = 0
+      try { this.doFlush(messages, callbacks) } catch { /* closing anyway */ }
+    }
+    this.doClose(error)
+  }
+
+  private failBuffered(error: Error): void {
+    const callbacks = this.outCallbacks
+    this.outMessages = []
+    this.outCallbacks = []
+    this.unflushedBytes = 0
+    for (const cb of callbacks) this.failWrite(cb, error)
+  }
+
+  private failWrite(callback: WriteCallback | undefined, error: Error): void {
+    if (callback !== undefined) {
+      try { callback(error) } catch (err) { this.pipeline.reportUnhandled('error', toError(err)) }
+    } else {
+      this.failedWrites++
+    }
+  }
+}
