@@ -72,6 +72,7 @@ export class ChannelPipeline {
   /** @internal */ readonly head: HandlerContext
   /** @internal */ readonly tail: HandlerContext
   private readonly byName = new Map<string, HandlerContext>()
+  private destroyPending = false
 
   constructor(channel: Channel, sink: PipelineSink) {
     this.channel = channel
@@ -154,7 +155,17 @@ export class ChannelPipeline {
 
   /** @internal Called by the channel when it is closed: removes every handler (handlerRemoved). */
   destroy(): void {
+    // Async reads still in flight finish first, so events held behind them travel the full chain.
+    for (let c = this.head.next!; c !== this.tail; c = c.next!) {
+      if (c.busy) { this.destroyPending = true; return }
+    }
+    this.destroyPending = false
     for (let c = this.tail.prev!; c !== this.head; c = c.prev!) this.unlink(c)
+  }
+
+  /** @internal A context became idle: finish a destroy that waited for it. */
+  idle(): void {
+    if (this.destroyPending) this.destroy()
   }
 
   /** @internal */
@@ -273,6 +284,7 @@ export class HandlerContext implements ChannelHandlerContext {
   private pending = 0
   private queue: unknown[] | undefined
   private held = 0
+  private suspending = false
   private readonly concurrency: number
   private readonly onSettled: () => void
   private readonly onRejected: (reason: unknown) => void
@@ -407,18 +419,21 @@ export class HandlerContext implements ChannelHandlerContext {
       return
     }
     if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
-      if (++this.pending === this.concurrency) this.channel.suspendRead()
+      if (++this.pending >= this.concurrency && !this.suspending) {
+        this.suspending = true
+        this.channel.suspendRead()
+      }
       ;(result as Promise<void>).then(this.onSettled, this.onRejected)
     }
   }
 
   private settled(): void {
-    const wasSaturated = this.pending === this.concurrency
     this.pending--
     const q = this.queue
-    while (q !== undefined && q.length > 0 && this.pending < this.concurrency) {
-      if (this.isRemoved) { this.handOverQueued(); break }
-      this.runRead(this.handler, q.shift())
+    if (this.isRemoved) {
+      if (this.pending === 0) this.handOverQueued()
+    } else {
+      while (q !== undefined && q.length > 0 && this.pending < this.concurrency) this.runRead(this.handler, q.shift())
     }
     if (this.pending === 0 && this.held !== 0) {
       const held = this.held
@@ -426,11 +441,19 @@ export class HandlerContext implements ChannelHandlerContext {
       if (held & READ_COMPLETE_PENDING) this.invokeChannelReadComplete()
       if (held & INACTIVE_PENDING) this.invokeChannelInactive()
     }
-    if (wasSaturated && this.pending < this.concurrency) this.channel.resumeRead()
+    if (this.suspending && this.pending < this.concurrency) {
+      this.suspending = false
+      this.channel.resumeRead()
+    }
+    if (this.pending === 0) this.pipeline.idle()
   }
 
-  /** @internal On removal, reads still waiting here go on to the next handler. */
+  /** True while async reads are pending here: later inbound events must wait behind them. */
+  get busy(): boolean { return this.pending > 0 }
+
+  /** @internal On removal, reads still waiting here go on to the next handler once none is pending. */
   handOverQueued(): void {
+    if (this.pending > 0) return
     const q = this.queue
     if (q === undefined || q.length === 0) return
     this.queue = undefined
@@ -444,8 +467,9 @@ type OutboundOp = 'write' | 'flush' | 'close'
 
 function nextWith(ctx: HandlerContext, event: InboundEvent): HandlerContext {
   let c = ctx.next
-  // Skip handlers without the method; the tail implements every inbound event.
-  while (c!.handler[event] === undefined) c = c!.next
+  // Skip handlers without the method (the tail implements every inbound event), but never skip
+  // past a handler with async reads in flight: what follows a read must not overtake it.
+  while (c!.handler[event] === undefined && !c!.busy) c = c!.next
   if (c === undefined) throw new PipelineError('event travelled past the tail')
   return c
 }
