@@ -24,6 +24,13 @@ type CellStateValue = (typeof CellState)[keyof typeof CellState]
 const noop = (): void => {}
 
 /**
+ * Sender marker of the Terminated messages the cell itself enqueues from a death-watch notification,
+ * so that only those are filtered against `#watching` (a Terminated forwarded by another actor is an
+ * ordinary message).
+ */
+const DEATH_WATCH = Object.freeze({}) as ActorRef
+
+/**
  * The runtime of one actor: its mailbox, behavior, children and death-watch bookkeeping. It is also
  * the actor's {@link ActorContext} (one object per actor, `sender` updated per message).
  *
@@ -183,12 +190,15 @@ export class ActorCell implements ActorContext, Runnable {
     const mailbox = this.#mailbox
     while (this.state === CellState.Alive && !this.#awaiting && handled < throughput && mailbox.size > 0) {
       const message = mailbox.shift()
-      const sender = mailbox.lastSender
+      let sender = mailbox.lastSender
       handled++
-      if (message instanceof Terminated) {
-        const key = message.ref.path.toSerializationFormat()
-        if (this.#watching.get(key) !== message.ref) continue
+      if (sender === DEATH_WATCH) {
+        // Unwatched since the notification arrived: Akka's guarantee is no Terminated after unwatch.
+        const ref = (message as Terminated).ref
+        const key = ref.path.toSerializationFormat()
+        if (this.#watching.get(key) !== ref) continue
         this.#watching.delete(key)
+        sender = undefined
       } else if (message === PoisonPill) {
         this.#beginStop()
         break
@@ -268,7 +278,7 @@ export class ActorCell implements ActorContext, Runnable {
           const watched =
             this.#watching.get(message.ref.path.toSerializationFormat()) ?? this.#watching.get(message.ref.path.toString())
           if (watched !== undefined) {
-            this.#mailbox.push(new Terminated(watched, message.existenceConfirmed, message.addressTerminated), undefined)
+            this.#mailbox.push(new Terminated(watched, message.existenceConfirmed, message.addressTerminated), DEATH_WATCH, true)
           }
           break
         }
@@ -310,7 +320,7 @@ export class ActorCell implements ActorContext, Runnable {
     const mailbox = this.#mailbox
     while (mailbox.size > 0) {
       const message = mailbox.shift()
-      if (!(message instanceof Terminated) && message !== PoisonPill) this.core.deadLetter(message, mailbox.lastSender, this.self)
+      if (mailbox.lastSender !== DEATH_WATCH && message !== PoisonPill) this.core.deadLetter(message, mailbox.lastSender, this.self)
     }
     const pending = this.#systemQueue
     this.#systemQueue = []

@@ -26,9 +26,9 @@ export class Mailbox {
     return this.#size
   }
 
-  /** Appends; false when the mailbox is bounded and full. */
-  push(message: unknown, sender: ActorRef | undefined): boolean {
-    if (this.#size >= this.#capacity) return false
+  /** Appends; false when the mailbox is bounded and full (unless `force`, used for Terminated). */
+  push(message: unknown, sender: ActorRef | undefined, force = false): boolean {
+    if (this.#size >= this.#capacity && !force) return false
     if (this.#size > this.#mask) this.#grow()
     const i = (this.#head + this.#size) & this.#mask
     this.#messages[i] = message
