@@ -219,3 +219,15 @@ test('ActorSystem.create with remote options fails with a typed error until remo
     code: 'ERR_REMOTING_UNAVAILABLE',
   })
 })
+
+test('an actor that keeps sending to itself does not starve timers and I/O', async (t) => {
+  const system = await ActorSystem.create('A')
+  let syncCount = 0
+  let asyncCount = 0
+  system.actorOf((m, ctx) => { syncCount++; ctx.self.tell(m) }).tell('spin')
+  system.actorOf(async (m, ctx) => { await Promise.resolve(); asyncCount++; ctx.self.tell(m) }).tell('spin')
+  await new Promise<void>((resolve) => setTimeout(resolve, 5))
+  t.true(syncCount > 0)
+  t.true(asyncCount > 0)
+  await system.terminate()
+})
