@@ -1,1 +1,41 @@
-export {}
+/**
+ * @helios/actors: an Akka-style actor system for Node.js (local core; remoting plugs in through
+ * `src/internal/RemoteProvider.ts`).
+ * @packageDocumentation
+ */
+export type { ActorContext, ActorOptions, Behavior } from './ActorContext.js'
+export { ActorPath, isValidPathElement } from './ActorPath.js'
+export { ActorRef } from './ActorRef.js'
+export { ActorSelection, type ResolveOneOptions } from './ActorSelection.js'
+export { ActorSystem, type ActorSystemOptions, type AskOptions, type RemoteOptions } from './ActorSystem.js'
+export {
+  ActorSystemEvents,
+  DiagnosticsChannelNames,
+  SystemEventNames,
+  type ActorFailedEvent,
+  type AssociatedEvent,
+  type DisassociatedEvent,
+  type DroppedEvent,
+  type QuarantinedEvent,
+  type SystemEventListener,
+  type SystemEventMap,
+  type SystemEventName,
+  type UnreachableEvent,
+} from './ActorSystemEvents.js'
+export { Address, AddressProtocols, type AddressProtocol } from './Address.js'
+export { systemClock, type Clock, type ScheduledTimer } from './Clock.js'
+export { DeadLetter } from './DeadLetter.js'
+export {
+  ActorNotFound,
+  ActorSystemTerminatedError,
+  AskTimeoutError,
+  HeliosActorError,
+  InvalidActorNameError,
+  InvalidActorPathError,
+  InvalidAddressError,
+  RemotingUnavailableError,
+} from './errors.js'
+export { ManualClock } from './ManualClock.js'
+export { PhiAccrualFailureDetector, type PhiAccrualFailureDetectorOptions } from './PhiAccrualFailureDetector.js'
+export { PoisonPill } from './PoisonPill.js'
+export { Terminated } from './Terminated.js'

@@ -8,3 +8,7 @@ export type { Channel, ChannelKind, Datagram, SocketAddress } from './Channel.js
 export type { ChannelHandler, ChannelHandlerContext, WriteCallback } from './ChannelHandler.js'
 export { ChannelPipeline, type UnhandledCounts, type UnhandledReport } from './ChannelPipeline.js'
 export { type WriteBufferWaterMark, DEFAULT_WATER_MARK } from './internal/AbstractChannel.js'
+export { ChunkQueue } from './ChunkQueue.js'
+export { ByteToMessageDecoder, type ByteToMessageDecoderOptions } from './ByteToMessageDecoder.js'
+export { LengthFieldBasedFrameDecoder, type LengthFieldBasedFrameDecoderOptions, type ByteOrder, type LengthFieldLength } from './LengthFieldBasedFrameDecoder.js'
+export { LengthFieldPrepender, type LengthFieldPrependerOptions } from './LengthFieldPrepender.js'

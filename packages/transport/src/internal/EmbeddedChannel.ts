@@ -27,7 +27,7 @@ const EMBEDDED_ADDRESS: SocketAddress = { address: 'embedded', port: 0 }
  *
  * @example
  * ```ts
- * const ch = new EmbeddedChannel(new LengthFieldBasedFrameDecoder({ maxFrameLength: 1024, lengthFieldLength: 4 }))
+ * const ch = new EmbeddedChannel(new LengthFieldBasedFrameDecoder({ maxFrameLength: 1024, lengthFieldLength: 4, initialBytesToStrip: 4 }))
  * ch.writeInbound(Buffer.from([0, 0, 0, 1, 42]))
  * ch.readInbound() // <Buffer 2a>
  * ```

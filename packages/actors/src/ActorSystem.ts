@@ -1,0 +1,197 @@
+import type { SecureContextOptions, TlsOptions } from 'node:tls'
+import type { ActorOptions, Behavior } from './ActorContext.js'
+import type { ActorPath } from './ActorPath.js'
+import type { ActorRef } from './ActorRef.js'
+import { ActorSelection } from './ActorSelection.js'
+import type { ActorSystemEvents } from './ActorSystemEvents.js'
+import type { Address } from './Address.js'
+import type { Clock } from './Clock.js'
+import type { ActorSystemCore } from './internal/ActorSystemCore.js'
+import { createActorSystem } from './internal/createActorSystem.js'
+import { internalRef } from './internal/InternalActorRef.js'
+import type { PhiAccrualFailureDetectorOptions } from './PhiAccrualFailureDetector.js'
+import { TERMINATE } from './internal/SystemMessage.js'
+
+/**
+ * Remoting settings of {@link ActorSystemOptions.remote}. `host`/`port` are where the transport binds;
+ * the advertised (public) address, used in every path sent to peers, defaults to them (with the bound
+ * port when `port` is 0).
+ */
+export interface RemoteOptions {
+  /** `'tcp'`, `'tls'` (TCP over node:tls) or `'udp'`. */
+  readonly transport: 'tcp' | 'tls' | 'udp'
+  /** Bind host, e.g. `'127.0.0.1'` or `'0.0.0.0'`. */
+  readonly host: string
+  /** Bind port; 0 picks a free one. */
+  readonly port: number
+  /** Public host in this node's address (NAT, containers). Default `host`. */
+  readonly advertisedHost?: string
+  /** Public port in this node's address. Default the bound port. */
+  readonly advertisedPort?: number
+  /** node:tls options for `'tls'` (key, cert, ca, requestCert…); certificates are verified by default. */
+  readonly tls?: TlsOptions & SecureContextOptions
+  /** Heartbeat interval on the control lane. Default 1000 ms. */
+  readonly heartbeatIntervalMs?: number
+  /** Handshake timeout. Default 10 000 ms. */
+  readonly handshakeTimeoutMs?: number
+  /** Failure detector of remote nodes (Akka's remote-watch defaults). */
+  readonly failureDetector?: Omit<PhiAccrualFailureDetectorOptions, 'clock'>
+  /** Max frame size in bytes, checked on both sides. Default 256 KiB. */
+  readonly maxFrameSize?: number
+  /** Max message size after reassembly. Default 16 MiB. */
+  readonly maxMessageSize?: number
+  /** Bound of the outbound user queue per association; beyond it messages are dropped ('dropped' event). */
+  readonly outboundQueueSize?: number
+}
+
+/** Options of {@link ActorSystem.create}. */
+export interface ActorSystemOptions {
+  /** Enables remoting. Without it the system is local-only and its address is `helios://name`. */
+  readonly remote?: RemoteOptions
+  /** Time source for ask timeouts and remoting timers. Default the real clock. */
+  readonly clock?: Clock
+  /** Messages an actor handles before another ready actor gets its turn. Default 100. */
+  readonly throughput?: number
+  /** Messages handled per event-loop turn before yielding to I/O (`setImmediate`). Default 10 000. */
+  readonly messagesPerTurn?: number
+}
+
+/** Options of {@link ActorSystem.ask}. */
+export interface AskOptions {
+  /** Time to wait for the reply. Default 5000 ms. */
+  readonly timeoutMs?: number
+}
+
+/**
+ * An actor system: a tree of actors under `/user`, dead letters, death watch, asks, and (with
+ * `remote`) the node's endpoint for remoting.
+ *
+ * Semantics in brief: each actor handles one message at a time in arrival order (async behaviors
+ * included); messages from one sender to one receiver keep their order; `stop` stops children first;
+ * a behavior that throws or rejects stops its actor (see {@link Behavior}); undeliverable messages
+ * are counted and published as `'deadLetter'` events.
+ *
+ * @example
+ * const system = await ActorSystem.create('A')
+ * const echo = system.actorOf((message, ctx) => { ctx.sender?.tell(message, ctx.self) }, 'echo')
+ * await system.ask(echo, 'hi', { timeoutMs: 1000 }) // 'hi'
+ * await system.terminate()
+ */
+export class ActorSystem {
+  readonly #core: ActorSystemCore
+
+  /** @internal use {@link ActorSystem.create}. */
+  constructor(core: ActorSystemCore) {
+    this.#core = core
+    core.system = this
+  }
+
+  /**
+   * Creates and starts an actor system (binding its transport when `remote` is given).
+   * @throws {InvalidAddressError} when `name` is not a valid system name ([A-Za-z0-9][A-Za-z0-9_-]*).
+   * @throws {RemotingUnavailableError} when remoting cannot be started.
+   */
+  static create(name: string, options: ActorSystemOptions = {}): Promise<ActorSystem> {
+    return createActorSystem(name, options)
+  }
+
+  /** The system's name. */
+  get name(): string {
+    return this.#core.name
+  }
+
+  /** `helios://name` when local-only, else the advertised remote address (bound port when 0 was asked). */
+  get address(): Address {
+    return this.#core.address
+  }
+
+  /** The random 64-bit uid of this node incarnation. */
+  get nodeUid(): bigint {
+    return this.#core.nodeUid
+  }
+
+  /** The typed event API (also mirrored on node:diagnostics_channel `helios:<event>`). */
+  get events(): ActorSystemEvents {
+    return this.#core.events
+  }
+
+  /** The dead-letters ref (`/deadLetters`): whatever is told to it is counted as a dead letter. */
+  get deadLetters(): ActorRef {
+    return this.#core.deadLetters
+  }
+
+  /** Number of dead letters so far. */
+  get deadLetterCount(): number {
+    return this.#core.deadLetterCount
+  }
+
+  /** The clock given in the options (or the real one). */
+  get clock(): Clock {
+    return this.#core.clock
+  }
+
+  /** True once {@link ActorSystem.terminate} has completed. */
+  get isTerminated(): boolean {
+    return this.#core.isTerminated
+  }
+
+  /**
+   * Creates a top-level actor under `/user`.
+   * @throws {InvalidActorNameError} on a malformed, reserved (`$…`) or taken name.
+   * @throws {ActorSystemTerminatedError} once terminate() was called.
+   */
+  actorOf<M = unknown>(behavior: Behavior<M>, name?: string, options?: ActorOptions): ActorRef {
+    return this.#core.actorOf(behavior as Behavior<unknown>, name, options)
+  }
+
+  /** Stops a local actor (children first); see `ctx.stop`. */
+  stop(ref: ActorRef): void {
+    internalRef(ref).sendSystemMessage(TERMINATE)
+  }
+
+  /**
+   * The ref for a path: the live local actor (uid checked when the path has one), a dead-letters ref
+   * for that path, or a remote ref.
+   * @throws {InvalidActorPathError} on a malformed string.
+   */
+  resolveActorRef(path: string | ActorPath): ActorRef {
+    return this.#core.resolveActorRef(path)
+  }
+
+  /**
+   * A selection of an absolute path, or of a path starting with `/` under this system's address.
+   * @throws {InvalidActorPathError} on a malformed string.
+   */
+  actorSelection(path: string | ActorPath): ActorSelection {
+    return new ActorSelection(this.#core, ActorSelection.pathOf(this.#core, path))
+  }
+
+  /**
+   * Sends `message` to `ref` with a temporary actor (`/temp/$n`) as sender and resolves with the first
+   * message that temporary actor receives.
+   * @throws {AskTimeoutError} (rejects, code `ERR_ASK_TIMEOUT`) when no reply came within `timeoutMs`.
+   * @throws {ActorSystemTerminatedError} (rejects) when the system terminates first.
+   */
+  ask<T = unknown>(ref: ActorRef, message: unknown, options: AskOptions = {}): Promise<T> {
+    return this.#core.ask(ref, message, options.timeoutMs ?? 5000) as Promise<T>
+  }
+
+  /**
+   * Stops every actor (user actors first, children before parents), fails pending asks, shuts
+   * remoting down; resolves when all is done. Idempotent: every call returns the same promise.
+   */
+  terminate(): Promise<void> {
+    return this.#core.terminate()
+  }
+
+  /** `ActorSystem[<address>]`. */
+  toString(): string {
+    return `ActorSystem[${this.#core.address.toString()}]`
+  }
+
+  /** @internal the core, for the remote provider and tests; see `internal/RemoteProvider.ts`. */
+  static internalsOf(system: ActorSystem): ActorSystemCore {
+    return system.#core
+  }
+}
+
