@@ -1,0 +1,107 @@
+import { decodePreamble, PREAMBLE_LENGTH, type Lane } from '@helios/codec'
+import type { ChannelHandler, ChannelHandlerContext, Datagram } from '@helios/transport'
+import type { ScheduledTimer } from '../Clock.js'
+import type { Association } from './Association.js'
+import type { Remoting } from './Remoting.js'
+
+/**
+ * First handler of an accepted connection: reads the 8-byte preamble (magic, version, lane),
+ * refuses a wrong peer at its first wrong byte, then steps out of the pipeline and passes on
+ * whatever followed the preamble.
+ */
+export class PreambleHandler implements ChannelHandler {
+  private buffered: Uint8Array | undefined
+
+  constructor(private readonly remoting: Remoting, private readonly inbound: InboundConnectionHandler) {}
+
+  channelRead(ctx: ChannelHandlerContext, message: unknown): void {
+    const chunk = message as Uint8Array
+    const buf = this.buffered === undefined ? chunk : Buffer.concat([this.buffered, chunk])
+    let preamble
+    try {
+      preamble = decodePreamble(buf, 0, buf.length)
+    } catch (err) {
+      this.remoting.refuseInbound(ctx.channel, `bad preamble: ${(err as Error).message}`, err)
+      return
+    }
+    if (preamble === undefined) {
+      this.buffered = buf
+      return
+    }
+    this.buffered = undefined
+    this.inbound.lane = preamble.lane
+    ctx.pipeline.remove(this)
+    if (buf.length > PREAMBLE_LENGTH) ctx.fireChannelRead(buf.subarray(PREAMBLE_LENGTH))
+  }
+}
+
+/**
+ * Last handler of an accepted TCP/TLS connection: the first frame must be a handshake request for
+ * this node's address (within the handshake timeout); every later frame goes to the association.
+ */
+export class InboundConnectionHandler implements ChannelHandler {
+  lane: Lane | undefined
+  private assoc: Association | undefined
+  private timer: ScheduledTimer | undefined
+  private counted = false
+
+  constructor(private readonly remoting: Remoting) {}
+
+  channelActive(ctx: ChannelHandlerContext): void {
+    if (!this.remoting.admitInbound()) {
+      this.remoting.refuseInbound(ctx.channel, 'too many connections in handshake')
+      return
+    }
+    this.counted = true
+    this.timer = this.remoting.clock.schedule(this.remoting.settings.handshakeTimeoutMs, () => {
+      this.timer = undefined
+      if (this.assoc === undefined) this.remoting.refuseInbound(ctx.channel, `no handshake within ${this.remoting.settings.handshakeTimeoutMs} ms`)
+    })
+    ctx.fireChannelActive()
+  }
+
+  channelRead(ctx: ChannelHandlerContext, message: unknown): void {
+    const frame = message as Uint8Array
+    const assoc = this.assoc
+    if (assoc !== undefined) {
+      assoc.receive(frame, 0, frame.length)
+      return
+    }
+    const accepted = this.remoting.acceptHandshake(frame, this.lane, ctx.channel)
+    if (accepted === undefined) return
+    this.assoc = accepted
+    this.handshakeDone()
+  }
+
+  channelInactive(ctx: ChannelHandlerContext): void {
+    this.handshakeDone()
+    ctx.fireChannelInactive()
+  }
+
+  exceptionCaught(ctx: ChannelHandlerContext, error: Error): void {
+    this.remoting.refuseInbound(ctx.channel, error.message, error)
+  }
+
+  private handshakeDone(): void {
+    this.timer?.cancel()
+    this.timer = undefined
+    if (this.counted) {
+      this.counted = false
+      this.remoting.releaseInbound()
+    }
+  }
+}
+
+/** The handler of the node's UDP socket: every datagram is one frame payload. */
+export class DatagramHandler implements ChannelHandler {
+  constructor(private readonly remoting: Remoting) {}
+
+  channelRead(_ctx: ChannelHandlerContext, message: unknown): void {
+    const d = message as Datagram
+    this.remoting.receiveDatagram(d)
+  }
+
+  exceptionCaught(_ctx: ChannelHandlerContext, error: Error): void {
+    this.remoting.transportError(error)
+  }
+}

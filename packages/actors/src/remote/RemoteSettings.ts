@@ -1,0 +1,58 @@
+import type { MessageRegistry } from '@helios/codec'
+import type { RemoteOptions } from '../ActorSystem.js'
+import type { PhiAccrualFailureDetectorOptions } from '../PhiAccrualFailureDetector.js'
+
+/** {@link RemoteOptions} with every default filled in. */
+export interface RemoteSettings {
+  readonly transport: 'tcp' | 'tls' | 'udp'
+  readonly host: string
+  readonly port: number
+  readonly advertisedHost: string
+  readonly advertisedPort: number | undefined
+  readonly tls: RemoteOptions['tls']
+  readonly heartbeatIntervalMs: number
+  readonly handshakeTimeoutMs: number
+  readonly failureDetector: Omit<PhiAccrualFailureDetectorOptions, 'clock'>
+  readonly maxFrameSize: number
+  readonly maxMessageSize: number
+  readonly outboundQueueSize: number
+  readonly systemMessageBufferSize: number
+  readonly systemMessageResendIntervalMs: number
+  readonly reconnectMinBackoffMs: number
+  readonly reconnectMaxBackoffMs: number
+  readonly maxPendingInboundHandshakes: number
+  readonly shutdownFlushTimeoutMs: number
+  readonly registry: MessageRegistry | undefined
+}
+
+/** Largest UDP payload we send: below the 65 507-byte IPv4 limit, with room for the fragment header. */
+export const UDP_MAX_FRAME_SIZE = 60 * 1024
+
+/** Fills in defaults (DESIGN.md: heartbeat 1 s, handshake timeout 10 s, frame 256 KiB, message 16 MiB). */
+export function resolveRemoteSettings(o: RemoteOptions): RemoteSettings {
+  const maxFrame = o.maxFrameSize ?? 256 * 1024
+  return {
+    transport: o.transport,
+    host: o.host,
+    port: o.port,
+    advertisedHost: o.advertisedHost ?? o.host,
+    advertisedPort: o.advertisedPort,
+    tls: o.tls,
+    heartbeatIntervalMs: o.heartbeatIntervalMs ?? 1000,
+    handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
+    failureDetector: {
+      firstHeartbeatEstimateMs: o.heartbeatIntervalMs ?? 1000,
+      ...o.failureDetector,
+    },
+    maxFrameSize: o.transport === 'udp' ? Math.min(maxFrame, UDP_MAX_FRAME_SIZE) : maxFrame,
+    maxMessageSize: o.maxMessageSize ?? 16 * 1024 * 1024,
+    outboundQueueSize: o.outboundQueueSize ?? 16_384,
+    systemMessageBufferSize: o.systemMessageBufferSize ?? 20_000,
+    systemMessageResendIntervalMs: o.systemMessageResendIntervalMs ?? 1000,
+    reconnectMinBackoffMs: o.reconnectMinBackoffMs ?? 100,
+    reconnectMaxBackoffMs: o.reconnectMaxBackoffMs ?? 5000,
+    maxPendingInboundHandshakes: o.maxPendingInboundHandshakes ?? 64,
+    shutdownFlushTimeoutMs: o.shutdownFlushTimeoutMs ?? 2000,
+    registry: o.registry,
+  }
+}

@@ -1,0 +1,144 @@
+import { encodePreamble } from '@helios/codec'
+import {
+  Bootstrap, LengthFieldPrepender,
+  type Channel, type ChannelHandler, type ChannelHandlerContext,
+} from '@helios/transport'
+import type { ScheduledTimer } from '../Clock.js'
+import { debug } from '../internal/debug.js'
+import type { Association } from './Association.js'
+import type { LaneId, OutboundLink } from './OutboundLink.js'
+import type { Remoting } from './Remoting.js'
+
+/**
+ * One outbound TCP/TLS connection of an association (one per lane). Connects on demand, writes
+ * the preamble and the handshake request first, and reconnects with capped exponential backoff
+ * and full jitter while the association wants it; the association's queues survive reconnects.
+ */
+export class TcpOutboundLink implements OutboundLink, ChannelHandler {
+  /** One channel at a time, but a closing one may still hold it while the next connects. */
+  readonly sharable = true
+  ready = false
+  private channel: Channel | undefined
+  private connecting = false
+  private closedForGood = false
+  private attempts = 0
+  private retry: ScheduledTimer | undefined
+  private readonly preamble: Uint8Array
+
+  constructor(
+    private readonly remoting: Remoting,
+    private readonly assoc: Association,
+    private readonly lane: LaneId,
+  ) {
+    this.preamble = encodePreamble(lane)
+  }
+
+  get writable(): boolean {
+    return this.channel !== undefined && this.channel.isWritable
+  }
+
+  ensure(): void {
+    if (this.closedForGood || this.channel !== undefined || this.connecting || this.retry !== undefined) return
+    void this.connect()
+  }
+
+  write(payload: Uint8Array): void {
+    this.channel?.write(payload)
+  }
+
+  flush(): void {
+    this.channel?.flush()
+  }
+
+  resendHandshake(): void {
+    // TCP delivers the handshake request written at connect; nothing to resend.
+  }
+
+  close(forGood: boolean): void {
+    if (forGood) this.closedForGood = true
+    this.retry?.cancel()
+    this.retry = undefined
+    const ch = this.channel
+    if (ch !== undefined) void ch.close()
+  }
+
+  private async connect(): Promise<void> {
+    this.connecting = true
+    const { host, port } = this.assoc.remoteAddress
+    const s = this.remoting.settings
+    const bootstrap = new Bootstrap()
+      .transport(s.transport === 'tls' ? 'tls' : 'tcp')
+      .options({
+        noDelay: true,
+        connectTimeoutMs: s.handshakeTimeoutMs,
+        handshakeTimeoutMs: s.handshakeTimeoutMs,
+        ...(s.transport === 'tls' ? { tls: this.remoting.tlsClientOptions() } : {}),
+      })
+      .handler((ch) => {
+        ch.pipeline.addLast('framer', new LengthFieldPrepender({ lengthFieldLength: 4 }))
+        ch.pipeline.addLast('link', this)
+      })
+    let ch: Channel
+    try {
+      ch = await bootstrap.connect(port as number, host as string)
+    } catch (err) {
+      this.connecting = false
+      const reason = (err as Error).message
+      debug('connect to %s (lane %d) failed: %s', this.assoc.key, this.lane, reason)
+      this.remoting.connectFailed(this.assoc, this.lane, err as Error)
+      this.scheduleRetry()
+      return
+    }
+    this.connecting = false
+    if (this.closedForGood || !this.assoc.wantsConnection) {
+      void ch.close()
+      return
+    }
+    this.channel = ch
+    this.attempts = 0
+    // The preamble is raw bytes: write it below the length-field prepender.
+    ch.pipeline.context('framer')!.write(this.preamble)
+    ch.write(this.remoting.handshakeRequestFor(this.assoc))
+    ch.flush()
+    this.ready = true
+    void ch.closed.then(() => this.closed(ch))
+    this.assoc.onLinkUp(this.lane)
+  }
+
+  private closed(ch: Channel): void {
+    if (this.channel !== ch) return
+    this.channel = undefined
+    this.ready = false
+    const reason = ch.closeReason?.message ?? 'connection closed'
+    this.assoc.onLinkDown(this.lane, reason)
+    if (!this.closedForGood && this.assoc.wantsConnection) this.scheduleRetry()
+  }
+
+  private scheduleRetry(): void {
+    if (this.closedForGood || this.retry !== undefined || !this.assoc.wantsConnection) return
+    const s = this.remoting.settings
+    const cap = Math.min(s.reconnectMaxBackoffMs, s.reconnectMinBackoffMs * 2 ** Math.min(this.attempts, 20))
+    this.attempts++
+    // Full jitter (AWS architecture blog): spreads reconnect storms of many nodes.
+    const delay = s.reconnectMinBackoffMs / 2 + Math.random() * (cap - s.reconnectMinBackoffMs / 2)
+    this.retry = this.remoting.clock.schedule(delay, () => {
+      this.retry = undefined
+      if (this.assoc.wantsConnection) this.ensure()
+    })
+  }
+
+  // --- ChannelHandler: the peer never writes on a connection it accepted ---
+
+  channelRead(ctx: ChannelHandlerContext): void {
+    void ctx.channel.close(new Error('protocol error: data received on an outbound-only connection'))
+  }
+
+  channelWritabilityChanged(ctx: ChannelHandlerContext): void {
+    if (ctx.channel.isWritable) this.assoc.onWritable()
+  }
+
+  exceptionCaught(ctx: ChannelHandlerContext, error: Error): void {
+    debug('outbound connection to %s: %s', this.assoc.key, error.message)
+    void ctx.channel.close(error)
+  }
+}
