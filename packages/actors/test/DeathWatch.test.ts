@@ -223,3 +223,68 @@ test('a listener that throws does not disturb the system', async (t) => {
   t.regex((await warned).message, /bad listener/)
   await system.terminate()
 })
+
+test('a Terminated forwarded by another actor is an ordinary message for a non-watcher', async (t) => {
+  const system = await ActorSystem.create('A')
+  const probe = new TestProbe(system)
+  const target = system.actorOf(() => {}, 'target')
+  // The watcher forwards its Terminated to the probe, which never watched anything.
+  const w = watcher(system, probe)
+  await system.ask(w, { watch: target })
+  system.stop(target)
+  t.true((await probe.next()) instanceof Terminated)
+  await system.terminate()
+})
+
+test('a watcher with a full bounded mailbox still gets its Terminated', async (t) => {
+  const system = await ActorSystem.create('A')
+  const target = system.actorOf(() => {}, 'target')
+  let release: () => void = () => {}
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  let watching: () => void = () => {}
+  const watched = new Promise<void>((resolve) => { watching = resolve })
+  let w: ActorRef | undefined
+  const got = new Promise<Terminated>((resolve) => {
+    w = system.actorOf(async (m, ctx) => {
+      if (m === 'watch') { ctx.watch(target); watching(); await gate }
+      if (m instanceof Terminated) resolve(m)
+    }, 'w', { mailboxCapacity: 1 })
+    w.tell('watch')
+  })
+  await watched
+  w?.tell('fill')
+  w?.tell('overflow')
+  t.is(system.deadLetterCount, 1)
+  system.stop(target)
+  await new Promise<void>((resolve) => setImmediate(resolve))
+  release()
+  t.is((await got).ref, target)
+  await system.terminate()
+})
+
+test('stopping an actor whose async behavior is pending takes effect at once and ignores the outcome', async (t) => {
+  const system = await ActorSystem.create('A')
+  const probe = new TestProbe(system)
+  let finishHandling: () => void = () => {}
+  const started = new Promise<void>((resolve) => {
+    system.actorOf(async (m) => {
+      if (m === 'slow') {
+        resolve()
+        await new Promise<void>((r) => { finishHandling = r })
+        throw new Error('ignored: the actor was already stopped')
+      }
+    }, 'slow').tell('slow')
+  })
+  await started
+  const slow = system.resolveActorRef('helios://A/user/slow')
+  const w = watcher(system, probe)
+  await system.ask(w, { watch: slow })
+  const failures: unknown[] = []
+  system.events.on('actorFailed', (e) => failures.push(e))
+  system.stop(slow)
+  t.true((await probe.next()) instanceof Terminated)
+  finishHandling()
+  await new Promise<void>((resolve) => setImmediate(resolve))
+  t.deepEqual(failures, [])
+  await system.terminate()
+})

@@ -20,11 +20,15 @@ const EMPTY_CHUNK: Uint8Array = Buffer.alloc(0)
  */
 export class ChunkQueue {
   private chunks: Uint8Array[] = []
+  /** starts[i]: position in the stream (bytes ever pushed before it) of chunks[i]'s first byte. */
+  private starts: number[] = []
   /** Index in `chunks` of the first chunk with unconsumed bytes. */
   private head = 0
   /** Bytes of `chunks[head]` already consumed. */
   private offset = 0
   private bytes = 0
+  /** Stream position of the end of the last chunk pushed. */
+  private end = 0
 
   /** Bytes received and not yet consumed. */
   get length(): number { return this.bytes }
@@ -36,19 +40,19 @@ export class ChunkQueue {
   push(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return
     this.chunks.push(chunk)
+    this.starts.push(this.end)
+    this.end += chunk.byteLength
     this.bytes += chunk.byteLength
   }
 
   /** The byte at `index` (0 is the first unconsumed byte). Requires `index < length`. */
   byteAt(index: number): number {
-    const chunks = this.chunks
-    let p = this.offset + index
-    for (let i = this.head; i < chunks.length; i++) {
-      const c = chunks[i]!
-      if (p < c.byteLength) return c[p]!
-      p -= c.byteLength
-    }
-    throw new RangeError(`index ${index} out of range (length ${this.bytes})`)
+    if (index < 0 || index >= this.bytes) throw new RangeError(`index ${index} out of range (length ${this.bytes})`)
+    const c = this.chunks[this.head]!
+    const p = this.offset + index
+    if (p < c.byteLength) return c[p]!
+    const i = this.locate(index)
+    return this.chunks[i]![this.position(index) - this.starts[i]!]!
   }
 
   /**
@@ -125,6 +129,7 @@ export class ChunkQueue {
   /** Discards everything buffered. */
   clear(): void {
     this.chunks = []
+    this.starts = []
     this.head = 0
     this.offset = 0
     this.bytes = 0
@@ -132,22 +137,21 @@ export class ChunkQueue {
 
   /**
    * Index of the first `byte` at or after `fromIndex`, or -1. Uses the native
-   * `Uint8Array#indexOf` on each chunk.
+   * `Uint8Array#indexOf` on each chunk; finds the chunk of `fromIndex` by binary search, so a
+   * decoder that resumes its scan where it stopped never rescans.
    */
   indexOf(byte: number, fromIndex = 0): number {
     if (fromIndex >= this.bytes) return -1
+    if (fromIndex < 0) fromIndex = 0
     const chunks = this.chunks
-    // base: index (relative to the first unconsumed byte) of chunk i's first byte.
-    let base = -this.offset
-    for (let i = this.head; i < chunks.length; i++) {
-      const c = chunks[i]!
-      const end = base + c.byteLength
-      if (fromIndex < end) {
-        const start = fromIndex > base ? fromIndex - base : (i === this.head ? this.offset : 0)
-        const found = c.indexOf(byte, start)
-        if (found >= 0) return base + found
-      }
-      base = end
+    const starts = this.starts
+    const origin = this.position(0)
+    let i = this.locate(fromIndex)
+    let start = this.position(fromIndex) - starts[i]!
+    for (; i < chunks.length; i++) {
+      const found = chunks[i]!.indexOf(byte, start)
+      if (found >= 0) return starts[i]! + found - origin
+      start = 0
     }
     return -1
   }
@@ -168,15 +172,36 @@ export class ChunkQueue {
     return -1
   }
 
+  /** Stream position of the byte at `index`. */
+  private position(index: number): number {
+    return this.starts[this.head]! + this.offset + index
+  }
+
+  /** Index in `chunks` of the chunk holding the byte at `index` (< length): binary search. */
+  private locate(index: number): number {
+    const pos = this.position(index)
+    const starts = this.starts
+    let lo = this.head
+    let hi = starts.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1
+      if (starts[mid]! <= pos) lo = mid
+      else hi = mid - 1
+    }
+    return lo
+  }
+
   private dropHead(): void {
     this.chunks[this.head] = EMPTY_CHUNK // release the chunk now
     this.head++
     this.offset = 0
     if (this.head === this.chunks.length) {
       this.chunks = []
+      this.starts = []
       this.head = 0
     } else if (this.head >= 64 && this.head * 2 >= this.chunks.length) {
       this.chunks = this.chunks.slice(this.head)
+      this.starts = this.starts.slice(this.head)
       this.head = 0
     }
   }

@@ -20,7 +20,6 @@ import { TERMINATE, type SystemMessage } from './SystemMessage.js'
 export const CellState = { Alive: 0, Stopping: 1, Terminated: 2 } as const
 type CellStateValue = (typeof CellState)[keyof typeof CellState]
 
-// eslint-disable-next-line @typescript-eslint/no-empty-function
 const noop = (): void => {}
 
 /**

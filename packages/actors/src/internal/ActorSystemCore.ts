@@ -12,6 +12,7 @@ import { DeadLetterActorRef } from './DeadLetterActorRef.js'
 import { debug } from './debug.js'
 import { Dispatcher } from './Dispatcher.js'
 import type { InternalActorRef } from './InternalActorRef.js'
+import { LocalActorRef } from './LocalActorRef.js'
 import { PromiseActorRef } from './PromiseActorRef.js'
 import type { RemoteProvider, RemoteProviderFactory, SystemInternals } from './RemoteProvider.js'
 import { TERMINATE } from './SystemMessage.js'
@@ -163,7 +164,7 @@ export class ActorSystemCore implements SystemInternals {
     if (this.isLocalAddress(p.address)) {
       const ref = this.findLocalActor(p)
       if (ref === undefined || (ref instanceof PromiseActorRef && ref.completed)) throw new ActorNotFound(p.toString())
-      if ('cell' in ref && (ref.cell as ActorCell).state !== CellState.Alive) throw new ActorNotFound(p.toString())
+      if (ref instanceof LocalActorRef && ref.cell.state !== CellState.Alive) throw new ActorNotFound(p.toString())
       return ref
     }
     if (this.provider !== undefined) return this.provider.resolveSelection(p, timeoutMs)

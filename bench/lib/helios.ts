@@ -1,0 +1,268 @@
+/**
+ * The project side: the same traffic as the raw baseline, through @helios/actors remoting.
+ *
+ * Side B hosts echo actors (one per client, as in Akka.NET's RemotePingPong) and a sink for the
+ * one-way stream; side A hosts the benchmark actors, which resolve their echo with
+ * `actorSelection(path).resolveOne`, keep a window of "hit" messages in flight and send one more
+ * per reply.
+ */
+import type { HeliosActorContext, HeliosActorRef, HeliosSystem } from './heliosApi.js'
+import { withTimeout } from './heliosApi.js'
+import {
+  HIT,
+  LatencyRecorder,
+  type LatencyResult,
+  type LatencySpec,
+  nowMs,
+  ONEWAY_FIN,
+  type OneWayResult,
+  type OneWaySpec,
+  oneWayResult,
+  payloadOf,
+  type PingPongResult,
+  type PingPongSpec,
+  pingPongResult,
+  STALL_MS,
+} from './workloads.js'
+
+const RESOLVE_TIMEOUT_MS = 10_000
+let serial = 0
+
+// ---- side B -------------------------------------------------------------------------------
+
+/** Creates `count` echo actors named `<prefix>-<i>`; returns their paths. */
+export function createEchoActors(system: HeliosSystem, prefix: string, count: number): string[] {
+  const paths: string[] = []
+  for (let i = 0; i < count; i++) {
+    const ref = system.actorOf((message, ctx) => {
+      ctx.sender?.tell(message, ctx.self)
+    }, `${prefix}-${i}`)
+    paths.push(ref.path.toString())
+  }
+  return paths
+}
+
+/** Creates a sink that acks cumulatively every `ackEvery` messages and answers a fin with `[count]`. */
+export function createSinkActor(system: HeliosSystem, name: string, ackEvery: number): string {
+  let count = 0
+  const ref = system.actorOf((message, ctx) => {
+    if (message === ONEWAY_FIN) {
+      ctx.sender?.tell([count], ctx.self)
+      return
+    }
+    count++
+    if (count % ackEvery === 0) ctx.sender?.tell(count, ctx.self)
+  }, name)
+  return ref.path.toString()
+}
+
+// ---- side A -------------------------------------------------------------------------------
+
+async function resolveAll(system: HeliosSystem, paths: readonly string[]): Promise<HeliosActorRef[]> {
+  return Promise.all(
+    paths.map((p) =>
+      withTimeout(system.actorSelection(p).resolveOne({ timeoutMs: RESOLVE_TIMEOUT_MS }), RESOLVE_TIMEOUT_MS + 2_000, `resolveOne(${p})`),
+    ),
+  )
+}
+
+const dropCounters = new WeakMap<HeliosSystem, { count: number }>()
+
+/**
+ * Counts 'dropped' events while a case runs (a full outbound queue drops, it never blocks); one
+ * listener per system, read as a difference per case.
+ */
+function countDrops(system: HeliosSystem): { readonly count: number } {
+  let counter = dropCounters.get(system)
+  if (!counter) {
+    const c = { count: 0 }
+    counter = c
+    dropCounters.set(system, c)
+    system.events?.on('dropped', () => {
+      c.count++
+    })
+  }
+  const base = counter.count
+  const total = counter
+  return {
+    get count() {
+      return total.count - base
+    },
+  }
+}
+
+/** RemotePingPong for one N through the actor systems; `echoPaths` are the N echo actors on B. */
+export async function heliosPingPong(system: HeliosSystem, echoPaths: readonly string[], spec: PingPongSpec): Promise<PingPongResult & { dropped: number }> {
+  const echoes = await resolveAll(system, echoPaths)
+  const n = spec.clients
+  const target = spec.repliesPerClient
+  const goal = n * target
+  const sent = new Int32Array(n)
+  const received = new Int32Array(n)
+  const benchmarks: HeliosActorRef[] = []
+  let total = 0
+  let lost = 0
+  let finish!: () => void
+  const done = new Promise<void>((resolve) => (finish = resolve))
+  const drops = countDrops(system)
+  const id = ++serial
+
+  for (let c = 0; c < n; c++) {
+    const echo = echoes[c]!
+    const client = c
+    benchmarks.push(
+      system.actorOf((message, ctx: HeliosActorContext) => {
+        if (message !== HIT || received[client]! >= target) return
+        received[client]!++
+        total++
+        if (sent[client]! < target && sent[client]! - received[client]! < spec.window) {
+          sent[client]!++
+          echo.tell(HIT, ctx.self)
+        }
+        if (total === goal) finish()
+      }, `pingpong-${id}-${c}`),
+    )
+  }
+  const refill = (c: number): void => {
+    while (sent[c]! < target && sent[c]! - received[c]! < spec.window) {
+      sent[c]!++
+      echoes[c]!.tell(HIT, benchmarks[c]!)
+    }
+  }
+  const start = nowMs()
+  for (let c = 0; c < n; c++) refill(c)
+  let seen = -1
+  const stall = setInterval(() => {
+    // Only udp loses messages; over tcp and tls a pause is just a pause.
+    if (spec.transport !== 'udp') return
+    if (total !== seen) {
+      seen = total
+      return
+    }
+    for (let c = 0; c < n; c++) {
+      lost += sent[c]! - received[c]!
+      sent[c] = received[c]!
+      refill(c)
+    }
+  }, STALL_MS)
+  const cap = setTimeout(finish, spec.maxMs)
+  try {
+    await done
+  } finally {
+    clearInterval(stall)
+    clearTimeout(cap)
+  }
+  const elapsed = nowMs() - start
+  return { ...pingPongResult(spec, total, elapsed, lost), dropped: drops.count }
+}
+
+/** Round trips with one in flight from an actor on A to the echo at `echoPath`. */
+export async function heliosLatency(system: HeliosSystem, echoPath: string, spec: LatencySpec): Promise<LatencyResult> {
+  const [echo] = await resolveAll(system, [echoPath])
+  const payload = payloadOf(spec.payloadBytes)
+  const recorder = new LatencyRecorder()
+  const total = spec.warmup + spec.count
+  let replies = 0
+  let sentAt = 0
+  let finish!: () => void
+  const done = new Promise<void>((resolve) => (finish = resolve))
+  const self = system.actorOf((_message, ctx) => {
+    const now = nowMs()
+    replies++
+    if (replies > spec.warmup) recorder.recordNanos(Math.max(1, Math.round((now - sentAt) * 1e6)))
+    if (replies >= total) return finish()
+    sentAt = nowMs()
+    echo!.tell(payload, ctx.self)
+  }, `latency-${++serial}`)
+  sentAt = nowMs()
+  echo!.tell(payload, self)
+  let seen = -1
+  const stall = setInterval(() => {
+    // Only udp loses messages; over tcp and tls a pause is just a pause.
+    if (spec.transport !== 'udp') return
+    if (replies !== seen) {
+      seen = replies
+      return
+    }
+    recorder.lost++
+    sentAt = nowMs()
+    echo!.tell(payload, self)
+  }, STALL_MS)
+  const cap = setTimeout(finish, spec.maxMs)
+  try {
+    await done
+  } finally {
+    clearInterval(stall)
+    clearTimeout(cap)
+  }
+  return recorder.result()
+}
+
+/** A one-way stream from an actor on A to the sink at `sinkPath`, with cumulative acks. */
+export async function heliosOneWay(system: HeliosSystem, sinkPath: string, spec: OneWaySpec): Promise<OneWayResult & { dropped: number }> {
+  const [sink] = await resolveAll(system, [sinkPath])
+  const payload = payloadOf(spec.payloadBytes)
+  let sent = 0
+  let acked = 0
+  let lostOffset = 0
+  let finSent = false
+  let stopSending = false
+  let received = -1
+  let progress = 0
+  let finish!: () => void
+  const done = new Promise<void>((resolve) => (finish = resolve))
+  const drops = countDrops(system)
+  let self!: HeliosActorRef
+  const pump = (): void => {
+    const limit = stopSending ? sent : spec.messages
+    while (sent < limit && sent - acked < spec.window) {
+      sink!.tell(payload, self)
+      sent++
+    }
+    if (sent >= limit && !finSent) {
+      finSent = true
+      sink!.tell(ONEWAY_FIN, self)
+    }
+  }
+  self = system.actorOf((message) => {
+    progress++
+    if (typeof message === 'number') {
+      acked = Math.max(acked, message + lostOffset)
+      pump()
+    } else if (Array.isArray(message)) {
+      received = message[0] as number
+      finish()
+    }
+  }, `oneway-${++serial}`)
+  const start = nowMs()
+  pump()
+  let seen = -1
+  const stall = setInterval(() => {
+    // Only udp loses messages; over tcp and tls a pause is just a pause.
+    if (spec.transport !== 'udp') return
+    if (progress !== seen) {
+      seen = progress
+      return
+    }
+    if (finSent) sink!.tell(ONEWAY_FIN, self)
+    else {
+      lostOffset += sent - acked
+      acked = sent
+      pump()
+    }
+  }, STALL_MS)
+  const cap = setTimeout(() => {
+    stopSending = true
+    pump()
+  }, spec.maxMs)
+  const hardCap = setTimeout(finish, spec.maxMs + 5_000)
+  try {
+    await done
+  } finally {
+    clearInterval(stall)
+    clearTimeout(cap)
+    clearTimeout(hardCap)
+  }
+  const elapsed = nowMs() - start
+  return { ...oneWayResult(spec, sent, Math.max(0, received), elapsed), dropped: drops.count }
+}

@@ -1,0 +1,40 @@
+/** What the figures were measured on, and how much memory each process holds. */
+import { availableParallelism, cpus, totalmem } from 'node:os'
+import { isNativeAccelerationEnabled } from 'msgpackr'
+
+export interface MachineInfo {
+  nproc: number
+  cpuModel: string
+  node: string
+  platform: string
+  totalMemoryMb: number
+  /** Whether msgpackr decodes through its native addon (msgpackr-extract). */
+  msgpackrNative: boolean
+}
+
+export function machineInfo(): MachineInfo {
+  return {
+    nproc: availableParallelism(),
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    totalMemoryMb: Math.round(totalmem() / 2 ** 20),
+    msgpackrNative: isNativeAccelerationEnabled,
+  }
+}
+
+/** Resident set size now and the peak since the process started, in MiB. */
+export interface MemoryReport {
+  pid: number
+  rssMb: number
+  maxRssMb: number
+}
+
+export function memoryReport(): MemoryReport {
+  return {
+    pid: process.pid,
+    rssMb: Math.round((process.memoryUsage.rss() / 2 ** 20) * 10) / 10,
+    // resourceUsage().maxRSS is the kernel's high-water mark, in KiB: it catches peaks between samples.
+    maxRssMb: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
+  }
+}

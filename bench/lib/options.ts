@@ -1,0 +1,118 @@
+/** Command-line options of pingpong.bench.ts. */
+import { parseArgs } from 'node:util'
+import { TRANSPORTS, type Transport } from './workloads.js'
+
+export interface BenchOptions {
+  quick: boolean
+  json: boolean
+  inProcess: boolean
+  clients: number[]
+  replies: number
+  window: number
+  transports: Transport[]
+  /** Cap per ping-pong case (each side). */
+  maxCaseMs: number
+  latencyWarmup: number
+  latencyCount: number
+  latencyPayload: number
+  latencyTransports: Transport[]
+  onewaySizes: number[]
+  onewayMessages: number
+  onewayTransports: Transport[]
+  raw: boolean
+  project: boolean
+  outDir: string
+  updateResults: boolean
+  help: boolean
+}
+
+export const USAGE = `pnpm bench:pingpong [options]
+
+  --quick                 fewer N and replies, same shape (under a minute)
+  --json                  last line printed: {"bench":"pingpong","results":[...]}
+  --in-process            both actor systems in one process (default: two processes)
+  --clients 1,5,10        client counts N (default 1,5,10,15,20,25,30; quick 1,10,30)
+  --replies 100000        replies per client (quick 10000)
+  --window 50             messages in flight per client
+  --transports tcp,tls,udp
+  --max-case-ms 4000      time cap per ping-pong case and side (quick 1200)
+  --latency-count 10000   measured round trips (quick 2000); --latency-warmup 2000
+  --latency-transports tcp,tls,udp
+  --oneway-sizes 100,4096 --oneway-messages 300000 --oneway-transports tcp
+  --raw-only | --project-only
+  --out results           directory for pingpong-<date>.json and pingpong.svg
+  --update-results        rewrite the pingpong section of bench/RESULTS.md`
+
+function list(value: string | undefined, fallback: number[]): number[] {
+  if (value === undefined) return fallback
+  const out = value.split(',').map((s) => Number(s.trim()))
+  if (out.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`not a list of positive integers: ${value}`)
+  return out
+}
+
+function transports(value: string | undefined, fallback: readonly Transport[]): Transport[] {
+  if (value === undefined) return [...fallback]
+  const out = value.split(',').map((s) => s.trim())
+  for (const t of out) if (!(TRANSPORTS as readonly string[]).includes(t)) throw new Error(`unknown transport ${t}`)
+  return out as Transport[]
+}
+
+function positive(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number`)
+  return n
+}
+
+/** Parses argv; throws with a readable message on bad input. */
+export function parseOptions(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      'in-process': { type: 'boolean', default: false },
+      clients: { type: 'string' },
+      replies: { type: 'string' },
+      window: { type: 'string' },
+      transports: { type: 'string' },
+      'max-case-ms': { type: 'string' },
+      'latency-warmup': { type: 'string' },
+      'latency-count': { type: 'string' },
+      'latency-transports': { type: 'string' },
+      'oneway-sizes': { type: 'string' },
+      'oneway-messages': { type: 'string' },
+      'oneway-transports': { type: 'string' },
+      'raw-only': { type: 'boolean', default: false },
+      'project-only': { type: 'boolean', default: false },
+      out: { type: 'string' },
+      'update-results': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  const quick = values.quick === true
+  const selected = transports(values.transports, TRANSPORTS)
+  return {
+    quick,
+    json: values.json === true,
+    inProcess: values['in-process'] === true,
+    clients: list(values.clients, quick ? [1, 10, 30] : [1, 5, 10, 15, 20, 25, 30]),
+    replies: positive(values.replies, quick ? 10_000 : 100_000, 'replies'),
+    window: positive(values.window, 50, 'window'),
+    transports: selected,
+    maxCaseMs: positive(values['max-case-ms'], quick ? 1_200 : 4_000, 'max-case-ms'),
+    latencyWarmup: positive(values['latency-warmup'], quick ? 500 : 2_000, 'latency-warmup'),
+    latencyCount: positive(values['latency-count'], quick ? 2_000 : 10_000, 'latency-count'),
+    latencyPayload: 100,
+    latencyTransports: transports(values['latency-transports'], selected),
+    onewaySizes: list(values['oneway-sizes'], [100, 4096]),
+    onewayMessages: positive(values['oneway-messages'], quick ? 50_000 : 300_000, 'oneway-messages'),
+    onewayTransports: transports(values['oneway-transports'], ['tcp']),
+    raw: values['project-only'] !== true,
+    project: values['raw-only'] !== true,
+    outDir: values.out ?? 'results',
+    updateResults: values['update-results'] === true,
+    help: values.help === true,
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * Runs the whole suite: per transport, the raw baseline and the project side case by case
+ * (interleaved, so that drift on a shared machine hits both alike), then latency and one-way.
+ * Side B lives in a child process unless `--in-process`. Every case is bounded in time; the
+ * project side is skipped with a printed reason when remoting is not there, never estimated.
+ */
+import { type TlsMaterial, makeTlsMaterial } from './certs.js'
+import { heliosLatency, heliosOneWay, heliosPingPong } from './helios.js'
+import { createRemoteSystem, type HeliosLoad, type HeliosSystem, loadHelios, withTimeout } from './heliosApi.js'
+import { machineInfo, memoryReport } from './machine.js'
+import type { BenchOptions } from './options.js'
+import { ChildPeer, InProcessPeer, type Peer } from './peer.js'
+import type { Progress } from './progress.js'
+import { rawLatency, rawOneWay, rawPingPong } from './raw.js'
+import type { LatencyRow, MemoryRow, OneWayRow, PingPongRow, Report } from './report.js'
+import { type OneWaySpec, oneWayWindow, type PingPongSpec, TRANSPORTS, type Transport } from './workloads.js'
+
+const MEMORY_LIMIT_MB = 200
+/** Slack above a case's own cap before the harness gives up on it. */
+const CASE_SLACK_MS = 20_000
+
+function reason(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!
+}
+
+/** Transports touched by any workload, in canonical order. */
+export function transportsOf(opts: BenchOptions): Transport[] {
+  const used = new Set([...opts.transports, ...opts.latencyTransports, ...opts.onewayTransports])
+  return TRANSPORTS.filter((t) => used.has(t))
+}
+
+/** How many progress steps a run has (setup + one per case and side). */
+export function stepCount(opts: BenchOptions): number {
+  const sides = (opts.raw ? 1 : 0) + (opts.project ? 1 : 0)
+  let steps = 0
+  for (const t of transportsOf(opts)) {
+    steps += 1
+    if (opts.transports.includes(t)) steps += opts.clients.length * sides
+    if (opts.latencyTransports.includes(t)) steps += sides
+    if (opts.onewayTransports.includes(t)) steps += opts.onewaySizes.length * sides
+  }
+  return steps
+}
+
+interface ProjectSide {
+  a?: HeliosSystem
+  skipped?: string
+}
+
+export async function runBench(opts: BenchOptions, progress: Progress, command: string): Promise<Report> {
+  const started = Date.now()
+  const report: Report = {
+    bench: 'pingpong',
+    date: new Date().toISOString(),
+    command,
+    mode: opts.inProcess ? 'in-process' : 'two processes',
+    machine: machineInfo(),
+    options: {
+      clients: opts.clients,
+      replies: opts.replies,
+      window: opts.window,
+      maxCaseMs: opts.maxCaseMs,
+      latency: { warmup: opts.latencyWarmup, count: opts.latencyCount, payloadBytes: opts.latencyPayload },
+      oneway: { sizes: opts.onewaySizes, messages: opts.onewayMessages },
+      quick: opts.quick,
+    },
+    pingpong: [],
+    latency: [],
+    oneway: [],
+    memory: [],
+    memoryLimitMb: MEMORY_LIMIT_MB,
+    notes: [],
+    durationSec: 0,
+  }
+
+  let tls: TlsMaterial | undefined
+  let tlsError: string | undefined
+  if (transportsOf(opts).includes('tls')) {
+    try {
+      tls = makeTlsMaterial()
+    } catch (err) {
+      tlsError = `no TLS material (openssl failed: ${reason(err)})`
+      report.notes.push(`tls cases skipped: ${tlsError}`)
+    }
+  }
+
+  let helios: HeliosLoad = opts.project ? await loadHelios() : { ok: false, reason: 'project side not requested (--raw-only)' }
+  if (!helios.ok) progress.note(`helios side: ${helios.reason}`)
+
+  const peer: Peer = opts.inProcess ? new InProcessPeer() : await ChildPeer.spawn()
+  try {
+    for (const t of transportsOf(opts)) {
+      progress.step(`${t}: set-up and warm-up`)
+      const project: ProjectSide = {}
+      let rawPort: number | undefined
+      let rawSetupError: string | undefined
+      if (t === 'tls' && !tls) rawSetupError = tlsError ?? 'no TLS material'
+      // Raw echo server on B, warmed up with a short run that is not reported.
+      if (opts.raw && rawSetupError === undefined) {
+        try {
+          rawPort = (await peer.request<{ port: number }>({ op: 'raw-listen', transport: t, mode: 'echo', ackEvery: 1, ...(tls ? { tls } : {}) })).port
+          await rawPingPong(rawPort, warmSpec(opts, t), tls)
+        } catch (err) {
+          rawSetupError = reason(err)
+        }
+      }
+      // The two actor systems, warmed up the same way.
+      if (!helios.ok) project.skipped = helios.reason
+      else if (t === 'tls' && !tls) project.skipped = tlsError ?? 'no TLS material'
+      else {
+        try {
+          project.a = await createRemoteSystem(helios.ActorSystem, 'A', t, tls)
+          await peer.request({ op: 'helios-start', transport: t, ...(tls ? { tls } : {}) })
+          const { paths } = await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: 'warm', count: 5 })
+          await withTimeout(heliosPingPong(project.a, paths, warmSpec(opts, t)), 30_000, 'helios warm-up')
+        } catch (err) {
+          project.skipped = reason(err)
+          progress.note(`helios ${t}: skipped: ${project.skipped}`)
+          await project.a?.terminate().catch(() => {})
+          await peer.request({ op: 'helios-stop', transport: t }).catch(() => {})
+          delete project.a
+          if (/remoting not available yet/.test(project.skipped) && t === 'tcp') {
+            // Without tcp remoting the other transports will not be there either; say it once, skip fast.
+            helios = { ok: false, reason: project.skipped.replace(' over tcp', '') }
+          }
+        }
+      }
+      progress.complete()
+
+      if (opts.transports.includes(t)) {
+        for (const n of opts.clients) {
+          const spec: PingPongSpec = { transport: t, clients: n, repliesPerClient: opts.replies, window: opts.window, maxMs: opts.maxCaseMs }
+          const row: PingPongRow = { transport: t, clients: n, raw: null, project: null }
+          if (opts.raw) {
+            progress.step(`pingpong ${t} N=${n} raw`)
+            if (rawPort !== undefined) {
+              try {
+                row.raw = await withTimeout(rawPingPong(rawPort, spec, tls), spec.maxMs + CASE_SLACK_MS, 'raw case')
+              } catch (err) {
+                row.rawError = reason(err)
+              }
+            } else row.rawError = rawSetupError ?? 'not run'
+            progress.complete()
+          }
+          if (opts.project) {
+            progress.step(`pingpong ${t} N=${n} helios`)
+            if (project.a) {
+              try {
+                const { paths } = await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: `echo-n${n}`, count: n })
+                row.project = await withTimeout(heliosPingPong(project.a, paths, spec), spec.maxMs + CASE_SLACK_MS, 'helios case')
+              } catch (err) {
+                row.skipped = `failed: ${reason(err)}`
+                progress.note(`helios pingpong ${t} N=${n}: ${row.skipped}`)
+              }
+            } else row.skipped = project.skipped ?? 'not run'
+            progress.complete()
+          }
+          report.pingpong.push(row)
+        }
+      }
+
+      if (opts.latencyTransports.includes(t)) {
+        const spec = { transport: t, payloadBytes: opts.latencyPayload, warmup: opts.latencyWarmup, count: opts.latencyCount, maxMs: opts.maxCaseMs * 2 }
+        const row: LatencyRow = { transport: t, payloadBytes: spec.payloadBytes, raw: null, project: null }
+        if (opts.raw) {
+          progress.step(`latency ${t} raw`)
+          if (rawPort !== undefined) {
+            try {
+              row.raw = await withTimeout(rawLatency(rawPort, spec, tls), spec.maxMs + CASE_SLACK_MS, 'raw latency')
+            } catch (err) {
+              row.rawError = reason(err)
+            }
+          } else row.rawError = rawSetupError ?? 'not run'
+          progress.complete()
+        }
+        if (opts.project) {
+          progress.step(`latency ${t} helios`)
+          if (project.a) {
+            try {
+              const { paths } = await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: 'echo-latency', count: 1 })
+              row.project = await withTimeout(heliosLatency(project.a, paths[0]!, spec), spec.maxMs + CASE_SLACK_MS, 'helios latency')
+            } catch (err) {
+              row.skipped = `failed: ${reason(err)}`
+            }
+          } else row.skipped = project.skipped ?? 'not run'
+          progress.complete()
+        }
+        report.latency.push(row)
+      }
+
+      if (opts.onewayTransports.includes(t)) {
+        for (const size of opts.onewaySizes) {
+          const window = oneWayWindow(size)
+          const ackEvery = Math.max(1, Math.min(500, Math.floor(window / 4)))
+          const messages = Math.max(ackEvery, Math.round(size <= 1024 ? opts.onewayMessages : (opts.onewayMessages * 1024) / size / 2))
+          const spec = { transport: t, payloadBytes: size, messages, window, ackEvery, maxMs: opts.maxCaseMs }
+          const row: OneWayRow = { transport: t, payloadBytes: size, raw: null, project: null }
+          if (opts.raw) {
+            progress.step(`oneway ${t} ${size} B raw`)
+            if (rawSetupError === undefined) {
+              try {
+                // A fresh sink for the warm-up and one for the measured run (sink counts are cumulative).
+                for (const measured of [false, true]) {
+                  const { port } = await peer.request<{ port: number }>({ op: 'raw-listen', transport: t, mode: 'sink', ackEvery, ...(tls ? { tls } : {}) })
+                  try {
+                    const result = await withTimeout(rawOneWay(port, measured ? spec : warmOneWay(spec), tls), spec.maxMs + CASE_SLACK_MS, 'raw one-way')
+                    if (measured) row.raw = result
+                  } finally {
+                    await peer.request({ op: 'raw-close', port }).catch(() => {})
+                  }
+                }
+              } catch (err) {
+                row.rawError = reason(err)
+              }
+            } else row.rawError = rawSetupError
+            progress.complete()
+          }
+          if (opts.project) {
+            progress.step(`oneway ${t} ${size} B helios`)
+            if (project.a) {
+              try {
+                for (const measured of [false, true]) {
+                  const name = `sink-${size}-${measured ? 'run' : 'warm'}`
+                  const { path } = await peer.request<{ path: string }>({ op: 'helios-sink', transport: t, name, ackEvery })
+                  const result = await withTimeout(heliosOneWay(project.a, path, measured ? spec : warmOneWay(spec)), spec.maxMs + CASE_SLACK_MS, 'helios one-way')
+                  if (measured) row.project = result
+                }
+              } catch (err) {
+                row.skipped = `failed: ${reason(err)}`
+              }
+            } else row.skipped = project.skipped ?? 'not run'
+            progress.complete()
+          }
+          report.oneway.push(row)
+        }
+      }
+
+      if (rawPort !== undefined) await peer.request({ op: 'raw-close', port: rawPort }).catch(() => {})
+      if (project.a) {
+        await withTimeout(project.a.terminate(), 10_000, 'terminate A').catch(() => {})
+        await peer.request({ op: 'helios-stop', transport: t }, 15_000).catch(() => {})
+      }
+    }
+
+    const a = memoryReport()
+    const rows: MemoryRow[] = []
+    if (opts.inProcess) rows.push({ role: 'A+B (one process)', ...a })
+    else {
+      rows.push({ role: 'A (benchmark actors, raw clients)', ...a })
+      try {
+        rows.push({ role: 'B (echo actors, raw servers)', ...(await peer.memory()) })
+      } catch (err) {
+        report.notes.push(`side B did not report its memory: ${reason(err)}`)
+      }
+    }
+    report.memory = rows
+    for (const r of rows) {
+      if (r.maxRssMb >= MEMORY_LIMIT_MB) report.notes.push(`WARNING: ${r.role} peaked at ${r.maxRssMb} MB RSS, above the ${MEMORY_LIMIT_MB} MB limit`)
+    }
+  } finally {
+    await peer.close()
+  }
+  report.durationSec = (Date.now() - started) / 1000
+  return report
+}
+
+/** A fifth of the one-way stream, at most 500 ms: lets the JIT settle on the sizes about to be measured. */
+function warmOneWay(spec: OneWaySpec): OneWaySpec {
+  return { ...spec, messages: Math.max(spec.ackEvery, Math.round(spec.messages / 5)), maxMs: Math.min(500, spec.maxMs) }
+}
+
+function warmSpec(opts: BenchOptions, transport: Transport): PingPongSpec {
+  return {
+    transport,
+    clients: 5,
+    repliesPerClient: opts.quick ? 2_000 : 10_000,
+    window: opts.window,
+    maxMs: opts.quick ? 400 : 1_000,
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * RemotePingPong for helios-ts: a port of Akka.NET's remoting benchmark plus round-trip latency
+ * and one-way throughput, each measured through @helios/actors and against a raw framed-socket
+ * baseline in the same run (see lib/ and the "pingpong" section of RESULTS.md).
+ *
+ *   pnpm bench:pingpong [--quick] [--json] [--in-process] [--update-results] ...   (--help for all)
+ *
+ * Prints tables on stdout and progress on stderr, writes results/pingpong-<date>.json and
+ * results/pingpong.svg (pingpong-quick.svg for --quick). With --json the last stdout line is
+ * {"bench":"pingpong","results":[...]}.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseOptions, USAGE } from './lib/options.js'
+import { killAllChildren } from './lib/peer.js'
+import { Progress } from './lib/progress.js'
+import { jsonLine, renderMarkdownSection, renderSvg, renderTables, updateResultsMd } from './lib/report.js'
+import { runBench, stepCount } from './lib/runner.js'
+
+const benchDir = dirname(fileURLToPath(import.meta.url))
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2).filter((a) => a !== '--')
+  let opts
+  try {
+    opts = parseOptions(argv)
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
+    process.exitCode = 2
+    return
+  }
+  if (opts.help) {
+    process.stdout.write(`${USAGE}\n`)
+    return
+  }
+  const command = ['pnpm bench:pingpong', ...argv].join(' ')
+  const progress = new Progress(stepCount(opts))
+  let report
+  try {
+    report = await runBench(opts, progress, command)
+  } finally {
+    progress.end()
+  }
+
+  const outDir = resolve(benchDir, opts.outDir)
+  mkdirSync(outDir, { recursive: true })
+  const stamp = report.date.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')
+  const jsonFile = join(outDir, `pingpong-${stamp}${opts.quick ? '-quick' : ''}.json`)
+  writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`)
+  const svgFile = join(outDir, opts.quick ? 'pingpong-quick.svg' : 'pingpong.svg')
+  writeFileSync(svgFile, renderSvg(report))
+  if (opts.updateResults) {
+    updateResultsMd(join(benchDir, 'RESULTS.md'), renderMarkdownSection(report, relative(benchDir, jsonFile)))
+  }
+
+  process.stdout.write(`${renderTables(report)}\n`)
+  process.stdout.write(`wrote ${relative(process.cwd(), jsonFile)} and ${relative(process.cwd(), svgFile)}${opts.updateResults ? ' and RESULTS.md' : ''}\n`)
+  if (opts.json) process.stdout.write(`${jsonLine(report)}\n`)
+}
+
+main().then(
+  () => {
+    killAllChildren()
+    // Sockets of a skipped or failed project side must not keep the benchmark alive.
+    setTimeout(() => process.exit(), 200).unref()
+  },
+  (err: unknown) => {
+    killAllChildren()
+    process.stderr.write(`pingpong bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+    process.exit(1)
+  },
+)
