@@ -14,3 +14,6 @@ export { LengthFieldBasedFrameDecoder, type LengthFieldBasedFrameDecoderOptions,
 export { LengthFieldPrepender, type LengthFieldPrependerOptions } from './LengthFieldPrepender.js'
 export { LineBasedFrameDecoder, type LineBasedFrameDecoderOptions } from './LineBasedFrameDecoder.js'
 export { DelimiterBasedFrameDecoder, type DelimiterBasedFrameDecoderOptions } from './DelimiterBasedFrameDecoder.js'
+export { IdleStateHandler, type IdleStateHandlerOptions } from './IdleStateHandler.js'
+export { IdleStateEvent, IdleState } from './IdleStateEvent.js'
+export { ReadTimeoutHandler } from './ReadTimeoutHandler.js'
