@@ -1,4 +1,5 @@
 import type { SecureContextOptions, TlsOptions } from 'node:tls'
+import type { MessageRegistry } from '@helios/codec'
 import type { ActorOptions, Behavior } from './ActorContext.js'
 import type { ActorPath } from './ActorPath.js'
 import type { ActorRef } from './ActorRef.js'
@@ -40,8 +41,26 @@ export interface RemoteOptions {
   readonly maxFrameSize?: number
   /** Max message size after reassembly. Default 16 MiB. */
   readonly maxMessageSize?: number
-  /** Bound of the outbound user queue per association; beyond it messages are dropped ('dropped' event). */
+  /** Bound of the outbound user queue per association; beyond it messages are dropped ('dropped' event). Default 16 384. */
   readonly outboundQueueSize?: number
+  /** Unacknowledged system messages per association; overflow quarantines the association. Default 20 000. */
+  readonly systemMessageBufferSize?: number
+  /** Unacknowledged system messages are sent again after this long without an ack. Default 1000 ms. */
+  readonly systemMessageResendIntervalMs?: number
+  /** First reconnect delay after a lost connection (doubles up to the max, with jitter). Default 100 ms. */
+  readonly reconnectMinBackoffMs?: number
+  /** Longest reconnect delay. Default 5000 ms. */
+  readonly reconnectMaxBackoffMs?: number
+  /** Inbound connections still in their handshake, at most (slow-loris guard). Default 64. */
+  readonly maxPendingInboundHandshakes?: number
+  /** On terminate, how long to wait for the peers to ack the last system messages. Default 2000 ms. */
+  readonly shutdownFlushTimeoutMs?: number
+  /**
+   * The registry of message classes sent to or received from other nodes (both nodes register the
+   * same classes under the same manifests). Default: an empty one; primitives, plain objects,
+   * arrays, Map, Set, Date, bigint, Uint8Array and actor refs need no registration.
+   */
+  readonly registry?: MessageRegistry
 }
 
 /** Options of {@link ActorSystem.create}. */

@@ -46,6 +46,24 @@ export interface DroppedEvent {
   readonly reason: string
   /** Encoded size in bytes when known. */
   readonly size?: number | undefined
+  /** The error behind the drop, if any (e.g. a MessageTooLargeError). */
+  readonly cause?: unknown
+}
+
+/**
+ * A connection to or from a remote node was refused before it could carry traffic: a TLS
+ * handshake that failed (untrusted or wrong certificate, plaintext peer), a bad preamble (not a
+ * Helios peer, or another protocol version), a handshake meant for another address, a handshake
+ * timeout, too many connections in handshake.
+ */
+export interface HandshakeFailedEvent {
+  readonly local: Address
+  /** The peer: its address when it told one, else `ip:port`. */
+  readonly remote: string
+  /** True when the peer connected to us, false when we tried to reach it. */
+  readonly inbound: boolean
+  readonly reason: string
+  readonly error?: unknown
 }
 
 /** A behavior threw or rejected; the actor was stopped (see the failure policy on {@link Behavior}). */
@@ -63,6 +81,7 @@ export interface SystemEventMap {
   quarantined: QuarantinedEvent
   unreachable: UnreachableEvent
   dropped: DroppedEvent
+  handshakeFailed: HandshakeFailedEvent
   deadLetter: DeadLetter
   actorFailed: ActorFailedEvent
 }
@@ -80,6 +99,7 @@ export const SystemEventNames: readonly SystemEventName[] = Object.freeze([
   'quarantined',
   'unreachable',
   'dropped',
+  'handshakeFailed',
   'deadLetter',
   'actorFailed',
 ])
@@ -94,6 +114,7 @@ export const DiagnosticsChannelNames: { readonly [K in SystemEventName]: `helios
   quarantined: 'helios:quarantined',
   unreachable: 'helios:unreachable',
   dropped: 'helios:dropped',
+  handshakeFailed: 'helios:handshakeFailed',
   deadLetter: 'helios:deadLetter',
   actorFailed: 'helios:actorFailed',
 })

@@ -16,6 +16,7 @@ export {
   type AssociatedEvent,
   type DisassociatedEvent,
   type DroppedEvent,
+  type HandshakeFailedEvent,
   type QuarantinedEvent,
   type SystemEventListener,
   type SystemEventMap,

@@ -1,10 +1,9 @@
-import { RemotingUnavailableError } from '../errors.js'
+import { Remoting } from '../remote/Remoting.js'
 import type { RemoteProviderFactory } from './RemoteProvider.js'
 
 /**
- * The factory `ActorSystem.create` uses when given `remote` options. Replace the body with the real
- * remoting (see `RemoteProvider.ts`).
- * @throws {RemotingUnavailableError} until remoting is implemented.
+ * The factory `ActorSystem.create` uses when given `remote` options: binds the transport and
+ * starts the node's remoting (see `../remote/Remoting.ts`).
+ * @throws {RemotingUnavailableError} (rejects) when the transport cannot be bound.
  */
-export const createRemoteProvider: RemoteProviderFactory = (settings) =>
-  Promise.reject(new RemotingUnavailableError(`remoting over ${settings.transport} is not implemented yet`))
+export const createRemoteProvider: RemoteProviderFactory = (settings, internals) => Remoting.start(settings, internals)

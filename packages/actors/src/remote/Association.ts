@@ -82,7 +82,6 @@ export class Association {
   private sysSend: SystemMessageSendBuffer<PendingSystem>
   private sysRecv = new SystemMessageReceiveState()
   private ackOwed = false
-  private lastAckedSeq = 0
   private lastResendAt = 0
   private detector: PhiAccrualFailureDetector
   private handshakeStartedAt: number | undefined = undefined
@@ -266,6 +265,8 @@ export class Association {
 
   /** @internal A lane connected and sent its preamble and handshake request. */
   onLinkUp(lane: LaneId): void {
+    // A peer that introduced itself is owed our handshake response, also on a new connection.
+    if (lane === LaneId.control && this.uid !== undefined && !this.quarantined) this.sendHandshakeResponse()
     if (!this.established) return
     if (lane === LaneId.control) this.resendSystem()
     else this.drainQueue()
@@ -322,7 +323,6 @@ export class Association {
       case 'ack':
       case 'nack':
         if (this.sysSend.ack(pdu.cumulative) > 0) {
-          this.lastAckedSeq = pdu.cumulative
           this.lastResendAt = this.remoting.clock.now()
         }
         if (pdu.type === 'nack') this.resendSystem()
@@ -375,14 +375,14 @@ export class Association {
   /** @internal The peer (uid) introduced itself (handshake request). Returns false when refused as quarantined. */
   onHandshakeRequest(uid: bigint): boolean {
     if (!this.adoptUid(uid)) return false
-    this.writeControlPdu({
-      type: 'handshake-response',
-      from: this.remoting.localUniqueAddress,
-      to: this.key,
-    })
-    // The peer knows us: make sure our lanes are up to carry the response.
-    this.control.ensure()
+    // Sent now if our control lane is up, else as soon as it connects (onLinkUp).
+    if (this.control.ready) this.sendHandshakeResponse()
+    else this.control.ensure()
     return true
+  }
+
+  private sendHandshakeResponse(): void {
+    this.writeControlPdu({ type: 'handshake-response', from: this.remoting.localUniqueAddress, to: this.key })
   }
 
   private onHandshakeResponse(uid: bigint): void {
@@ -403,7 +403,7 @@ export class Association {
   private adoptUid(uid: bigint): boolean {
     if (this.quarantinedUids.has(uid)) {
       this.writeControlPdu({ type: 'quarantined', from: this.remoting.localUniqueAddress, to: { address: this.key, uid } })
-      this.remoting.refused(this.key, `handshake from quarantined node ${this.key} uid ${uid}`)
+      this.remoting.handshakeFailed(this.key, `handshake from quarantined node ${this.key} uid ${uid}`, true)
       return false
     }
     if (this.uid === uid) return true
@@ -427,7 +427,6 @@ export class Association {
     this.sysSend = new SystemMessageSendBuffer(this.remoting.settings.systemMessageBufferSize)
     this.sysRecv = new SystemMessageReceiveState()
     this.ackOwed = false
-    this.lastAckedSeq = 0
     this.detector = this.newDetector()
     if (this.handshakeStartedAt === undefined) this.handshakeStartedAt = this.remoting.clock.now()
     this.connect()

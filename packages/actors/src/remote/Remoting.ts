@@ -1,4 +1,3 @@
-import * as diagnostics from 'node:diagnostics_channel'
 import type { ConnectionOptions } from 'node:tls'
 import { Codec, MessageRegistry, type HandshakeRequestPdu, type UniqueAddress } from '@helios/codec'
 import {
@@ -28,7 +27,6 @@ const WIRE_WATCH = 1
 const WIRE_UNWATCH = 2
 const WIRE_DEATH_WATCH_NOTIFICATION = 3
 const CACHE_LIMIT = 10_000
-const handshakeFailedChannel = diagnostics.channel('helios:handshakeFailed')
 
 /**
  * Remoting of one actor system: the node's server (TCP/TLS) or socket (UDP), one
@@ -253,24 +251,35 @@ export class Remoting implements RemoteProvider {
   /** A datagram arrived on the UDP socket. */
   receiveDatagram(d: Datagram): void {
     const key = `${d.remote.address}:${d.remote.port}`
-    const assoc = this.udpPeers.get(key)
-    if (assoc !== undefined) {
-      assoc.receive(d.data, 0, d.data.byteLength)
-      return
+    const buf = d.data
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+    let off = 0
+    while (off < buf.byteLength) {
+      if (off + 4 > buf.byteLength) { this.unknownDatagrams++; return }
+      const len = view.getUint32(off)
+      const start = off + 4
+      const end = start + len
+      if (end > buf.byteLength || len > this.settings.maxFrameSize) { this.unknownDatagrams++; return }
+      off = end
+      const assoc = this.udpPeers.get(key)
+      if (assoc !== undefined) {
+        assoc.receive(buf, start, end)
+        continue
+      }
+      let pdu
+      try {
+        pdu = this.codec.decode(buf, start, end)
+      } catch {
+        this.unknownDatagrams++
+        return
+      }
+      if (pdu.type !== 'handshake-request') {
+        this.unknownDatagrams++
+        continue
+      }
+      const a = this.acceptHandshakeRequest(pdu, LaneId.control, undefined)
+      if (a !== undefined) this.udpPeers.set(key, a)
     }
-    let pdu
-    try {
-      pdu = this.codec.decode(d.data, 0, d.data.byteLength)
-    } catch {
-      this.unknownDatagrams++
-      return
-    }
-    if (pdu.type !== 'handshake-request') {
-      this.unknownDatagrams++
-      return
-    }
-    const a = this.acceptHandshakeRequest(pdu, LaneId.control, undefined)
-    if (a !== undefined) this.udpPeers.set(key, a)
   }
 
   admitInbound(): boolean {
@@ -426,8 +435,8 @@ export class Remoting implements RemoteProvider {
     else if (lane === LaneId.control) debug('connect to %s failed: %s', a.key, err.message)
   }
 
-  handshakeFailed(remote: string, reason: string): void {
-    this.handshakeFailedEvent(remote, false, reason)
+  handshakeFailed(remote: string, reason: string, inbound = false): void {
+    this.handshakeFailedEvent(remote, inbound, reason)
   }
 
   transportError(err: Error): void {
@@ -438,6 +447,5 @@ export class Remoting implements RemoteProvider {
     debug('%s handshake with %s failed: %s', inbound ? 'inbound' : 'outbound', remote, reason)
     const ev = this.internals.events
     if (ev.wants('handshakeFailed')) ev.emit('handshakeFailed', { local: this.address, remote, inbound, reason, ...(cause !== undefined ? { error: cause } : {}) })
-    if (handshakeFailedChannel.hasSubscribers) handshakeFailedChannel.publish({ local: this.address, remote, inbound, reason })
   }
 }

@@ -1,22 +1,24 @@
 import { encodePreamble } from '@helios/codec'
 import {
-  Bootstrap, LengthFieldPrepender,
+  Bootstrap,
   type Channel, type ChannelHandler, type ChannelHandlerContext,
 } from '@helios/transport'
 import type { ScheduledTimer } from '../Clock.js'
 import { debug } from '../internal/debug.js'
 import type { Association } from './Association.js'
+import { FrameBatch } from './FrameBatch.js'
 import type { LaneId, OutboundLink } from './OutboundLink.js'
 import type { Remoting } from './Remoting.js'
+
+/** Frames are packed into buffers of up to this many bytes (one write each). */
+const BATCH_BYTES = 256 * 1024
 
 /**
  * One outbound TCP/TLS connection of an association (one per lane). Connects on demand, writes
  * the preamble and the handshake request first, and reconnects with capped exponential backoff
  * and full jitter while the association wants it; the association's queues survive reconnects.
  */
-export class TcpOutboundLink implements OutboundLink, ChannelHandler {
-  /** One channel at a time, but a closing one may still hold it while the next connects. */
-  readonly sharable = true
+export class TcpOutboundLink implements OutboundLink {
   ready = false
   private channel: Channel | undefined
   private connecting = false
@@ -24,6 +26,7 @@ export class TcpOutboundLink implements OutboundLink, ChannelHandler {
   private attempts = 0
   private retry: ScheduledTimer | undefined
   private readonly preamble: Uint8Array
+  private readonly batch = new FrameBatch(BATCH_BYTES)
 
   constructor(
     private readonly remoting: Remoting,
@@ -43,10 +46,13 @@ export class TcpOutboundLink implements OutboundLink, ChannelHandler {
   }
 
   write(payload: Uint8Array): void {
-    this.channel?.write(payload)
+    const full = this.batch.add(payload)
+    if (full !== undefined) this.channel?.write(full)
   }
 
   flush(): void {
+    const data = this.batch.take()
+    if (data !== undefined) this.channel?.write(data)
     this.channel?.flush()
   }
 
@@ -75,8 +81,7 @@ export class TcpOutboundLink implements OutboundLink, ChannelHandler {
         ...(s.transport === 'tls' ? { tls: this.remoting.tlsClientOptions() } : {}),
       })
       .handler((ch) => {
-        ch.pipeline.addLast('framer', new LengthFieldPrepender({ lengthFieldLength: 4 }))
-        ch.pipeline.addLast('link', this)
+        ch.pipeline.addLast('link', new OutboundGuard(this.assoc))
       })
     let ch: Channel
     try {
@@ -96,10 +101,11 @@ export class TcpOutboundLink implements OutboundLink, ChannelHandler {
     }
     this.channel = ch
     this.attempts = 0
-    // The preamble is raw bytes: write it below the length-field prepender.
-    ch.pipeline.context('framer')!.write(this.preamble)
-    ch.write(this.remoting.handshakeRequestFor(this.assoc))
-    ch.flush()
+    // Frames leave packed by FrameBatch (u32 length + payload), so the preamble is just the first bytes.
+    this.batch.take() // frames of a previous connection are not resent: user messages are at most once
+    ch.write(this.preamble)
+    this.write(this.remoting.handshakeRequestFor(this.assoc))
+    this.flush()
     this.ready = true
     void ch.closed.then(() => this.closed(ch))
     this.assoc.onLinkUp(this.lane)
@@ -126,8 +132,11 @@ export class TcpOutboundLink implements OutboundLink, ChannelHandler {
       if (this.assoc.wantsConnection) this.ensure()
     })
   }
+}
 
-  // --- ChannelHandler: the peer never writes on a connection it accepted ---
+/** Handler of an outbound connection: the peer never writes on a connection it accepted. */
+class OutboundGuard implements ChannelHandler {
+  constructor(private readonly assoc: Association) {}
 
   channelRead(ctx: ChannelHandlerContext): void {
     void ctx.channel.close(new Error('protocol error: data received on an outbound-only connection'))
