@@ -1,0 +1,112 @@
+import test from 'ava'
+import { ActorSystem, Terminated, type ActorRef, type RemoteOptions } from '@helios/actors'
+import { spawnNode } from './support/node.js'
+
+// A fast failure detector so that the tests take seconds: heartbeats every 200 ms, 1 s of
+// acceptable pause. With Akka's formula phi passes 8 roughly `pause + 3 * minStdDeviation` after
+// the last heartbeat; the bound asserted below leaves room for a loaded 2-core CI machine.
+const heartbeatIntervalMs = 200
+const failureDetector = { threshold: 8, acceptableHeartbeatPauseMs: 1000, minStdDeviationMs: 100 }
+const DETECTION_BOUND_MS = 1000 + 3 * 100 + 2 * heartbeatIntervalMs + 2500
+
+const fast = { heartbeatIntervalMs, failureDetector, reconnectMaxBackoffMs: 500 }
+
+function remote(extra: Partial<RemoteOptions> = {}): RemoteOptions {
+  return { transport: 'tcp', host: '127.0.0.1', port: 0, ...fast, ...extra }
+}
+
+/** Watches `target` from a fresh actor of `system`; resolves with the Terminated and when it came. */
+function watch(system: ActorSystem, target: ActorRef): { terminated: Promise<{ msg: Terminated; at: number }>; ready: Promise<void> } {
+  let ready!: () => void
+  const readyP = new Promise<void>((r) => { ready = r })
+  const terminated = new Promise<{ msg: Terminated; at: number }>((resolve) => {
+    const w = system.actorOf((m, ctx) => {
+      if (m === 'go') { ctx.watch(target); ready() } else if (m instanceof Terminated) resolve({ msg: m, at: performance.now() })
+    })
+    w.tell('go')
+  })
+  return { terminated, ready: readyP }
+}
+
+test('a watcher gets Terminated when the remote actor stops', async (t) => {
+  const b = await spawnNode({ name: 'B', transport: 'tcp', remote: fast })
+  const a = await ActorSystem.create('A', { remote: remote() })
+  t.teardown(async () => { await a.terminate(); await b.kill() })
+  const path = await b.command<string>('spawn', { name: 'victim' })
+  const ref = await a.actorSelection(path.split('#')[0] as string).resolveOne({ timeoutMs: 5000 })
+  const w = watch(a, ref)
+  await w.ready
+  await new Promise((r) => setTimeout(r, 200)) // the watch travels as a system message
+  await b.command('stop', { name: 'victim' })
+  const { msg } = await w.terminated
+  t.true(msg.ref.equals(ref))
+  t.true(msg.existenceConfirmed)
+  t.false(msg.addressTerminated)
+})
+
+test('a peer killed with SIGKILL is declared down within the detector bound and its watchers get Terminated', async (t) => {
+  const b = await spawnNode({ name: 'B', transport: 'tcp', remote: fast })
+  const a = await ActorSystem.create('A', { remote: remote() })
+  t.teardown(async () => { await a.terminate(); await b.kill() })
+  const ref = await a.actorSelection(`${b.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
+  const w = watch(a, ref)
+  await w.ready
+  await new Promise((r) => setTimeout(r, 1000)) // a few heartbeats
+  const quarantined = new Promise<{ reason: string }>((resolve) => a.events.once('quarantined', resolve))
+  const killedAt = performance.now()
+  await b.kill('SIGKILL')
+  const { msg, at } = await w.terminated
+  const elapsed = at - killedAt
+  t.log(`Terminated ${elapsed.toFixed(0)} ms after SIGKILL (bound ${DETECTION_BOUND_MS} ms)`)
+  t.true(msg.addressTerminated)
+  t.true(elapsed < DETECTION_BOUND_MS, `took ${elapsed} ms`)
+  t.regex((await quarantined).reason, /unreachable/)
+})
+
+test('a hung peer (SIGSTOP, sockets open) is declared unreachable and quarantined', async (t) => {
+  const b = await spawnNode({ name: 'B', transport: 'tcp', remote: fast })
+  const a = await ActorSystem.create('A', { remote: remote() })
+  t.teardown(async () => { await a.terminate(); b.process.kill('SIGCONT'); await b.kill() })
+  const ref = await a.actorSelection(`${b.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
+  const w = watch(a, ref)
+  await w.ready
+  await new Promise((r) => setTimeout(r, 1000))
+  const unreachable = new Promise<{ phi: number }>((resolve) => a.events.once('unreachable', resolve))
+  const stoppedAt = performance.now()
+  await b.kill('SIGSTOP')
+  const { msg, at } = await w.terminated
+  t.true(msg.addressTerminated)
+  t.true((await unreachable).phi >= failureDetector.threshold)
+  t.log(`Terminated ${(at - stoppedAt).toFixed(0)} ms after SIGSTOP`)
+  t.true(at - stoppedAt < DETECTION_BOUND_MS)
+  // Messages to the quarantined node are not queued: they go to dead letters.
+  const before = a.deadLetterCount
+  ref.tell('after quarantine')
+  t.is(a.deadLetterCount, before + 1)
+})
+
+test('a peer restarted on the same port (new uid) is recognised at its first handshake', async (t) => {
+  // A slow detector: only the new uid can explain a quick Terminated.
+  const slow = { heartbeatIntervalMs: 200, failureDetector: { acceptableHeartbeatPauseMs: 20_000 }, reconnectMaxBackoffMs: 300 }
+  const b1 = await spawnNode({ name: 'B', transport: 'tcp', remote: slow })
+  const port = Number(b1.address.split(':').pop())
+  const a = await ActorSystem.create('A', { remote: remote(slow) })
+  let b2: Awaited<ReturnType<typeof spawnNode>> | undefined
+  t.teardown(async () => { await a.terminate(); await b1.kill(); await b2?.kill() })
+  const ref = await a.actorSelection(`${b1.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
+  const w = watch(a, ref)
+  await w.ready
+  await new Promise((r) => setTimeout(r, 300))
+  const quarantined = new Promise<{ reason: string; remoteUid?: bigint | undefined }>((resolve) => a.events.once('quarantined', resolve))
+  await b1.kill('SIGKILL')
+  b2 = await spawnNode({ name: 'B', transport: 'tcp', port, remote: slow })
+  t.not(b2.uid, b1.uid)
+  const { msg } = await w.terminated
+  t.true(msg.addressTerminated)
+  const q = await quarantined
+  t.regex(q.reason, /restarted/)
+  t.is(String(q.remoteUid), b1.uid)
+  // The new incarnation gets a fresh association.
+  const fresh = await a.actorSelection(`${b2.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
+  t.is(await a.ask(fresh, 'again', { timeoutMs: 5000 }), 'again')
+})
