@@ -6,6 +6,7 @@ import type { ActorRef } from './ActorRef.js'
 import { ActorSelection } from './ActorSelection.js'
 import type { ActorSystemEvents } from './ActorSystemEvents.js'
 import type { Address } from './Address.js'
+import type { AssociationInfo } from './AssociationInfo.js'
 import type { Clock } from './Clock.js'
 import type { ActorSystemCore } from './internal/ActorSystemCore.js'
 import { createActorSystem } from './internal/createActorSystem.js'
@@ -201,6 +202,11 @@ export class ActorSystem {
    */
   terminate(): Promise<void> {
     return this.#core.terminate()
+  }
+
+  /** State and counters of each association with a remote node (empty for a local-only system). */
+  associations(): AssociationInfo[] {
+    return this.#core.provider?.associations() ?? []
   }
 
   /** `ActorSystem[<address>]`. */

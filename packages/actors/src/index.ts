@@ -23,6 +23,7 @@ export {
   type SystemEventName,
   type UnreachableEvent,
 } from './ActorSystemEvents.js'
+export type { AssociationInfo } from './AssociationInfo.js'
 export { Address, AddressProtocols, type AddressProtocol } from './Address.js'
 export { systemClock, type Clock, type ScheduledTimer } from './Clock.js'
 export { DeadLetter } from './DeadLetter.js'

@@ -37,6 +37,7 @@ async function remoteSystem() {
       resolveRemoteRef: (path) => new FakeRemoteRef(path, wire),
       resolveSelection: async (path) => new FakeRemoteRef(path.withUid(7), wire),
       shutdown: async () => { wire.push('shutdown') },
+      associations: () => [],
     }
     return provider
   })

@@ -3,6 +3,7 @@ import type { ActorRef } from '../ActorRef.js'
 import type { ActorSystem, RemoteOptions } from '../ActorSystem.js'
 import type { ActorSystemEvents } from '../ActorSystemEvents.js'
 import type { Address } from '../Address.js'
+import type { AssociationInfo } from '../AssociationInfo.js'
 import type { Clock } from '../Clock.js'
 import type { InternalActorRef } from './InternalActorRef.js'
 
@@ -58,6 +59,8 @@ export interface RemoteProvider {
   resolveSelection(path: ActorPath, timeoutMs: number): Promise<ActorRef>
   /** Closes associations and the transport; called by `terminate()` after all actors stopped. */
   shutdown(): Promise<void>
+  /** State and counters of every association. */
+  associations(): AssociationInfo[]
 }
 
 /** What the system offers its remote provider (and tests). Implemented by `ActorSystemCore`. */

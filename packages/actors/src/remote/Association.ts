@@ -1,6 +1,7 @@
 import { DisassociateReason, type AssociationCodec, type Pdu } from '@helios/codec'
 import { ActorRef } from '../ActorRef.js'
 import type { Address } from '../Address.js'
+import type { AssociationInfo } from '../AssociationInfo.js'
 import type { ScheduledTimer } from '../Clock.js'
 import { debug } from '../internal/debug.js'
 import type { InternalActorRef } from '../internal/InternalActorRef.js'
@@ -106,6 +107,19 @@ export class Association {
   get unackedSystemMessages(): number { return this.sysSend.size }
   /** Current phi of the failure detector for this node. */
   get phi(): number { return this.detector.phi() }
+
+  /** A snapshot of state and counters. */
+  info(): AssociationInfo {
+    return {
+      remote: this.remoteAddress,
+      remoteUid: this.uid,
+      state: this.quarantined ? 'quarantined' : this.established ? 'established' : 'connecting',
+      queued: this.queuedMessages,
+      unackedSystemMessages: this.sysSend.size,
+      phi: this.detector.phi(),
+      ...this.stats,
+    }
+  }
 
   // ------------------------------------------------------------------ outbound
 

@@ -7,6 +7,7 @@ import {
 import { ActorPath } from '../ActorPath.js'
 import { ActorRef } from '../ActorRef.js'
 import { Address } from '../Address.js'
+import type { AssociationInfo } from '../AssociationInfo.js'
 import type { Clock, ScheduledTimer } from '../Clock.js'
 import { ActorNotFound, AskTimeoutError, RemotingUnavailableError } from '../errors.js'
 import { debug } from '../internal/debug.js'
@@ -48,7 +49,7 @@ export class Remoting implements RemoteProvider {
   udpChannel: DatagramChannel | undefined
 
   private server: ServerChannel | undefined
-  private readonly associations = new Map<string, Association>()
+  private readonly associationMap = new Map<string, Association>()
   private readonly udpPeers = new Map<string, Association>()
   private readonly refCache = new Map<string, InternalActorRef>()
   private readonly wirePaths = new WeakMap<ActorRef, string>()
@@ -157,7 +158,7 @@ export class Remoting implements RemoteProvider {
     if (this.isShuttingDown) return
     this.isShuttingDown = true
     this.ticker?.cancel()
-    await Promise.all([...this.associations.values()].map((a) => a.shutdown()))
+    await Promise.all([...this.associationMap.values()].map((a) => a.shutdown()))
     if (this.server !== undefined) await this.server.close()
     if (this.udpChannel !== undefined) await this.udpChannel.close()
     debug('remoting of %s shut down', this.address.toString())
@@ -168,18 +169,17 @@ export class Remoting implements RemoteProvider {
   /** The association with the node at `address` (created on first use). */
   associationFor(address: Address): Association {
     const key = address.toString()
-    let a = this.associations.get(key)
+    let a = this.associationMap.get(key)
     if (a === undefined) {
       a = new Association(this, address, (assoc, lane) => this.makeLink(assoc, lane))
-      this.associations.set(key, a)
+      this.associationMap.set(key, a)
       if (this.settings.transport === 'udp') this.udpPeers.set(`${address.host}:${address.port}`, a)
     }
     return a
   }
 
-  /** Every association, for metrics and tests. */
-  allAssociations(): Association[] {
-    return [...this.associations.values()]
+  associations(): AssociationInfo[] {
+    return [...this.associationMap.values()].map((a) => a.info())
   }
 
   private makeLink(assoc: Association, lane: LaneId): OutboundLink {
@@ -386,7 +386,7 @@ export class Remoting implements RemoteProvider {
     this.ticker = this.clock.schedule(this.settings.heartbeatIntervalMs, () => {
       if (this.isShuttingDown) return
       const now = this.clock.now()
-      for (const a of this.associations.values()) a.tick(now)
+      for (const a of this.associationMap.values()) a.tick(now)
       this.scheduleTick()
     })
   }
