@@ -166,16 +166,20 @@ export async function heliosLatency(system: HeliosSystem, echoPath: string, spec
   let sentAt = 0
   let finish!: () => void
   const done = new Promise<void>((resolve) => (finish = resolve))
-  const self = system.actorOf((_message, ctx) => {
+  // `[seq, payload]`, as in the raw baseline: a late udp reply is ignored, not mis-timed.
+  let seq = 0
+  const self = system.actorOf((message, ctx) => {
     const now = nowMs()
+    if (!Array.isArray(message) || message[0] !== seq) return
     replies++
     if (replies > spec.warmup) recorder.recordNanos(Math.max(1, Math.round((now - sentAt) * 1e6)))
     if (replies >= total) return finish()
+    seq++
     sentAt = nowMs()
-    echo!.tell(payload, ctx.self)
+    echo!.tell([seq, payload], ctx.self)
   }, `latency-${++serial}`)
   sentAt = nowMs()
-  echo!.tell(payload, self)
+  echo!.tell([seq, payload], self)
   let seen = -1
   const stall = setInterval(() => {
     // Only udp loses messages; over tcp and tls a pause is just a pause.
@@ -185,8 +189,9 @@ export async function heliosLatency(system: HeliosSystem, echoPath: string, spec
       return
     }
     recorder.lost++
+    seq++
     sentAt = nowMs()
-    echo!.tell(payload, self)
+    echo!.tell([seq, payload], self)
   }, STALL_MS)
   const cap = setTimeout(finish, spec.maxMs)
   try {

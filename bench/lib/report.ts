@@ -215,51 +215,88 @@ function compact(n: number): string {
   return n >= 10 ? n.toFixed(0) : n.toFixed(1)
 }
 
-function niceMax(x: number): number {
+/** A round tick step (1, 2, 2.5 or 5 x 10^k) so that four steps cover `x`. */
+function niceTick(x: number): number {
   if (x <= 0) return 1
-  const p = 10 ** Math.floor(Math.log10(x))
-  for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= x) return m * p
+  const raw = x / 4
+  const p = 10 ** Math.floor(Math.log10(raw))
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= raw) return m * p
   return 10 * p
 }
 
+function clip(text: string, width: number, charWidth = 5.6): string {
+  const max = Math.floor(width / charWidth)
+  return text.length > max ? `${text.slice(0, Math.max(0, max - 3))}...` : text
+}
+
+interface PanelOptions {
+  /** Log-scale value axis (latency percentiles span orders of magnitude). */
+  log?: boolean
+  /** Text under each category (e.g. the ratio), or '' for none. */
+  footer?: string[]
+}
+
 /** A grouped bar chart panel at (x, y). */
-function barPanel(x: number, y: number, w: number, h: number, title: string, subtitle: string, categories: string[], series: Series[]): string {
+function barPanel(x: number, y: number, w: number, h: number, title: string, subtitle: string, categories: string[], series: Series[], options: PanelOptions = {}): string {
   const left = 46
-  const top = 34
-  const bottom = 22
-  const plotW = w - left - 8
+  const top = 36
+  const bottom = options.footer ? 34 : 22
+  const plotW = w - left - 10
   const plotH = h - top - bottom
-  const all = series.flatMap((s) => s.values.filter((v): v is number => v !== null))
-  const max = niceMax(all.length > 0 ? Math.max(...all) : 1)
+  const all = series.flatMap((s) => s.values.filter((v): v is number => v !== null && v > 0))
   const parts: string[] = [`<g transform="translate(${x},${y})">`]
-  parts.push(`<text x="${left}" y="14" class="t">${esc(title)}</text>`)
-  if (subtitle) parts.push(`<text x="${left}" y="27" class="s">${esc(subtitle)}</text>`)
-  for (let i = 0; i <= 4; i++) {
-    const v = (max * i) / 4
-    const yy = top + plotH - (plotH * i) / 4
-    parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${yy}" y2="${yy}" class="g"/>`)
-    parts.push(`<text x="${left - 4}" y="${yy + 3}" class="a" text-anchor="end">${compact(v)}</text>`)
+  parts.push(`<text x="${left}" y="14" class="t">${esc(clip(title, w - left, 7))}</text>`)
+  if (subtitle) parts.push(`<text x="${left}" y="28" class="s">${esc(clip(subtitle, w - left))}</text>`)
+  let scale: (v: number) => number
+  if (options.log) {
+    const lo = 10 ** Math.floor(Math.log10(all.length > 0 ? Math.min(...all) : 1))
+    const hi = 10 ** Math.ceil(Math.log10(all.length > 0 ? Math.max(...all) * 1.0001 : 10))
+    const span = Math.max(1, Math.log10(hi) - Math.log10(lo))
+    scale = (v) => (Math.log10(Math.max(v, lo)) - Math.log10(lo)) / span
+    for (let e = Math.log10(lo); e <= Math.log10(hi) + 1e-9; e++) {
+      const yy = top + plotH - plotH * scale(10 ** e)
+      parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${yy.toFixed(1)}" y2="${yy.toFixed(1)}" class="g"/>`)
+      parts.push(`<text x="${left - 4}" y="${(yy + 3).toFixed(1)}" class="a" text-anchor="end">${compact(10 ** e)}</text>`)
+    }
+  } else {
+    const tick = niceTick(all.length > 0 ? Math.max(...all) : 1)
+    const max = tick * 4
+    scale = (v) => v / max
+    for (let i = 0; i <= 4; i++) {
+      const yy = top + plotH - (plotH * i) / 4
+      parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${yy}" y2="${yy}" class="g"/>`)
+      parts.push(`<text x="${left - 4}" y="${yy + 3}" class="a" text-anchor="end">${compact(tick * i)}</text>`)
+    }
   }
   const groupW = plotW / Math.max(1, categories.length)
-  const barW = Math.min(18, (groupW * 0.8) / Math.max(1, series.length))
+  const barW = Math.min(22, (groupW * 0.8) / Math.max(1, series.length))
+  const labels = barW >= 20
   categories.forEach((cat, ci) => {
     const gx = left + ci * groupW + (groupW - barW * series.length) / 2
     series.forEach((s, si) => {
       const v = s.values[ci] ?? null
       const bx = gx + si * barW
       if (v === null) {
-        parts.push(`<text x="${bx + barW / 2}" y="${top + plotH - 3}" class="na" text-anchor="middle">n/a</text>`)
+        parts.push(`<text x="${(bx + barW / 2).toFixed(1)}" y="${top + plotH - 3}" class="na" text-anchor="middle">n/a</text>`)
         return
       }
-      const bh = Math.max(1, (v / max) * plotH)
-      parts.push(`<rect x="${bx.toFixed(1)}" y="${(top + plotH - bh).toFixed(1)}" width="${(barW - 1).toFixed(1)}" height="${bh.toFixed(1)}" fill="${s.color}"><title>${esc(`${s.name} ${cat}: ${compact(v)}`)}</title></rect>`)
+      const bh = Math.max(1, scale(v) * plotH)
+      const by = top + plotH - bh
+      parts.push(`<rect x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(barW - 1).toFixed(1)}" height="${bh.toFixed(1)}" fill="${s.color}"><title>${esc(`${s.name} ${cat}: ${compact(v)}`)}</title></rect>`)
+      if (labels) parts.push(`<text x="${(bx + barW / 2).toFixed(1)}" y="${(by - 2).toFixed(1)}" class="v" text-anchor="middle">${compact(v)}</text>`)
     })
-    parts.push(`<text x="${left + ci * groupW + groupW / 2}" y="${top + plotH + 14}" class="a" text-anchor="middle">${esc(cat)}</text>`)
+    const cx = left + ci * groupW + groupW / 2
+    parts.push(`<text x="${cx.toFixed(1)}" y="${top + plotH + 13}" class="a" text-anchor="middle">${esc(cat)}</text>`)
+    const foot = options.footer?.[ci]
+    if (foot) parts.push(`<text x="${cx.toFixed(1)}" y="${top + plotH + 26}" class="r" text-anchor="middle">${esc(foot)}</text>`)
   })
   parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${top + plotH}" class="ax"/>`)
   parts.push('</g>')
   return parts.join('')
 }
+
+const ratioText = (v: number | null | undefined, b: number | null | undefined): string =>
+  v === null || v === undefined || b === null || b === undefined || b === 0 ? '' : `x${(v / b).toFixed(2)}`
 
 function shortReason(rows: { skipped?: string }[]): string {
   const s = rows.find((r) => r.skipped !== undefined)?.skipped
@@ -282,53 +319,58 @@ export function renderSvg(report: Report): string {
         barPanel(i * pw, y, pw, panelH, `RemotePingPong ${t}: msgs/s per N`, shortReason(rs), rs.map((r) => `N=${r.clients}`), [
           { name: 'raw', color: RAW_COLOR, values: rs.map((r) => r.raw?.msgsPerSec ?? null) },
           { name: 'helios', color: PROJECT_COLOR, values: rs.map((r) => r.project?.msgsPerSec ?? null) },
-        ]),
+        ], { footer: rs.map((r) => ratioText(r.project?.msgsPerSec, r.raw?.msgsPerSec)) }),
       )
     })
     y += panelH + 10
   }
-  const lower: { title: string; sub: string; cats: string[]; series: Series[] }[] = []
+  const lower: { title: string; sub: string; cats: string[]; series: Series[]; options: PanelOptions }[] = []
   for (const t of latencyTransports) {
     const r = report.latency.find((l) => l.transport === t)!
     const pick = (l: LatencyResult | null): (number | null)[] => (l ? [l.p50, l.p90, l.p99, l.p999] : [null, null, null, null])
     lower.push({
-      title: `Round trip ${t}, one in flight (us)`,
+      title: `Round trip ${t} (us, log)`,
       sub: shortReason([r]),
       cats: ['p50', 'p90', 'p99', 'p99.9'],
       series: [
         { name: 'raw', color: RAW_COLOR, values: pick(r.raw) },
         { name: 'helios', color: PROJECT_COLOR, values: pick(r.project) },
       ],
+      options: {
+        log: true,
+        footer: [ratioText(r.project?.p50, r.raw?.p50), ratioText(r.project?.p90, r.raw?.p90), ratioText(r.project?.p99, r.raw?.p99), ratioText(r.project?.p999, r.raw?.p999)],
+      },
     })
   }
   if (report.oneway.length > 0) {
     lower.push({
-      title: 'One-way msgs/s',
+      title: 'One-way msgs/s (log)',
       sub: report.oneway.map((r) => `${sizeLabel(r.payloadBytes)}: raw ${num(r.raw?.mbPerSec)} MB/s`).join(', '),
       cats: report.oneway.map((r) => `${r.transport} ${sizeLabel(r.payloadBytes)}`),
       series: [
         { name: 'raw', color: RAW_COLOR, values: report.oneway.map((r) => r.raw?.msgsPerSec ?? null) },
         { name: 'helios', color: PROJECT_COLOR, values: report.oneway.map((r) => r.project?.msgsPerSec ?? null) },
       ],
+      options: { log: true, footer: report.oneway.map((r) => ratioText(r.project?.msgsPerSec, r.raw?.msgsPerSec)) },
     })
   }
   const perRow = Math.min(4, Math.max(1, lower.length))
   for (let i = 0; i < lower.length; i += perRow) {
     const chunk = lower.slice(i, i + perRow)
     const pw = width / perRow
-    chunk.forEach((p, j) => rows.push(barPanel(j * pw, y, pw, panelH, p.title, p.sub, p.cats, p.series)))
+    chunk.forEach((p, j) => rows.push(barPanel(j * pw, y, pw, panelH, p.title, p.sub, p.cats, p.series, p.options)))
     y += panelH + 10
   }
   const m = report.machine
   const height = y + 8
   const header =
-    `<text x="12" y="18" class="h">helios-ts RemotePingPong — ${esc(report.date)} — ${esc(report.mode)}</text>` +
-    `<text x="12" y="34" class="s">${esc(`${m.nproc} x ${m.cpuModel}, node ${m.node}, msgpackr native ${m.msgpackrNative ? 'on' : 'off'}; grey = raw framed sockets, blue = helios`)}</text>` +
+    `<text x="12" y="18" class="h">helios-ts RemotePingPong — ${esc(report.date.slice(0, 16).replace('T', ' '))} UTC — ${esc(report.mode)}</text>` +
+    `<text x="12" y="34" class="s">${esc(`${m.nproc} x ${m.cpuModel}, node ${m.node}, msgpackr native ${m.msgpackrNative ? 'on' : 'off'}; grey = raw framed sockets, blue = helios, xR = helios/raw`)}</text>` +
     `<rect x="${width - 150}" y="8" width="10" height="10" fill="${RAW_COLOR}"/><text x="${width - 136}" y="17" class="a">raw</text>` +
     `<rect x="${width - 90}" y="8" width="10" height="10" fill="${PROJECT_COLOR}"/><text x="${width - 76}" y="17" class="a">helios</text>`
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif">`,
-    '<style>.h{font-size:14px;font-weight:600}.t{font-size:12px;font-weight:600}.s{font-size:10px;fill:#555}.a{font-size:10px;fill:#333}.na{font-size:9px;fill:#999}.g{stroke:#e3e3e3}.ax{stroke:#888}</style>',
+    '<style>.h{font-size:14px;font-weight:600}.t{font-size:12px;font-weight:600}.s{font-size:10px;fill:#555}.a{font-size:10px;fill:#333}.na{font-size:9px;fill:#999}.v{font-size:8px;fill:#333}.r{font-size:9px;fill:#2f6fde}.g{stroke:#e3e3e3}.ax{stroke:#888}</style>',
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     header,
     ...rows,

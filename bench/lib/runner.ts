@@ -84,7 +84,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
     }
   }
 
-  let helios: HeliosLoad = opts.project ? await loadHelios() : { ok: false, reason: 'project side not requested (--raw-only)' }
+  const helios: HeliosLoad = opts.project ? await loadHelios() : { ok: false, reason: 'project side not requested (--raw-only)' }
   if (!helios.ok) progress.note(`helios side: ${helios.reason}`)
 
   const peer: Peer = opts.inProcess ? new InProcessPeer() : await ChildPeer.spawn()
@@ -119,10 +119,6 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
           await project.a?.terminate().catch(() => {})
           await peer.request({ op: 'helios-stop', transport: t }).catch(() => {})
           delete project.a
-          if (/remoting not available yet/.test(project.skipped) && t === 'tcp') {
-            // Without tcp remoting the other transports will not be there either; say it once, skip fast.
-            helios = { ok: false, reason: project.skipped.replace(' over tcp', '') }
-          }
         }
       }
       progress.complete()
