@@ -17,3 +17,5 @@ export { DelimiterBasedFrameDecoder, type DelimiterBasedFrameDecoderOptions } fr
 export { IdleStateHandler, type IdleStateHandlerOptions } from './IdleStateHandler.js'
 export { IdleStateEvent, IdleState } from './IdleStateEvent.js'
 export { ReadTimeoutHandler } from './ReadTimeoutHandler.js'
+export { LoggingHandler, type LoggingHandlerOptions } from './LoggingHandler.js'
+export { FlushConsolidationHandler, type FlushConsolidationHandlerOptions } from './FlushConsolidationHandler.js'
