@@ -178,8 +178,8 @@ export function renderTables(report: Report): string {
   }
   out.push(
     table(
-      ['process', 'pid', 'rss MB', 'peak rss MB', `< ${report.memoryLimitMb} MB`],
-      report.memory.map((r) => [r.role, String(r.pid), num(r.rssMb), num(r.maxRssMb), r.maxRssMb < report.memoryLimitMb ? 'ok' : 'EXCEEDED']),
+      ['process', 'pid', 'rss at start MB', 'rss at end MB', 'peak rss MB', `< ${report.memoryLimitMb} MB`],
+      report.memory.map((r) => [r.role, String(r.pid), num(r.startRssMb), num(r.rssMb), num(r.maxRssMb), r.maxRssMb < report.memoryLimitMb ? 'ok' : 'EXCEEDED']),
     ),
   )
   const skipped = [...new Set([...report.pingpong, ...report.latency, ...report.oneway].map((r) => r.skipped).filter((s) => s !== undefined))]
@@ -425,7 +425,7 @@ export function renderMarkdownSection(report: Report, jsonFile: string): string 
     lines.push('')
   }
   lines.push(
-    `Memory (peak RSS, limit ${report.memoryLimitMb} MB): ${report.memory.map((r) => `${r.role} ${num(r.maxRssMb)} MB`).join(', ')}.`,
+    `Memory (peak RSS, limit ${report.memoryLimitMb} MB): ${report.memory.map((r) => `${r.role} ${num(r.maxRssMb)} MB (${num(r.startRssMb)} MB before any traffic: node + tsx loader)`).join(', ')}.`,
     '',
   )
   const skipped = [...new Set([...report.pingpong, ...report.latency, ...report.oneway].map((r) => r.skipped).filter((s) => s !== undefined))]
