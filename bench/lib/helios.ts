@@ -133,8 +133,9 @@ export async function heliosPingPong(system: HeliosSystem, echoPaths: readonly s
   for (let c = 0; c < n; c++) refill(c)
   let seen = -1
   const stall = setInterval(() => {
-    // Only udp loses messages; over tcp and tls a pause is just a pause.
-    if (spec.transport !== 'udp') return
+    // Only udp loses messages, or a full outbound queue that dropped some ('dropped' events);
+    // otherwise over tcp and tls a pause is just a pause.
+    if (spec.transport !== 'udp' && drops.count === 0) return
     if (total !== seen) {
       seen = total
       return
@@ -161,6 +162,7 @@ export async function heliosLatency(system: HeliosSystem, echoPath: string, spec
   const [echo] = await resolveAll(system, [echoPath])
   const payload = payloadOf(spec.payloadBytes)
   const recorder = new LatencyRecorder()
+  const drops = countDrops(system)
   const total = spec.warmup + spec.count
   let replies = 0
   let sentAt = 0
@@ -182,8 +184,9 @@ export async function heliosLatency(system: HeliosSystem, echoPath: string, spec
   echo!.tell([seq, payload], self)
   let seen = -1
   const stall = setInterval(() => {
-    // Only udp loses messages; over tcp and tls a pause is just a pause.
-    if (spec.transport !== 'udp') return
+    // Only udp loses messages, or a full outbound queue that dropped some ('dropped' events);
+    // otherwise over tcp and tls a pause is just a pause.
+    if (spec.transport !== 'udp' && drops.count === 0) return
     if (replies !== seen) {
       seen = replies
       return
@@ -243,8 +246,9 @@ export async function heliosOneWay(system: HeliosSystem, sinkPath: string, spec:
   pump()
   let seen = -1
   const stall = setInterval(() => {
-    // Only udp loses messages; over tcp and tls a pause is just a pause.
-    if (spec.transport !== 'udp') return
+    // Only udp loses messages, or a full outbound queue that dropped some ('dropped' events);
+    // otherwise over tcp and tls a pause is just a pause.
+    if (spec.transport !== 'udp' && drops.count === 0) return
     if (progress !== seen) {
       seen = progress
       return
