@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`)
     return
   }
+  opts.outDir = resolve(benchDir, opts.outDir)
   const command = ['pnpm bench:pingpong', ...argv].join(' ')
   const progress = new Progress(stepCount(opts))
   let report
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
     progress.end()
   }
 
-  const outDir = resolve(benchDir, opts.outDir)
+  const outDir = opts.outDir
   mkdirSync(outDir, { recursive: true })
   const stamp = report.date.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')
   const jsonFile = join(outDir, `pingpong-${stamp}${opts.quick ? '-quick' : ''}.json`)

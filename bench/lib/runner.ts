@@ -4,12 +4,14 @@
  * Side B lives in a child process unless `--in-process`. Every case is bounded in time; the
  * project side is skipped with a printed reason when remoting is not there, never estimated.
  */
+import { resolve } from 'node:path'
 import { type TlsMaterial, makeTlsMaterial } from './certs.js'
 import { heliosLatency, heliosOneWay, heliosPingPong } from './helios.js'
 import { createRemoteSystem, type HeliosLoad, type HeliosSystem, loadHelios, withTimeout } from './heliosApi.js'
 import { machineInfo, memoryReport } from './machine.js'
 import type { BenchOptions } from './options.js'
 import { ChildPeer, InProcessPeer, type Peer } from './peer.js'
+import { childProfileArgs, profileSelf } from './profile.js'
 import type { Progress } from './progress.js'
 import { rawLatency, rawOneWay, rawPingPong } from './raw.js'
 import type { LatencyRow, MemoryRow, OneWayRow, PingPongRow, Report } from './report.js'
@@ -87,7 +89,9 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
   const helios: HeliosLoad = opts.project ? await loadHelios() : { ok: false, reason: 'project side not requested (--raw-only)' }
   if (!helios.ok) progress.note(`helios side: ${helios.reason}`)
 
-  const peer: Peer = opts.inProcess ? new InProcessPeer() : await ChildPeer.spawn()
+  const profileDir = resolve(opts.outDir, 'profiles')
+  const stopProfile = opts.cpuProf ? await profileSelf(profileDir, report.date.replace(/[:.]/g, '-')) : undefined
+  const peer: Peer = opts.inProcess ? new InProcessPeer() : await ChildPeer.spawn(opts.cpuProf ? childProfileArgs(profileDir) : [])
   try {
     for (const t of transportsOf(opts)) {
       progress.step(`${t}: set-up and warm-up`)
@@ -255,6 +259,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
     }
   } finally {
     await peer.close()
+    if (stopProfile) report.notes.push(`CPU profiles: ${await stopProfile()} (side A) and ${opts.inProcess ? 'none' : 'CPU.*.cpuprofile'} (side B) in ${profileDir}`)
   }
   report.durationSec = (Date.now() - started) / 1000
   return report
