@@ -18,6 +18,8 @@ import type { LatencyRow, MemoryRow, OneWayRow, PingPongRow, Report } from './re
 import { type OneWaySpec, oneWayWindow, type PingPongSpec, TRANSPORTS, type Transport } from './workloads.js'
 
 const MEMORY_LIMIT_MB = 200
+/** Makes the names of B's actors unique even when a client count or size is listed twice. */
+let actorSerial = 0
 /** Slack above a case's own cap before the harness gives up on it. */
 const CASE_SLACK_MS = 20_000
 
@@ -146,7 +148,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
             progress.step(`pingpong ${t} N=${n} helios`)
             if (project.a) {
               try {
-                const { paths } = await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: `echo-n${n}`, count: n })
+                const { paths } = await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: `echo-${++actorSerial}-n${n}`, count: n })
                 row.project = await withTimeout(heliosPingPong(project.a, paths, spec), spec.maxMs + CASE_SLACK_MS, 'helios case')
               } catch (err) {
                 row.skipped = `failed: ${reason(err)}`
@@ -177,7 +179,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
           progress.step(`latency ${t} helios`)
           if (project.a) {
             try {
-              const { paths } = await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: 'echo-latency', count: 1 })
+              const { paths } = await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: `echo-${++actorSerial}-latency`, count: 1 })
               row.project = await withTimeout(heliosLatency(project.a, paths[0]!, spec), spec.maxMs + CASE_SLACK_MS, 'helios latency')
             } catch (err) {
               row.skipped = `failed: ${reason(err)}`
@@ -220,7 +222,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
             if (project.a) {
               try {
                 for (const measured of [false, true]) {
-                  const name = `sink-${size}-${measured ? 'run' : 'warm'}`
+                  const name = `sink-${++actorSerial}-${size}-${measured ? 'run' : 'warm'}`
                   const { path } = await peer.request<{ path: string }>({ op: 'helios-sink', transport: t, name, ackEvery })
                   const result = await withTimeout(heliosOneWay(project.a, path, measured ? spec : warmOneWay(spec)), spec.maxMs + CASE_SLACK_MS, 'helios one-way')
                   if (measured) row.project = result
