@@ -88,6 +88,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
     }
   }
 
+  progress.status(opts.inProcess ? 'loading' : 'starting side B')
   const helios: HeliosLoad = opts.project ? await loadHelios() : { ok: false, reason: 'project side not requested (--raw-only)' }
   if (!helios.ok) progress.note(`helios side: ${helios.reason}`)
 
