@@ -4,6 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { MachineInfo, MemoryReport } from './machine.js'
+import { checkTargets, verdict } from './targets.js'
 import type { LatencyResult, OneWayResult, PingPongResult, Transport } from './workloads.js'
 
 export interface PingPongRow {
@@ -182,6 +183,7 @@ export function renderTables(report: Report): string {
       report.memory.map((r) => [r.role, String(r.pid), num(r.startRssMb), num(r.rssMb), num(r.maxRssMb), r.maxRssMb < report.memoryLimitMb ? 'ok' : 'EXCEEDED']),
     ),
   )
+  out.push('', table(['target (issue 5)', 'measured', 'verdict'], checkTargets(report).map((c) => [c.target, c.measured, verdict(c.ok)]), 3), '')
   const skipped = [...new Set([...report.pingpong, ...report.latency, ...report.oneway].map((r) => r.skipped).filter((s) => s !== undefined))]
   for (const s of skipped) out.push(`helios side skipped: ${s}`)
   const lossy = report.pingpong.filter((r) => (r.raw?.lost ?? 0) > 0 || (r.project?.lost ?? 0) > 0)
@@ -435,6 +437,9 @@ export function renderMarkdownSection(report: Report, jsonFile: string): string 
     }
     lines.push('')
   }
+  lines.push('| target (issue 5) | measured | verdict |', '|---|---|---|')
+  for (const c of checkTargets(report)) lines.push(`| ${c.target} | ${c.measured} | ${verdict(c.ok)} |`)
+  lines.push('')
   lines.push(
     `Memory (peak RSS, limit ${report.memoryLimitMb} MB): ${report.memory.map((r) => `${r.role} ${num(r.maxRssMb)} MB (${num(r.startRssMb)} MB before any traffic: node + tsx loader)`).join(', ')}.`,
     '',
