@@ -17,6 +17,7 @@ import { killAllChildren } from './lib/peer.js'
 import { Progress } from './lib/progress.js'
 import { jsonLine, renderMarkdownSection, renderSvg, renderTables, updateResultsMd } from './lib/report.js'
 import { runBench, stepCount } from './lib/runner.js'
+import { checkTargets } from './lib/targets.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`)
     return
   }
+  opts.outDir = resolve(benchDir, opts.outDir)
   const command = ['pnpm bench:pingpong', ...argv].join(' ')
   const progress = new Progress(stepCount(opts))
   let report
@@ -43,11 +45,11 @@ async function main(): Promise<void> {
     progress.end()
   }
 
-  const outDir = resolve(benchDir, opts.outDir)
+  const outDir = opts.outDir
   mkdirSync(outDir, { recursive: true })
   const stamp = report.date.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')
   const jsonFile = join(outDir, `pingpong-${stamp}${opts.quick ? '-quick' : ''}.json`)
-  writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`)
+  writeFileSync(jsonFile, `${JSON.stringify({ ...report, targets: checkTargets(report) }, null, 2)}\n`)
   const svgFile = join(outDir, opts.quick ? 'pingpong-quick.svg' : 'pingpong.svg')
   writeFileSync(svgFile, renderSvg(report))
   if (opts.updateResults) {

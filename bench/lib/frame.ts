@@ -130,7 +130,8 @@ export class FrameBatch {
     // One exact-size copy per flush; the (grown) scratch buffer is kept for the next batch.
     const out = Buffer.allocUnsafe(this.off)
     this.buf.copy(out, 0, 0, this.off)
-    if (this.buf.length > 4 * this.initialSize) this.buf = Buffer.allocUnsafe(this.initialSize)
+    // Keep a grown scratch buffer (re-growing it every tick is what costs memory), up to 4 MiB.
+    if (this.buf.length > 4 * 1024 * 1024) this.buf = Buffer.allocUnsafe(this.initialSize)
     this.off = 0
     this.count = 0
     return out

@@ -133,8 +133,9 @@ export async function heliosPingPong(system: HeliosSystem, echoPaths: readonly s
   for (let c = 0; c < n; c++) refill(c)
   let seen = -1
   const stall = setInterval(() => {
-    // Only udp loses messages; over tcp and tls a pause is just a pause.
-    if (spec.transport !== 'udp') return
+    // Only udp loses messages, or a full outbound queue that dropped some ('dropped' events);
+    // otherwise over tcp and tls a pause is just a pause.
+    if (spec.transport !== 'udp' && drops.count === 0) return
     if (total !== seen) {
       seen = total
       return
@@ -161,32 +162,39 @@ export async function heliosLatency(system: HeliosSystem, echoPath: string, spec
   const [echo] = await resolveAll(system, [echoPath])
   const payload = payloadOf(spec.payloadBytes)
   const recorder = new LatencyRecorder()
+  const drops = countDrops(system)
   const total = spec.warmup + spec.count
   let replies = 0
   let sentAt = 0
   let finish!: () => void
   const done = new Promise<void>((resolve) => (finish = resolve))
-  const self = system.actorOf((_message, ctx) => {
+  // `[seq, payload]`, as in the raw baseline: a late udp reply is ignored, not mis-timed.
+  let seq = 0
+  const self = system.actorOf((message, ctx) => {
     const now = nowMs()
+    if (!Array.isArray(message) || message[0] !== seq) return
     replies++
     if (replies > spec.warmup) recorder.recordNanos(Math.max(1, Math.round((now - sentAt) * 1e6)))
     if (replies >= total) return finish()
+    seq++
     sentAt = nowMs()
-    echo!.tell(payload, ctx.self)
+    echo!.tell([seq, payload], ctx.self)
   }, `latency-${++serial}`)
   sentAt = nowMs()
-  echo!.tell(payload, self)
+  echo!.tell([seq, payload], self)
   let seen = -1
   const stall = setInterval(() => {
-    // Only udp loses messages; over tcp and tls a pause is just a pause.
-    if (spec.transport !== 'udp') return
+    // Only udp loses messages, or a full outbound queue that dropped some ('dropped' events);
+    // otherwise over tcp and tls a pause is just a pause.
+    if (spec.transport !== 'udp' && drops.count === 0) return
     if (replies !== seen) {
       seen = replies
       return
     }
     recorder.lost++
+    seq++
     sentAt = nowMs()
-    echo!.tell(payload, self)
+    echo!.tell([seq, payload], self)
   }, STALL_MS)
   const cap = setTimeout(finish, spec.maxMs)
   try {
@@ -238,8 +246,9 @@ export async function heliosOneWay(system: HeliosSystem, sinkPath: string, spec:
   pump()
   let seen = -1
   const stall = setInterval(() => {
-    // Only udp loses messages; over tcp and tls a pause is just a pause.
-    if (spec.transport !== 'udp') return
+    // Only udp loses messages, or a full outbound queue that dropped some ('dropped' events);
+    // otherwise over tcp and tls a pause is just a pause.
+    if (spec.transport !== 'udp' && drops.count === 0) return
     if (progress !== seen) {
       seen = progress
       return

@@ -26,14 +26,20 @@ export function machineInfo(): MachineInfo {
 /** Resident set size now and the peak since the process started, in MiB. */
 export interface MemoryReport {
   pid: number
+  /** RSS when this module was loaded: node + the tsx loader (its hooks thread) + the bench code, before any traffic. */
+  startRssMb: number
   rssMb: number
   maxRssMb: number
 }
 
+const mb = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10
+const startRssMb = mb(process.memoryUsage.rss())
+
 export function memoryReport(): MemoryReport {
   return {
     pid: process.pid,
-    rssMb: Math.round((process.memoryUsage.rss() / 2 ** 20) * 10) / 10,
+    startRssMb,
+    rssMb: mb(process.memoryUsage.rss()),
     // resourceUsage().maxRSS is the kernel's high-water mark, in KiB: it catches peaks between samples.
     maxRssMb: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
   }

@@ -23,6 +23,8 @@ export interface BenchOptions {
   project: boolean
   outDir: string
   updateResults: boolean
+  /** Write CPU profiles of both sides to <out>/profiles. */
+  cpuProf: boolean
   help: boolean
 }
 
@@ -41,7 +43,8 @@ export const USAGE = `pnpm bench:pingpong [options]
   --oneway-sizes 100,4096 --oneway-messages 300000 --oneway-transports tcp
   --raw-only | --project-only
   --out results           directory for pingpong-<date>.json and pingpong.svg
-  --update-results        rewrite the pingpong section of bench/RESULTS.md`
+  --update-results        rewrite the pingpong section of bench/RESULTS.md
+  --cpu-prof              CPU profiles of side A and side B into <out>/profiles/`
 
 function list(value: string | undefined, fallback: number[]): number[] {
   if (value === undefined) return fallback
@@ -88,6 +91,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       'project-only': { type: 'boolean', default: false },
       out: { type: 'string' },
       'update-results': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -113,6 +117,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     project: values['raw-only'] !== true,
     outDir: values.out ?? 'results',
     updateResults: values['update-results'] === true,
+    cpuProf: values['cpu-prof'] === true,
     help: values.help === true,
   }
 }

@@ -78,12 +78,12 @@ export class ChildPeer implements Peer {
   }
 
   /** Forks the worker and waits (at most 30 s) until it says it is ready. */
-  static async spawn(): Promise<ChildPeer> {
+  static async spawn(extraNodeArgs: readonly string[] = []): Promise<ChildPeer> {
     installHooks()
     const here = dirname(fileURLToPath(import.meta.url))
     const child = fork(`${here}/worker.ts`, [], {
       cwd: dirname(here),
-      execArgv: ['--import', 'tsx'],
+      execArgv: ['--import', 'tsx', ...extraNodeArgs],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
     })

@@ -5,7 +5,7 @@
 export class Progress {
   private readonly total: number
   private done = 0
-  private label = ''
+  private label = 'starting'
   private readonly tty: boolean
   private readonly started = Date.now()
   private stepStarted = Date.now()
@@ -26,6 +26,13 @@ export class Progress {
     this.stepStarted = Date.now()
     if (this.tty) this.render()
     else process.stderr.write(`[${this.done + 1}/${this.total}] ${label}\n`)
+  }
+
+  /** Says what is going on between steps (bar only; no line of its own). */
+  status(label: string): void {
+    this.label = label
+    this.stepStarted = Date.now()
+    if (this.tty) this.render()
   }
 
   /** Marks the current step finished. */
@@ -54,7 +61,7 @@ export class Progress {
     const pct = String(Math.round((this.done / this.total) * 100)).padStart(3)
     const total = ((Date.now() - this.started) / 1000).toFixed(0)
     const step = ((Date.now() - this.stepStarted) / 1000).toFixed(1)
-    const columns = process.stderr.columns ?? 100
+    const columns = process.stderr.columns > 20 ? process.stderr.columns : 100
     const line = `[${bar}] ${pct}% ${this.done}/${this.total} ${total}s | ${this.label} (${step}s)`
     process.stderr.write(`\r\x1b[2K${line.slice(0, columns - 1)}`)
   }

@@ -233,18 +233,23 @@ export async function rawLatency(port: number, spec: LatencySpec, tls?: TlsMater
   let finish!: () => void
   const done = new Promise<void>((resolve) => (finish = resolve))
   const total = spec.warmup + spec.count
-  const onFrame = (): void => {
+  // Each request carries a sequence number: a reply that comes after its request was given up
+  // (udp) is ignored instead of being timed against the wrong request.
+  let seq = 0
+  const onFrame = (value: unknown): void => {
     const now = nowMs()
+    if ((value as [number, string])[0] !== seq) return
     replies++
     if (replies > spec.warmup) recorder.recordNanos(Math.max(1, Math.round((now - sentAt) * 1e6)))
     if (replies >= total) return finish()
+    seq++
     sentAt = nowMs()
-    link.send([0, payload])
+    link.send([seq, payload])
   }
   const client = await connectRaw(spec.transport, port, onFrame, 'sync', tls)
   link = client.link
   sentAt = nowMs()
-  link.send([0, payload])
+  link.send([seq, payload])
   let seen = -1
   const stall = setInterval(() => {
     // Only udp loses messages; over tcp and tls a pause is just a pause.
@@ -254,8 +259,9 @@ export async function rawLatency(port: number, spec: LatencySpec, tls?: TlsMater
       return
     }
     recorder.lost++
+    seq++
     sentAt = nowMs()
-    link.send([0, payload])
+    link.send([seq, payload])
   }, STALL_MS)
   const cap = setTimeout(finish, spec.maxMs)
   try {

@@ -4,6 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { MachineInfo, MemoryReport } from './machine.js'
+import { checkTargets, verdict } from './targets.js'
 import type { LatencyResult, OneWayResult, PingPongResult, Transport } from './workloads.js'
 
 export interface PingPongRow {
@@ -178,10 +179,11 @@ export function renderTables(report: Report): string {
   }
   out.push(
     table(
-      ['process', 'pid', 'rss MB', 'peak rss MB', `< ${report.memoryLimitMb} MB`],
-      report.memory.map((r) => [r.role, String(r.pid), num(r.rssMb), num(r.maxRssMb), r.maxRssMb < report.memoryLimitMb ? 'ok' : 'EXCEEDED']),
+      ['process', 'pid', 'rss at start MB', 'rss at end MB', 'peak rss MB', `< ${report.memoryLimitMb} MB`],
+      report.memory.map((r) => [r.role, String(r.pid), num(r.startRssMb), num(r.rssMb), num(r.maxRssMb), r.maxRssMb < report.memoryLimitMb ? 'ok' : 'EXCEEDED']),
     ),
   )
+  out.push('', table(['target (issue 5)', 'measured', 'verdict'], checkTargets(report).map((c) => [c.target, c.measured, verdict(c.ok)]), 3), '')
   const skipped = [...new Set([...report.pingpong, ...report.latency, ...report.oneway].map((r) => r.skipped).filter((s) => s !== undefined))]
   for (const s of skipped) out.push(`helios side skipped: ${s}`)
   const lossy = report.pingpong.filter((r) => (r.raw?.lost ?? 0) > 0 || (r.project?.lost ?? 0) > 0)
@@ -215,51 +217,88 @@ function compact(n: number): string {
   return n >= 10 ? n.toFixed(0) : n.toFixed(1)
 }
 
-function niceMax(x: number): number {
+/** A round tick step (1, 2, 2.5 or 5 x 10^k) so that four steps cover `x`. */
+function niceTick(x: number): number {
   if (x <= 0) return 1
-  const p = 10 ** Math.floor(Math.log10(x))
-  for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= x) return m * p
+  const raw = x / 4
+  const p = 10 ** Math.floor(Math.log10(raw))
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= raw) return m * p
   return 10 * p
 }
 
+function clip(text: string, width: number, charWidth = 5.6): string {
+  const max = Math.floor(width / charWidth)
+  return text.length > max ? `${text.slice(0, Math.max(0, max - 3))}...` : text
+}
+
+interface PanelOptions {
+  /** Log-scale value axis (latency percentiles span orders of magnitude). */
+  log?: boolean
+  /** Text under each category (e.g. the ratio), or '' for none. */
+  footer?: string[]
+}
+
 /** A grouped bar chart panel at (x, y). */
-function barPanel(x: number, y: number, w: number, h: number, title: string, subtitle: string, categories: string[], series: Series[]): string {
+function barPanel(x: number, y: number, w: number, h: number, title: string, subtitle: string, categories: string[], series: Series[], options: PanelOptions = {}): string {
   const left = 46
-  const top = 34
-  const bottom = 22
-  const plotW = w - left - 8
+  const top = 36
+  const bottom = options.footer ? 34 : 22
+  const plotW = w - left - 10
   const plotH = h - top - bottom
-  const all = series.flatMap((s) => s.values.filter((v): v is number => v !== null))
-  const max = niceMax(all.length > 0 ? Math.max(...all) : 1)
+  const all = series.flatMap((s) => s.values.filter((v): v is number => v !== null && v > 0))
   const parts: string[] = [`<g transform="translate(${x},${y})">`]
-  parts.push(`<text x="${left}" y="14" class="t">${esc(title)}</text>`)
-  if (subtitle) parts.push(`<text x="${left}" y="27" class="s">${esc(subtitle)}</text>`)
-  for (let i = 0; i <= 4; i++) {
-    const v = (max * i) / 4
-    const yy = top + plotH - (plotH * i) / 4
-    parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${yy}" y2="${yy}" class="g"/>`)
-    parts.push(`<text x="${left - 4}" y="${yy + 3}" class="a" text-anchor="end">${compact(v)}</text>`)
+  parts.push(`<text x="${left}" y="14" class="t">${esc(clip(title, w - left, 7))}</text>`)
+  if (subtitle) parts.push(`<text x="${left}" y="28" class="s">${esc(clip(subtitle, w - left))}</text>`)
+  let scale: (v: number) => number
+  if (options.log) {
+    const lo = 10 ** Math.floor(Math.log10(all.length > 0 ? Math.min(...all) : 1))
+    const hi = 10 ** Math.ceil(Math.log10(all.length > 0 ? Math.max(...all) * 1.0001 : 10))
+    const span = Math.max(1, Math.log10(hi) - Math.log10(lo))
+    scale = (v) => (Math.log10(Math.max(v, lo)) - Math.log10(lo)) / span
+    for (let e = Math.log10(lo); e <= Math.log10(hi) + 1e-9; e++) {
+      const yy = top + plotH - plotH * scale(10 ** e)
+      parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${yy.toFixed(1)}" y2="${yy.toFixed(1)}" class="g"/>`)
+      parts.push(`<text x="${left - 4}" y="${(yy + 3).toFixed(1)}" class="a" text-anchor="end">${compact(10 ** e)}</text>`)
+    }
+  } else {
+    const tick = niceTick(all.length > 0 ? Math.max(...all) : 1)
+    const max = tick * 4
+    scale = (v) => v / max
+    for (let i = 0; i <= 4; i++) {
+      const yy = top + plotH - (plotH * i) / 4
+      parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${yy}" y2="${yy}" class="g"/>`)
+      parts.push(`<text x="${left - 4}" y="${yy + 3}" class="a" text-anchor="end">${compact(tick * i)}</text>`)
+    }
   }
   const groupW = plotW / Math.max(1, categories.length)
-  const barW = Math.min(18, (groupW * 0.8) / Math.max(1, series.length))
+  const barW = Math.min(22, (groupW * 0.8) / Math.max(1, series.length))
+  const labels = barW >= 20
   categories.forEach((cat, ci) => {
     const gx = left + ci * groupW + (groupW - barW * series.length) / 2
     series.forEach((s, si) => {
       const v = s.values[ci] ?? null
       const bx = gx + si * barW
       if (v === null) {
-        parts.push(`<text x="${bx + barW / 2}" y="${top + plotH - 3}" class="na" text-anchor="middle">n/a</text>`)
+        parts.push(`<text x="${(bx + barW / 2).toFixed(1)}" y="${top + plotH - 3}" class="na" text-anchor="middle">n/a</text>`)
         return
       }
-      const bh = Math.max(1, (v / max) * plotH)
-      parts.push(`<rect x="${bx.toFixed(1)}" y="${(top + plotH - bh).toFixed(1)}" width="${(barW - 1).toFixed(1)}" height="${bh.toFixed(1)}" fill="${s.color}"><title>${esc(`${s.name} ${cat}: ${compact(v)}`)}</title></rect>`)
+      const bh = Math.max(1, scale(v) * plotH)
+      const by = top + plotH - bh
+      parts.push(`<rect x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(barW - 1).toFixed(1)}" height="${bh.toFixed(1)}" fill="${s.color}"><title>${esc(`${s.name} ${cat}: ${compact(v)}`)}</title></rect>`)
+      if (labels) parts.push(`<text x="${(bx + barW / 2).toFixed(1)}" y="${(by - 2).toFixed(1)}" class="v" text-anchor="middle">${compact(v)}</text>`)
     })
-    parts.push(`<text x="${left + ci * groupW + groupW / 2}" y="${top + plotH + 14}" class="a" text-anchor="middle">${esc(cat)}</text>`)
+    const cx = left + ci * groupW + groupW / 2
+    parts.push(`<text x="${cx.toFixed(1)}" y="${top + plotH + 13}" class="a" text-anchor="middle">${esc(cat)}</text>`)
+    const foot = options.footer?.[ci]
+    if (foot) parts.push(`<text x="${cx.toFixed(1)}" y="${top + plotH + 26}" class="r" text-anchor="middle">${esc(foot)}</text>`)
   })
   parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${top + plotH}" class="ax"/>`)
   parts.push('</g>')
   return parts.join('')
 }
+
+const ratioText = (v: number | null | undefined, b: number | null | undefined): string =>
+  v === null || v === undefined || b === null || b === undefined || b === 0 ? '' : `x${(v / b).toFixed(2)}`
 
 function shortReason(rows: { skipped?: string }[]): string {
   const s = rows.find((r) => r.skipped !== undefined)?.skipped
@@ -282,53 +321,58 @@ export function renderSvg(report: Report): string {
         barPanel(i * pw, y, pw, panelH, `RemotePingPong ${t}: msgs/s per N`, shortReason(rs), rs.map((r) => `N=${r.clients}`), [
           { name: 'raw', color: RAW_COLOR, values: rs.map((r) => r.raw?.msgsPerSec ?? null) },
           { name: 'helios', color: PROJECT_COLOR, values: rs.map((r) => r.project?.msgsPerSec ?? null) },
-        ]),
+        ], { footer: rs.map((r) => ratioText(r.project?.msgsPerSec, r.raw?.msgsPerSec)) }),
       )
     })
     y += panelH + 10
   }
-  const lower: { title: string; sub: string; cats: string[]; series: Series[] }[] = []
+  const lower: { title: string; sub: string; cats: string[]; series: Series[]; options: PanelOptions }[] = []
   for (const t of latencyTransports) {
     const r = report.latency.find((l) => l.transport === t)!
     const pick = (l: LatencyResult | null): (number | null)[] => (l ? [l.p50, l.p90, l.p99, l.p999] : [null, null, null, null])
     lower.push({
-      title: `Round trip ${t}, one in flight (us)`,
+      title: `Round trip ${t} (us, log)`,
       sub: shortReason([r]),
       cats: ['p50', 'p90', 'p99', 'p99.9'],
       series: [
         { name: 'raw', color: RAW_COLOR, values: pick(r.raw) },
         { name: 'helios', color: PROJECT_COLOR, values: pick(r.project) },
       ],
+      options: {
+        log: true,
+        footer: [ratioText(r.project?.p50, r.raw?.p50), ratioText(r.project?.p90, r.raw?.p90), ratioText(r.project?.p99, r.raw?.p99), ratioText(r.project?.p999, r.raw?.p999)],
+      },
     })
   }
   if (report.oneway.length > 0) {
     lower.push({
-      title: 'One-way msgs/s',
+      title: 'One-way msgs/s (log)',
       sub: report.oneway.map((r) => `${sizeLabel(r.payloadBytes)}: raw ${num(r.raw?.mbPerSec)} MB/s`).join(', '),
       cats: report.oneway.map((r) => `${r.transport} ${sizeLabel(r.payloadBytes)}`),
       series: [
         { name: 'raw', color: RAW_COLOR, values: report.oneway.map((r) => r.raw?.msgsPerSec ?? null) },
         { name: 'helios', color: PROJECT_COLOR, values: report.oneway.map((r) => r.project?.msgsPerSec ?? null) },
       ],
+      options: { log: true, footer: report.oneway.map((r) => ratioText(r.project?.msgsPerSec, r.raw?.msgsPerSec)) },
     })
   }
   const perRow = Math.min(4, Math.max(1, lower.length))
   for (let i = 0; i < lower.length; i += perRow) {
     const chunk = lower.slice(i, i + perRow)
     const pw = width / perRow
-    chunk.forEach((p, j) => rows.push(barPanel(j * pw, y, pw, panelH, p.title, p.sub, p.cats, p.series)))
+    chunk.forEach((p, j) => rows.push(barPanel(j * pw, y, pw, panelH, p.title, p.sub, p.cats, p.series, p.options)))
     y += panelH + 10
   }
   const m = report.machine
   const height = y + 8
   const header =
-    `<text x="12" y="18" class="h">helios-ts RemotePingPong — ${esc(report.date)} — ${esc(report.mode)}</text>` +
-    `<text x="12" y="34" class="s">${esc(`${m.nproc} x ${m.cpuModel}, node ${m.node}, msgpackr native ${m.msgpackrNative ? 'on' : 'off'}; grey = raw framed sockets, blue = helios`)}</text>` +
+    `<text x="12" y="18" class="h">helios-ts RemotePingPong — ${esc(report.date.slice(0, 16).replace('T', ' '))} UTC — ${esc(report.mode)}</text>` +
+    `<text x="12" y="34" class="s">${esc(`${m.nproc} x ${m.cpuModel}, node ${m.node}, msgpackr native ${m.msgpackrNative ? 'on' : 'off'}; grey = raw framed sockets, blue = helios, xR = helios/raw`)}</text>` +
     `<rect x="${width - 150}" y="8" width="10" height="10" fill="${RAW_COLOR}"/><text x="${width - 136}" y="17" class="a">raw</text>` +
     `<rect x="${width - 90}" y="8" width="10" height="10" fill="${PROJECT_COLOR}"/><text x="${width - 76}" y="17" class="a">helios</text>`
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif">`,
-    '<style>.h{font-size:14px;font-weight:600}.t{font-size:12px;font-weight:600}.s{font-size:10px;fill:#555}.a{font-size:10px;fill:#333}.na{font-size:9px;fill:#999}.g{stroke:#e3e3e3}.ax{stroke:#888}</style>',
+    '<style>.h{font-size:14px;font-weight:600}.t{font-size:12px;font-weight:600}.s{font-size:10px;fill:#555}.a{font-size:10px;fill:#333}.na{font-size:9px;fill:#999}.v{font-size:8px;fill:#333}.r{font-size:9px;fill:#2f6fde}.g{stroke:#e3e3e3}.ax{stroke:#888}</style>',
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     header,
     ...rows,
@@ -356,6 +400,17 @@ export function renderMarkdownSection(report: Report, jsonFile: string): string 
     `- Pattern: window ${report.options['window']} per client, ${int(report.options['replies'] as number)} replies per client, total = N x replies x 2; a case stops at ${report.options['maxCaseMs']} ms and then reports the rate over what it received (marked *).`,
     '- The machine has 2 cores shared with other work: absolute figures are noisy, ratios from the same run are what count.',
     '',
+    '<details><summary>How it is measured</summary>',
+    '',
+    '- Side A (benchmark actors / raw clients) runs in the parent, side B (echo actors / raw servers) in a child process started with `node --import tsx` (`--in-process`: both in one process). Raw and helios cases alternate per N so that drift on the shared machine hits both alike; each transport is warmed up (5 clients, ~1 s) before its first measured case.',
+    '- RemotePingPong: per client an echo actor on B and a benchmark actor on A that resolves it with `actorSelection(path).resolveOne`, keeps 50 "hit" strings in flight and sends one more per reply. Raw: the same with `[client, "hit"]` frames over one connection; the echo side unpacks each frame and packs it again.',
+    '- Latency: one request in flight, `[seq, 100-byte string]`, echoed; 2,000 warm-up round trips (500 with --quick) are not recorded; hdr-histogram, microseconds. Raw latency writes at once instead of at the end of the tick.',
+    '- One-way: 100 B and 4 KiB strings to a sink that acks cumulatively every min(500, window/4) messages; at most 2 MiB (and 2,000 messages) unacknowledged; a fin returns the count received. Preceded by an unreported run of a fifth of the messages.',
+    '- udp (and any helios case that reports \'dropped\' events): when nothing arrives for 200 ms, what was in flight is counted lost and the window is sent again.',
+    '- `--max-case-ms 600000` restores exactly 100,000 replies per client (a full run then takes far longer than 5 minutes).',
+    '',
+    '</details>',
+    '',
     '![pingpong chart](results/pingpong.svg)',
     '',
   ]
@@ -382,8 +437,11 @@ export function renderMarkdownSection(report: Report, jsonFile: string): string 
     }
     lines.push('')
   }
+  lines.push('| target (issue 5) | measured | verdict |', '|---|---|---|')
+  for (const c of checkTargets(report)) lines.push(`| ${c.target} | ${c.measured} | ${verdict(c.ok)} |`)
+  lines.push('')
   lines.push(
-    `Memory (peak RSS, limit ${report.memoryLimitMb} MB): ${report.memory.map((r) => `${r.role} ${num(r.maxRssMb)} MB`).join(', ')}.`,
+    `Memory (peak RSS, limit ${report.memoryLimitMb} MB): ${report.memory.map((r) => `${r.role} ${num(r.maxRssMb)} MB (${num(r.startRssMb)} MB before any traffic: node + tsx loader)`).join(', ')}.`,
     '',
   )
   const skipped = [...new Set([...report.pingpong, ...report.latency, ...report.oneway].map((r) => r.skipped).filter((s) => s !== undefined))]

@@ -4,18 +4,22 @@
  * Side B lives in a child process unless `--in-process`. Every case is bounded in time; the
  * project side is skipped with a printed reason when remoting is not there, never estimated.
  */
+import { resolve } from 'node:path'
 import { type TlsMaterial, makeTlsMaterial } from './certs.js'
 import { heliosLatency, heliosOneWay, heliosPingPong } from './helios.js'
 import { createRemoteSystem, type HeliosLoad, type HeliosSystem, loadHelios, withTimeout } from './heliosApi.js'
 import { machineInfo, memoryReport } from './machine.js'
 import type { BenchOptions } from './options.js'
 import { ChildPeer, InProcessPeer, type Peer } from './peer.js'
+import { childProfileArgs, profileSelf } from './profile.js'
 import type { Progress } from './progress.js'
 import { rawLatency, rawOneWay, rawPingPong } from './raw.js'
 import type { LatencyRow, MemoryRow, OneWayRow, PingPongRow, Report } from './report.js'
 import { type OneWaySpec, oneWayWindow, type PingPongSpec, TRANSPORTS, type Transport } from './workloads.js'
 
 const MEMORY_LIMIT_MB = 200
+/** Makes the names of B's actors unique even when a client count or size is listed twice. */
+let actorSerial = 0
 /** Slack above a case's own cap before the harness gives up on it. */
 const CASE_SLACK_MS = 20_000
 
@@ -84,10 +88,13 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
     }
   }
 
-  let helios: HeliosLoad = opts.project ? await loadHelios() : { ok: false, reason: 'project side not requested (--raw-only)' }
+  progress.status(opts.inProcess ? 'loading' : 'starting side B')
+  const helios: HeliosLoad = opts.project ? await loadHelios() : { ok: false, reason: 'project side not requested (--raw-only)' }
   if (!helios.ok) progress.note(`helios side: ${helios.reason}`)
 
-  const peer: Peer = opts.inProcess ? new InProcessPeer() : await ChildPeer.spawn()
+  const profileDir = resolve(opts.outDir, 'profiles')
+  const stopProfile = opts.cpuProf ? await profileSelf(profileDir, report.date.replace(/[:.]/g, '-')) : undefined
+  const peer: Peer = opts.inProcess ? new InProcessPeer() : await ChildPeer.spawn(opts.cpuProf ? childProfileArgs(profileDir) : [])
   try {
     for (const t of transportsOf(opts)) {
       progress.step(`${t}: set-up and warm-up`)
@@ -119,10 +126,6 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
           await project.a?.terminate().catch(() => {})
           await peer.request({ op: 'helios-stop', transport: t }).catch(() => {})
           delete project.a
-          if (/remoting not available yet/.test(project.skipped) && t === 'tcp') {
-            // Without tcp remoting the other transports will not be there either; say it once, skip fast.
-            helios = { ok: false, reason: project.skipped.replace(' over tcp', '') }
-          }
         }
       }
       progress.complete()
@@ -146,7 +149,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
             progress.step(`pingpong ${t} N=${n} helios`)
             if (project.a) {
               try {
-                const { paths } = await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: `echo-n${n}`, count: n })
+                const { paths } = await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: `echo-${++actorSerial}-n${n}`, count: n })
                 row.project = await withTimeout(heliosPingPong(project.a, paths, spec), spec.maxMs + CASE_SLACK_MS, 'helios case')
               } catch (err) {
                 row.skipped = `failed: ${reason(err)}`
@@ -177,7 +180,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
           progress.step(`latency ${t} helios`)
           if (project.a) {
             try {
-              const { paths } = await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: 'echo-latency', count: 1 })
+              const { paths } = await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: `echo-${++actorSerial}-latency`, count: 1 })
               row.project = await withTimeout(heliosLatency(project.a, paths[0]!, spec), spec.maxMs + CASE_SLACK_MS, 'helios latency')
             } catch (err) {
               row.skipped = `failed: ${reason(err)}`
@@ -220,7 +223,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
             if (project.a) {
               try {
                 for (const measured of [false, true]) {
-                  const name = `sink-${size}-${measured ? 'run' : 'warm'}`
+                  const name = `sink-${++actorSerial}-${size}-${measured ? 'run' : 'warm'}`
                   const { path } = await peer.request<{ path: string }>({ op: 'helios-sink', transport: t, name, ackEvery })
                   const result = await withTimeout(heliosOneWay(project.a, path, measured ? spec : warmOneWay(spec)), spec.maxMs + CASE_SLACK_MS, 'helios one-way')
                   if (measured) row.project = result
@@ -259,6 +262,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
     }
   } finally {
     await peer.close()
+    if (stopProfile) report.notes.push(`CPU profiles: ${await stopProfile()} (side A) and ${opts.inProcess ? 'none' : 'CPU.*.cpuprofile'} (side B) in ${profileDir}`)
   }
   report.durationSec = (Date.now() - started) / 1000
   return report

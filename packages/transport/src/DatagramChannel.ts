@@ -1,0 +1,132 @@
+import type { RemoteInfo, Socket as UdpSocket } from 'node:dgram'
+import type { Datagram, SocketAddress } from './Channel.js'
+import type { WriteCallback } from './ChannelHandler.js'
+import { unsupported } from './ChannelPipeline.js'
+import { type Clock, systemClock } from './Clock.js'
+import { SocketError } from './SocketError.js'
+import { addressOf } from './SocketChannel.js'
+import { AbstractChannel, DEFAULT_WATER_MARK, type WriteBufferWaterMark } from './internal/AbstractChannel.js'
+
+/** Options of a {@link DatagramChannel}; bootstraps fill them from their own options. */
+export interface DatagramChannelOptions {
+  readonly clock?: Clock
+  readonly writeBufferWaterMark?: WriteBufferWaterMark
+  /** The one remote this socket is connected to (`dgram` `connect()`), if any. */
+  readonly remote?: SocketAddress
+}
+
+/**
+ * A UDP socket (`node:dgram`). Its pipeline carries {@link Datagram}s: inbound
+ * `{ data, remote }` with `remote` the sender; outbound a `Datagram` with `remote` the destination,
+ * or, when the channel is connected to one remote, a bare `Uint8Array` (a Datagram's `remote` is
+ * then ignored: a connected UDP socket sends only to its peer).
+ *
+ * A flush sends the batch back to back in the same tick; Node.js has no `sendmmsg`, so each
+ * datagram is one `send` syscall. Bytes queued in the socket's send queue count against the
+ * write buffer watermarks. UDP has no end-to-end flow control: a datagram the OS drops is lost.
+ * A send error fires `exceptionCaught(SocketError)` (or fails that write's callback) but does not
+ * close the channel: on UDP one bad destination must not stop the others.
+ */
+export class DatagramChannel extends AbstractChannel {
+  /** The underlying dgram socket. */
+  readonly socket: UdpSocket
+  readonly localAddress: SocketAddress | undefined
+  readonly remoteAddress: SocketAddress | undefined
+
+  private started = false
+  private done = false
+  private inFlight = 0
+  /** Datagrams that arrived while reads were suspended and were dropped (UDP cannot push back). */
+  droppedWhileSuspended = 0
+  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+    const remote: SocketAddress = { address: rinfo.address, port: rinfo.port, family: rinfo.family }
+    this.pipeline.fireChannelRead({ data: msg, remote } satisfies Datagram)
+    this.pipeline.fireChannelReadComplete()
+  }
+  private readonly onError = (err: Error): void => {
+    const error = new SocketError(`udp socket error: ${err.message}`, { cause: err })
+    if (!this.done) this.pipeline.fireExceptionCaught(error)
+    void this.close(error)
+  }
+  private readonly onClose = (): void => { this.done = true; this.closeCompleted() }
+  private readonly onDropped = (): void => { this.droppedWhileSuspended++ }
+  private readonly onSent = (err: Error | null, bytes: number): void => {
+    this.inFlight -= bytes
+    if (err !== null && !this.done) this.pipeline.fireExceptionCaught(new SocketError(`udp send failed: ${err.message}`, { cause: err }))
+    this.transportDrained()
+  }
+
+  /** Wraps a bound (and optionally connected) dgram socket; call {@link start} after adding handlers. */
+  constructor(socket: UdpSocket, options: DatagramChannelOptions = {}) {
+    super('udp', options.clock ?? systemClock, options.writeBufferWaterMark ?? DEFAULT_WATER_MARK)
+    this.socket = socket
+    const a = socket.address()
+    this.localAddress = addressOf(a.address, a.port, a.family)
+    this.remoteAddress = options.remote
+    socket.on('error', this.onError)
+    socket.on('close', this.onClose)
+  }
+
+  /** Starts receiving and fires `channelActive`. */
+  start(): void {
+    if (this.started) return
+    this.started = true
+    this.activate()
+    if (this.isClosing) return
+    this.socket.on('message', this.isReadSuspended ? this.onDropped : this.onMessage)
+  }
+
+  protected messageSize(message: unknown): number {
+    if (message instanceof Uint8Array) {
+      if (this.remoteAddress === undefined) throw unsupported(message, 'a Datagram { data, remote } (this UDP channel is not connected)')
+      return message.byteLength
+    }
+    if (isDatagram(message)) return message.data.byteLength
+    throw unsupported(message, this.remoteAddress === undefined ? 'a Datagram { data, remote }' : 'a Uint8Array or a Datagram')
+  }
+
+  protected doFlush(messages: unknown[], callbacks: (WriteCallback | undefined)[]): void {
+    const s = this.socket
+    const connected = this.remoteAddress !== undefined
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]
+      const data = m instanceof Uint8Array ? m : (m as Datagram).data
+      const cb = callbacks[i]
+      const size = data.byteLength
+      this.inFlight += size
+      // dgram passes no byte count on error, so the size is captured here.
+      const done = cb === undefined
+        ? (err: Error | null): void => { this.onSent(err, size) }
+        : (err: Error | null): void => { this.inFlight -= size; cb(err ?? undefined); this.transportDrained() }
+      if (connected) s.send(data, done)
+      else { const r = (m as Datagram).remote; s.send(data, r.port, r.address, done) }
+    }
+  }
+
+  protected override transportPendingBytes(): number { return this.inFlight }
+
+  protected doClose(): void {
+    if (this.done) return
+    try { this.socket.close() } catch { this.onClose() }
+  }
+
+  // Node's dgram socket cannot pause receiving: while reads are suspended, arriving datagrams are
+  // dropped and counted in droppedWhileSuspended (UDP has no backpressure to apply).
+  protected doSuspendRead(): void {
+    if (!this.started) return
+    this.socket.off('message', this.onMessage)
+    this.socket.on('message', this.onDropped)
+  }
+  protected doResumeRead(): void {
+    if (!this.started) return
+    this.socket.off('message', this.onDropped)
+    this.socket.on('message', this.onMessage)
+  }
+}
+
+function isDatagram(m: unknown): m is Datagram {
+  if (typeof m !== 'object' || m === null) return false
+  const d = m as Partial<Datagram>
+  return d.data instanceof Uint8Array && typeof d.remote === 'object' && d.remote !== null &&
+    typeof d.remote.port === 'number' && typeof d.remote.address === 'string'
+}

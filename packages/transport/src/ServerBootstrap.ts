@@ -1,0 +1,231 @@
+import type * as dgram from 'node:dgram'
+import * as net from 'node:net'
+import * as tls from 'node:tls'
+import { bindUdp } from './Bootstrap.js'
+import type { ChannelInitializer, ServerBootstrapOptions, TransportKind } from './BootstrapOptions.js'
+import { type Clock, type TimerHandle, systemClock } from './Clock.js'
+import { DatagramChannel } from './DatagramChannel.js'
+import { ServerChannel } from './ServerChannel.js'
+import { SocketChannel, addressOf } from './SocketChannel.js'
+import { BindError, ReadTimeoutError, TlsHandshakeError, TransportError, toError } from './errors.js'
+
+type MutableOptions = { -readonly [K in keyof ServerBootstrapOptions]: ServerBootstrapOptions[K] }
+
+interface PendingHandshake {
+  timer: TimerHandle | undefined
+  /** The peer's address, kept because a destroyed socket forgets it. */
+  readonly peer: string
+}
+
+/**
+ * Fluent set-up of a server: transport kind, options, the server channel's handler and the
+ * initializer of every accepted channel.
+ *
+ * TCP: each accepted connection becomes a {@link SocketChannel}, initialized by `childHandler`
+ * and then active. TLS: the same, but only after the handshake (and, with `requestCert`, the client
+ * certificate's verification) succeeded; a failed handshake (untrusted or missing client
+ * certificate, plaintext peer, timeout) creates no channel: the socket is destroyed and a
+ * `TlsHandshakeError` is reported through `onError` and the server pipeline's `exceptionCaught`.
+ * At most `maxPendingHandshakes` connections may be in their handshake at once (slow-loris guard).
+ * UDP: `bind()` opens one {@link DatagramChannel}, initialized by `childHandler`, and the server
+ * channel's `children` holds it.
+ *
+ * @example
+ * ```ts
+ * const server = await new ServerBootstrap()
+ *   .transport('tcp')
+ *   .options({ backlog: 1024, onError: (e) => log(e) })
+ *   .childHandler((ch) => ch.pipeline.addLast('echo', echoHandler))
+ *   .bind(0, '127.0.0.1')
+ * console.log(server.localAddress?.port)
+ * await server.close()
+ * ```
+ */
+export class ServerBootstrap {
+  private kind: TransportKind = 'tcp'
+  private readonly opts: MutableOptions = {}
+  private childInitializer: ChannelInitializer | undefined
+  private serverInitializer: ChannelInitializer<ServerChannel> | undefined
+
+  /** Chooses TCP (default), TLS or UDP. */
+  transport(kind: TransportKind): this { this.kind = kind; return this }
+
+  /** Sets one option. */
+  option<K extends keyof ServerBootstrapOptions>(key: K, value: ServerBootstrapOptions[K]): this {
+    this.opts[key] = value
+    return this
+  }
+
+  /** Sets several options (merged over those set before). */
+  options(options: ServerBootstrapOptions): this {
+    Object.assign(this.opts, options)
+    return this
+  }
+
+  /** Sets up the server channel's own pipeline (it receives `exceptionCaught` for handshake failures). */
+  handler(initializer: ChannelInitializer<ServerChannel>): this { this.serverInitializer = initializer; return this }
+
+  /** Sets up each accepted channel (for UDP: the bound datagram channel) before it turns active. */
+  childHandler(initializer: ChannelInitializer): this { this.childInitializer = initializer; return this }
+
+  /**
+   * Listens on `host:port` (default `127.0.0.1`; port 0 picks a free one, see `localAddress`).
+   * @throws (rejects) BindError when the address cannot be bound
+   */
+  bind(port = 0, host = '127.0.0.1'): Promise<ServerChannel> {
+    if (this.kind === 'udp') return this.bindUdp(port, host)
+    return this.bindStream(port, host)
+  }
+
+  private bindUdp(port: number, host: string): Promise<ServerChannel> {
+    const o = this.opts
+    const clock = o.clock ?? systemClock
+    return bindUdp(port, host, o, (socket: dgram.Socket) => {
+      const child = new DatagramChannel(socket, {
+        clock,
+        ...(o.writeBufferWaterMark === undefined ? {} : { writeBufferWaterMark: o.writeBufferWaterMark }),
+      })
+      const server = new ServerChannel('udp', clock, child.localAddress, () => child.close(), o.onError)
+      this.serverInitializer?.(server)
+      server.start()
+      this.childInitializer?.(child)
+      server.addChild(child)
+      child.start()
+      // The datagram socket is the server: when it closes (error), so does the server channel.
+      void child.closed.then(() => server.close())
+      return server
+    })
+  }
+
+  private bindStream(port: number, host: string): Promise<ServerChannel> {
+    const kind = this.kind as 'tcp' | 'tls'
+    const o = this.opts
+    const clock: Clock = o.clock ?? systemClock
+    const handshakeTimeoutMs = o.handshakeTimeoutMs ?? 10_000
+    const maxPending = o.maxPendingHandshakes ?? 256
+    const childInitializer = this.childInitializer
+    const pending = new Map<net.Socket, PendingHandshake>()
+    let serverChannel: ServerChannel | undefined
+    let stopping = false
+
+    const netServer: net.Server = kind === 'tls'
+      // Node's own handshake timer stays as a backstop; ours runs on the injected clock.
+      ? tls.createServer({ ...o.tls, handshakeTimeout: Math.max(handshakeTimeoutMs * 2, 1000) })
+      : net.createServer()
+
+    const accept = (socket: net.Socket): void => {
+      if (stopping || serverChannel === undefined) { socket.destroy(); return }
+      if (o.noDelay !== false) socket.setNoDelay(true)
+      if (o.keepAlive === true) socket.setKeepAlive(true, o.keepAliveInitialDelayMs ?? 0)
+      const ch = new SocketChannel(socket, kind, {
+        clock,
+        ...(o.writeBufferWaterMark === undefined ? {} : { writeBufferWaterMark: o.writeBufferWaterMark }),
+      })
+      try {
+        childInitializer?.(ch)
+      } catch (err) {
+        socket.destroy()
+        serverChannel.reportError(toError(err))
+        return
+      }
+      serverChannel.addChild(ch)
+      ch.start()
+    }
+
+    const settleHandshake = (raw: net.Socket | undefined): boolean => {
+      if (raw === undefined) return true
+      const p = pending.get(raw)
+      if (p === undefined) return false
+      if (p.timer !== undefined) clock.clearTimeout(p.timer)
+      pending.delete(raw)
+      return true
+    }
+    const handshakeFailed = (raw: net.Socket, error: TlsHandshakeError): void => {
+      if (!settleHandshake(raw)) return // already reported (e.g. timed out, then reset)
+      raw.destroy()
+      if (serverChannel === undefined) return
+      serverChannel.handshakeFailures++
+      serverChannel.reportError(error)
+    }
+    const peerOf = (s: net.Socket): string => `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`
+
+    if (kind === 'tls') {
+      netServer.on('connection', (raw: net.Socket) => {
+        raw.on('error', () => { /* reported through tlsClientError */ })
+        if (stopping) { raw.destroy(); return }
+        if (pending.size >= maxPending) {
+          pending.set(raw, { timer: undefined, peer: peerOf(raw) })
+          const cause = new TransportError('ERR_TOO_MANY_HANDSHAKES', `${pending.size - 1} TLS handshakes pending, maxPendingHandshakes is ${maxPending}`)
+          handshakeFailed(raw, new TlsHandshakeError(`connection from ${peerOf(raw)} refused: too many pending TLS handshakes`, { cause }))
+          return
+        }
+        const entry: PendingHandshake = { timer: undefined, peer: peerOf(raw) }
+        pending.set(raw, entry)
+        entry.timer = clock.setTimeout(() => {
+          entry.timer = undefined
+          const cause = new ReadTimeoutError(`no TLS handshake within ${handshakeTimeoutMs} ms`)
+          handshakeFailed(raw, new TlsHandshakeError(`TLS handshake with ${entry.peer} timed out after ${handshakeTimeoutMs} ms`, { cause }))
+        }, handshakeTimeoutMs)
+        raw.once('close', () => {
+          if (!pending.has(raw)) return
+          const cause = new Error('peer closed the connection during the TLS handshake')
+          handshakeFailed(raw, new TlsHandshakeError(`TLS handshake with ${entry.peer} failed: ${cause.message}`, { cause }))
+        })
+      })
+      netServer.on('secureConnection', (socket: tls.TLSSocket) => {
+        const raw = parentOf(socket)
+        if (raw !== undefined && !pending.has(raw)) { socket.destroy(); return } // timed out or refused meanwhile
+        settleHandshake(raw)
+        accept(socket)
+      })
+      netServer.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+        const raw = parentOf(socket) ?? socket
+        socket.destroy()
+        const peer = pending.get(raw)?.peer ?? peerOf(raw)
+        handshakeFailed(raw, new TlsHandshakeError(`TLS handshake with ${peer} failed: ${err.message}`, { cause: err }))
+      })
+    } else {
+      netServer.on('connection', accept)
+    }
+
+    const stopTransport = (): Promise<void> => new Promise<void>((resolve) => {
+      stopping = true
+      for (const [raw, p] of pending) {
+        if (p.timer !== undefined) clock.clearTimeout(p.timer)
+        raw.destroy()
+      }
+      pending.clear()
+      netServer.close(() => { resolve() })
+    })
+
+    return new Promise<ServerChannel>((resolve, reject) => {
+      const onListenError = (err: Error): void => {
+        reject(new BindError(`${host}:${port}`, { cause: err }))
+      }
+      netServer.once('error', onListenError)
+      netServer.listen({ port, host, ...(o.backlog === undefined ? {} : { backlog: o.backlog }) }, () => {
+        netServer.off('error', onListenError)
+        const a = netServer.address() as net.AddressInfo
+        const server = new ServerChannel(kind, clock, addressOf(a.address, a.port, a.family), stopTransport, o.onError)
+        netServer.on('error', (err: Error) => { server.reportError(new BindError(`${host}:${port}`, { cause: err })) })
+        serverChannel = server
+        try {
+          this.serverInitializer?.(server)
+        } catch (err) {
+          void server.close()
+          reject(toError(err))
+          return
+        }
+        server.start()
+        resolve(server)
+      })
+    })
+  }
+}
+
+/** The raw TCP socket under a server-side TLSSocket (Node keeps it as `_parent`). */
+function parentOf(socket: tls.TLSSocket): net.Socket | undefined {
+  const p = (socket as unknown as { _parent?: unknown })._parent
+  return p instanceof net.Socket ? p : undefined
+}
+

@@ -1,0 +1,137 @@
+import type { Socket } from 'node:net'
+import type { SocketAddress } from './Channel.js'
+import type { WriteCallback } from './ChannelHandler.js'
+import { unsupported } from './ChannelPipeline.js'
+import { type Clock, systemClock } from './Clock.js'
+import { SocketError } from './SocketError.js'
+import { AbstractChannel, DEFAULT_WATER_MARK, type WriteBufferWaterMark } from './internal/AbstractChannel.js'
+
+/** Options of a {@link SocketChannel}; bootstraps fill them from their own options. */
+export interface SocketChannelOptions {
+  readonly clock?: Clock
+  readonly writeBufferWaterMark?: WriteBufferWaterMark
+}
+
+const EMPTY = new Uint8Array(0)
+
+/**
+ * A TCP or TLS connection: one class over `net.Socket` and `tls.TLSSocket` (the latter is a
+ * `net.Socket` whose bytes are cleartext). Created by {@link Bootstrap.connect} and by
+ * {@link ServerBootstrap.bind} for every accepted connection; it is active once TCP is connected
+ * and, for TLS, the handshake and certificate verification succeeded.
+ *
+ * - Inbound: each chunk the socket reads is fired as `channelRead(Buffer)`, then
+ *   `channelReadComplete`.
+ * - Outbound: messages must be `Uint8Array`s (else `UnsupportedMessageError`). A flush writes the
+ *   whole batch corked, so many small frames leave in one `writev` syscall.
+ * - Flow control: bytes the socket holds count against the write buffer watermarks; reading is
+ *   paused (`socket.pause()`) while the pipeline suspends reads (async handler steps).
+ * - Errors: a socket error fires `exceptionCaught(SocketError)` (the Node error as `cause`), then the
+ *   channel closes with that error as `closeReason`.
+ * - Close: `close()` flushes what was written, sends FIN once it is out and releases the socket;
+ *   `close(error)` destroys the socket at once.
+ */
+export class SocketChannel extends AbstractChannel {
+  /** The underlying socket (a `tls.TLSSocket` for TLS channels). */
+  readonly socket: Socket
+  readonly localAddress: SocketAddress | undefined
+  readonly remoteAddress: SocketAddress | undefined
+
+  private started = false
+  private probePending = false
+  private readonly onData = (chunk: Buffer): void => {
+    this.pipeline.fireChannelRead(chunk)
+    this.pipeline.fireChannelReadComplete()
+  }
+  private readonly onDrain = (): void => { this.transportDrained() }
+  private readonly onProbe = (): void => {
+    this.probePending = false
+    this.transportDrained()
+    this.probeDrain()
+  }
+  private readonly onError = (err: Error): void => {
+    const error = new SocketError(`${this.kind} socket error: ${err.message}`, { cause: err })
+    if (!this.done) this.pipeline.fireExceptionCaught(error)
+    void this.close(error)
+  }
+  private done = false
+  private readonly onClose = (): void => { this.done = true; this.closeCompleted() }
+  private readonly onFinish = (): void => { this.socket.destroy() }
+
+  /**
+   * Wraps a connected socket. Add handlers to {@link pipeline}, then call {@link start} to begin
+   * reading and fire `channelActive`; bootstraps do both.
+   */
+  constructor(socket: Socket, kind: 'tcp' | 'tls', options: SocketChannelOptions = {}) {
+    super(kind, options.clock ?? systemClock, options.writeBufferWaterMark ?? DEFAULT_WATER_MARK)
+    this.socket = socket
+    this.localAddress = addressOf(socket.localAddress, socket.localPort, socket.localFamily)
+    this.remoteAddress = addressOf(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
+    socket.on('error', this.onError)
+    socket.on('close', this.onClose)
+  }
+
+  /** Starts reading and fires `channelActive` (or closes at once if the socket is already gone). */
+  start(): void {
+    if (this.started) return
+    this.started = true
+    const s = this.socket
+    if (s.destroyed) { if (s.closed) this.onClose(); return }
+    s.on('drain', this.onDrain)
+    this.activate()
+    // channelActive may have closed or suspended the channel.
+    if (this.isClosing) return
+    s.on('data', this.onData)
+    if (this.isReadSuspended) s.pause()
+  }
+
+  protected messageSize(message: unknown): number {
+    if (message instanceof Uint8Array) return message.byteLength
+    throw unsupported(message, 'Uint8Array')
+  }
+
+  protected doFlush(messages: unknown[], callbacks: (WriteCallback | undefined)[]): void {
+    const s = this.socket
+    const n = messages.length
+    if (n > 1) s.cork()
+    for (let i = 0; i < n; i++) {
+      const cb = callbacks[i]
+      if (cb === undefined) s.write(messages[i] as Uint8Array)
+      else s.write(messages[i] as Uint8Array, (err) => { cb(err ?? undefined) })
+    }
+    if (n > 1) s.uncork()
+    this.probeDrain()
+  }
+
+  protected override transportPendingBytes(): number { return this.socket.writableLength }
+
+  protected doClose(error: Error | undefined): void {
+    const s = this.socket
+    if (s.destroyed) { if (s.closed) this.onClose(); return }
+    if (error !== undefined || !this.started) { s.destroy(); return }
+    // Graceful: FIN after every written byte left, then release the socket ('close' follows).
+    s.once('finish', this.onFinish)
+    s.end()
+  }
+
+  protected doSuspendRead(): void { if (this.started) this.socket.pause() }
+  protected doResumeRead(): void { if (this.started) this.socket.resume() }
+
+  /**
+   * The socket emits 'drain' only after a write that crossed its own high-water mark; bytes
+   * below it may still be queued. An empty write's callback runs once everything before it left,
+   * so watermark accounting always learns when the transport emptied.
+   */
+  private probeDrain(): void {
+    const s = this.socket
+    if (this.probePending || s.writableLength === 0 || s.writableNeedDrain || s.destroyed || s.writableEnded) return
+    this.probePending = true
+    s.write(EMPTY, this.onProbe)
+  }
+}
+
+/** @internal Builds a SocketAddress, or undefined when the socket has none. */
+export function addressOf(address: string | undefined, port: number | undefined, family: string | undefined): SocketAddress | undefined {
+  if (address === undefined || port === undefined) return undefined
+  return family === undefined ? { address, port } : { address, port, family }
+}
