@@ -24,7 +24,11 @@ function openssl(cwd: string, ...args: string[]): void {
 /** Makes (once per process) a CA, a node certificate and an untrusted one in a temp directory. */
 export function nodeCerts(): NodeCerts {
   if (cached !== undefined) return cached
+  // Child test nodes inherit the directory through the environment, so all trust one CA.
+  const inherited = process.env.HELIOS_TEST_CERTS_DIR
+  if (inherited !== undefined) return (cached = readCerts(inherited))
   const dir = mkdtempSync(join(tmpdir(), 'helios-node-certs-'))
+  process.env.HELIOS_TEST_CERTS_DIR = dir
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
   openssl(dir, 'req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Helios Test Node CA',
@@ -34,9 +38,12 @@ export function nodeCerts(): NodeCerts {
   openssl(dir, 'x509', '-req', '-in', 'node.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'node.crt', '-days', '2', '-extfile', 'node.ext')
   openssl(dir, 'req', '-x509', ...ec, '-keyout', 'untrusted.key', '-out', 'untrusted.crt', '-days', '2', '-subj', '/CN=localhost',
     '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-addext', 'extendedKeyUsage=serverAuth,clientAuth')
+  return (cached = readCerts(dir))
+}
+
+function readCerts(dir: string): NodeCerts {
   const read = (f: string): string => readFileSync(join(dir, f), 'utf8')
-  cached = { dir, ca: read('ca.crt'), cert: read('node.crt'), key: read('node.key'), untrustedCert: read('untrusted.crt'), untrustedKey: read('untrusted.key') }
-  return cached
+  return { dir, ca: read('ca.crt'), cert: read('node.crt'), key: read('node.key'), untrustedCert: read('untrusted.crt'), untrustedKey: read('untrusted.key') }
 }
 
 /** `remote.tls` options for a trusted node (mutual TLS). */

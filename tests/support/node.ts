@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { nodeCerts } from './certs.js'
 
 /** What a test node process reports besides replies. */
 export interface NodeEvent {
@@ -42,6 +43,7 @@ process.once('exit', () => { for (const p of live) p.kill('SIGKILL') })
 
 /** Starts a test node in a child process; resolves once its actor system is up. */
 export function spawnNode(options: SpawnOptions): Promise<TestNode> {
+  if (options.tls !== undefined) nodeCerts() // made here, inherited by the child: one CA for all
   const child = fork(main, [JSON.stringify(options)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   live.add(child)
   const exited = new Promise<void>((resolve) => child.once('exit', () => { live.delete(child); resolve() }))
