@@ -214,8 +214,10 @@ test('ActorSystem.create refuses an invalid system name', async (t) => {
   await t.throwsAsync(ActorSystem.create('bad name'), { code: 'ERR_INVALID_ADDRESS' })
 })
 
-test('ActorSystem.create with remote options fails with a typed error until remoting exists', async (t) => {
-  await t.throwsAsync(ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0 } }), {
+test('ActorSystem.create fails with a typed error when remoting cannot bind its port', async (t) => {
+  const first = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0 } })
+  t.teardown(() => first.terminate())
+  await t.throwsAsync(ActorSystem.create('B', { remote: { transport: 'tcp', host: '127.0.0.1', port: first.address.port as number } }), {
     code: 'ERR_REMOTING_UNAVAILABLE',
   })
 })
