@@ -286,6 +286,8 @@ export class HandlerContext implements ChannelHandlerContext {
   private held = 0
   private suspending = false
   private readonly concurrency: number
+  /** @internal Bits of the methods the handler implements. */
+  readonly mask: number
   private readonly onSettled: () => void
   private readonly onRejected: (reason: unknown) => void
 
@@ -294,6 +296,7 @@ export class HandlerContext implements ChannelHandlerContext {
     this.name = name
     this.handler = handler
     this.concurrency = Math.max(1, handler.concurrency ?? 1)
+    this.mask = methodMask(handler)
     // Allocated once per context, not per message.
     this.onSettled = () => this.settled()
     this.onRejected = (reason: unknown) => {
@@ -306,13 +309,13 @@ export class HandlerContext implements ChannelHandlerContext {
 
   // --- inbound: fire* finds the next handler that implements the event, invoke* calls it ---
 
-  fireChannelActive(): void { nextWith(this, 'channelActive').invokeChannelActive() }
-  fireChannelInactive(): void { nextWith(this, 'channelInactive').invokeChannelInactive() }
-  fireChannelRead(message: unknown): void { nextWith(this, 'channelRead').invokeChannelRead(message) }
-  fireChannelReadComplete(): void { nextWith(this, 'channelReadComplete').invokeChannelReadComplete() }
-  fireChannelWritabilityChanged(): void { nextWith(this, 'channelWritabilityChanged').invokeChannelWritabilityChanged() }
-  fireUserEventTriggered(event: unknown): void { nextWith(this, 'userEventTriggered').invokeUserEventTriggered(event) }
-  fireExceptionCaught(error: Error): void { nextWith(this, 'exceptionCaught').invokeExceptionCaught(error) }
+  fireChannelActive(): void { nextWith(this, M.channelActive).invokeChannelActive() }
+  fireChannelInactive(): void { nextWith(this, M.channelInactive).invokeChannelInactive() }
+  fireChannelRead(message: unknown): void { nextWith(this, M.channelRead).invokeChannelRead(message) }
+  fireChannelReadComplete(): void { nextWith(this, M.channelReadComplete).invokeChannelReadComplete() }
+  fireChannelWritabilityChanged(): void { nextWith(this, M.channelWritabilityChanged).invokeChannelWritabilityChanged() }
+  fireUserEventTriggered(event: unknown): void { nextWith(this, M.userEventTriggered).invokeUserEventTriggered(event) }
+  fireExceptionCaught(error: Error): void { nextWith(this, M.exceptionCaught).invokeExceptionCaught(error) }
 
   invokeChannelActive(): void {
     const h = this.handler
@@ -371,20 +374,20 @@ export class HandlerContext implements ChannelHandlerContext {
   // --- outbound: towards the head ---
 
   write(message: unknown, callback?: WriteCallback): void {
-    prevWith(this, 'write').invokeWrite(message, callback)
+    prevWith(this, M.write).invokeWrite(message, callback)
   }
 
   flush(): void {
-    prevWith(this, 'flush').invokeFlush()
+    prevWith(this, M.flush).invokeFlush()
   }
 
   writeAndFlush(message: unknown, callback?: WriteCallback): void {
-    prevWith(this, 'write').invokeWrite(message, callback)
-    prevWith(this, 'flush').invokeFlush()
+    prevWith(this, M.write).invokeWrite(message, callback)
+    prevWith(this, M.flush).invokeFlush()
   }
 
   close(error?: Error): void {
-    prevWith(this, 'close').invokeClose(error)
+    prevWith(this, M.close).invokeClose(error)
   }
 
   private invokeWrite(message: unknown, callback: WriteCallback | undefined): void {
@@ -461,23 +464,35 @@ export class HandlerContext implements ChannelHandlerContext {
   }
 }
 
-type InboundEvent = 'channelActive' | 'channelInactive' | 'channelRead' | 'channelReadComplete' |
-  'channelWritabilityChanged' | 'userEventTriggered' | 'exceptionCaught'
-type OutboundOp = 'write' | 'flush' | 'close'
+type HandlerMethod = 'channelActive' | 'channelInactive' | 'channelRead' | 'channelReadComplete' |
+  'channelWritabilityChanged' | 'userEventTriggered' | 'exceptionCaught' | 'write' | 'flush' | 'close'
 
-function nextWith(ctx: HandlerContext, event: InboundEvent): HandlerContext {
+/** One bit per handler method, so skipping handlers is an integer test, not a property lookup. */
+const M = {
+  channelActive: 1, channelInactive: 2, channelRead: 4, channelReadComplete: 8, channelWritabilityChanged: 16,
+  userEventTriggered: 32, exceptionCaught: 64, write: 128, flush: 256, close: 512,
+} as const satisfies Record<HandlerMethod, number>
+
+/** The methods a handler implements, read once when its context is created (as Netty does). */
+function methodMask(handler: ChannelHandler): number {
+  let mask = 0
+  for (const k in M) if (typeof handler[k as HandlerMethod] === 'function') mask |= M[k as HandlerMethod]
+  return mask
+}
+
+function nextWith(ctx: HandlerContext, event: number): HandlerContext {
   let c = ctx.next
   // Skip handlers without the method (the tail implements every inbound event), but never skip
   // past a handler with async reads in flight: what follows a read must not overtake it.
-  while (c!.handler[event] === undefined && !c!.busy) c = c!.next
+  while ((c!.mask & event) === 0 && !c!.busy) c = c!.next
   if (c === undefined) throw new PipelineError('event travelled past the tail')
   return c
 }
 
-function prevWith(ctx: HandlerContext, op: OutboundOp): HandlerContext {
+function prevWith(ctx: HandlerContext, op: number): HandlerContext {
   let c = ctx.prev
   // The head implements every outbound operation.
-  while (c!.handler[op] === undefined) c = c!.prev
+  while ((c!.mask & op) === 0) c = c!.prev
   return c!
 }
 

@@ -12,7 +12,7 @@ import type { MessageRegistry } from '../MessageRegistry.js';
 import type { RefCodec } from '../RefCodec.js';
 import type { InboundCompressionTable, OutboundCompressionTable } from './CompressionTables.js';
 import { ExtType, MAX_BIGINT_BYTES } from './ExtType.js';
-import { scanValue } from './MsgpackScanner.js';
+import { scanFlags, scanValue } from './MsgpackScanner.js';
 import { RegistrationKind } from './Registration.js';
 
 /*
@@ -207,6 +207,45 @@ function prepareScalar(value: unknown): unknown {
   }
 }
 
+/**
+ * Whether `value` holds anything msgpackr must not see as it is (a Map, a class instance, a ref,
+ * a function...). It walks without allocating, so plain data costs one read of each value.
+ */
+function needsPrepare(value: unknown, depth: number, maxDepth: number): boolean {
+  switch (typeof value) {
+    case 'object': {
+      if (value === null) return false;
+      if (depth >= maxDepth) return true;
+      const proto = Object.getPrototypeOf(value) as object | null;
+      if (proto === Object.prototype) {
+        const record = value as Record<string, unknown>;
+        for (const key in record) {
+          if (key === '__proto__' || needsPrepare(record[key], depth + 1, maxDepth)) return true;
+        }
+        return false;
+      }
+      if (proto === Array.prototype) {
+        const array = value as unknown[];
+        for (let i = 0; i < array.length; i++) if (needsPrepare(array[i], depth + 1, maxDepth)) return true;
+        return false;
+      }
+      return !(proto === Buffer.prototype || proto === Uint8Array.prototype || proto === Date.prototype);
+    }
+    case 'bigint':
+      return value < MIN_INT64 || value > MAX_UINT64;
+    case 'function':
+    case 'symbol':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Replaces what msgpack cannot express by wrappers; returns `value` itself when nothing needs it. */
+export function prepareMessage(value: unknown, ctx: EncodeContext): unknown {
+  return needsPrepare(value, 0, ctx.maxDepth) ? prepare(value, ctx, 0) : value;
+}
+
 /** Replaces what msgpack cannot express by wrappers; returns `value` itself when nothing needs it. */
 export function prepare(value: unknown, ctx: EncodeContext, depth: number): unknown {
   if (typeof value !== 'object' || value === null) return prepareScalar(value);
@@ -289,6 +328,10 @@ export function packPrepared(prepared: unknown, reserve: number): Buffer {
   }
 }
 
+const unpackRange = { start: 0, end: 0 };
+const SCRATCH_SIZE = 128;
+const scratch = Buffer.alloc(SCRATCH_SIZE);
+
 /**
  * Decodes the one msgpack value in `buf[start, end)`, refusing anything outside the protocol's
  * subset before msgpackr sees it.
@@ -296,12 +339,24 @@ export function packPrepared(prepared: unknown, reserve: number): Buffer {
  * @throws {CodecError} only typed errors.
  */
 export function decodeValue(buf: Uint8Array, start: number, end: number, ctx: DecodeContext): unknown {
+  scanFlags.sawBin = false;
   const after = scanValue(buf, start, end, 0, ctx.maxDepth);
   if (after !== end) throw new CorruptedFrameError(`${end - after} bytes after the message value`);
   const previous = decoding;
   decoding = ctx;
   try {
-    return unpackr.unpack(buf, { start, end });
+    const length = end - start;
+    if (length <= SCRATCH_SIZE && !scanFlags.sawBin) {
+      // small and without bin values (nothing decoded will point into the bytes): decoding a copy
+      // in a buffer msgpackr already knows saves creating a DataView for every frame
+      for (let i = 0; i < length; i++) scratch[i] = buf[start + i] as number;
+      unpackRange.start = 0;
+      unpackRange.end = length;
+      return unpackr.unpack(scratch, unpackRange);
+    }
+    unpackRange.start = start;
+    unpackRange.end = end;
+    return unpackr.unpack(buf, unpackRange);
   } catch (error) {
     if (error instanceof CodecError) throw error;
     throw new CorruptedFrameError('msgpack decoding failed', error);

@@ -3,7 +3,7 @@ import type { EnvelopeHeader } from '../errors.js';
 import { PduTag } from '../Pdu.js';
 import type { SystemEnvelopePdu, UserEnvelopePdu } from '../Pdu.js';
 import type { DecodeContext, EncodeContext } from './BodyCodec.js';
-import { decodeValue, packPrepared, prepare } from './BodyCodec.js';
+import { decodeValue, packPrepared, prepareMessage } from './BodyCodec.js';
 import type { InboundCompressionTable } from './CompressionTables.js';
 import { CorruptedFrameError } from '../errors.js';
 import type { HeaderReader } from './Wire.js';
@@ -112,7 +112,7 @@ export function encodeEnvelope(
     out = Buffer.allocUnsafe(headerSize + bodySize);
     writeScalar(out, headerSize, message, messageLength);
   } else {
-    const prepared = prepare(message, ctx, 0);
+    const prepared = prepareMessage(message, ctx);
     if (headerSize <= 255) {
       out = packPrepared(prepared, headerSize);
     } else {

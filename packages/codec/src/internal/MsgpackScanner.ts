@@ -15,6 +15,9 @@ import { ExtType, MAX_BIGINT_BYTES } from './ExtType.js';
  * it decodes without surprise. It allocates nothing and costs one step per msgpack token.
  */
 
+/** Set when the last scan met a bin value (decoded as a view into the scanned bytes). */
+export const scanFlags = { sawBin: false };
+
 function truncated(): CorruptedFrameError {
   return new CorruptedFrameError('truncated msgpack value');
 }
@@ -131,6 +134,7 @@ export function scanValue(buf: Uint8Array, pos: number, end: number, depth: numb
       throw new CorruptedFrameError('msgpack token 0xc1 is never used');
     case 0xc4:
     case 0xd9: {
+      if (token < 0xd0) scanFlags.sawBin = true;
       if (pos + 1 > end) throw truncated();
       const length = buf[pos] as number;
       if (length > end - pos - 1) throw truncated();
@@ -138,6 +142,7 @@ export function scanValue(buf: Uint8Array, pos: number, end: number, depth: numb
     }
     case 0xc5:
     case 0xda: {
+      if (token < 0xd0) scanFlags.sawBin = true;
       if (pos + 2 > end) throw truncated();
       const length = u16(buf, pos);
       if (length > end - pos - 2) throw truncated();
@@ -145,6 +150,7 @@ export function scanValue(buf: Uint8Array, pos: number, end: number, depth: numb
     }
     case 0xc6:
     case 0xdb: {
+      if (token < 0xd0) scanFlags.sawBin = true;
       if (pos + 4 > end) throw truncated();
       const length = u32(buf, pos);
       if (length > end - pos - 4) throw truncated();

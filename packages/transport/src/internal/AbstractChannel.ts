@@ -47,6 +47,7 @@ export abstract class AbstractChannel implements Channel {
   private outMessages: unknown[] = []
   private outCallbacks: (WriteCallback | undefined)[] = []
   private unflushedBytes = 0
+  private transportBytesAtFlush = 0
   private resolveClosed!: () => void
 
   constructor(kind: ChannelKind, clock: Clock, waterMark: WriteBufferWaterMark = DEFAULT_WATER_MARK) {
@@ -147,7 +148,10 @@ export abstract class AbstractChannel implements Channel {
     this.outMessages.push(message)
     this.outCallbacks.push(callback)
     this.unflushedBytes += size
-    if (this.writable && this.pendingOutboundBytes() > this.waterMark.high) {
+    // transportBytesAtFlush bounds the transport's bytes from above (they only grow on flush), so
+    // the exact count is asked for only when the cheap sum crosses the high watermark.
+    if (this.writable && this.unflushedBytes + this.transportBytesAtFlush > this.waterMark.high &&
+      this.pendingOutboundBytes() > this.waterMark.high) {
       this.writable = false
       this.pipeline.fireChannelWritabilityChanged()
     }
@@ -165,6 +169,7 @@ export abstract class AbstractChannel implements Channel {
     } catch (err) {
       this.pipeline.fireExceptionCaught(toError(err))
     }
+    this.transportBytesAtFlush = this.transportPendingBytes()
     this.updateWritability()
   }
 
