@@ -13,6 +13,7 @@ import type { RefCodec } from '../RefCodec.js';
 import type { InboundCompressionTable, OutboundCompressionTable } from './CompressionTables.js';
 import { ExtType, MAX_BIGINT_BYTES } from './ExtType.js';
 import { scanFlags, scanValue } from './MsgpackScanner.js';
+import { NOT_PLAIN, readPlain } from './PlainReader.js';
 import { RegistrationKind } from './Registration.js';
 
 /*
@@ -339,6 +340,8 @@ const scratch = Buffer.alloc(SCRATCH_SIZE);
  * @throws {CodecError} only typed errors.
  */
 export function decodeValue(buf: Uint8Array, start: number, end: number, ctx: DecodeContext): unknown {
+  const plain = readPlain(buf, start, end, ctx.maxDepth);
+  if (plain !== NOT_PLAIN) return plain;
   scanFlags.sawBin = false;
   const after = scanValue(buf, start, end, 0, ctx.maxDepth);
   if (after !== end) throw new CorruptedFrameError(`${end - after} bytes after the message value`);

@@ -8,6 +8,11 @@ import { CorruptedFrameError } from '../errors.js';
 
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 
+/** Node's Buffer has an undocumented but long-standing `latin1Slice(start, end)`. */
+interface Latin1Sliceable {
+  latin1Slice(start: number, end: number): string;
+}
+
 /** Bytes msgpack needs for a non-negative safe integer. */
 export function uintSize(n: number): number {
   if (n < 0x80) return 1;
@@ -126,6 +131,17 @@ export function readUtf8(buf: Uint8Array, start: number, end: number): string {
         }
       }
     }
+  }
+  if (length <= 64 && (buf as unknown as Partial<Latin1Sliceable>).latin1Slice !== undefined) {
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      if ((buf[i] as number) >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    // ASCII is its own UTF-8: Buffer's latin1Slice skips the UTF-8 decoder and toString's checks
+    if (ascii) return (buf as unknown as Latin1Sliceable).latin1Slice(start, end);
   }
   if (Buffer.isBuffer(buf)) return buf.toString('utf8', start, end);
   return textDecoder.decode(buf.subarray(start, end));
