@@ -28,6 +28,7 @@ const WIRE_WATCH = 1
 const WIRE_UNWATCH = 2
 const WIRE_DEATH_WATCH_NOTIFICATION = 3
 const CACHE_LIMIT = 10_000
+const UDP_SOCKET_BUFFER = 4 * 1024 * 1024
 
 /**
  * Remoting of one actor system: the node's server (TCP/TLS) or socket (UDP), one
@@ -94,7 +95,9 @@ export class Remoting implements RemoteProvider {
     let port: number
     try {
       if (s.transport === 'udp') {
+        // Large socket buffers (capped by net.core.[rw]mem_max): bursts of datagrams are not lost.
         const ch = await new Bootstrap().transport('udp')
+          .options({ receiveBufferSize: UDP_SOCKET_BUFFER, sendBufferSize: UDP_SOCKET_BUFFER })
           .handler((c) => { c.pipeline.addLast('datagrams', new DatagramHandler(this)) })
           .bind(s.port, s.host)
         this.udpChannel = ch

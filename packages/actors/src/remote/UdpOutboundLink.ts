@@ -6,6 +6,11 @@ import type { Remoting } from './Remoting.js'
 
 /** Largest datagram we send (below IPv4's 65 507-byte UDP payload limit). */
 export const MAX_DATAGRAM = 65_000
+/** Bytes sent per event-loop turn; the rest waits for the next turn so the receiver's buffer can drain. */
+const BURST_BYTES = 256 * 1024
+/** Above this many bytes waiting, the lane reports itself unwritable (the association queue, bounded, takes over). */
+const HIGH_WATER_BYTES = 1024 * 1024
+const EMPTY = new Uint8Array(0)
 
 /**
  * A lane over the node's one UDP socket. Frames are packed into datagrams with the same framing
@@ -13,18 +18,31 @@ export const MAX_DATAGRAM = 65_000
  * small messages costs one syscall per datagram instead of one per message. There is no
  * connection to lose, so the link is ready as soon as the socket is bound; the handshake request
  * is sent with the first traffic and again on every tick until the peer answers.
+ *
+ * Datagrams leave in bursts of {@link BURST_BYTES} per event-loop turn: UDP has no flow control,
+ * and a receiver's socket buffer that overflows loses datagrams (a large fragmented message would
+ * lose a fragment and so the whole message).
  */
 export class UdpOutboundLink implements OutboundLink {
   private readonly remote: SocketAddress
   private handshakeSent = false
   private readonly batch = new FrameBatch(MAX_DATAGRAM)
+  private outq: Uint8Array[] = []
+  private outqHead = 0
+  private outqBytes = 0
+  private pumping = false
+  private blocked = false
 
   constructor(private readonly remoting: Remoting, private readonly assoc: Association, private readonly lane: LaneId) {
     this.remote = { address: assoc.remoteAddress.host as string, port: assoc.remoteAddress.port as number }
   }
 
   get ready(): boolean { return this.remoting.udpChannel?.isActive ?? false }
-  get writable(): boolean { return this.remoting.udpChannel?.isWritable ?? false }
+  get writable(): boolean {
+    if (this.outqBytes < HIGH_WATER_BYTES && (this.remoting.udpChannel?.isWritable ?? false)) return true
+    this.blocked = true
+    return false
+  }
 
   ensure(): void {
     if (!this.handshakeSent) this.resendHandshake()
@@ -38,11 +56,43 @@ export class UdpOutboundLink implements OutboundLink {
   flush(): void {
     const data = this.batch.take()
     if (data !== undefined) this.send(data)
-    this.remoting.udpChannel?.flush()
+    if (!this.pumping) this.pump()
   }
 
   private send(data: Uint8Array): void {
-    this.remoting.udpChannel?.write({ data, remote: this.remote })
+    this.outq.push(data)
+    this.outqBytes += data.byteLength
+  }
+
+  private readonly pump = (): void => {
+    this.pumping = false
+    const ch = this.remoting.udpChannel
+    if (ch === undefined || !ch.isActive) {
+      this.outq = []
+      this.outqHead = 0
+      this.outqBytes = 0
+      return
+    }
+    let burst = 0
+    while (this.outqHead < this.outq.length && burst < BURST_BYTES) {
+      const d = this.outq[this.outqHead] as Uint8Array
+      this.outq[this.outqHead++] = EMPTY
+      burst += d.byteLength
+      this.outqBytes -= d.byteLength
+      ch.write({ data: d, remote: this.remote })
+    }
+    ch.flush()
+    if (this.outqHead < this.outq.length) {
+      this.pumping = true
+      setImmediate(this.pump)
+      return
+    }
+    this.outq = []
+    this.outqHead = 0
+    if (this.blocked) {
+      this.blocked = false
+      this.assoc.onWritable()
+    }
   }
 
   resendHandshake(): void {
