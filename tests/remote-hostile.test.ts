@@ -115,3 +115,16 @@ test('a message of a class the receiver does not know fails alone (ERR_UNKNOWN_M
   t.is(await c.ask(inbox, 'after', { timeoutMs: 5000 }), 'ack')
   t.deepEqual(received, ['after'])
 })
+
+test('a peer of another protocol version gets this node\'s preamble back and is closed', async (t) => {
+  const { a, check } = await nodes(t)
+  const refused = nextRefusal(a)
+  const { socket, closed } = await rawConnect(a.address.port as number)
+  const chunks: Buffer[] = []
+  socket.on('data', (d: Buffer) => chunks.push(d))
+  socket.write(Buffer.from([0x48, 0x45, 0x4c, 0x49, 0x4f, 0x53, 0x02, 0x01]))
+  t.regex((await refused).reason, /version 2/)
+  await closed
+  t.deepEqual([...Buffer.concat(chunks)], [...encodePreamble(Lane.user)])
+  await check()
+})

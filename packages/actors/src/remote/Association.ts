@@ -295,6 +295,11 @@ export class Association {
     }
   }
 
+  /** @internal The peer refused one of our connections in a way worth publishing (e.g. another protocol version). */
+  linkRefused(reason: string): void {
+    this.remoting.handshakeFailed(this.key, reason)
+  }
+
   /** @internal The user lane's writability changed. */
   onWritable(): void {
     this.drainQueue()

@@ -1,4 +1,4 @@
-import { decodePreamble, PREAMBLE_LENGTH, type Lane } from '@helios/codec'
+import { decodePreamble, encodePreamble, Lane, PREAMBLE_LENGTH, UnsupportedVersionError } from '@helios/codec'
 import type { ChannelHandler, ChannelHandlerContext, Datagram } from '@helios/transport'
 import type { ScheduledTimer } from '../Clock.js'
 import type { Association } from './Association.js'
@@ -21,6 +21,11 @@ export class PreambleHandler implements ChannelHandler {
     try {
       preamble = decodePreamble(buf, 0, buf.length)
     } catch (err) {
+      if (err instanceof UnsupportedVersionError) {
+        // Tell the peer which version we speak (docs/PROTOCOL.md §2), then close.
+        const lane = buf[7] === Lane.user ? Lane.user : Lane.control
+        ctx.channel.writeAndFlush(encodePreamble(lane))
+      }
       this.remoting.refuseInbound(ctx.channel, `bad preamble: ${(err as Error).message}`, err)
       return
     }

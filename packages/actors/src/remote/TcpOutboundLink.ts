@@ -1,4 +1,4 @@
-import { encodePreamble } from '@helios/codec'
+import { decodePreamble, encodePreamble, PROTOCOL_VERSION, UnsupportedVersionError } from '@helios/codec'
 import {
   Bootstrap,
   type Channel, type ChannelHandler, type ChannelHandlerContext,
@@ -138,8 +138,16 @@ export class TcpOutboundLink implements OutboundLink {
 class OutboundGuard implements ChannelHandler {
   constructor(private readonly assoc: Association) {}
 
-  channelRead(ctx: ChannelHandlerContext): void {
-    void ctx.channel.close(new Error('protocol error: data received on an outbound-only connection'))
+  channelRead(ctx: ChannelHandlerContext, message: unknown): void {
+    // The only bytes an acceptor ever writes back are its own preamble, when it speaks another version.
+    let reason = 'protocol error: data received on an outbound-only connection'
+    try {
+      decodePreamble(message as Uint8Array)
+    } catch (err) {
+      if (err instanceof UnsupportedVersionError) reason = `the peer speaks protocol version ${err.version}, this node ${PROTOCOL_VERSION}`
+    }
+    this.assoc.linkRefused(reason)
+    void ctx.channel.close(new Error(reason))
   }
 
   channelWritabilityChanged(ctx: ChannelHandlerContext): void {
