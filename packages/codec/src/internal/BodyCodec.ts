@@ -141,7 +141,8 @@ export const packr = new Packr({
   structuredClone: false,
   useBigIntExtension: true,
   encodeUndefinedAsNil: false,
-  variableMapSize: true,
+  // map16 headers for objects: msgpackr then writes keys in one for-in pass instead of counting them first (2 bytes per object for ~10% faster encoding)
+  variableMapSize: false,
 });
 
 const unpackr = new Unpackr({
