@@ -2,7 +2,7 @@ import type { Socket } from 'node:net'
 import type { SocketAddress } from './Channel.js'
 import type { WriteCallback } from './ChannelHandler.js'
 import { unsupported } from './ChannelPipeline.js'
-import { type Clock, systemClock } from './Clock.js'
+import { type Clock, type TimerHandle, systemClock } from './Clock.js'
 import { SocketError } from './SocketError.js'
 import { AbstractChannel, DEFAULT_WATER_MARK, type WriteBufferWaterMark } from './internal/AbstractChannel.js'
 
@@ -13,6 +13,8 @@ export interface SocketChannelOptions {
 }
 
 const EMPTY = new Uint8Array(0)
+/** How long a graceful close waits for written bytes to leave before it destroys the socket. */
+const CLOSE_LINGER_MS = 10_000
 
 /**
  * A TCP or TLS connection: one class over `net.Socket` and `tls.TLSSocket` (the latter is a
@@ -29,7 +31,8 @@ const EMPTY = new Uint8Array(0)
  * - Errors: a socket error fires `exceptionCaught(SocketError)` (the Node error as `cause`), then the
  *   channel closes with that error as `closeReason`.
  * - Close: `close()` flushes what was written, sends FIN once it is out and releases the socket;
- *   `close(error)` destroys the socket at once.
+ *   `close(error)` destroys the socket at once. A graceful close whose bytes cannot leave (the peer
+ *   stopped reading) destroys the socket after 10 s.
  */
 export class SocketChannel extends AbstractChannel {
   /** The underlying socket (a `tls.TLSSocket` for TLS channels). */
@@ -55,7 +58,12 @@ export class SocketChannel extends AbstractChannel {
     void this.close(error)
   }
   private done = false
-  private readonly onClose = (): void => { this.done = true; this.closeCompleted() }
+  private lingerTimer: TimerHandle | undefined
+  private readonly onClose = (): void => {
+    this.done = true
+    if (this.lingerTimer !== undefined) { this.clock.clearTimeout(this.lingerTimer); this.lingerTimer = undefined }
+    this.closeCompleted()
+  }
   private readonly onFinish = (): void => { this.socket.destroy() }
 
   /**
@@ -129,8 +137,10 @@ export class SocketChannel extends AbstractChannel {
     if (s.destroyed) { if (s.closed) this.onClose(); return }
     if (error !== undefined || !this.started) { s.destroy(); return }
     // Graceful: FIN after every written byte left, then release the socket ('close' follows).
+    // A peer that never reads would hold the socket forever: after the linger time it is destroyed.
     s.once('finish', this.onFinish)
     s.end()
+    this.lingerTimer = this.clock.setTimeout(this.onFinish, CLOSE_LINGER_MS)
   }
 
   protected doSuspendRead(): void { if (this.started) this.socket.pause() }

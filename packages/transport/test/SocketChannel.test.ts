@@ -2,6 +2,7 @@ import test from 'ava'
 import * as net from 'node:net'
 import type { Channel, ChannelHandlerContext, Datagram } from '../src/index.js'
 import { Bootstrap, DatagramChannel, ServerBootstrap, SocketChannel, UnsupportedMessageError } from '../src/index.js'
+import { ManualClock } from '../src/testing.js'
 import { testCerts } from './helpers/certs.js'
 import { Collector, HOST, addFraming, echoServer, randomFrames, until } from './helpers/net.js'
 
@@ -217,4 +218,37 @@ test('closing a server closes its open children', async (t) => {
   await Promise.all([a.closed, b.closed])
   t.false(a.isActive)
   t.false(b.isActive)
+})
+
+test('a connection reset by the peer fires exceptionCaught with a SocketError and closes the channel', async (t) => {
+  let peer: net.Socket | undefined
+  const raw = net.createServer((s) => { peer = s })
+  await new Promise<void>((r) => { raw.listen(0, HOST, r) })
+  t.teardown(() => new Promise<void>((r) => { raw.close(() => r()) }))
+  const collector = new Collector()
+  const ch = await new Bootstrap().handler((c) => c.pipeline.addLast('c', collector)).connect((raw.address() as net.AddressInfo).port, HOST)
+  await until(() => peer !== undefined)
+  peer!.resetAndDestroy()
+  await ch.closed
+  t.is((collector.errors[0] as { code?: string } | undefined)?.code, 'ERR_SOCKET')
+  t.is((collector.errors[0] as { syscallCode?: string } | undefined)?.syscallCode, 'ECONNRESET')
+  t.is(ch.closeReason, collector.errors[0])
+  t.false(ch.isActive)
+})
+
+test('a graceful close to a peer that never reads gives up after the linger time', async (t) => {
+  const server = await new ServerBootstrap()
+    .childHandler((ch) => { ch.pipeline.addLast('stall', { channelActive(ctx: ChannelHandlerContext) { ctx.channel.suspendRead() } }) })
+    .bind(0, HOST)
+  t.teardown(() => server.close())
+  const clock = new ManualClock()
+  const ch = await new Bootstrap().option('clock', clock).connect(server.localAddress!.port, HOST)
+  const chunk = Buffer.alloc(1 << 20)
+  for (let i = 0; i < 64 && (ch as SocketChannel).socket.writableLength === 0; i++) ch.writeAndFlush(chunk)
+  t.true((ch as SocketChannel).socket.writableLength > 0)
+  const closing = ch.close()
+  t.true((ch as SocketChannel).socket.writable === false)
+  clock.advance(10_000)
+  await closing
+  t.false(ch.isActive)
 })
