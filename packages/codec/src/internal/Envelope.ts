@@ -5,6 +5,7 @@ import type { SystemEnvelopePdu, UserEnvelopePdu } from '../Pdu.js';
 import type { DecodeContext, EncodeContext } from './BodyCodec.js';
 import { decodeValue, packPrepared, prepareMessage } from './BodyCodec.js';
 import type { InboundCompressionTable } from './CompressionTables.js';
+import { writePlain } from './PlainWriter.js';
 import { CorruptedFrameError } from '../errors.js';
 import type { HeaderReader } from './Wire.js';
 import { readUtf8, strHeaderSize, uintSize, utf8Length, writeStr, writeUint } from './Wire.js';
@@ -108,9 +109,12 @@ export function encodeEnvelope(
   const bodySize = scalarSize(message, messageLength);
   let out: Buffer;
   let body: Buffer | undefined;
+  let plain: Buffer | undefined;
   if (bodySize >= 0) {
     out = Buffer.allocUnsafe(headerSize + bodySize);
     writeScalar(out, headerSize, message, messageLength);
+  } else if ((plain = writePlain(message, headerSize, ctx.maxDepth)) !== undefined) {
+    out = plain;
   } else {
     const prepared = prepareMessage(message, ctx);
     if (headerSize <= 255) {

@@ -215,6 +215,11 @@ function value(depth: number): unknown {
     case 0xdf:
       if (remaining < 4) return bail();
       return map(u32(), depth);
+    case 0xd4:
+      // undefined is fixext1 type 0 with a zero byte (msgpackr's convention); other extensions are not plain
+      if (remaining < 2 || src[pos] !== 0 || src[pos + 1] !== 0) return bail();
+      pos += 2;
+      return undefined;
     default:
       // extensions, 0xc1: not plain
       return bail();
