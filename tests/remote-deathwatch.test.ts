@@ -110,3 +110,27 @@ test('a peer restarted on the same port (new uid) is recognised at its first han
   const fresh = await a.actorSelection(`${b2.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
   t.is(await a.ask(fresh, 'again', { timeoutMs: 5000 }), 'again')
 })
+
+test('after a quarantine, a new incarnation on the same address is found again by a later send', async (t) => {
+  const b1 = await spawnNode({ name: 'B', transport: 'tcp', remote: fast })
+  const port = Number(b1.address.split(':').pop())
+  const a = await ActorSystem.create('A', { remote: remote() })
+  let b2: Awaited<ReturnType<typeof spawnNode>> | undefined
+  t.teardown(async () => { await a.terminate(); await b1.kill(); await b2?.kill() })
+  await a.actorSelection(`${b1.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
+  const quarantined = new Promise<void>((resolve) => a.events.once('quarantined', () => resolve()))
+  await b1.kill('SIGKILL')
+  await quarantined
+  b2 = await spawnNode({ name: 'B', transport: 'tcp', port, remote: fast })
+  // Only A can restart the conversation: B2 has never heard of A.
+  const deadline = Date.now() + 10_000
+  let reply: unknown
+  while (reply === undefined && Date.now() < deadline) {
+    try {
+      const echo = await a.actorSelection(`${b2.address}/user/echo`).resolveOne({ timeoutMs: 500 })
+      reply = await a.ask(echo, 'found you', { timeoutMs: 1000 })
+    } catch { /* still quarantined: the next send probes again */ }
+  }
+  t.is(reply, 'found you')
+  t.is(a.associations().find((x) => x.remote.toString() === b2!.address)?.state, 'established')
+})

@@ -89,6 +89,7 @@ export class Association {
   private quarantinedAt = 0
   private readonly quarantinedUids = new Set<bigint>()
   private shutdownTimer: ScheduledTimer | undefined
+  private probing = false
 
   constructor(remoting: Remoting, remoteAddress: Address, makeLink: (assoc: Association, lane: LaneId) => OutboundLink) {
     this.remoting = remoting
@@ -307,7 +308,7 @@ export class Association {
 
   /** Whether the links should (re)connect: there is work or an established peer to watch. */
   get wantsConnection(): boolean {
-    return !this.quarantined && !this.remoting.isShuttingDown
+    return (!this.quarantined || this.probing) && !this.remoting.isShuttingDown
   }
 
   // ------------------------------------------------------------------ inbound
@@ -421,6 +422,7 @@ export class Association {
   /** Records the peer's uid; a new uid means the node restarted. False when the uid is quarantined. */
   private adoptUid(uid: bigint): boolean {
     if (this.quarantinedUids.has(uid)) {
+      this.endProbe()
       this.writeControlPdu({ type: 'quarantined', from: this.remoting.localUniqueAddress, to: { address: this.key, uid } })
       this.remoting.handshakeFailed(this.key, `handshake from quarantined node ${this.key} uid ${uid}`, true)
       return false
@@ -439,6 +441,7 @@ export class Association {
 
   /** Fresh state for a new incarnation of the peer. User messages still queued are kept for it. */
   private reset(uid: bigint): void {
+    this.probing = false
     this.uid = uid
     this.established = false
     this.quarantined = false
@@ -459,7 +462,13 @@ export class Association {
 
   /** @internal Once per heartbeat interval: heartbeats, failure detection, resends, handshake timeout. */
   tick(now: number): void {
-    if (this.quarantined) return
+    if (this.quarantined) {
+      if (this.probing && now - this.quarantinedAt >= this.remoting.settings.handshakeTimeoutMs) {
+        this.probing = false
+        this.control.close(false)
+      }
+      return
+    }
     if (!this.established) {
       if (this.handshakeStartedAt !== undefined) {
         if (now - this.handshakeStartedAt >= this.remoting.settings.handshakeTimeoutMs) this.handshakeTimedOut()
@@ -529,9 +538,20 @@ export class Association {
   /** After a quarantine, a send now and then reconnects to find out whether a new incarnation is there. */
   private probeAfterQuarantine(): void {
     const now = this.remoting.clock.now()
-    if (now - this.quarantinedAt < this.remoting.settings.reconnectMaxBackoffMs) return
+    if (this.probing || now - this.quarantinedAt < this.remoting.settings.reconnectMaxBackoffMs) return
     this.quarantinedAt = now
+    // One connection attempt: its handshake request makes a new incarnation answer with its new
+    // uid (a fresh association); the quarantined one is told so again and refused.
+    this.probing = true
     this.control.ensure()
+  }
+
+  private endProbe(): void {
+    if (!this.probing) return
+    this.probing = false
+    this.remoting.scheduleFlush(this)
+    // Let the quarantined notice go out, then close again.
+    queueMicrotask(() => { if (this.quarantined && !this.probing) this.control.close(false) })
   }
 
   /** @internal Shutdown: tell the peer, give unacked system messages a moment, close the links. */
