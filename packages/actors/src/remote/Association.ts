@@ -1,15 +1,15 @@
 import { DisassociateReason, type AssociationCodec, type Pdu } from '@helios/codec'
-import { ActorRef } from '../ActorRef.js'
+import type { ActorRef } from '../ActorRef.js'
 import type { Address } from '../Address.js'
 import type { AssociationInfo } from '../AssociationInfo.js'
 import type { ScheduledTimer } from '../Clock.js'
 import { debug } from '../internal/debug.js'
-import type { InternalActorRef } from '../internal/InternalActorRef.js'
 import type { SystemMessage } from '../internal/SystemMessage.js'
 import { PhiAccrualFailureDetector } from '../PhiAccrualFailureDetector.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
 import type { RemoteActorRef } from './RemoteActorRef.js'
 import type { Remoting } from './Remoting.js'
+import { WIRE_DEATH_WATCH_NOTIFICATION, WIRE_UNWATCH, WIRE_WATCH } from './SystemMessageWire.js'
 import { SystemMessageOverflowError, SystemMessageReceiveState, SystemMessageSendBuffer } from './SystemMessageDelivery.js'
 
 /** Per-association counters (see {@link Association.stats}). */
@@ -30,10 +30,6 @@ export interface AssociationStats {
   reconnects: number
 }
 
-/** Wire form of a system message in a system envelope: `[kind]` or `[3, existenceConfirmed]`. */
-const WIRE_WATCH = 1
-const WIRE_UNWATCH = 2
-const WIRE_DEATH_WATCH_NOTIFICATION = 3
 
 interface QueuedUser {
   recipient: RemoteActorRef
@@ -568,10 +564,5 @@ export class Association {
     this.shutdownTimer?.cancel()
     this.control.close(true)
     this.user.close(true)
-  }
-
-  /** @internal For local refs handed to system messages. */
-  static isRef(v: unknown): v is InternalActorRef {
-    return v instanceof ActorRef
   }
 }

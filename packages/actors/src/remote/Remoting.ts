@@ -21,12 +21,10 @@ import { DatagramHandler, InboundConnectionHandler, PreambleHandler } from './In
 import { LaneId, type OutboundLink } from './OutboundLink.js'
 import { RemoteActorRef } from './RemoteActorRef.js'
 import { resolveRemoteSettings, type RemoteSettings } from './RemoteSettings.js'
+import { WIRE_DEATH_WATCH_NOTIFICATION, WIRE_UNWATCH, WIRE_WATCH } from './SystemMessageWire.js'
 import { TcpOutboundLink } from './TcpOutboundLink.js'
 import { UdpOutboundLink } from './UdpOutboundLink.js'
 
-const WIRE_WATCH = 1
-const WIRE_UNWATCH = 2
-const WIRE_DEATH_WATCH_NOTIFICATION = 3
 const CACHE_LIMIT = 10_000
 const UDP_SOCKET_BUFFER = 4 * 1024 * 1024
 
@@ -138,7 +136,7 @@ export class Remoting implements RemoteProvider {
   resolveRemoteRef(path: ActorPath): InternalActorRef {
     if (path.address.protocol !== this.protocol || path.address.isLocal) {
       debug('%s is not reachable over %s: dead letters', path.toString(), this.protocol)
-      return new DeadLetterActorRef(this.internals as never, path)
+      return new DeadLetterActorRef(this.internals, path)
     }
     return new RemoteActorRef(path, this.associationFor(path.address))
   }
