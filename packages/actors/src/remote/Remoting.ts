@@ -345,7 +345,8 @@ export class Remoting implements RemoteProvider {
     let ref = this.refCache.get(path)
     if (ref !== undefined) return ref
     ref = this.internals.resolveActorRef(path)
-    if (!ref.isLocal || path.includes('#')) {
+    // Temporary ask actors are used once: caching them would only churn the cache.
+    if ((!ref.isLocal || path.includes('#')) && !path.includes('/temp/')) {
       if (this.refCache.size >= CACHE_LIMIT) this.refCache.clear()
       this.refCache.set(path, ref)
     }
