@@ -96,8 +96,10 @@ export class Bootstrap {
         reject(new ConnectRefusedError(address, { cause: err }))
       }
       socket.once('error', onError)
-      socket.connect(port, host, () => {
+      // dgram hands a failed connect (e.g. an unresolvable host) to the callback, not to 'error'.
+      const onConnected = (err?: Error | null): void => {
         socket.off('error', onError)
+        if (err) { onError(err); return }
         const r = socket.remoteAddress()
         try {
           resolve(this.makeUdpChannel(socket, { address: r.address, port: r.port }))
@@ -105,7 +107,8 @@ export class Bootstrap {
           socket.close()
           reject(toError(err))
         }
-      })
+      }
+      socket.connect(port, host, onConnected as () => void)
     })
   }
 
