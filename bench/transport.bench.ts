@@ -54,8 +54,8 @@ for (const mode of ['stream', 'pingpong'] as const) {
   for (const [size, label] of sizes) if (onlySize === undefined || onlySize === label) cases.push({ mode, size, label: `${mode} ${label}` })
 }
 
-/** One measured run: frames counted over elapsed seconds. */
-interface Run { frames: number, seconds: number }
+/** One measured run: frames counted over elapsed seconds, and the CPU time this process spent. */
+interface Run { frames: number, seconds: number, cpuMicros: number }
 
 // ---------------------------------------------------------------- pipeline contender
 
@@ -125,16 +125,18 @@ async function runPipeline(c: Case, durationMs: number): Promise<Run> {
   const counted = (): number => (c.mode === 'stream' ? serverCounter!.count : clientCounter.count)
 
   const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
   if (c.mode === 'stream') pump(client)
   else { for (let i = 0; i < IN_FLIGHT; i++) client.write(payload); client.flush() }
   await sleep(durationMs)
   const frames = counted()
   const elapsed = (performance.now() - t0) / 1000
+  const cpu = process.cpuUsage(cpu0)
   stop = true
   if (c.mode === 'pingpong') await finished
   await client.close()
   await server.close()
-  return { frames, seconds: elapsed }
+  return { frames, seconds: elapsed, cpuMicros: cpu.user + cpu.system }
 }
 
 // ---------------------------------------------------------------- raw contender
@@ -242,6 +244,7 @@ async function runRaw(c: Case, durationMs: number): Promise<Run> {
   }
 
   const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
   if (c.mode === 'stream') pump()
   else {
     client.cork()
@@ -251,12 +254,13 @@ async function runRaw(c: Case, durationMs: number): Promise<Run> {
   await sleep(durationMs)
   const frames = c.mode === 'stream' ? serverCount : clientCount
   const elapsed = (performance.now() - t0) / 1000
+  const cpu = process.cpuUsage(cpu0)
   stop = true
   if (c.mode === 'pingpong') await finished
   client.destroy()
   for (const s of sockets) s.destroy()
   await new Promise<void>((r) => { server.close(() => r()) })
-  return { frames, seconds: elapsed }
+  return { frames, seconds: elapsed, cpuMicros: cpu.user + cpu.system }
 }
 
 // ---------------------------------------------------------------- driver
@@ -306,10 +310,14 @@ async function main(): Promise<void> {
   for (const c of cases) {
     const raw: number[] = []
     const pipe: number[] = []
+    const rawCpu: number[] = []
+    const pipeCpu: number[] = []
     for (let r = 0; r < rounds; r++) {
-      if (onlyImpl !== 'pipeline') { const x = await runRaw(c, durationMs); raw.push(x.frames / x.seconds) }
-      if (onlyImpl !== 'raw') { const x = await runPipeline(c, durationMs); pipe.push(x.frames / x.seconds) }
+      if (onlyImpl !== 'pipeline') { const x = await runRaw(c, durationMs); raw.push(x.frames / x.seconds); rawCpu.push(x.cpuMicros / x.frames) }
+      if (onlyImpl !== 'raw') { const x = await runPipeline(c, durationMs); pipe.push(x.frames / x.seconds); pipeCpu.push(x.cpuMicros / x.frames) }
     }
+    // CPU time per frame (both sides, this process) moves less with outside load than the rate does.
+    const cpuCol = `${rawCpu.length > 0 ? median(rawCpu).toFixed(2) : '-'} / ${pipeCpu.length > 0 ? median(pipeCpu).toFixed(2) : '-'}`
     // Each round is a back-to-back pair (raw, then pipeline), so load from elsewhere hits both
     // alike; the pair with the median ratio is reported, its ratio being exactly value/baseline.
     const pair = medianPair(raw, pipe)
@@ -318,11 +326,11 @@ async function main(): Promise<void> {
     const ratio = baseline > 0 ? v / baseline : 0
     results.push({ case: c.label, value: Math.round(v), unit: 'msgs/s', baseline: Math.round(baseline), ratio: Math.round(ratio * 1000) / 1000 })
     const mbps = (v * c.size) / 2 ** 20
-    rows.push([c.label, fmt(baseline), fmt(v), `${mbps.toFixed(0)} MiB/s`, ratio.toFixed(2), target(c) > 0 ? (ratio >= target(c) ? `>= ${target(c)} ok` : `< ${target(c)} MISSED`) : ''])
+    rows.push([c.label, fmt(baseline), fmt(v), `${mbps.toFixed(0)} MiB/s`, cpuCol, ratio.toFixed(2), target(c) > 0 ? (ratio >= target(c) ? `>= ${target(c)} ok` : `< ${target(c)} MISSED`) : ''])
     const ratios = raw.length === pipe.length ? raw.map((r, i) => (pipe[i]! / r).toFixed(2)).join(' ') : '-'
     log(`  ${c.label}: raw ${raw.map(fmt).join(' / ')}; pipeline ${pipe.map(fmt).join(' / ')}; ratios ${ratios}`)
   }
-  const head = ['case', 'raw msgs/s', 'pipeline msgs/s', 'pipeline payload', 'ratio', 'target']
+  const head = ['case', 'raw msgs/s', 'pipeline msgs/s', 'pipeline payload', 'CPU us/msg raw / pipeline', 'ratio', 'target']
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (r: string[]): string => r.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ')
   log('')
