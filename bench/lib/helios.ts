@@ -58,6 +58,47 @@ export function createSinkActor(system: HeliosSystem, name: string, ackEvery: nu
 
 // ---- side A -------------------------------------------------------------------------------
 
+/** Told to a benchmark actor after its run: it stops itself. Local only, never crosses the wire. */
+const STOP_ACTOR = Symbol('stop-actor')
+
+/**
+ * The life of one measured run on side A: `end()` stops all sending at once (at completion or
+ * at the cap); replies still in flight are then only counted (`late`), and `quiesce` waits until
+ * they stop coming (at most 3 s) before stopping the run's actors. Without it a capped run would
+ * keep ping-ponging underneath the next case.
+ */
+class RunState {
+  running = true
+  private lateCount = 0
+  readonly done: Promise<void>
+  readonly end: () => void
+
+  constructor() {
+    let resolve!: () => void
+    this.done = new Promise<void>((r) => (resolve = r))
+    this.end = () => {
+      this.running = false
+      resolve()
+    }
+  }
+
+  /** What a benchmark actor does with a message after its run ended. */
+  late(message: unknown, ctx: HeliosActorContext): void {
+    if (message === STOP_ACTOR) ctx.stop()
+    else this.lateCount++
+  }
+
+  async quiesce(actors: readonly HeliosActorRef[], quietMs = 100, maxMs = 3_000): Promise<void> {
+    const until = nowMs() + maxMs
+    let last = -1
+    while (this.lateCount !== last && nowMs() < until) {
+      last = this.lateCount
+      await new Promise((r) => setTimeout(r, quietMs))
+    }
+    for (const a of actors) a.tell(STOP_ACTOR)
+  }
+}
+
 async function resolveAll(system: HeliosSystem, paths: readonly string[]): Promise<HeliosActorRef[]> {
   return Promise.all(
     paths.map((p) =>
@@ -102,8 +143,9 @@ export async function heliosPingPong(system: HeliosSystem, echoPaths: readonly s
   const benchmarks: HeliosActorRef[] = []
   let total = 0
   let lost = 0
-  let finish!: () => void
-  const done = new Promise<void>((resolve) => (finish = resolve))
+  const run = new RunState()
+  const done = run.done
+  const finish = run.end
   const drops = countDrops(system)
   const id = ++serial
 
@@ -112,6 +154,7 @@ export async function heliosPingPong(system: HeliosSystem, echoPaths: readonly s
     const client = c
     benchmarks.push(
       system.actorOf((message, ctx: HeliosActorContext) => {
+        if (!run.running) return run.late(message, ctx)
         if (message !== HIT || received[client]! >= target) return
         received[client]!++
         total++
@@ -154,6 +197,9 @@ export async function heliosPingPong(system: HeliosSystem, echoPaths: readonly s
     clearTimeout(cap)
   }
   const elapsed = nowMs() - start
+  // A capped run still has replies in flight: let them land (no new sends) and stop the actors,
+  // so that the next case starts on a quiet association.
+  await run.quiesce(benchmarks)
   return { ...pingPongResult(spec, total, elapsed, lost), dropped: drops.count }
 }
 
@@ -166,11 +212,13 @@ export async function heliosLatency(system: HeliosSystem, echoPath: string, spec
   const total = spec.warmup + spec.count
   let replies = 0
   let sentAt = 0
-  let finish!: () => void
-  const done = new Promise<void>((resolve) => (finish = resolve))
+  const run = new RunState()
+  const done = run.done
+  const finish = run.end
   // `[seq, payload]`, as in the raw baseline: a late udp reply is ignored, not mis-timed.
   let seq = 0
   const self = system.actorOf((message, ctx) => {
+    if (!run.running) return run.late(message, ctx)
     const now = nowMs()
     if (!Array.isArray(message) || message[0] !== seq) return
     replies++
@@ -203,6 +251,7 @@ export async function heliosLatency(system: HeliosSystem, echoPath: string, spec
     clearInterval(stall)
     clearTimeout(cap)
   }
+  await run.quiesce([self])
   return recorder.result()
 }
 
@@ -217,11 +266,13 @@ export async function heliosOneWay(system: HeliosSystem, sinkPath: string, spec:
   let stopSending = false
   let received = -1
   let progress = 0
-  let finish!: () => void
-  const done = new Promise<void>((resolve) => (finish = resolve))
+  const run = new RunState()
+  const done = run.done
+  const finish = run.end
   const drops = countDrops(system)
   let self!: HeliosActorRef
   const pump = (): void => {
+    if (!run.running) return
     const limit = stopSending ? sent : spec.messages
     while (sent < limit && sent - acked < spec.window) {
       sink!.tell(payload, self)
@@ -232,7 +283,8 @@ export async function heliosOneWay(system: HeliosSystem, sinkPath: string, spec:
       sink!.tell(ONEWAY_FIN, self)
     }
   }
-  self = system.actorOf((message) => {
+  self = system.actorOf((message, ctx) => {
+    if (!run.running) return run.late(message, ctx)
     progress++
     if (typeof message === 'number') {
       acked = Math.max(acked, message + lostOffset)
@@ -273,5 +325,6 @@ export async function heliosOneWay(system: HeliosSystem, sinkPath: string, spec:
     clearTimeout(hardCap)
   }
   const elapsed = nowMs() - start
+  await run.quiesce([self])
   return { ...oneWayResult(spec, sent, Math.max(0, received), elapsed), dropped: drops.count }
 }

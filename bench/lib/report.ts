@@ -186,6 +186,9 @@ export function renderTables(report: Report): string {
   out.push('', table(['target (issue 5)', 'measured', 'verdict'], checkTargets(report).map((c) => [c.target, c.measured, verdict(c.ok)]), 3), '')
   const skipped = [...new Set([...report.pingpong, ...report.latency, ...report.oneway].map((r) => r.skipped).filter((s) => s !== undefined))]
   for (const s of skipped) out.push(`helios side skipped: ${s}`)
+  for (const r of report.pingpong) if (r.rawError !== undefined) out.push(`raw pingpong ${r.transport} N=${r.clients} failed: ${r.rawError}`)
+  for (const r of report.latency) if (r.rawError !== undefined) out.push(`raw latency ${r.transport} failed: ${r.rawError}`)
+  for (const r of report.oneway) if (r.rawError !== undefined) out.push(`raw oneway ${r.transport} ${sizeLabel(r.payloadBytes)} failed: ${r.rawError}`)
   const lossy = report.pingpong.filter((r) => (r.raw?.lost ?? 0) > 0 || (r.project?.lost ?? 0) > 0)
   for (const r of lossy) out.push(`lost (counted after a ${'stall'}): ${r.transport} N=${r.clients} raw ${r.raw?.lost ?? 0}, helios ${r.project?.lost ?? 0}`)
   if ([...report.pingpong].some((r) => r.raw?.capped || r.project?.capped)) {

@@ -15,7 +15,7 @@ import { childProfileArgs, profileSelf } from './profile.js'
 import type { Progress } from './progress.js'
 import { rawLatency, rawOneWay, rawPingPong } from './raw.js'
 import type { LatencyRow, MemoryRow, OneWayRow, PingPongRow, Report } from './report.js'
-import { type OneWaySpec, oneWayWindow, type PingPongSpec, TRANSPORTS, type Transport } from './workloads.js'
+import { type LatencyResult, type OneWaySpec, oneWayWindow, type PingPongSpec, TRANSPORTS, type Transport } from './workloads.js'
 
 const MEMORY_LIMIT_MB = 200
 /** Makes the names of B's actors unique even when a client count or size is listed twice. */
@@ -169,7 +169,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
           progress.step(`latency ${t} raw`)
           if (rawPort !== undefined) {
             try {
-              row.raw = await withTimeout(rawLatency(rawPort, spec, tls), spec.maxMs + CASE_SLACK_MS, 'raw latency')
+              row.raw = nonEmpty(await withTimeout(rawLatency(rawPort, spec, tls), spec.maxMs + CASE_SLACK_MS, 'raw latency'), spec.maxMs)
             } catch (err) {
               row.rawError = reason(err)
             }
@@ -181,7 +181,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
           if (project.a) {
             try {
               const { paths } = await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: `echo-${++actorSerial}-latency`, count: 1 })
-              row.project = await withTimeout(heliosLatency(project.a, paths[0]!, spec), spec.maxMs + CASE_SLACK_MS, 'helios latency')
+              row.project = nonEmpty(await withTimeout(heliosLatency(project.a, paths[0]!, spec), spec.maxMs + CASE_SLACK_MS, 'helios latency'), spec.maxMs)
             } catch (err) {
               row.skipped = `failed: ${reason(err)}`
             }
@@ -266,6 +266,12 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
   }
   report.durationSec = (Date.now() - started) / 1000
   return report
+}
+
+/** A latency run that recorded nothing has no percentiles: report it as a failure, not as zeros. */
+function nonEmpty(result: LatencyResult, maxMs: number): LatencyResult {
+  if (result.count === 0) throw new Error(`no measured round trip completed within ${maxMs} ms`)
+  return result
 }
 
 /** A fifth of the one-way stream, at most 500 ms: lets the JIT settle on the sizes about to be measured. */
