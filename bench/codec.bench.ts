@@ -147,14 +147,14 @@ const fmt = (n: number): string => (n >= 100 ? Math.round(n).toLocaleString('en-
 console.log(`@helios/codec envelope encode+decode, ${quick ? 'quick' : 'full'} run (${rounds} rounds x ${roundMs} ms, median)`);
 console.log(`node ${process.version}, ${cpus().length} cpus, ${cpu}, msgpackr native addon: ${isNativeAccelerationEnabled ? 'active' : 'inactive'}`);
 console.log('');
-console.log(['case', 'helios ops/s', 'json ops/s', 'msgpackr ops/s', 'x json', 'x msgpackr', 'helios B', 'json B', 'msgpackr B'].map((h, i) => (i === 0 ? h.padEnd(16) : h.padStart(14))).join(''));
+console.log(['case', 'helios ops/s', 'json ops/s', 'msgpackr ops/s', 'x json', 'x msgpackr', 'helios B', 'json B', 'msgpackr B'].map((h, i) => (i === 0 ? h.padEnd(16) : h.padStart(16))).join(''));
 for (const r of rows) {
   const h = r.ops['helios'] ?? 0;
   const j = r.ops['json'] ?? 1;
   const m = r.ops['msgpackr'] ?? 1;
   console.log(
     [r.case.padEnd(16), fmt(h), fmt(j), fmt(m), (h / j).toFixed(2), (h / m).toFixed(2), String(r.bytes['helios']), String(r.bytes['json']), String(r.bytes['msgpackr'])]
-      .map((v, i) => (i === 0 ? v : v.padStart(14)))
+      .map((v, i) => (i === 0 ? v : v.padStart(16)))
       .join(''),
   );
 }
