@@ -116,6 +116,8 @@ test('an index the peer rebinds to another value is refused with ERR_COMPRESSION
   pair.ba.decode(pair.a.encode(ad([[0, 'a']], 1)));
   pair.ba.decode(pair.a.encode(ad([[0, 'a']], 1)));
   t.throws(() => pair.ba.decode(pair.a.encode(ad([[0, 'b']], 2))), { instanceOf: CompressionConflictError, code: 'ERR_COMPRESSION_CONFLICT' } as never);
+  t.throws(() => pair.ba.decode(pair.a.encode(ad([[1, 'x'], [1, 'y']], 3))), { instanceOf: CompressionConflictError });
+  t.throws(() => pair.ba.decode(Buffer.from('1001c0a0', 'hex')), { instanceOf: CompressionUnknownIndexError });
   const decoded = pair.ba.decode(Buffer.from('1000c0a0', 'hex'));
   t.deepEqual(decoded, { type: 'user-envelope', recipient: 'a', sender: undefined, message: '' });
 });

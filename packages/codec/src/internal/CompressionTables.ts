@@ -134,6 +134,14 @@ export class InboundCompressionTable {
       const existing = this.#values[index];
       if (existing !== undefined && existing !== value) throw new CompressionConflictError(this.kind, index);
     }
+    if (entries.length > 1) {
+      const seen = new Map<number, string>();
+      for (const [index, value] of entries) {
+        const earlier = seen.get(index);
+        if (earlier !== undefined && earlier !== value) throw new CompressionConflictError(this.kind, index);
+        seen.set(index, value);
+      }
+    }
     for (const [index, value] of entries) this.#values[index] = value;
   }
 
