@@ -121,6 +121,19 @@ test('a cyclic or too deeply nested message is refused with ERR_NESTING_TOO_DEEP
   t.throws(() => new Codec({ maxFrameSize: 1 << 20 }).decode(veryDeep), { instanceOf: NestingTooDeepError });
 });
 
+test('arrays nested in arrays cannot claim more items than the frame has bytes', (t) => {
+  // each level declares 60000 items, as many as the bytes that remain, 50 levels deep
+  const levels = 50;
+  const parts: Buffer[] = [Buffer.from('10a172c0', 'hex')];
+  for (let i = 0; i < levels; i++) parts.push(Buffer.from([0xdc, 0xea, 0x60]));
+  parts.push(Buffer.alloc(60000, 0xc0));
+  const frame = Buffer.concat(parts);
+  const big = new Codec({ maxFrameSize: 1 << 20 });
+  const before = process.memoryUsage().heapUsed;
+  t.throws(() => big.decode(frame), { instanceOf: CorruptedFrameError });
+  t.true(process.memoryUsage().heapUsed - before < 64 * 1024 * 1024);
+});
+
 test('a __proto__ key on the wire is refused and never reaches a prototype', (t) => {
   // envelope to "r" whose message is the map {"__proto__": {"polluted": true}}
   const payload = Buffer.from('10a172c081a95f5f70726f746f5f5f81a8706f6c6c75746564c3', 'hex');

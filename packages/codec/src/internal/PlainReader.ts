@@ -18,6 +18,12 @@ let pos = 0;
 let end = 0;
 let maxDepth = 0;
 let bailed = false;
+/*
+ * Items still allowed to be pre-allocated in this value: each array or map entry takes at least one
+ * byte, so a well-formed value never needs more than its byte length. Without it, arrays nested in
+ * arrays could each claim the bytes that remain and allocate many times the frame.
+ */
+let budget = 0;
 
 const float64 = new Float64Array(1);
 const float64Bytes = new Uint8Array(float64.buffer);
@@ -96,7 +102,7 @@ function key(length: number): string | undefined {
 }
 
 function array(length: number, depth: number): unknown[] | undefined {
-  if (depth >= maxDepth || length > end - pos) return bail();
+  if (depth >= maxDepth || length > end - pos || (budget -= length) < 0) return bail();
   const out = new Array<unknown>(length);
   for (let i = 0; i < length; i++) {
     out[i] = value(depth + 1);
@@ -106,7 +112,7 @@ function array(length: number, depth: number): unknown[] | undefined {
 }
 
 function map(length: number, depth: number): Record<string, unknown> | undefined {
-  if (depth >= maxDepth || length > (end - pos) / 2) return bail();
+  if (depth >= maxDepth || length > (end - pos) / 2 || (budget -= length) < 0) return bail();
   const out: Record<string, unknown> = {};
   for (let i = 0; i < length; i++) {
     if (pos >= end) return bail();
@@ -233,6 +239,7 @@ export function readPlain(buf: Uint8Array, start: number, stop: number, depthLim
   end = stop;
   maxDepth = depthLimit;
   bailed = false;
+  budget = stop - start;
   const result = value(0);
   const ok = !bailed && pos === stop;
   src = EMPTY;
