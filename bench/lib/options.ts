@@ -10,8 +10,10 @@ export interface BenchOptions {
   replies: number
   window: number
   transports: Transport[]
-  /** Cap per ping-pong case (each side). */
+  /** Cap per ping-pong case (each side, each round). */
   maxCaseMs: number
+  /** Ping-pong rounds per N and side; the best round is reported. */
+  rounds: number
   latencyWarmup: number
   latencyCount: number
   latencyPayload: number
@@ -37,7 +39,9 @@ export const USAGE = `pnpm bench:pingpong [options]
   --replies 100000        replies per client (quick 10000)
   --window 50             messages in flight per client
   --transports tcp,tls,udp
-  --max-case-ms 4000      time cap per ping-pong case and side (quick 1200)
+  --max-case-ms 2500      time cap per ping-pong case, side and round (quick 1200)
+  --rounds 2              ping-pong rounds per N, alternating which side goes first;
+                          the best round of each side is reported (quick 1)
   --latency-count 10000   measured round trips (quick 2000); --latency-warmup 2000
   --latency-transports tcp,tls,udp
   --oneway-sizes 100,4096 --oneway-messages 300000 --oneway-transports tcp
@@ -81,6 +85,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       window: { type: 'string' },
       transports: { type: 'string' },
       'max-case-ms': { type: 'string' },
+      rounds: { type: 'string' },
       'latency-warmup': { type: 'string' },
       'latency-count': { type: 'string' },
       'latency-transports': { type: 'string' },
@@ -105,7 +110,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     replies: positive(values.replies, quick ? 10_000 : 100_000, 'replies'),
     window: positive(values.window, 50, 'window'),
     transports: selected,
-    maxCaseMs: positive(values['max-case-ms'], quick ? 1_200 : 4_000, 'max-case-ms'),
+    maxCaseMs: positive(values['max-case-ms'], quick ? 1_200 : 2_500, 'max-case-ms'),
+    rounds: Math.round(positive(values.rounds, quick ? 1 : 2, 'rounds')),
     latencyWarmup: positive(values['latency-warmup'], quick ? 500 : 2_000, 'latency-warmup'),
     latencyCount: positive(values['latency-count'], quick ? 2_000 : 10_000, 'latency-count'),
     latencyPayload: 100,

@@ -15,6 +15,9 @@ export interface PingPongRow {
   /** Why the project side has no figure (never a made-up one). */
   skipped?: string
   rawError?: string
+  /** msgs/s of every round; `raw` and `project` are the best round of each. */
+  rawRounds?: number[]
+  projectRounds?: number[]
 }
 
 export interface LatencyRow {
@@ -123,7 +126,7 @@ export function renderTables(report: Report): string {
   const m = report.machine
   out.push(
     `RemotePingPong — ${report.mode}, node ${m.node}, ${m.nproc} x ${m.cpuModel}, msgpackr native: ${m.msgpackrNative ? 'yes' : 'no'}`,
-    `window ${report.options['window']}, ${int(report.options['replies'] as number)} replies per client, case cap ${report.options['maxCaseMs']} ms`,
+    `window ${report.options['window']}, ${int(report.options['replies'] as number)} replies per client, case cap ${report.options['maxCaseMs']} ms, best of ${report.options['rounds']} round(s)`,
     '',
   )
   if (report.pingpong.length > 0) {
@@ -400,7 +403,7 @@ export function renderMarkdownSection(report: Report, jsonFile: string): string 
     '',
     `- Command: \`${report.command}\` (${report.mode}); ${report.durationSec.toFixed(0)} s; JSON: \`${jsonFile}\``,
     `- Machine: ${m.nproc} x ${m.cpuModel}, ${m.totalMemoryMb} MB RAM, ${m.platform}, node ${m.node}, msgpackr native addon ${m.msgpackrNative ? 'active' : 'NOT active'}; ${report.date}`,
-    `- Pattern: window ${report.options['window']} per client, ${int(report.options['replies'] as number)} replies per client, total = N x replies x 2; a case stops at ${report.options['maxCaseMs']} ms and then reports the rate over what it received (marked *).`,
+    `- Pattern: window ${report.options['window']} per client, ${int(report.options['replies'] as number)} replies per client, total = N x replies x 2; a case stops at ${report.options['maxCaseMs']} ms and then reports the rate over what it received (marked *); each side's best of ${report.options['rounds']} round(s), rounds alternating which side goes first (every round is in the JSON).`,
     '- The machine has 2 cores shared with other work: absolute figures are noisy, ratios from the same run are what count.',
     '',
     '<details><summary>How it is measured</summary>',
