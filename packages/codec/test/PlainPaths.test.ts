@@ -56,3 +56,18 @@ test('the plain-data paths give up on anything else', (t) => {
     t.is(readPlain(Buffer.from(hex, 'hex'), 0, hex.length / 2, 3), NOT_PLAIN, hex);
   }
 });
+
+test('a getter that encodes another message while a message is written does not corrupt either', (t) => {
+  const inner: Buffer[] = [];
+  const message = {
+    a: 1,
+    get b(): string {
+      inner.push(packr.pack({ nested: true }));
+      const nested = writePlain({ nested: true }, 0, 64);
+      t.is(nested, undefined);
+      return 'x';
+    },
+  };
+  const bytes = writePlain(message, 0, 64);
+  t.is(Buffer.from(bytes as Buffer).toString('hex'), Buffer.from(packr.pack({ a: 1, b: 'x' })).toString('hex'));
+});

@@ -20,6 +20,8 @@ let pos = 0;
 let limit = 0;
 let maxDepth = 0;
 let bailed = false;
+/** A getter on a message object may encode another message: such a nested call goes to msgpackr. */
+let writing = false;
 
 function bail(): void {
   bailed = true;
@@ -222,6 +224,7 @@ function writeObject(v: object, depth: number): void {
  * never written again), or undefined when the value is not plain data or does not fit.
  */
 export function writePlain(value: unknown, header: number, depthLimit: number): Buffer | undefined {
+  if (writing) return undefined;
   if (slab.length - slabPos < MIN_ROOM) {
     slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
     slabPos = 0;
@@ -231,7 +234,12 @@ export function writePlain(value: unknown, header: number, depthLimit: number): 
   limit = slab.length;
   maxDepth = depthLimit;
   bailed = false;
-  writeValue(value, 0);
+  writing = true;
+  try {
+    writeValue(value, 0);
+  } finally {
+    writing = false;
+  }
   if (bailed) return undefined;
   slabPos = (pos + 7) & ~7;
   return slab.subarray(start, pos);
