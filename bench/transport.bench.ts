@@ -301,9 +301,10 @@ async function main(): Promise<void> {
   log(`client and server in one process; ${rounds} rounds x ${seconds} s per contender and case, interleaved; the round with the median ratio is reported`)
   const durationMs = seconds * 1000
   // Warm-up: let both contenders' hot paths be compiled before anything is measured.
-  for (const c of cases.filter((x) => x.size === 1024 || onlySize !== undefined)) {
-    if (onlyImpl !== 'pipeline') await runRaw(c, 300)
-    if (onlyImpl !== 'raw') await runPipeline(c, 300)
+  // Every case: the paths differ by size (small frames are coalesced on flush, large ones not).
+  for (const c of cases) {
+    if (onlyImpl !== 'pipeline') await runRaw(c, 250)
+    if (onlyImpl !== 'raw') await runPipeline(c, 250)
   }
   const results: Result[] = []
   const rows: string[][] = []
