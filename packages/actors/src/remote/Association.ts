@@ -297,6 +297,11 @@ export class Association {
     this.remoting.handshakeFailed(this.key, reason)
   }
 
+  /** @internal An inbound user-lane connection closed: fragments of a message cut short will never complete. */
+  inboundUserLaneClosed(): void {
+    this.codec.reassembler.clear()
+  }
+
   /** @internal The user lane's writability changed. */
   onWritable(): void {
     this.drainQueue()
@@ -318,6 +323,10 @@ export class Association {
       pdu = this.codec.decode(buf, start, end)
     } catch (err) {
       this.stats.decodeErrors++
+      const code = (err as { code?: string }).code
+      // A lost fragment (udp) or a cut connection leaves a partial message that can never
+      // complete: drop the partial state instead of letting it fill the bounded buffer.
+      if (code === 'ERR_FRAGMENT_OUT_OF_ORDER' || code === 'ERR_REASSEMBLY_OVERFLOW') this.codec.reassembler.clear()
       this.remoting.decodeFailed(this, err)
       return
     }

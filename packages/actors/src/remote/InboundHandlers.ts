@@ -80,6 +80,7 @@ export class InboundConnectionHandler implements ChannelHandler {
 
   channelInactive(ctx: ChannelHandlerContext): void {
     this.handshakeDone()
+    if (this.assoc !== undefined && this.lane === Lane.user) this.assoc.inboundUserLaneClosed()
     ctx.fireChannelInactive()
   }
 
