@@ -94,8 +94,7 @@ export class SocketChannel extends AbstractChannel {
   }
 
   protected messageSize(message: unknown): number {
-    // A Buffer's constructor check is cheaper than instanceof's prototype walk.
-    if ((message as Buffer | null)?.constructor === Buffer || message instanceof Uint8Array) return (message as Uint8Array).byteLength
+    if (message instanceof Uint8Array) return message.byteLength
     throw unsupported(message, 'Uint8Array')
   }
 
