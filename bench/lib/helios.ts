@@ -132,44 +132,76 @@ function countDrops(system: HeliosSystem): { readonly count: number } {
   }
 }
 
-/** RemotePingPong for one N through the actor systems; `echoPaths` are the N echo actors on B. */
-export async function heliosPingPong(system: HeliosSystem, echoPaths: readonly string[], spec: PingPongSpec): Promise<PingPongResult & { dropped: number }> {
-  const echoes = await resolveAll(system, echoPaths)
+/**
+ * The benchmark actors of one transport: one per client, each paired with its echo actor on B,
+ * created once and reused by every N (a run with N clients uses the first N). Reuse keeps the set
+ * of actor paths on the association small and fixed, so every case measures the same steady
+ * state: creating fresh actors per case would leave the association with ever more paths (and a
+ * run after many cases would measure that history, not the case).
+ */
+export class PingPongClients {
+  readonly system: HeliosSystem
+  readonly echoes: HeliosActorRef[]
+  readonly actors: HeliosActorRef[] = []
+  /** The current run's reply handler; replaced per run, unset between runs. */
+  onMessage: ((client: number, message: unknown, ctx: HeliosActorContext) => void) | undefined
+
+  private constructor(system: HeliosSystem, echoes: HeliosActorRef[]) {
+    this.system = system
+    this.echoes = echoes
+    const id = ++serial
+    for (let c = 0; c < echoes.length; c++) {
+      const client = c
+      this.actors.push(
+        system.actorOf((message, ctx) => {
+          const handler = this.onMessage
+          if (handler) handler(client, message, ctx)
+        }, `pingpong-${id}-${c}`),
+      )
+    }
+  }
+
+  /** Resolves the echo actors at `echoPaths` and creates one benchmark actor per echo. */
+  static async create(system: HeliosSystem, echoPaths: readonly string[]): Promise<PingPongClients> {
+    return new PingPongClients(system, await resolveAll(system, echoPaths))
+  }
+
+  get size(): number {
+    return this.echoes.length
+  }
+}
+
+/** RemotePingPong for one N through the actor systems, with the first N of `clients`. */
+export async function heliosPingPong(clients: PingPongClients, spec: PingPongSpec): Promise<PingPongResult & { dropped: number }> {
   const n = spec.clients
+  if (n > clients.size) throw new Error(`${n} clients asked, ${clients.size} created`)
+  const { echoes, actors, system } = clients
   const target = spec.repliesPerClient
   const goal = n * target
   const sent = new Int32Array(n)
   const received = new Int32Array(n)
-  const benchmarks: HeliosActorRef[] = []
   let total = 0
   let lost = 0
   const run = new RunState()
   const done = run.done
   const finish = run.end
   const drops = countDrops(system)
-  const id = ++serial
 
-  for (let c = 0; c < n; c++) {
-    const echo = echoes[c]!
-    const client = c
-    benchmarks.push(
-      system.actorOf((message, ctx: HeliosActorContext) => {
-        if (!run.running) return run.late(message, ctx)
-        if (message !== HIT || received[client]! >= target) return
-        received[client]!++
-        total++
-        if (sent[client]! < target && sent[client]! - received[client]! < spec.window) {
-          sent[client]!++
-          echo.tell(HIT, ctx.self)
-        }
-        if (total === goal) finish()
-      }, `pingpong-${id}-${c}`),
-    )
+  clients.onMessage = (client, message, ctx) => {
+    if (!run.running) return run.late(message, ctx)
+    if (message !== HIT || client >= n || received[client]! >= target) return
+    received[client]!++
+    total++
+    if (sent[client]! < target && sent[client]! - received[client]! < spec.window) {
+      sent[client]!++
+      echoes[client]!.tell(HIT, ctx.self)
+    }
+    if (total === goal) finish()
   }
   const refill = (c: number): void => {
     while (sent[c]! < target && sent[c]! - received[c]! < spec.window) {
       sent[c]!++
-      echoes[c]!.tell(HIT, benchmarks[c]!)
+      echoes[c]!.tell(HIT, actors[c]!)
     }
   }
   const start = nowMs()
@@ -197,9 +229,10 @@ export async function heliosPingPong(system: HeliosSystem, echoPaths: readonly s
     clearTimeout(cap)
   }
   const elapsed = nowMs() - start
-  // A capped run still has replies in flight: let them land (no new sends) and stop the actors,
-  // so that the next case starts on a quiet association.
-  await run.quiesce(benchmarks)
+  // A capped run still has replies in flight: let them land (no new sends) before the next case
+  // uses the same actors on the same association.
+  await run.quiesce([])
+  clients.onMessage = undefined
   return { ...pingPongResult(spec, total, elapsed, lost), dropped: drops.count }
 }
 

@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path'
 import { type TlsMaterial, makeTlsMaterial } from './certs.js'
-import { heliosLatency, heliosOneWay, heliosPingPong } from './helios.js'
+import { heliosLatency, heliosOneWay, heliosPingPong, PingPongClients } from './helios.js'
 import { createRemoteSystem, type HeliosLoad, type HeliosSystem, loadHelios, withTimeout } from './heliosApi.js'
 import { machineInfo, memoryReport } from './machine.js'
 import type { BenchOptions } from './options.js'
@@ -48,6 +48,8 @@ export function stepCount(opts: BenchOptions): number {
 
 interface ProjectSide {
   a?: HeliosSystem
+  /** The benchmark actors (and their echoes on B) every N of this transport reuses. */
+  clients?: PingPongClients
   skipped?: string
 }
 
@@ -119,14 +121,17 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
         try {
           project.a = await createRemoteSystem(helios.ActorSystem, 'A', t, tls)
           await peer.request({ op: 'helios-start', transport: t, ...(tls ? { tls } : {}) })
-          const { paths } = await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: 'warm', count: 5 })
-          await withTimeout(heliosPingPong(project.a, paths, warmSpec(opts, t)), 30_000, 'helios warm-up')
+          const poolSize = Math.max(5, ...(opts.transports.includes(t) ? opts.clients : []))
+          const { paths } = await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: `echo-${++actorSerial}`, count: poolSize })
+          project.clients = await withTimeout(PingPongClients.create(project.a, paths), 30_000, 'resolving the echo actors')
+          await withTimeout(heliosPingPong(project.clients, warmSpec(opts, t)), 30_000, 'helios warm-up')
         } catch (err) {
           project.skipped = reason(err)
           progress.note(`helios ${t}: skipped: ${project.skipped}`)
           await project.a?.terminate().catch(() => {})
           await peer.request({ op: 'helios-stop', transport: t }).catch(() => {})
           delete project.a
+          delete project.clients
         }
       }
       progress.complete()
@@ -135,7 +140,6 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
         for (const n of opts.clients) {
           const spec: PingPongSpec = { transport: t, clients: n, repliesPerClient: opts.replies, window: opts.window, maxMs: opts.maxCaseMs }
           const row: PingPongRow = { transport: t, clients: n, raw: null, project: null, rawRounds: [], projectRounds: [] }
-          let echoPaths: string[] | undefined
           const runRaw = async (round: number): Promise<void> => {
             progress.step(`pingpong ${t} N=${n} raw${roundLabel(opts, round)}`)
             if (rawPort !== undefined && row.rawError === undefined) {
@@ -151,10 +155,9 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
           }
           const runProject = async (round: number): Promise<void> => {
             progress.step(`pingpong ${t} N=${n} helios${roundLabel(opts, round)}`)
-            if (project.a && row.skipped === undefined) {
+            if (project.a && project.clients && row.skipped === undefined) {
               try {
-                echoPaths ??= (await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: `echo-${++actorSerial}-n${n}`, count: n })).paths
-                const r = await withTimeout(heliosPingPong(project.a, echoPaths, spec), spec.maxMs + CASE_SLACK_MS, 'helios case')
+                const r = await withTimeout(heliosPingPong(project.clients!, spec), spec.maxMs + CASE_SLACK_MS, 'helios case')
                 row.projectRounds!.push(r.msgsPerSec)
                 if (!row.project || r.msgsPerSec > row.project.msgsPerSec) row.project = r
               } catch (err) {
