@@ -41,7 +41,7 @@ export const USAGE = `pnpm bench:pingpong [options]
   --transports tcp,tls,udp
   --max-case-ms 2500      time cap per ping-pong case, side and round (quick 1200)
   --rounds 2              ping-pong rounds per N, alternating which side goes first;
-                          the best round of each side is reported (quick 1)
+                          the best round of each side is reported
   --latency-count 10000   measured round trips (quick 2000); --latency-warmup 2000
   --latency-transports tcp,tls,udp
   --oneway-sizes 100,4096 --oneway-messages 300000 --oneway-transports tcp
@@ -111,7 +111,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     window: positive(values.window, 50, 'window'),
     transports: selected,
     maxCaseMs: positive(values['max-case-ms'], quick ? 1_200 : 2_500, 'max-case-ms'),
-    rounds: Math.round(positive(values.rounds, quick ? 1 : 2, 'rounds')),
+    rounds: Math.round(positive(values.rounds, 2, 'rounds')),
     latencyWarmup: positive(values['latency-warmup'], quick ? 500 : 2_000, 'latency-warmup'),
     latencyCount: positive(values['latency-count'], quick ? 2_000 : 10_000, 'latency-count'),
     latencyPayload: 100,
