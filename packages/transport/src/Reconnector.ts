@@ -76,7 +76,8 @@ export function backoffDelay(retry: number, options: BackoffOptions = {}, random
   const { baseDelayMs = 100, maxDelayMs = 30_000, factor = 2, jitter = 1 } = options
   // base 0 stays 0 (0 * Infinity would be NaN once factor^retry overflows).
   const cap = baseDelayMs === 0 ? 0 : Math.min(maxDelayMs, baseDelayMs * Math.pow(factor, retry))
-  return cap * (1 - jitter) + jitter * random() * cap
+  // min: rounding of the sum must never push a delay past its cap
+  return Math.min(cap, cap * (1 - jitter) + jitter * random() * cap)
 }
 
 const IDLE = 0
