@@ -1,6 +1,6 @@
 import { decodePreamble, encodePreamble, PROTOCOL_VERSION, UnsupportedVersionError } from '@helios/codec'
 import {
-  Bootstrap,
+  Bootstrap, backoffDelay,
   type Channel, type ChannelHandler, type ChannelHandlerContext,
 } from '@helios/transport'
 import type { ScheduledTimer } from '../Clock.js'
@@ -123,10 +123,8 @@ export class TcpOutboundLink implements OutboundLink {
   private scheduleRetry(): void {
     if (this.closedForGood || this.retry !== undefined || !this.assoc.wantsConnection) return
     const s = this.remoting.settings
-    const cap = Math.min(s.reconnectMaxBackoffMs, s.reconnectMinBackoffMs * 2 ** Math.min(this.attempts, 20))
-    this.attempts++
-    // Full jitter (AWS architecture blog): spreads reconnect storms of many nodes.
-    const delay = s.reconnectMinBackoffMs / 2 + Math.random() * (cap - s.reconnectMinBackoffMs / 2)
+    // Capped exponential backoff; half jitter keeps a floor while spreading reconnect storms.
+    const delay = backoffDelay(this.attempts++, { baseDelayMs: s.reconnectMinBackoffMs, maxDelayMs: s.reconnectMaxBackoffMs, jitter: 0.5 })
     this.retry = this.remoting.clock.schedule(delay, () => {
       this.retry = undefined
       if (this.assoc.wantsConnection) this.ensure()
