@@ -182,6 +182,15 @@ async function ping(args: string[]): Promise<number> {
 
 // ---------------------------------------------------------------------------------------- main
 
+/** The error's message plus those of its causes that it does not already contain (EADDRINUSE…). */
+function describe(error: Error): string {
+  let text = error.message
+  for (let cause = error.cause; cause instanceof Error; cause = cause.cause) {
+    if (!text.includes(cause.message)) text += ` (${cause.message})`
+  }
+  return text
+}
+
 async function main(argv: string[]): Promise<number> {
   // `pnpm helios -- node` passes the `--` on.
   const args = argv.filter((a) => a !== '--')
@@ -209,8 +218,7 @@ async function main(argv: string[]): Promise<number> {
       return 2
     }
     if (error instanceof HeliosActorError) {
-      const cause = error.cause instanceof Error ? `: ${error.cause.message}` : ''
-      console.error(`helios: ${error.message}${cause}`)
+      console.error(`helios: ${describe(error)}`)
       return 1
     }
     console.error('helios:', error)
