@@ -74,7 +74,9 @@ export class ChannelClosedError extends TransportError {
 /** A server could not bind its address (in use, permission denied, bad address). */
 export class BindError extends TransportError {
   constructor(address: string, options?: { cause?: unknown }) {
-    super('ERR_BIND', `cannot bind ${address}`, options)
+    const why = (options?.cause as { code?: unknown; message?: unknown } | undefined)
+    const detail = typeof why?.code === 'string' ? ` (${why.code})` : typeof why?.message === 'string' ? ` (${why.message})` : ''
+    super('ERR_BIND', `cannot bind ${address}${detail}`, options)
   }
 }
 

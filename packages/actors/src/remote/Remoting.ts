@@ -124,7 +124,7 @@ export class Remoting implements RemoteProvider {
         port = server.localAddress?.port ?? s.port
       }
     } catch (err) {
-      throw new RemotingUnavailableError(`cannot bind ${s.transport} on ${s.host}:${s.port}: ${(err as Error).message}`, { cause: err })
+      throw new RemotingUnavailableError(`${s.transport}: ${(err as Error).message}`, { cause: err })
     }
     this.address = new Address(this.protocol, this.internals.name, s.advertisedHost, s.advertisedPort ?? port)
     this.localUniqueAddress = { address: this.address.toString(), uid: this.internals.nodeUid }
