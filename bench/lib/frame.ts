@@ -5,7 +5,7 @@
  * server would be, so that the baseline is this machine's limit and not a straw man:
  *
  * - reads keep a queue of chunks; a frame inside one chunk is decoded in place with
- *   `unpack(buf, { start, end })`, only a frame spanning chunks is copied;
+ *   `unpack(buf, { start, end })`, only a frame spanning chunks is copied (just its own bytes);
  * - writes are packed into one batch buffer and go out in one `write()` per flush (one syscall
  *   per tick instead of one per frame).
  */
@@ -27,6 +27,8 @@ export type FrameListener = (value: unknown) => void
 export class FrameReader {
   private readonly chunks: Buffer[] = []
   private buffered = 0
+  /** Length of the frame being buffered, -1 until its header is complete. */
+  private frameLength = -1
   private readonly onFrame: FrameListener
   private readonly maxFrameLength: number
 
@@ -37,37 +39,52 @@ export class FrameReader {
 
   /** Feeds one chunk as it came from the socket. */
   push(chunk: Buffer): void {
-    if (this.buffered === 0) {
-      // Fast path: decode straight out of the fresh chunk.
-      const rest = this.decodeIn(chunk)
-      if (rest < chunk.length) {
-        const tail = chunk.subarray(rest)
-        this.chunks.push(tail)
-        this.buffered = tail.length
+    let off = 0
+    if (this.buffered > 0) {
+      // Complete the frame that spans chunks, copying only its own bytes.
+      if (this.frameLength < 0) {
+        const take = Math.min(4 - this.buffered, chunk.length)
+        this.chunks.push(chunk.subarray(0, take))
+        this.buffered += take
+        off = take
+        if (this.buffered < 4) return
+        this.frameLength = this.checked(Buffer.concat(this.chunks, this.buffered).readUInt32BE(0))
       }
-      return
+      const need = 4 + this.frameLength - this.buffered
+      if (chunk.length - off < need) {
+        this.chunks.push(off === 0 ? chunk : chunk.subarray(off))
+        this.buffered += chunk.length - off
+        return
+      }
+      this.chunks.push(chunk.subarray(off, off + need))
+      const frame = Buffer.concat(this.chunks, 4 + this.frameLength)
+      this.chunks.length = 0
+      this.buffered = 0
+      this.frameLength = -1
+      off += need
+      this.onFrame(unpackr.unpack(frame, { start: 4, end: frame.length }))
     }
-    this.chunks.push(chunk)
-    this.buffered += chunk.length
-    // Frames spanning chunks: merge what is queued (rare under load, frames are tiny).
-    const merged = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered)
-    this.chunks.length = 0
-    this.buffered = 0
-    const rest = this.decodeIn(merged)
-    if (rest < merged.length) {
-      const tail = merged.subarray(rest)
+    // Every frame that lies inside the chunk is decoded in place.
+    const rest = this.decodeIn(chunk, off)
+    if (rest < chunk.length) {
+      const tail = chunk.subarray(rest)
       this.chunks.push(tail)
       this.buffered = tail.length
+      this.frameLength = tail.length >= 4 ? this.checked(tail.readUInt32BE(0)) : -1
     }
   }
 
-  /** Decodes every complete frame in `buf`; returns the offset of the first unconsumed byte. */
-  private decodeIn(buf: Buffer): number {
-    let off = 0
+  /** Refuses a frame longer than the limit from its header, before its body is buffered. */
+  private checked(frameLength: number): number {
+    if (frameLength > this.maxFrameLength) throw new Error(`frame of ${frameLength} bytes exceeds ${this.maxFrameLength}`)
+    return frameLength
+  }
+
+  /** Decodes every complete frame in `buf` from `off`; returns the offset of the first unconsumed byte. */
+  private decodeIn(buf: Buffer, off: number): number {
     const len = buf.length
     while (len - off >= 4) {
-      const frameLength = buf.readUInt32BE(off)
-      if (frameLength > this.maxFrameLength) throw new Error(`frame of ${frameLength} bytes exceeds ${this.maxFrameLength}`)
+      const frameLength = this.checked(buf.readUInt32BE(off))
       if (len - off - 4 < frameLength) break
       const start = off + 4
       off = start + frameLength
