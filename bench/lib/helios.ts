@@ -2,9 +2,9 @@
  * The project side: the same traffic as the raw baseline, through @helios/actors remoting.
  *
  * Side B hosts echo actors (one per client, as in Akka.NET's RemotePingPong) and a sink for the
- * one-way stream; side A hosts the benchmark actors, which resolve their echo with
- * `actorSelection(path).resolveOne`, keep a window of "hit" messages in flight and send one more
- * per reply.
+ * one-way stream; side A hosts the benchmark actors ({@link PingPongClients}, one pool per
+ * transport), which resolve their echo with `actorSelection(path).resolveOne`, keep a window of
+ * "hit" messages in flight and send one more per reply.
  */
 import type { HeliosActorContext, HeliosActorRef, HeliosSystem } from './heliosApi.js'
 import { withTimeout } from './heliosApi.js'

@@ -84,9 +84,11 @@ export class ChildPeer implements Peer {
     const child = fork(`${here}/worker.ts`, [], {
       cwd: dirname(here),
       execArgv: ['--import', 'tsx', ...extraNodeArgs],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // B's stdout goes to our stderr: stdout carries only the tables and the --json line.
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
       serialization: 'advanced',
     })
+    child.stdout?.pipe(process.stderr, { end: false })
     live.add(child)
     const peer = new ChildPeer(child)
     try {
