@@ -83,6 +83,10 @@ test('a hung peer (SIGSTOP, sockets open) is declared unreachable and quarantine
   const before = a.deadLetterCount
   ref.tell('after quarantine')
   t.is(a.deadLetterCount, before + 1)
+  // A watch made after the quarantine is answered at once.
+  const late = watch(a, ref)
+  const { msg: lateMsg } = await late.terminated
+  t.true(lateMsg.addressTerminated)
 })
 
 test('a peer restarted on the same port (new uid) is recognised at its first handshake', async (t) => {

@@ -4,6 +4,7 @@ import type { Address } from '../Address.js'
 import type { AssociationInfo } from '../AssociationInfo.js'
 import type { ScheduledTimer } from '../Clock.js'
 import { debug } from '../internal/debug.js'
+import { internalRef } from '../internal/InternalActorRef.js'
 import type { SystemMessage } from '../internal/SystemMessage.js'
 import { PhiAccrualFailureDetector } from '../PhiAccrualFailureDetector.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
@@ -141,7 +142,13 @@ export class Association {
 
   /** Sends a system message reliably (watch, unwatch, death-watch notification). */
   sendSystem(recipient: RemoteActorRef, message: SystemMessage): void {
-    if (this.quarantined) return
+    if (this.quarantined) {
+      // The node is gone for this incarnation: a watch is answered at once, like Akka does.
+      if (message.kind === 'watch') {
+        internalRef(message.watcher).sendSystemMessage({ kind: 'deathWatchNotification', ref: message.watchee, existenceConfirmed: false, addressTerminated: true })
+      }
+      return
+    }
     let wire: PendingSystem
     switch (message.kind) {
       case 'watch':
