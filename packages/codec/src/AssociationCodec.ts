@@ -8,6 +8,8 @@ import type { CompressionAdvertisementPdu, CompressionTableKind, Pdu } from './P
 import { PduTag } from './Pdu.js';
 import { Reassembler } from './Reassembler.js';
 
+const NO_FRAMES: Uint8Array[] = [];
+
 /**
  * The codec state of one association: outbound and inbound compression tables for actor paths
  * and manifests, the fragment counter and the {@link Reassembler}. Create one per association
@@ -144,11 +146,17 @@ export class AssociationCodec {
     }
   }
 
+  /** True when {@link takeControlFrames} has something to send (cheap: check it on every flush). */
+  get hasControlFrames(): boolean {
+    return this.#controlOut.length > 0 || this.#outRefs.hasPending || this.#outManifests.hasPending;
+  }
+
   /**
    * Frames owed to the peer on the control lane: new compression advertisements and acks of
    * the peer's advertisements. Call after sending or receiving and send them all.
    */
   takeControlFrames(): Uint8Array[] {
+    if (!this.hasControlFrames) return NO_FRAMES;
     const out = this.#controlOut.splice(0);
     for (const table of [this.#outRefs, this.#outManifests]) {
       const ad = table.takeAdvertisement();

@@ -229,7 +229,7 @@ export class Association {
         this.ackOwed = false
         this.writeControlPdu({ type: 'ack', cumulative: this.sysRecv.cumulativeAck, selective: [] })
       }
-      for (const f of this.codec.takeControlFrames()) this.control.write(f)
+      if (this.codec.hasControlFrames) for (const f of this.codec.takeControlFrames()) this.control.write(f)
       this.control.flush()
     }
     if (this.user.ready) this.user.flush()

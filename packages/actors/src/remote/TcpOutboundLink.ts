@@ -27,6 +27,8 @@ export class TcpOutboundLink implements OutboundLink {
   private retry: ScheduledTimer | undefined
   private readonly preamble: Uint8Array
   private readonly batch = new FrameBatch(BATCH_BYTES)
+  /** A full batch went to the channel since the last flush. */
+  private unflushed = false
 
   constructor(
     private readonly remoting: Remoting,
@@ -47,12 +49,17 @@ export class TcpOutboundLink implements OutboundLink {
 
   write(payload: Uint8Array): void {
     const full = this.batch.add(payload)
-    if (full !== undefined) this.channel?.write(full)
+    if (full !== undefined) {
+      this.channel?.write(full)
+      this.unflushed = true
+    }
   }
 
   flush(): void {
     const data = this.batch.take()
     if (data !== undefined) this.channel?.write(data)
+    else if (!this.unflushed) return // nothing written since the last flush
+    this.unflushed = false
     this.channel?.flush()
   }
 

@@ -67,6 +67,11 @@ export class OutboundCompressionTable {
   }
 
   /** Takes the entries allocated since the last call as one advertisement (or undefined). */
+  /** True when entries wait to be advertised. */
+  get hasPending(): boolean {
+    return this.#pending.length > 0;
+  }
+
   takeAdvertisement(): { version: number; entries: [number, string][] } | undefined {
     if (this.#pending.length === 0) return undefined;
     const entries = this.#pending;
