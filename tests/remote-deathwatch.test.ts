@@ -138,3 +138,30 @@ test('after a quarantine, a new incarnation on the same address is found again b
   t.is(reply, 'found you')
   t.is(a.associations().find((x) => x.remote.toString() === b2!.address)?.state, 'established')
 })
+
+test('a watch sent before the association exists is not lost', async (t) => {
+  const a = await ActorSystem.create('A', { remote: remote() })
+  const b = await ActorSystem.create('B', { remote: remote() })
+  t.teardown(async () => { await a.terminate(); await b.terminate() })
+  const target = b.actorOf(() => {}, 'target')
+  // No selection, no ask: the watch is the first thing A ever sends to B.
+  const ref = a.resolveActorRef(`${b.address.toString()}/user/target`)
+  const w = watch(a, ref)
+  await w.ready
+  await new Promise((r) => setTimeout(r, 300))
+  b.stop(target)
+  const { msg } = await w.terminated
+  t.false(msg.addressTerminated)
+})
+
+test('watching an actor on a node that never answers ends with Terminated after the handshake timeout', async (t) => {
+  const a = await ActorSystem.create('A', { remote: remote({ handshakeTimeoutMs: 500 }) })
+  const closed = await ActorSystem.create('Gone', { remote: remote() })
+  const address = closed.address.toString()
+  await closed.terminate()
+  t.teardown(() => a.terminate())
+  const ref = a.resolveActorRef(`${address}/user/x`)
+  const w = watch(a, ref)
+  const { msg } = await w.terminated
+  t.true(msg.addressTerminated)
+})

@@ -128,3 +128,32 @@ test('a peer of another protocol version gets this node\'s preamble back and is 
   t.deepEqual([...Buffer.concat(chunks)], [...encodePreamble(Lane.user)])
   await check()
 })
+
+test('an envelope with a malformed sender or a recipient on another node fails alone; the connection goes on', async (t) => {
+  const { a, check } = await nodes(t)
+  const received: unknown[] = []
+  const sink = a.actorOf((m) => { received.push(m) }, 'sink')
+  const sinkPath = sink.path.toSerializationFormat()
+  const { socket } = await rawConnect(a.address.port as number)
+  const codec = new Codec()
+  const from = 'helios.tcp://Raw@127.0.0.1:9'
+  const assoc = codec.createAssociation()
+  const frames = [
+    codec.encode({ type: 'handshake-request', from: { address: from, uid: 99n }, to: a.address.toString() }),
+    ...assoc.encodeUserMessage(sinkPath, 'm1'),
+    ...assoc.encodeUserMessage(sinkPath, 'bad sender', 'not a path'),
+    ...assoc.encodeUserMessage('helios.tcp://Z@127.0.0.1:1/user/z#5', 'relay me'),
+    ...assoc.encodeUserMessage(sinkPath, 'm2'),
+  ]
+  const dropped: string[] = []
+  a.events.on('dropped', (e) => dropped.push(e.reason))
+  socket.write(Buffer.concat([encodePreamble(Lane.user), ...frames.map(frame)]))
+  const deadline = Date.now() + 5000
+  while (received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  t.deepEqual(received, ['m1', 'm2'])
+  t.true(dropped.some((r) => /not on this node/.test(r)), dropped.join('; '))
+  t.true(dropped.some((r) => /path/i.test(r)), dropped.join('; '))
+  t.false(a.associations().some((x) => x.remote.toString().includes('Z@')), 'no association to the third node')
+  socket.destroy()
+  await check()
+})

@@ -87,6 +87,15 @@ export class Association {
   private readonly quarantinedUids = new Set<bigint>()
   private shutdownTimer: ScheduledTimer | undefined
   private probing = false
+  /**
+   * False from the moment a control connection (re)connects until the peer's handshake response
+   * on it confirms which incarnation answers: no system or user message goes out before, so
+   * nothing meant for an old incarnation reaches a restarted one (docs/PROTOCOL.md §10.1).
+   */
+  private confirmed = false
+  private nackOwed = false
+  private lastNackResendAt = -Infinity
+  private lastHeartbeatReplyAt = 0
 
   constructor(remoting: Remoting, remoteAddress: Address, makeLink: (assoc: Association, lane: LaneId) => OutboundLink) {
     this.remoting = remoting
@@ -128,7 +137,7 @@ export class Association {
       this.remoting.internals.deadLetter(message, sender, recipient)
       return
     }
-    if (this.established && this.queueHead === this.queue.length && this.user.ready && this.user.writable) {
+    if (this.established && this.confirmed && this.queueHead === this.queue.length && this.user.ready && this.user.writable) {
       this.writeUser(recipient, message, sender)
       return
     }
@@ -177,7 +186,7 @@ export class Association {
       }
       throw err
     }
-    if (this.established && this.control.ready) this.writeSystem(entry.seq, entry.message)
+    if (this.established && this.confirmed && this.control.ready) this.writeSystem(entry.seq, entry.message)
     else this.connect()
   }
 
@@ -225,7 +234,12 @@ export class Association {
   flush(): void {
     this.flushScheduled = false
     if (this.control.ready) {
-      if (this.ackOwed) {
+      if (this.nackOwed) {
+        // One nack per flush, however many envelopes arrived out of order.
+        this.nackOwed = false
+        this.ackOwed = false
+        this.writeControlPdu({ type: 'nack', cumulative: this.sysRecv.cumulativeAck, missing: [] })
+      } else if (this.ackOwed) {
         this.ackOwed = false
         this.writeControlPdu({ type: 'ack', cumulative: this.sysRecv.cumulativeAck, selective: [] })
       }
@@ -241,7 +255,7 @@ export class Association {
   }
 
   private drainQueue(): void {
-    if (!this.established || !this.user.ready) return
+    if (!this.established || !this.confirmed || !this.user.ready) return
     const q = this.queue
     while (this.queueHead < q.length && this.user.writable) {
       const m = q[this.queueHead] as QueuedUser
@@ -258,7 +272,7 @@ export class Association {
   }
 
   private resendSystem(): void {
-    if (!this.established || !this.control.ready) return
+    if (!this.established || !this.confirmed || !this.control.ready) return
     for (const e of this.sysSend.pending()) {
       this.writeSystem(e.seq, e.message)
       this.stats.systemMessagesResent++
@@ -283,16 +297,20 @@ export class Association {
 
   /** @internal A lane connected and sent its preamble and handshake request. */
   onLinkUp(lane: LaneId): void {
-    // A peer that introduced itself is owed our handshake response, also on a new connection.
-    if (lane === LaneId.control && this.uid !== undefined && !this.quarantined) this.sendHandshakeResponse()
-    if (!this.established) return
-    if (lane === LaneId.control) this.resendSystem()
-    else this.drainQueue()
+    if (lane === LaneId.control) {
+      // Whoever answers on this new connection must confirm its uid before traffic resumes.
+      this.confirmed = false
+      // A peer that introduced itself is owed our handshake response, also on a new connection.
+      if (this.uid !== undefined && !this.quarantined) this.sendHandshakeResponse()
+    } else if (this.established) {
+      this.drainQueue()
+    }
     this.remoting.scheduleFlush(this)
   }
 
   /** @internal A lane's connection closed or failed; the link reconnects by itself while wanted. */
   onLinkDown(lane: LaneId, reason: string): void {
+    if (lane === LaneId.control) this.confirmed = false
     if (lane === LaneId.control && this.established) {
       this.stats.reconnects++
       this.remoting.publishDisassociated(this, reason)
@@ -346,7 +364,13 @@ export class Association {
       case 'user-envelope':
         if (!this.acceptsTraffic()) return
         this.stats.messagesReceived++
-        this.remoting.deliverUser(pdu.recipient, pdu.message, pdu.sender)
+        try {
+          this.remoting.deliverUser(pdu.recipient, pdu.message, pdu.sender)
+        } catch (err) {
+          // e.g. a malformed sender path: that one message fails, the connection goes on
+          this.stats.decodeErrors++
+          this.remoting.decodeFailed(this, err)
+        }
         return
       case 'system-envelope':
         if (!this.acceptsTraffic()) return
@@ -357,13 +381,22 @@ export class Association {
         if (this.sysSend.ack(pdu.cumulative) > 0) {
           this.lastResendAt = this.remoting.clock.now()
         }
-        if (pdu.type === 'nack') this.resendSystem()
+        if (pdu.type === 'nack') {
+          const now = this.remoting.clock.now()
+          if (now - this.lastNackResendAt >= this.remoting.settings.systemMessageResendIntervalMs) {
+            this.lastNackResendAt = now
+            this.resendSystem()
+          }
+        }
         return
       case 'heartbeat':
         if (this.uid !== undefined && !this.quarantined) this.writeControlPdu({ type: 'heartbeat-reply', uid: this.remoting.internals.nodeUid })
         return
       case 'heartbeat-reply':
-        if (pdu.uid === this.uid && !this.quarantined) this.detector.heartbeat()
+        if (pdu.uid === this.uid && !this.quarantined) {
+          this.detector.heartbeat()
+          this.lastHeartbeatReplyAt = this.remoting.clock.now()
+        }
         return
       case 'handshake-request':
         this.onHandshakeRequest(pdu.from.uid)
@@ -396,12 +429,17 @@ export class Association {
     this.ackOwed = true
     this.remoting.scheduleFlush(this)
     if (decision !== 'deliver') {
-      if (decision === 'gap') this.writeControlPdu({ type: 'nack', cumulative: this.sysRecv.cumulativeAck, missing: [] })
+      if (decision === 'gap') this.nackOwed = true
       return
     }
     this.stats.systemMessagesReceived++
     if (!Array.isArray(message) || sender === undefined) return
-    this.remoting.deliverSystem(recipient, sender, message[0] as number, message[1] === 1)
+    try {
+      this.remoting.deliverSystem(recipient, sender, message[0] as number, message[1] === 1)
+    } catch (err) {
+      this.stats.decodeErrors++
+      this.remoting.decodeFailed(this, err)
+    }
   }
 
   /** @internal The peer (uid) introduced itself (handshake request). Returns false when refused as quarantined. */
@@ -419,10 +457,22 @@ export class Association {
 
   private onHandshakeResponse(uid: bigint): void {
     if (!this.adoptUid(uid)) return
-    if (this.established) return
+    this.control.confirmed()
+    this.user.confirmed()
+    if (this.established) {
+      if (!this.confirmed) {
+        this.confirmed = true
+        this.resendSystem()
+        this.drainQueue()
+        this.remoting.scheduleFlush(this)
+      }
+      return
+    }
     this.established = true
+    this.confirmed = true
     this.handshakeStartedAt = undefined
     this.detector.heartbeat()
+    this.lastHeartbeatReplyAt = this.remoting.clock.now()
     debug('associated with %s (uid %s)', this.key, uid)
     this.remoting.publishAssociated(this)
     this.user.ensure()
@@ -440,6 +490,14 @@ export class Association {
       return false
     }
     if (this.uid === uid) return true
+    if (this.uid === undefined && !this.quarantined) {
+      // The first incarnation we hear of: what waits for it (watches, queued messages) is for it.
+      this.uid = uid
+      this.codec.setRemoteUid(uid)
+      if (this.handshakeStartedAt === undefined) this.handshakeStartedAt = this.remoting.clock.now()
+      this.connect()
+      return true
+    }
     if (this.uid !== undefined && !this.quarantined) {
       // The node restarted: the old incarnation is gone for good.
       const old = this.uid
@@ -454,6 +512,7 @@ export class Association {
   /** Fresh state for a new incarnation of the peer. User messages still queued are kept for it. */
   private reset(uid: bigint): void {
     this.probing = false
+    this.confirmed = false
     this.uid = uid
     this.established = false
     this.quarantined = false
@@ -495,7 +554,11 @@ export class Association {
       this.quarantine(`unreachable (phi ${phi.toFixed(1)} >= ${this.detector.threshold})`)
       return
     }
-    if (this.sysSend.size > 0 && now - this.lastResendAt >= this.remoting.settings.systemMessageResendIntervalMs) this.resendSystem()
+    // TCP loses nothing on a live connection (a new one resends everything); datagrams can be lost.
+    if (this.remoting.isUdp && this.sysSend.size > 0 && now - this.lastResendAt >= this.remoting.settings.systemMessageResendIntervalMs) this.resendSystem()
+    // UDP has no connection to tell us that the peer restarted: after three silent heartbeats,
+    // introduce ourselves again; a new incarnation answers with its new uid.
+    if (this.remoting.isUdp && now - this.lastHeartbeatReplyAt > 3 * this.remoting.settings.heartbeatIntervalMs) this.control.resendHandshake()
     this.codec.resendUnackedAdvertisements()
     this.remoting.scheduleFlush(this)
   }
@@ -505,6 +568,11 @@ export class Association {
     debug(reason)
     this.handshakeStartedAt = undefined
     this.remoting.handshakeFailed(this.key, reason)
+    if (this.sysSend.size > 0) {
+      // Watches wait for this node: one that never answers is as good as down for them.
+      this.quarantine(reason)
+      return
+    }
     this.dropQueued(reason)
     this.control.close(false)
     this.user.close(false)

@@ -107,6 +107,10 @@ export class DatagramHandler implements ChannelHandler {
     this.remoting.receiveDatagram(d)
   }
 
+  channelWritabilityChanged(ctx: ChannelHandlerContext): void {
+    if (ctx.channel.isWritable) this.remoting.udpWritable()
+  }
+
   exceptionCaught(_ctx: ChannelHandlerContext, error: Error): void {
     this.remoting.transportError(error)
   }

@@ -16,6 +16,8 @@ export interface OutboundLink {
   flush(): void
   /** Sends the handshake request again (UDP: datagrams may be lost). */
   resendHandshake(): void
+  /** The peer confirmed its uid on this connection: reconnect backoff starts over. */
+  confirmed(): void
   /** Closes the connection; with `forGood`, it is never reopened. */
   close(forGood: boolean): void
 }

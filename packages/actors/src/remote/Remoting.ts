@@ -110,7 +110,8 @@ export class Remoting implements RemoteProvider {
           .options({
             handshakeTimeoutMs: s.handshakeTimeoutMs,
             maxPendingHandshakes: s.maxPendingInboundHandshakes,
-            ...(s.tls !== undefined ? { tls: s.tls } : {}),
+            // Nodes verify each other: client certificates are required unless explicitly turned off.
+            ...(s.tls !== undefined ? { tls: { requestCert: true, rejectUnauthorized: true, ...s.tls } } : {}),
             onError: (err) => this.handshakeFailedEvent('(inbound)', true, err.message, err),
           })
           .childHandler((ch) => {
@@ -164,11 +165,24 @@ export class Remoting implements RemoteProvider {
     this.ticker?.cancel()
     await Promise.all([...this.associationMap.values()].map((a) => a.shutdown()))
     if (this.server !== undefined) await this.server.close()
-    if (this.udpChannel !== undefined) await this.udpChannel.close()
+    if (this.udpChannel !== undefined) {
+      // Let the paced datagram pumps send the last frames (the disassociate notices) first.
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      await new Promise<void>((resolve) => setTimeout(resolve, 20))
+      await this.udpChannel.close()
+    }
     debug('remoting of %s shut down', this.address.toString())
   }
 
   // ------------------------------------------------------------------ associations
+
+  /** True when this node's transport is UDP. */
+  get isUdp(): boolean { return this.settings.transport === 'udp' }
+
+  /** @internal The UDP socket's outbound buffer fell below its low watermark. */
+  udpWritable(): void {
+    for (const a of this.associationMap.values()) a.onWritable()
+  }
 
   /** The association with the node at `address` (created on first use). */
   associationFor(address: Address): Association {
@@ -317,25 +331,31 @@ export class Remoting implements RemoteProvider {
       senderRef?.tell(new ActorIdentity(message.id, target ?? null))
       return
     }
-    if (recipient.includes('#')) this.resolveCached(recipient).tell(message, senderRef)
-    else {
-      try { this.internals.deliver(recipient, message, senderRef) } catch (err) {
-        this.dropped(undefined, recipient, `bad recipient path: ${(err as Error).message}`, err)
-      }
+    const ref = this.localRecipient(recipient)
+    if (ref !== undefined) ref.tell(message, senderRef)
+  }
+
+  /**
+   * The local ref an inbound message is for, or undefined when it is for another node (never
+   * relayed: dropped with an event) or names no live actor (then delivered to dead letters here).
+   * @throws {InvalidActorPathError} on a malformed path (the caller fails that one message).
+   */
+  private localRecipient(recipient: string): InternalActorRef | undefined {
+    const cached = this.refCache.get(recipient)
+    if (cached !== undefined && cached.isLocal) return cached
+    const path = ActorPath.parse(recipient)
+    if (!this.internals.isLocalAddress(path.address)) {
+      this.dropped(undefined, recipient, 'recipient is not on this node')
+      return undefined
     }
+    return this.resolveCached(recipient)
   }
 
   /** Delivers an inbound system message (watch, unwatch, death-watch notification). */
   deliverSystem(recipient: string, sender: string, kind: number, existenceConfirmed: boolean): void {
-    let target: InternalActorRef
-    let other: InternalActorRef
-    try {
-      target = this.internals.resolveActorRef(recipient)
-      other = this.resolveCached(sender)
-    } catch (err) {
-      debug('system message with a bad path dropped: %s', (err as Error).message)
-      return
-    }
+    const target = this.localRecipient(recipient)
+    if (target === undefined) return
+    const other = this.resolveCached(sender)
     if (kind === WIRE_WATCH) target.sendSystemMessage({ kind: 'watch', watchee: target, watcher: other })
     else if (kind === WIRE_UNWATCH) target.sendSystemMessage({ kind: 'unwatch', watchee: target, watcher: other })
     else if (kind === WIRE_DEATH_WATCH_NOTIFICATION) {
@@ -384,14 +404,25 @@ export class Remoting implements RemoteProvider {
     this.flushQueued = false
     const d = this.dirty
     this.dirty = []
-    for (let i = 0; i < d.length; i++) (d[i] as Association).flush()
+    for (let i = 0; i < d.length; i++) {
+      const a = d[i] as Association
+      try {
+        a.flush()
+      } catch (err) {
+        // One association's failure must not stop the others from flushing.
+        a.flushScheduled = false
+        debug('flush of %s failed: %o', a.key, err)
+      }
+    }
   }
 
   private scheduleTick(): void {
     this.ticker = this.clock.schedule(this.settings.heartbeatIntervalMs, () => {
       if (this.isShuttingDown) return
       const now = this.clock.now()
-      for (const a of this.associationMap.values()) a.tick(now)
+      for (const a of this.associationMap.values()) {
+        try { a.tick(now) } catch (err) { debug('tick of %s failed: %o', a.key, err) }
+      }
       this.scheduleTick()
     })
   }

@@ -67,6 +67,11 @@ export class TcpOutboundLink implements OutboundLink {
     // TCP delivers the handshake request written at connect; nothing to resend.
   }
 
+  confirmed(): void {
+    // Only a handshake proves the peer wants us: a port that accepts and then refuses keeps backing off.
+    this.attempts = 0
+  }
+
   close(forGood: boolean): void {
     if (forGood) this.closedForGood = true
     this.retry?.cancel()
@@ -107,7 +112,6 @@ export class TcpOutboundLink implements OutboundLink {
       return
     }
     this.channel = ch
-    this.attempts = 0
     // Frames leave packed by FrameBatch (u32 length + payload), so the preamble is just the first bytes.
     this.batch.take() // frames of a previous connection are not resent: user messages are at most once
     ch.write(this.preamble)

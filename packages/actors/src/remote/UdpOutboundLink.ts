@@ -102,6 +102,10 @@ export class UdpOutboundLink implements OutboundLink {
     this.remoting.scheduleFlush(this.assoc)
   }
 
+  confirmed(): void {
+    // no connection, no backoff
+  }
+
   close(): void {
     this.handshakeSent = false
   }
