@@ -157,3 +157,19 @@ test('an envelope with a malformed sender or a recipient on another node fails a
   socket.destroy()
   await check()
 })
+
+test('handshakes from made-up addresses leave no associations behind', async (t) => {
+  const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0, handshakeTimeoutMs: 300, heartbeatIntervalMs: 100 } })
+  t.teardown(() => a.terminate())
+  const codec = new Codec()
+  for (let i = 0; i < 50; i++) {
+    const { socket } = await rawConnect(a.address.port as number)
+    const hs = codec.encode({ type: 'handshake-request', from: { address: `helios.tcp://Fake${i}@127.0.0.1:${1 + i}`, uid: BigInt(1000 + i) }, to: a.address.toString() })
+    socket.end(Buffer.concat([encodePreamble(Lane.control), frame(hs)]))
+  }
+  await new Promise((r) => setTimeout(r, 150))
+  t.true(a.associations().length > 0, 'the handshakes were accepted')
+  const deadline = Date.now() + 5000
+  while (a.associations().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+  t.is(a.associations().length, 0)
+})

@@ -332,9 +332,29 @@ export class Association {
     this.drainQueue()
   }
 
-  /** Whether the links should (re)connect: there is work or an established peer to watch. */
+  /**
+   * Whether the links should (re)connect: an established peer, a handshake in progress, or work
+   * waiting. A peer that never answered and for which nothing waits is not retried forever (a
+   * handshake from a made-up address must not make this node dial it again and again).
+   */
   get wantsConnection(): boolean {
-    return (!this.quarantined || this.probing) && !this.remoting.isShuttingDown
+    if (this.detached || this.remoting.isShuttingDown) return false
+    if (this.quarantined) return this.probing
+    return this.established || this.handshakeStartedAt !== undefined || this.queuedMessages > 0 || this.sysSend.size > 0
+  }
+
+  /** True once the remoting dropped this idle association from its table (a ref that still holds it re-resolves). */
+  detached = false
+
+  /** @internal The association now in the remoting's table for this address (after a detach). */
+  reattach(): Association {
+    return this.remoting.associationFor(this.remoteAddress)
+  }
+
+  /** Nothing established, nothing in progress, nothing waiting: the remoting may forget it. */
+  get idle(): boolean {
+    return !this.established && !this.quarantined && !this.probing && this.handshakeStartedAt === undefined &&
+      this.queuedMessages === 0 && this.sysSend.size === 0
   }
 
   // ------------------------------------------------------------------ inbound
@@ -533,6 +553,10 @@ export class Association {
 
   /** @internal Once per heartbeat interval: heartbeats, failure detection, resends, handshake timeout. */
   tick(now: number): void {
+    if (this.idle) {
+      this.remoting.evict(this)
+      return
+    }
     if (this.quarantined) {
       if (this.probing && now - this.quarantinedAt >= this.remoting.settings.handshakeTimeoutMs) {
         this.probing = false

@@ -47,6 +47,7 @@ export class PreambleHandler implements ChannelHandler {
 export class InboundConnectionHandler implements ChannelHandler {
   lane: Lane | undefined
   private assoc: Association | undefined
+  private uid: bigint | undefined
   private timer: ScheduledTimer | undefined
   private counted = false
 
@@ -69,12 +70,18 @@ export class InboundConnectionHandler implements ChannelHandler {
     const frame = message as Uint8Array
     const assoc = this.assoc
     if (assoc !== undefined) {
+      // The connection belongs to one incarnation: once it is quarantined or replaced, stop reading.
+      if (assoc.quarantined || assoc.uid !== this.uid) {
+        this.remoting.refuseInbound(ctx.channel, `${assoc.key} uid ${this.uid} is quarantined or replaced`)
+        return
+      }
       assoc.receive(frame, 0, frame.length)
       return
     }
     const accepted = this.remoting.acceptHandshake(frame, this.lane, ctx.channel)
     if (accepted === undefined) return
     this.assoc = accepted
+    this.uid = accepted.uid
     this.handshakeDone()
   }
 

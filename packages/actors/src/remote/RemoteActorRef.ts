@@ -14,8 +14,8 @@ export class RemoteActorRef extends InternalActorRef {
   readonly path: ActorPath
   /** `path.toSerializationFormat()`, computed once: it is written into every envelope. */
   readonly wirePath: string
-  /** @internal */
-  readonly association: Association
+  /** @internal Re-resolved when the remoting forgot an idle association. */
+  association: Association
 
   constructor(path: ActorPath, association: Association) {
     super()
@@ -25,10 +25,16 @@ export class RemoteActorRef extends InternalActorRef {
   }
 
   tell(message: unknown, sender?: ActorRef): void {
-    this.association.sendUser(this, message, sender)
+    this.current().sendUser(this, message, sender)
   }
 
   sendSystemMessage(message: SystemMessage): void {
-    this.association.sendSystem(this, message)
+    this.current().sendSystem(this, message)
+  }
+
+  private current(): Association {
+    let a = this.association
+    if (a.detached) a = this.association = a.reattach()
+    return a
   }
 }

@@ -200,6 +200,21 @@ export class Remoting implements RemoteProvider {
     return [...this.associationMap.values()].map((a) => a.info())
   }
 
+  /**
+   * Forgets an idle association (never established, nothing waiting): the table of associations
+   * stays bounded by the peers this node really talks to, whatever addresses handshakes claim.
+   */
+  evict(assoc: Association): void {
+    if (this.associationMap.get(assoc.key) !== assoc) return
+    this.associationMap.delete(assoc.key)
+    for (const [k, a] of this.udpPeers) if (a === assoc) this.udpPeers.delete(k)
+    for (const [k, r] of this.refCache) if (r instanceof RemoteActorRef && r.association === assoc) this.refCache.delete(k)
+    assoc.detached = true
+    assoc.control.close(true)
+    assoc.user.close(true)
+    debug('forgot idle association with %s', assoc.key)
+  }
+
   private makeLink(assoc: Association, lane: LaneId): OutboundLink {
     return this.settings.transport === 'udp' ? new UdpOutboundLink(this, assoc, lane) : new TcpOutboundLink(this, assoc, lane)
   }
