@@ -9,9 +9,6 @@ export class FrameBatch {
 
   constructor(private readonly maxBytes: number) {}
 
-  /** Bytes held, headers included. */
-  get size(): number { return this.bytes }
-
   /** Adds a frame; returns a full batch to send first when the frame would not fit. */
   add(payload: Uint8Array): Buffer | undefined {
     const out = this.bytes > 0 && this.bytes + 4 + payload.byteLength > this.maxBytes ? this.take() : undefined
