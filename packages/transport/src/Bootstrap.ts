@@ -1,14 +1,14 @@
+import { AbstractBootstrap } from './internal/AbstractBootstrap.js'
 import * as dgram from 'node:dgram'
 import * as net from 'node:net'
 import * as tls from 'node:tls'
 import type { Channel } from './Channel.js'
-import type { BootstrapOptions, ChannelInitializer, TransportKind } from './BootstrapOptions.js'
+import type { BootstrapOptions, ChannelInitializer } from './BootstrapOptions.js'
 import { type Clock, type TimerHandle, systemClock } from './Clock.js'
 import { DatagramChannel } from './DatagramChannel.js'
 import { SocketChannel } from './SocketChannel.js'
 import { BindError, ConnectRefusedError, ConnectTimeoutError, ReadTimeoutError, TlsHandshakeError, toError } from './errors.js'
 
-type MutableOptions = { -readonly [K in keyof BootstrapOptions]: BootstrapOptions[K] }
 
 /**
  * Fluent set-up of client channels: transport kind, options and the channel initializer.
@@ -33,25 +33,8 @@ type MutableOptions = { -readonly [K in keyof BootstrapOptions]: BootstrapOption
  *   .connect(4711, 'localhost')
  * ```
  */
-export class Bootstrap {
-  private kind: TransportKind = 'tcp'
-  private readonly opts: MutableOptions = {}
+export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
   private initializer: ChannelInitializer | undefined
-
-  /** Chooses TCP (default), TLS or UDP. */
-  transport(kind: TransportKind): this { this.kind = kind; return this }
-
-  /** Sets one option. */
-  option<K extends keyof BootstrapOptions>(key: K, value: BootstrapOptions[K]): this {
-    this.opts[key] = value
-    return this
-  }
-
-  /** Sets several options (merged over those set before). */
-  options(options: BootstrapOptions): this {
-    Object.assign(this.opts, options)
-    return this
-  }
 
   /** The initializer that adds handlers to each new channel before it turns active. */
   handler(initializer: ChannelInitializer): this { this.initializer = initializer; return this }

@@ -1,15 +1,15 @@
+import { AbstractBootstrap } from './internal/AbstractBootstrap.js'
 import type * as dgram from 'node:dgram'
 import * as net from 'node:net'
 import * as tls from 'node:tls'
 import { bindUdp } from './Bootstrap.js'
-import type { ChannelInitializer, ServerBootstrapOptions, TransportKind } from './BootstrapOptions.js'
+import type { ChannelInitializer, ServerBootstrapOptions } from './BootstrapOptions.js'
 import { type Clock, type TimerHandle, systemClock } from './Clock.js'
 import { DatagramChannel } from './DatagramChannel.js'
 import { ServerChannel } from './ServerChannel.js'
 import { SocketChannel, addressOf } from './SocketChannel.js'
 import { BindError, ReadTimeoutError, TlsHandshakeError, TransportError, toError } from './errors.js'
 
-type MutableOptions = { -readonly [K in keyof ServerBootstrapOptions]: ServerBootstrapOptions[K] }
 
 interface PendingHandshake {
   timer: TimerHandle | undefined
@@ -41,26 +41,9 @@ interface PendingHandshake {
  * await server.close()
  * ```
  */
-export class ServerBootstrap {
-  private kind: TransportKind = 'tcp'
-  private readonly opts: MutableOptions = {}
+export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
   private childInitializer: ChannelInitializer | undefined
   private serverInitializer: ChannelInitializer<ServerChannel> | undefined
-
-  /** Chooses TCP (default), TLS or UDP. */
-  transport(kind: TransportKind): this { this.kind = kind; return this }
-
-  /** Sets one option. */
-  option<K extends keyof ServerBootstrapOptions>(key: K, value: ServerBootstrapOptions[K]): this {
-    this.opts[key] = value
-    return this
-  }
-
-  /** Sets several options (merged over those set before). */
-  options(options: ServerBootstrapOptions): this {
-    Object.assign(this.opts, options)
-    return this
-  }
 
   /** Sets up the server channel's own pipeline (it receives `exceptionCaught` for handshake failures). */
   handler(initializer: ChannelInitializer<ServerChannel>): this { this.serverInitializer = initializer; return this }
