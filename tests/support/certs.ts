@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { CertificateFiles, makeCertificates } from '../../packages/actors/examples/tlsCertificates.js'
 
 /** PEM material for actor nodes over TLS, made with openssl at test time. */
 export interface NodeCerts {
@@ -30,20 +31,17 @@ export function nodeCerts(): NodeCerts {
   const dir = mkdtempSync(join(tmpdir(), 'helios-node-certs-'))
   process.env.HELIOS_TEST_CERTS_DIR = dir
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
-  openssl(dir, 'req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Helios Test Node CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
-  openssl(dir, 'req', ...ec, '-keyout', 'node.key', '-out', 'node.csr', '-subj', '/CN=localhost')
-  writeFileSync(join(dir, 'node.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n')
-  openssl(dir, 'x509', '-req', '-in', 'node.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'node.crt', '-days', '2', '-extfile', 'node.ext')
-  openssl(dir, 'req', '-x509', ...ec, '-keyout', 'untrusted.key', '-out', 'untrusted.crt', '-days', '2', '-subj', '/CN=localhost',
+  // The CA and node certificate are the demo's; the tests add one certificate nobody trusts.
+  makeCertificates(dir)
+  openssl(dir, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', 'untrusted.key', '-out', 'untrusted.crt', '-days', '2', '-subj', '/CN=localhost',
     '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-addext', 'extendedKeyUsage=serverAuth,clientAuth')
   return (cached = readCerts(dir))
 }
 
 function readCerts(dir: string): NodeCerts {
   const read = (f: string): string => readFileSync(join(dir, f), 'utf8')
-  return { dir, ca: read('ca.crt'), cert: read('node.crt'), key: read('node.key'), untrustedCert: read('untrusted.crt'), untrustedKey: read('untrusted.key') }
+  return { dir, ca: read(CertificateFiles.ca), cert: read(CertificateFiles.cert), key: read(CertificateFiles.key), untrustedCert: read('untrusted.crt'), untrustedKey: read('untrusted.key') }
 }
 
 /** `remote.tls` options for a trusted node (mutual TLS). */
