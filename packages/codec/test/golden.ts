@@ -1,19 +1,9 @@
 import { Codec, Lane, MessageRegistry, encodePreamble } from '../src/index.js';
 import type { AssociationCodec, Pdu, RefCodec } from '../src/index.js';
+import { Greet, Point } from './helpers.js';
 
-/** Classes and codecs the examples of docs/PROTOCOL.md use. */
-export class Greet {
-  constructor(
-    readonly who: string,
-    readonly times: number,
-  ) {}
-}
-export class Point {
-  constructor(
-    readonly x: number,
-    readonly y: number,
-  ) {}
-}
+/** Classes and codecs the examples of docs/PROTOCOL.md use (Greet and Point are the tests' own). */
+export { Greet, Point };
 export class DocRef {
   constructor(readonly path: string) {}
 }
