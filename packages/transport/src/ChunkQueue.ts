@@ -19,11 +19,14 @@ const EMPTY_CHUNK: Uint8Array = Buffer.alloc(0)
  * ```
  */
 export class ChunkQueue {
+  /** Chunks in slots [head, tail); the arrays are reused, not reallocated, as the queue empties. */
   private chunks: Uint8Array[] = []
   /** starts[i]: position in the stream (bytes ever pushed before it) of chunks[i]'s first byte. */
   private starts: number[] = []
   /** Index in `chunks` of the first chunk with unconsumed bytes. */
   private head = 0
+  /** Index in `chunks` after the last chunk. */
+  private tail = 0
   /** Bytes of `chunks[head]` already consumed. */
   private offset = 0
   private bytes = 0
@@ -34,13 +37,14 @@ export class ChunkQueue {
   get length(): number { return this.bytes }
 
   /** Number of chunks holding unconsumed bytes. */
-  get chunkCount(): number { return this.chunks.length - this.head }
+  get chunkCount(): number { return this.tail - this.head }
 
   /** Appends a received chunk (kept by reference, not copied). Empty chunks are ignored. */
   push(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return
-    this.chunks.push(chunk)
-    this.starts.push(this.end)
+    const t = this.tail++
+    this.chunks[t] = chunk
+    this.starts[t] = this.end
     this.end += chunk.byteLength
     this.bytes += chunk.byteLength
   }
@@ -128,9 +132,9 @@ export class ChunkQueue {
 
   /** Discards everything buffered. */
   clear(): void {
-    this.chunks = []
-    this.starts = []
+    for (let i = this.head; i < this.tail; i++) this.chunks[i] = EMPTY_CHUNK
     this.head = 0
+    this.tail = 0
     this.offset = 0
     this.bytes = 0
   }
@@ -148,7 +152,7 @@ export class ChunkQueue {
     const origin = this.position(0)
     let i = this.locate(fromIndex)
     let start = this.position(fromIndex) - starts[i]!
-    for (; i < chunks.length; i++) {
+    for (; i < this.tail; i++) {
       const found = chunks[i]!.indexOf(byte, start)
       if (found >= 0) return starts[i]! + found - origin
       start = 0
@@ -182,7 +186,7 @@ export class ChunkQueue {
     const pos = this.position(index)
     const starts = this.starts
     let lo = this.head
-    let hi = starts.length - 1
+    let hi = this.tail - 1
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1
       if (starts[mid]! <= pos) lo = mid
@@ -195,14 +199,22 @@ export class ChunkQueue {
     this.chunks[this.head] = EMPTY_CHUNK // release the chunk now
     this.head++
     this.offset = 0
-    if (this.head === this.chunks.length) {
-      this.chunks = []
-      this.starts = []
+    if (this.head === this.tail) {
+      // Empty: start again at slot 0 of the same arrays.
       this.head = 0
-    } else if (this.head >= 64 && this.head * 2 >= this.chunks.length) {
-      this.chunks = this.chunks.slice(this.head)
-      this.starts = this.starts.slice(this.head)
+      this.tail = 0
+      // A long backlog does not pin big arrays for the life of the connection.
+      if (this.chunks.length > 1024) {
+        this.chunks = []
+        this.starts = []
+      }
+    } else if (this.head >= 64 && this.head * 2 >= this.tail) {
+      const n = this.tail - this.head
+      this.chunks.copyWithin(0, this.head, this.tail)
+      this.starts.copyWithin(0, this.head, this.tail)
+      this.chunks.fill(EMPTY_CHUNK, n, this.tail)
       this.head = 0
+      this.tail = n
     }
   }
 }

@@ -85,10 +85,10 @@ export class DatagramChannel extends AbstractChannel {
     throw unsupported(message, this.remoteAddress === undefined ? 'a Datagram { data, remote }' : 'a Uint8Array or a Datagram')
   }
 
-  protected doFlush(messages: unknown[], callbacks: (WriteCallback | undefined)[]): void {
+  protected doFlush(messages: readonly unknown[], callbacks: readonly (WriteCallback | undefined)[], count: number): void {
     const s = this.socket
     const connected = this.remoteAddress !== undefined
-    for (let i = 0; i < messages.length; i++) {
+    for (let i = 0; i < count; i++) {
       const m = messages[i]
       const data = m instanceof Uint8Array ? m : (m as Datagram).data
       const cb = callbacks[i]

@@ -98,9 +98,8 @@ export class SocketChannel extends AbstractChannel {
     throw unsupported(message, 'Uint8Array')
   }
 
-  protected doFlush(messages: unknown[], callbacks: (WriteCallback | undefined)[]): void {
+  protected doFlush(messages: readonly unknown[], callbacks: readonly (WriteCallback | undefined)[], n: number): void {
     const s = this.socket
-    const n = messages.length
     if (n === 1) {
       writeOne(s, messages[0] as Uint8Array, callbacks[0])
     } else {
@@ -169,7 +168,7 @@ function writeOne(s: Socket, data: Uint8Array, cb: WriteCallback | undefined): v
 }
 
 /** Writes messages[from, to) (totalling `bytes`) as one buffer; their callbacks run when it was written. */
-function writeRun(s: Socket, messages: unknown[], callbacks: (WriteCallback | undefined)[], from: number, to: number, bytes: number): void {
+function writeRun(s: Socket, messages: readonly unknown[], callbacks: readonly (WriteCallback | undefined)[], from: number, to: number, bytes: number): void {
   if (to - from === 1) { writeOne(s, messages[from] as Uint8Array, callbacks[from]); return }
   const out = Buffer.allocUnsafe(bytes)
   let off = 0

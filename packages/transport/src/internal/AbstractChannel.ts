@@ -44,8 +44,14 @@ export abstract class AbstractChannel implements Channel {
   private activated = false
   private writable = true
   private readSuspensions = 0
+  // Written messages wait in these arrays (slots [0, outCount)) until flushed. A flush hands them
+  // to doFlush and then takes the spare pair, so no array is allocated per flush; a write made
+  // from inside doFlush lands in the other pair.
   private outMessages: unknown[] = []
   private outCallbacks: (WriteCallback | undefined)[] = []
+  private outCount = 0
+  private spareMessages: unknown[] | undefined = []
+  private spareCallbacks: (WriteCallback | undefined)[] | undefined = []
   private unflushedBytes = 0
   private transportBytesAtFlush = 0
   private resolveClosed!: () => void
@@ -98,8 +104,11 @@ export abstract class AbstractChannel implements Channel {
 
   /** Size in bytes of an outbound message; throws UnsupportedMessageError for a type the channel cannot send. */
   protected abstract messageSize(message: unknown): number
-  /** Sends a batch of messages; callbacks[i] belongs to messages[i]. */
-  protected abstract doFlush(messages: unknown[], callbacks: (WriteCallback | undefined)[]): void
+  /**
+   * Sends a batch: `messages[0, count)`, `callbacks[i]` belonging to `messages[i]`. The arrays are
+   * reused after the call returns: keep no reference to them.
+   */
+  protected abstract doFlush(messages: readonly unknown[], callbacks: readonly (WriteCallback | undefined)[], count: number): void
   /** Starts closing the underlying socket; must end in {@link closeCompleted}. */
   protected abstract doClose(error: Error | undefined): void
   protected abstract doSuspendRead(): void
@@ -145,8 +154,9 @@ export abstract class AbstractChannel implements Channel {
       return
     }
     const size = this.messageSize(message)
-    this.outMessages.push(message)
-    this.outCallbacks.push(callback)
+    const i = this.outCount++
+    this.outMessages[i] = message
+    this.outCallbacks[i] = callback
     this.unflushedBytes += size
     // transportBytesAtFlush bounds the transport's bytes from above (they only grow on flush), so
     // the exact count is asked for only when the cheap sum crosses the high watermark.
@@ -158,19 +168,42 @@ export abstract class AbstractChannel implements Channel {
   }
 
   private flushBuffered(): void {
-    if (this.outMessages.length === 0 || this.state >= CLOSING) return
+    if (this.outCount === 0 || this.state >= CLOSING) return
     const messages = this.outMessages
     const callbacks = this.outCallbacks
-    this.outMessages = []
-    this.outCallbacks = []
-    this.unflushedBytes = 0
+    const count = this.takeBuffered()
     try {
-      this.doFlush(messages, callbacks)
+      this.doFlush(messages, callbacks, count)
     } catch (err) {
       this.pipeline.fireExceptionCaught(toError(err))
     }
+    this.recycle(messages, callbacks, count)
     this.transportBytesAtFlush = this.transportPendingBytes()
     this.updateWritability()
+  }
+
+  /** Detaches the buffered writes (the current pair of arrays) and returns their count. */
+  private takeBuffered(): number {
+    const count = this.outCount
+    this.outMessages = this.spareMessages ?? []
+    this.outCallbacks = this.spareCallbacks ?? []
+    this.spareMessages = undefined
+    this.spareCallbacks = undefined
+    this.outCount = 0
+    this.unflushedBytes = 0
+    return count
+  }
+
+  /** Clears a flushed pair of arrays (no references kept) and keeps it as the spare pair. */
+  private recycle(messages: unknown[], callbacks: (WriteCallback | undefined)[], count: number): void {
+    for (let i = 0; i < count; i++) {
+      messages[i] = undefined
+      callbacks[i] = undefined
+    }
+    // A big burst does not pin big arrays for the life of the channel.
+    if (messages.length > 1024) return
+    this.spareMessages = messages
+    this.spareCallbacks = callbacks
   }
 
   private updateWritability(): void {
@@ -185,23 +218,22 @@ export abstract class AbstractChannel implements Channel {
     this.state = CLOSING
     if (error !== undefined) this.closeReason = error
     // Flush what was written before close: a graceful close sends it (the socket's end() waits for it).
-    if (error === undefined && this.outMessages.length > 0) {
+    if (error === undefined && this.outCount > 0) {
       const messages = this.outMessages
       const callbacks = this.outCallbacks
-      this.outMessages = []
-      this.outCallbacks = []
-      this.unflushedBytes = 0
-      try { this.doFlush(messages, callbacks) } catch { /* closing anyway */ }
+      const count = this.takeBuffered()
+      try { this.doFlush(messages, callbacks, count) } catch { /* closing anyway */ }
+      this.recycle(messages, callbacks, count)
     }
     this.doClose(error)
   }
 
   private failBuffered(error: Error): void {
+    const messages = this.outMessages
     const callbacks = this.outCallbacks
-    this.outMessages = []
-    this.outCallbacks = []
-    this.unflushedBytes = 0
-    for (const cb of callbacks) this.failWrite(cb, error)
+    const count = this.takeBuffered()
+    for (let i = 0; i < count; i++) this.failWrite(callbacks[i], error)
+    this.recycle(messages, callbacks, count)
   }
 
   private failWrite(callback: WriteCallback | undefined, error: Error): void {

@@ -117,8 +117,8 @@ export class EmbeddedChannel extends AbstractChannel {
     return 1
   }
 
-  protected doFlush(messages: unknown[], callbacks: (WriteCallback | undefined)[]): void {
-    for (let i = 0; i < messages.length; i++) {
+  protected doFlush(messages: readonly unknown[], callbacks: readonly (WriteCallback | undefined)[], count: number): void {
+    for (let i = 0; i < count; i++) {
       const m = messages[i]
       this.outboundMessages.push(m)
       if (this.autoDrain) callbacks[i]?.()
