@@ -129,6 +129,10 @@ export class ActorSystemCore implements SystemInternals {
     else this.deadLetter(message, sender, new DeadLetterActorRef(this, p))
   }
 
+  runActors(): void {
+    this.dispatcher.runNow()
+  }
+
   addressTerminated(address: Address): void {
     if (this.isLocalAddress(address)) return
     debug('address terminated: %s', address.toString())

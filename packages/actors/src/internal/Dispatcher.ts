@@ -8,10 +8,11 @@ export interface Runnable {
  * Runs ready actors on the event loop. A cell with work is queued once (the cell tracks that);
  * one drain runs queued cells, each for at most `throughput` messages, until the queue is empty or
  * `messagesPerTurn` messages were handled; then it yields with `setImmediate`, so timers and I/O
- * get their turn. The first drain starts as a microtask: a message that arrived from the network
- * is handled (and its reply written) before the event loop moves on, which takes a loop phase off
- * every remote round trip (measured: p50 of a one-in-flight round trip over TCP ~107 -> ~72 us).
- * No promise or closure per message.
+ * get their turn. The first drain starts as a microtask, or earlier: the remoting calls
+ * {@link runNow} once a socket read is decoded, so a message that arrived from the network is
+ * handled and its reply written inside the same I/O callback (one-in-flight round trips over TCP:
+ * p50 ~107 us with a setImmediate drain, ~72 us with a microtask, less again with runNow; see
+ * bench/RESULTS.md). No promise or closure per message.
  */
 export class Dispatcher {
   readonly throughput: number
@@ -20,8 +21,13 @@ export class Dispatcher {
   #mask = 63
   #head = 0
   #size = 0
+  /** A drain is queued (microtask or immediate). */
   #scheduled = false
-  readonly #drain = (): void => this.#run()
+  #running = false
+  readonly #drain = (): void => {
+    this.#scheduled = false
+    this.#run()
+  }
 
   constructor(throughput = 100, messagesPerTurn = 10_000) {
     this.throughput = throughput
@@ -33,23 +39,42 @@ export class Dispatcher {
     if (this.#size > this.#mask) this.#grow()
     this.#queue[(this.#head + this.#size) & this.#mask] = cell
     this.#size++
-    if (!this.#scheduled) {
+    // A running drain picks the cell up itself (or hands it to setImmediate when its budget is spent).
+    if (!this.#scheduled && !this.#running) {
       this.#scheduled = true
       queueMicrotask(this.#drain)
     }
   }
 
+  /**
+   * Runs the queued actors now instead of in the queued microtask. Only for the top of an I/O
+   * callback (the remoting calls it when a socket read has been decoded): the reply to a message
+   * that just arrived is then written before the stream machinery unwinds. A drain already
+   * running is not re-entered.
+   */
+  runNow(): void {
+    if (this.#size > 0) this.#run()
+  }
+
   #run(): void {
+    if (this.#running) return
+    this.#running = true
     let budget = this.messagesPerTurn
-    while (this.#size > 0 && budget > 0) {
-      const cell = this.#queue[this.#head] as Runnable
-      this.#queue[this.#head] = undefined
-      this.#head = (this.#head + 1) & this.#mask
-      this.#size--
-      budget -= cell.run(this.throughput)
+    try {
+      while (this.#size > 0 && budget > 0) {
+        const cell = this.#queue[this.#head] as Runnable
+        this.#queue[this.#head] = undefined
+        this.#head = (this.#head + 1) & this.#mask
+        this.#size--
+        budget -= cell.run(this.throughput)
+      }
+    } finally {
+      this.#running = false
     }
-    if (this.#size > 0) setImmediate(this.#drain)
-    else this.#scheduled = false
+    if (this.#size > 0 && !this.#scheduled) {
+      this.#scheduled = true
+      setImmediate(this.#drain)
+    }
   }
 
   #grow(): void {

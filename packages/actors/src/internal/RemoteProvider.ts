@@ -97,6 +97,12 @@ export interface SystemInternals {
   addressTerminated(address: Address): void
   /** Counts and publishes an undeliverable message. */
   deadLetter(message: unknown, sender: ActorRef | undefined, recipient: ActorRef): void
+  /**
+   * Runs the actors that have messages now, instead of in the microtask the dispatcher queued.
+   * Call only from the top of an I/O callback, never from inside an actor: the remoting calls it
+   * once a socket read is decoded, so that replies are written before the callback unwinds.
+   */
+  runActors(): void
 }
 
 /** Creates and binds the remote provider; see {@link RemoteProvider}. */

@@ -4,7 +4,9 @@
  * instead of one or two per frame, which is what makes small messages fast.
  */
 export class FrameBatch {
-  private parts: Uint8Array[] = []
+  /** Frames in slots [0, count); the array is reused from batch to batch. */
+  private readonly parts: (Uint8Array | undefined)[] = []
+  private count = 0
   private bytes = 0
 
   constructor(private readonly maxBytes: number) {}
@@ -12,7 +14,7 @@ export class FrameBatch {
   /** Adds a frame; returns a full batch to send first when the frame would not fit. */
   add(payload: Uint8Array): Buffer | undefined {
     const out = this.bytes > 0 && this.bytes + 4 + payload.byteLength > this.maxBytes ? this.take() : undefined
-    this.parts.push(payload)
+    this.parts[this.count++] = payload
     this.bytes += 4 + payload.byteLength
     return out
   }
@@ -20,17 +22,25 @@ export class FrameBatch {
   /** The packed frames, or undefined when empty. */
   take(): Buffer | undefined {
     const parts = this.parts
-    if (parts.length === 0) return undefined
+    const n = this.count
+    if (n === 0) return undefined
     const data = Buffer.allocUnsafe(this.bytes)
     let off = 0
-    for (let i = 0; i < parts.length; i++) {
+    for (let i = 0; i < n; i++) {
       const p = parts[i] as Uint8Array
-      data.writeUInt32BE(p.byteLength, off)
+      parts[i] = undefined
+      const len = p.byteLength
+      data[off] = len >>> 24
+      data[off + 1] = (len >>> 16) & 0xff
+      data[off + 2] = (len >>> 8) & 0xff
+      data[off + 3] = len & 0xff
       data.set(p, off + 4)
-      off += 4 + p.byteLength
+      off += 4 + len
     }
-    this.parts = []
+    this.count = 0
     this.bytes = 0
+    // A burst of many small frames does not pin a big array for the life of the link.
+    if (parts.length > 4096) parts.length = 0
     return data
   }
 }

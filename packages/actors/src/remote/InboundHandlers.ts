@@ -85,6 +85,11 @@ export class InboundConnectionHandler implements ChannelHandler {
     this.handshakeDone()
   }
 
+  channelReadComplete(ctx: ChannelHandlerContext): void {
+    this.remoting.inboundReadComplete()
+    ctx.fireChannelReadComplete()
+  }
+
   channelInactive(ctx: ChannelHandlerContext): void {
     this.handshakeDone()
     if (this.assoc !== undefined && this.lane === Lane.user) this.assoc.inboundUserLaneClosed()
@@ -112,6 +117,10 @@ export class DatagramHandler implements ChannelHandler {
   channelRead(_ctx: ChannelHandlerContext, message: unknown): void {
     const d = message as Datagram
     this.remoting.receiveDatagram(d)
+  }
+
+  channelReadComplete(): void {
+    this.remoting.inboundReadComplete()
   }
 
   channelWritabilityChanged(ctx: ChannelHandlerContext): void {

@@ -53,7 +53,11 @@ export class Remoting implements RemoteProvider {
   private readonly refCache = new Map<string, InternalActorRef>()
   private readonly wirePaths = new WeakMap<ActorRef, string>()
   private readonly handshakes = new WeakMap<Association, Uint8Array>()
-  private dirty: Association[] = []
+  /** Associations to flush, in slots [0, dirtyCount). */
+  private dirty: (Association | undefined)[] = []
+  private dirtyCount = 0
+  /** The other array of the flush double buffer (undefined while a flush iterates it). */
+  private spareDirty: (Association | undefined)[] | undefined = []
   private flushQueued = false
   private ticker: ScheduledTimer | undefined
   private pendingInbound = 0
@@ -408,7 +412,7 @@ export class Remoting implements RemoteProvider {
   scheduleFlush(assoc: Association): void {
     if (assoc.flushScheduled) return
     assoc.flushScheduled = true
-    this.dirty.push(assoc)
+    this.dirty[this.dirtyCount++] = assoc
     if (!this.flushQueued) {
       this.flushQueued = true
       queueMicrotask(this.flushAll)
@@ -417,10 +421,29 @@ export class Remoting implements RemoteProvider {
 
   private readonly flushAll = (): void => {
     this.flushQueued = false
+    this.flushDirty()
+  }
+
+  /**
+   * The end of a socket read (all its frames decoded and delivered): runs the actors those
+   * messages woke and flushes what they wrote, now rather than in queued microtasks, so a reply
+   * leaves before the read callback unwinds (one-in-flight round trips: see bench/RESULTS.md).
+   */
+  inboundReadComplete(): void {
+    this.internals.runActors()
+    if (this.dirtyCount > 0) this.flushDirty()
+  }
+
+  private flushDirty(): void {
     const d = this.dirty
-    this.dirty = []
-    for (let i = 0; i < d.length; i++) {
+    const n = this.dirtyCount
+    // An association that writes while flushing is queued in the other array, for the next flush.
+    this.dirty = this.spareDirty ?? []
+    this.spareDirty = undefined
+    this.dirtyCount = 0
+    for (let i = 0; i < n; i++) {
       const a = d[i] as Association
+      d[i] = undefined
       try {
         a.flush()
       } catch (err) {
@@ -429,6 +452,7 @@ export class Remoting implements RemoteProvider {
         debug('flush of %s failed: %o', a.key, err)
       }
     }
+    this.spareDirty = d
   }
 
   private scheduleTick(): void {
