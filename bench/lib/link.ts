@@ -1,16 +1,17 @@
 /**
  * A raw framed link over one socket (TCP, TLS or UDP), used by both ends of the raw baselines.
  *
- * `send(value)` packs a frame into the pending batch; the batch goes out in one write either at
- * the end of the tick (`flush: 'tick'`, the default: many frames per syscall under load) or at
- * once (`flush: 'sync'`, for the one-in-flight latency case, where there is nothing to batch and
- * waiting a tick would only add delay to the baseline).
+ * `send(value)` packs a frame into the pending batch. With `flush: 'batch'` (the default) the
+ * batch goes out in one write when the socket read being handled is done (every frame of the read
+ * handled: a reply leaves before the read callback returns), or at the end of the tick for a send
+ * made outside a read: many frames per syscall under load, no added delay for one in flight. With
+ * `flush: 'sync'` every send writes at once (the latency client).
  */
 import type { Socket as DgramSocket } from 'node:dgram'
 import type { Socket } from 'node:net'
 import { FrameBatch, FrameReader, decodeDatagram } from './frame.js'
 
-export type FlushMode = 'tick' | 'sync'
+export type FlushMode = 'batch' | 'sync'
 
 /** Biggest datagram the UDP links send; frames never span datagrams. */
 export const MAX_DATAGRAM = 32 * 1024
@@ -30,24 +31,34 @@ export class StreamLink implements Link {
   private readonly socket: Socket
   private readonly batch = new FrameBatch()
   private scheduled = false
+  /** True while the frames of a socket read are being handled. */
+  private reading = false
   private readonly mode: FlushMode
   private readonly flushBound = (): void => {
     this.scheduled = false
     this.flush()
   }
 
-  constructor(socket: Socket, onFrame: (value: unknown) => void, mode: FlushMode = 'tick') {
+  constructor(socket: Socket, onFrame: (value: unknown) => void, mode: FlushMode = 'batch') {
     this.socket = socket
     this.mode = mode
     socket.setNoDelay(true)
     const reader = new FrameReader(onFrame)
-    socket.on('data', (chunk: Buffer) => reader.push(chunk))
+    socket.on('data', (chunk: Buffer) => {
+      this.reading = true
+      try {
+        reader.push(chunk)
+      } finally {
+        this.reading = false
+      }
+      this.flush()
+    })
   }
 
   send(value: unknown): number {
     const size = this.batch.add(value)
     if (this.mode === 'sync') this.flush()
-    else if (!this.scheduled) {
+    else if (!this.reading && !this.scheduled) {
       this.scheduled = true
       setImmediate(this.flushBound)
     }
@@ -70,6 +81,8 @@ export class DatagramLink implements Link {
   private readonly socket: DgramSocket
   private readonly batch = new FrameBatch(MAX_DATAGRAM)
   private scheduled = false
+  /** True while the frames of a received datagram are being handled ({@link onDatagramFrames}). */
+  reading = false
   private readonly mode: FlushMode
   private port: number
   private readonly host: string
@@ -80,7 +93,7 @@ export class DatagramLink implements Link {
   /** Datagrams whose send reported an error (dropped by the kernel or the socket). */
   sendErrors = 0
 
-  constructor(socket: DgramSocket, host: string, port: number, mode: FlushMode = 'tick') {
+  constructor(socket: DgramSocket, host: string, port: number, mode: FlushMode = 'batch') {
     this.socket = socket
     this.host = host
     this.port = port
@@ -102,7 +115,7 @@ export class DatagramLink implements Link {
       this.batch.add(value)
     }
     if (this.mode === 'sync') this.flush()
-    else if (!this.scheduled) {
+    else if (!this.reading && !this.scheduled) {
       this.scheduled = true
       setImmediate(this.flushBound)
     }
@@ -125,7 +138,21 @@ export class DatagramLink implements Link {
   }
 }
 
-/** Feeds each frame of each datagram arriving on `socket` to `onFrame`. */
-export function onDatagramFrames(socket: DgramSocket, onFrame: (value: unknown, port: number) => void): void {
-  socket.on('message', (msg, rinfo) => decodeDatagram(msg, (v) => onFrame(v, rinfo.port)))
+/**
+ * Feeds each frame of each datagram arriving on `socket` to `onFrame`; what `replies` batched
+ * while the frames were handled is sent when the datagram is done.
+ */
+export function onDatagramFrames(socket: DgramSocket, onFrame: (value: unknown, port: number) => void, replies?: () => DatagramLink): void {
+  socket.on('message', (msg, rinfo) => {
+    const link = replies?.()
+    if (link !== undefined) link.reading = true
+    try {
+      decodeDatagram(msg, (v) => onFrame(v, rinfo.port))
+    } finally {
+      if (link !== undefined) {
+        link.reading = false
+        link.flush()
+      }
+    }
+  })
 }

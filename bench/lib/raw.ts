@@ -117,7 +117,7 @@ async function startUdpServer(opts: RawServerOptions): Promise<RawServer> {
   onDatagramFrames(socket, (value, port) => {
     link.retarget(port)
     handle(value)
-  })
+  }, () => link)
   return {
     port: socket.address().port,
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
@@ -140,7 +140,7 @@ async function connectRaw(
   if (transport === 'udp') {
     const socket = await bindUdp()
     const link = new DatagramLink(socket, HOST, port, mode)
-    onDatagramFrames(socket, (value) => onFrame(value))
+    onDatagramFrames(socket, (value) => onFrame(value), () => link)
     return { link, close: () => socket.close() }
   }
   const socket = await new Promise<Socket>((resolve, reject) => {
@@ -183,7 +183,7 @@ export async function rawPingPong(port: number, spec: PingPongSpec, tls?: TlsMat
     }
     if (total === goal) finish()
   }
-  const client = await connectRaw(spec.transport, port, onFrame, 'tick', tls)
+  const client = await connectRaw(spec.transport, port, onFrame, 'batch', tls)
   link = client.link
 
   const refill = (c: number): void => {
@@ -309,7 +309,7 @@ export async function rawOneWay(port: number, spec: OneWaySpec, tls?: TlsMateria
       finish()
     }
   }
-  const client = await connectRaw(spec.transport, port, onFrame, 'tick', tls)
+  const client = await connectRaw(spec.transport, port, onFrame, 'batch', tls)
   link = client.link
   const start = nowMs()
   pump()
