@@ -5,8 +5,15 @@ export interface CutProxy {
   readonly port: number
   /** Connections opened through the proxy so far. */
   readonly connections: number
+  /**
+   * Per connection, in order: the lane byte of the connector's Helios preamble (0 control, 1 user;
+   * -1 when the first bytes were no preamble) and the bytes the acceptor wrote back so far.
+   */
+  readonly lanes: readonly { lane: number; bytesBack: number }[]
   /** Destroys every open connection pair (both sides see a reset). */
   cut(): void
+  /** Cuts, and while `on` resets every new connection at once (the path is down). */
+  block(on: boolean): void
   close(): Promise<void>
 }
 
@@ -14,9 +21,17 @@ export interface CutProxy {
 export function startProxy(targetPort: number): Promise<CutProxy> {
   const pairs = new Set<[Socket, Socket]>()
   let connections = 0
+  const lanes: { lane: number; bytesBack: number }[] = []
+  let blocked = false
+  const cut = (): void => { for (const [i, o] of [...pairs]) { i.resetAndDestroy(); o.resetAndDestroy() } pairs.clear() }
   const server: Server = createServer((inbound) => {
+    if (blocked) { inbound.resetAndDestroy(); return }
     connections++
+    const info = { lane: -1, bytesBack: 0 }
+    lanes.push(info)
+    inbound.once('data', (d: Buffer) => { if (d.length >= 8 && d.subarray(0, 6).toString('latin1') === 'HELIOS') info.lane = d[7]! })
     const outbound = connect(targetPort, '127.0.0.1')
+    outbound.on('data', (d: Buffer) => { info.bytesBack += d.length })
     const pair: [Socket, Socket] = [inbound, outbound]
     pairs.add(pair)
     const end = (): void => { pairs.delete(pair); inbound.destroy(); outbound.destroy() }
@@ -31,7 +46,12 @@ export function startProxy(targetPort: number): Promise<CutProxy> {
       resolve({
         port,
         get connections() { return connections },
-        cut() { for (const [i, o] of [...pairs]) { i.resetAndDestroy(); o.resetAndDestroy() } pairs.clear() },
+        lanes,
+        cut,
+        block(on: boolean) {
+          blocked = on
+          if (on) cut()
+        },
         close() {
           for (const [i, o] of pairs) { i.destroy(); o.destroy() }
           return new Promise<void>((r) => server.close(() => r()))

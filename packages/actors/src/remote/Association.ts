@@ -1,6 +1,7 @@
 import { DisassociateReason, type AssociationCodec, type Pdu } from '@helios/codec'
 import type { ActorRef } from '../ActorRef.js'
 import type { Address } from '../Address.js'
+import type { Channel } from '@helios/transport'
 import type { AssociationInfo } from '../AssociationInfo.js'
 import type { ScheduledTimer } from '../Clock.js'
 import { debug } from '../internal/debug.js'
@@ -285,12 +286,21 @@ export class Association {
     this.remoting.dropped(this.remoteAddress, recipient, reason, cause)
   }
 
-  /** Starts the lanes (and the handshake clock) if they are not up. */
+  /**
+   * Starts the control lane (and the handshake clock) if it is not up, and the user lane when
+   * user messages wait: a node that only answers writes its replies on the user-lane connection
+   * the peer opened (docs/PROTOCOL.md §10.1) and never needs one of its own.
+   */
   connect(): void {
     if (this.quarantined || this.remoting.isShuttingDown) return
     if (!this.established && this.handshakeStartedAt === undefined) this.handshakeStartedAt = this.remoting.clock.now()
     this.control.ensure()
-    this.user.ensure()
+    if (this.queuedMessages > 0) this.user.ensure()
+  }
+
+  /** @internal The peer's user-lane connection passed its handshake here: the user lane may write on it. */
+  lendUserConnection(channel: Channel): void {
+    if (!this.quarantined) this.user.lend?.(channel)
   }
 
   // ------------------------------------------------------------------ link events
@@ -495,7 +505,7 @@ export class Association {
     this.lastHeartbeatReplyAt = this.remoting.clock.now()
     debug('associated with %s (uid %s)', this.key, uid)
     this.remoting.publishAssociated(this)
-    this.user.ensure()
+    if (this.queuedMessages > 0) this.user.ensure()
     this.resendSystem()
     this.drainQueue()
     this.remoting.scheduleFlush(this)
@@ -536,6 +546,8 @@ export class Association {
     this.uid = uid
     this.established = false
     this.quarantined = false
+    // A connection lent by the old incarnation must not carry what is meant for the new one.
+    this.user.releaseLent?.()
     this.codec = this.remoting.codec.createAssociation({ remoteUid: uid })
     this.sysSend = new SystemMessageSendBuffer(this.remoting.settings.systemMessageBufferSize)
     this.sysRecv = new SystemMessageReceiveState()

@@ -44,3 +44,11 @@ export class FrameBatch {
     return data
   }
 }
+
+/** One frame as on the wire: u32 big-endian length, then the payload (copied). */
+export function framed(payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(4 + payload.byteLength)
+  out.writeUInt32BE(payload.byteLength, 0)
+  out.set(payload, 4)
+  return out
+}

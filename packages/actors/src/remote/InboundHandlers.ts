@@ -83,11 +83,18 @@ export class InboundConnectionHandler implements ChannelHandler {
     this.assoc = accepted
     this.uid = accepted.uid
     this.handshakeDone()
+    // The peer's user-lane connection also carries our user envelopes back (docs/PROTOCOL.md §10.1).
+    if (this.lane === Lane.user) accepted.lendUserConnection(ctx.channel)
   }
 
   channelReadComplete(ctx: ChannelHandlerContext): void {
     this.remoting.inboundReadComplete()
     ctx.fireChannelReadComplete()
+  }
+
+  channelWritabilityChanged(ctx: ChannelHandlerContext): void {
+    if (ctx.channel.isWritable) this.assoc?.onWritable()
+    ctx.fireChannelWritabilityChanged()
   }
 
   channelInactive(ctx: ChannelHandlerContext): void {

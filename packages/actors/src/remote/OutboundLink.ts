@@ -1,7 +1,9 @@
+import type { Channel } from '@helios/transport'
+
 /**
- * One lane of an association's outbound side: a connection this node opened (TCP/TLS) or the
- * node's datagram socket aimed at the peer (UDP). Unidirectional: a node writes only on links it
- * opened and reads only on connections it accepted.
+ * One lane of an association's outbound side: a connection this node opened (TCP/TLS), on the
+ * user lane the peer's connection this node accepted (TCP/TLS, see {@link lend}), or the node's
+ * datagram socket aimed at the peer (UDP).
  */
 export interface OutboundLink {
   /** Connected, preamble and handshake request sent: frames may be written. */
@@ -20,6 +22,13 @@ export interface OutboundLink {
   confirmed(): void
   /** Closes the connection; with `forGood`, it is never reopened. */
   close(forGood: boolean): void
+  /**
+   * TCP/TLS user lane: the peer opened this connection and this node accepted its handshake. The
+   * link answers on it and writes there while it has no connection of its own.
+   */
+  lend?(channel: Channel): void
+  /** Closes the connection lent by the peer, if any (its incarnation was replaced). */
+  releaseLent?(): void
 }
 
 /** The two lanes. Control traffic (handshake, heartbeats, system messages, acks, compression) never waits behind user traffic. */

@@ -233,6 +233,11 @@ export class Remoting implements RemoteProvider {
     return f
   }
 
+  /** The handshake response this node writes first on a peer's user-lane connection it accepted. */
+  handshakeResponseFor(assoc: Association): Uint8Array {
+    return this.codec.encode({ type: 'handshake-response', from: this.localUniqueAddress, to: assoc.key })
+  }
+
   /** node:tls client options derived from the server options the user gave. */
   tlsClientOptions(): ConnectionOptions {
     const { requestCert: _r, SNICallback: _s, ...rest } = (this.settings.tls ?? {}) as Record<string, unknown>

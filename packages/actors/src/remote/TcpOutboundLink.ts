@@ -1,26 +1,38 @@
-import { decodePreamble, encodePreamble, PROTOCOL_VERSION, UnsupportedVersionError } from '@helios/codec'
+import { decodePreamble, encodePreamble, PREAMBLE_LENGTH, PROTOCOL_VERSION, UnsupportedVersionError } from '@helios/codec'
 import {
-  Bootstrap, backoffDelay,
+  Bootstrap, backoffDelay, LengthFieldBasedFrameDecoder,
   type Channel, type ChannelHandler, type ChannelHandlerContext,
 } from '@helios/transport'
 import type { ScheduledTimer } from '../Clock.js'
 import { debug } from '../internal/debug.js'
 import type { Association } from './Association.js'
-import { FrameBatch } from './FrameBatch.js'
-import type { LaneId, OutboundLink } from './OutboundLink.js'
+import { FrameBatch, framed } from './FrameBatch.js'
+import { LaneId, type OutboundLink } from './OutboundLink.js'
 import type { Remoting } from './Remoting.js'
 
 /** Frames are packed into buffers of up to this many bytes (one write each). */
 const BATCH_BYTES = 256 * 1024
 
 /**
- * One outbound TCP/TLS connection of an association (one per lane). Connects on demand, writes
- * the preamble and the handshake request first, and reconnects with capped exponential backoff
- * and full jitter while the association wants it; the association's queues survive reconnects.
+ * One lane of an association over TCP/TLS. Connects on demand, writes the preamble and the
+ * handshake request first, and reconnects with capped exponential backoff and full jitter while
+ * the association wants it; the association's queues survive reconnects.
+ *
+ * User lane only: when the peer opened a user-lane connection to us (and we accepted its
+ * handshake), the link is {@link lend lent} that connection. It answers on it at once with its
+ * own preamble and handshake response (docs/PROTOCOL.md §10.1), and while the link has no
+ * connection of its own it writes its frames there instead of opening one: a request and its
+ * reply then travel on one TCP connection, whose ACKs ride on the data (two connections cost an
+ * extra pure ACK per message: see bench/RESULTS.md). The link switches connections only when the
+ * one it writes on closed, so frames never overtake each other.
  */
 export class TcpOutboundLink implements OutboundLink {
-  ready = false
+  /** The connection this link opened. */
   private channel: Channel | undefined
+  /** The peer's connection on this lane, accepted by this node (user lane only). */
+  private lent: Channel | undefined
+  /** The connection frames are written on: {@link channel} or {@link lent}, whichever came first. */
+  private active: Channel | undefined
   private connecting = false
   private closedForGood = false
   private attempts = 0
@@ -38,29 +50,54 @@ export class TcpOutboundLink implements OutboundLink {
     this.preamble = encodePreamble(lane)
   }
 
+  get ready(): boolean {
+    return this.active !== undefined
+  }
+
   get writable(): boolean {
-    return this.channel !== undefined && this.channel.isWritable
+    return this.active !== undefined && this.active.isWritable
   }
 
   ensure(): void {
-    if (this.closedForGood || this.channel !== undefined || this.connecting || this.retry !== undefined) return
+    if (this.closedForGood || this.channel !== undefined || this.lent !== undefined || this.connecting || this.retry !== undefined) return
     void this.connect()
   }
 
   write(payload: Uint8Array): void {
     const full = this.batch.add(payload)
     if (full !== undefined) {
-      this.channel?.write(full)
+      this.active?.write(full)
       this.unflushed = true
     }
   }
 
   flush(): void {
     const data = this.batch.take()
-    if (data !== undefined) this.channel?.write(data)
+    if (data !== undefined) this.active?.write(data)
     else if (!this.unflushed) return // nothing written since the last flush
     this.unflushed = false
-    this.channel?.flush()
+    this.active?.flush()
+  }
+
+  /**
+   * The peer's connection on this lane passed its handshake here: answer with our preamble and
+   * handshake response (so the peer can read what we may write on it), and write on it while this
+   * link has no connection of its own.
+   */
+  lend(ch: Channel): void {
+    if (this.closedForGood || this.lane !== LaneId.user) return
+    ch.write(this.preamble)
+    ch.write(framed(this.remoting.handshakeResponseFor(this.assoc)))
+    ch.flush()
+    // A newer connection from the peer replaces an older one: the peer opens one at a time.
+    this.lent = ch
+    void ch.closed.then(() => this.lentClosed(ch))
+    if (this.channel === undefined) this.use(ch)
+  }
+
+  releaseLent(): void {
+    const lent = this.lent
+    if (lent !== undefined) void lent.close()
   }
 
   resendHandshake(): void {
@@ -78,6 +115,26 @@ export class TcpOutboundLink implements OutboundLink {
     this.retry = undefined
     const ch = this.channel
     if (ch !== undefined) void ch.close()
+    const lent = this.lent
+    if (lent !== undefined) void lent.close()
+  }
+
+  /** Starts writing on `ch` (frames of an earlier connection are not resent: user messages are at most once). */
+  private use(ch: Channel): void {
+    const first = this.active === undefined
+    this.active = ch
+    this.batch.take()
+    this.unflushed = false
+    if (first) this.assoc.onLinkUp(this.lane)
+  }
+
+  private lentClosed(ch: Channel): void {
+    if (this.lent !== ch) return
+    this.lent = undefined
+    if (this.active !== ch) return
+    this.active = undefined
+    if (this.channel !== undefined) this.use(this.channel)
+    else this.assoc.onLinkDown(this.lane, ch.closeReason?.message ?? 'connection closed')
   }
 
   private async connect(): Promise<void> {
@@ -93,7 +150,10 @@ export class TcpOutboundLink implements OutboundLink {
         ...(s.transport === 'tls' ? { tls: this.remoting.tlsClientOptions() } : {}),
       })
       .handler((ch) => {
-        ch.pipeline.addLast('link', new OutboundGuard(this.assoc))
+        ch.pipeline
+          .addLast('preamble', new AcceptorPreambleHandler(this.assoc, this.lane))
+          .addLast('frames', new LengthFieldBasedFrameDecoder({ maxFrameLength: s.maxFrameSize + 4, lengthFieldLength: 4, initialBytesToStrip: 4 }))
+          .addLast('link', new AcceptorFrameReader(this.remoting, this.assoc))
       })
     let ch: Channel
     try {
@@ -113,22 +173,27 @@ export class TcpOutboundLink implements OutboundLink {
     }
     this.channel = ch
     // Frames leave packed by FrameBatch (u32 length + payload), so the preamble is just the first bytes.
-    this.batch.take() // frames of a previous connection are not resent: user messages are at most once
+    if (this.active === undefined) {
+      this.active = ch
+      this.batch.take() // frames of a previous connection are not resent: user messages are at most once
+      this.unflushed = false
+    }
     ch.write(this.preamble)
-    this.write(this.remoting.handshakeRequestFor(this.assoc))
-    this.flush()
-    this.ready = true
+    ch.write(framed(this.remoting.handshakeRequestFor(this.assoc)))
+    ch.flush()
     void ch.closed.then(() => this.closed(ch))
-    this.assoc.onLinkUp(this.lane)
+    if (this.active === ch) this.assoc.onLinkUp(this.lane)
   }
 
   private closed(ch: Channel): void {
     if (this.channel !== ch) return
     this.channel = undefined
-    this.ready = false
-    const reason = ch.closeReason?.message ?? 'connection closed'
-    this.assoc.onLinkDown(this.lane, reason)
-    if (!this.closedForGood && this.assoc.wantsConnection) this.scheduleRetry()
+    if (this.active === ch) {
+      this.active = undefined
+      if (this.lent !== undefined) this.use(this.lent)
+      else this.assoc.onLinkDown(this.lane, ch.closeReason?.message ?? 'connection closed')
+    }
+    if (!this.closedForGood && this.lent === undefined && this.assoc.wantsConnection) this.scheduleRetry()
   }
 
   private scheduleRetry(): void {
@@ -143,20 +208,100 @@ export class TcpOutboundLink implements OutboundLink {
   }
 }
 
-/** Handler of an outbound connection: the peer never writes on a connection it accepted. */
-class OutboundGuard implements ChannelHandler {
-  constructor(private readonly assoc: Association) {}
+/**
+ * First handler of a connection this node opened: reads what the acceptor writes back, which
+ * starts with its preamble. A preamble of another version is the acceptor's refusal. On the user
+ * lane, a preamble of this version and lane starts the acceptor's frames (handshake response,
+ * then envelopes: docs/PROTOCOL.md §10.1); the handler then steps out of the pipeline. Anything
+ * else closes the connection as a protocol error.
+ */
+class AcceptorPreambleHandler implements ChannelHandler {
+  private buffered: Uint8Array | undefined
+
+  constructor(private readonly assoc: Association, private readonly lane: LaneId) {}
 
   channelRead(ctx: ChannelHandlerContext, message: unknown): void {
-    // The only bytes an acceptor ever writes back are its own preamble, when it speaks another version.
-    let reason = 'protocol error: data received on an outbound-only connection'
+    const chunk = message as Uint8Array
+    const buf = this.buffered === undefined ? chunk : Buffer.concat([this.buffered, chunk])
+    let preamble
     try {
-      decodePreamble(message as Uint8Array)
+      preamble = decodePreamble(buf, 0, buf.length)
     } catch (err) {
-      if (err instanceof UnsupportedVersionError) reason = `the peer speaks protocol version ${err.version}, this node ${PROTOCOL_VERSION}`
+      this.refuse(ctx, err instanceof UnsupportedVersionError
+        ? `the peer speaks protocol version ${err.version}, this node ${PROTOCOL_VERSION}`
+        : `protocol error: ${(err as Error).message}`)
+      return
     }
+    if (preamble === undefined) {
+      this.buffered = buf
+      return
+    }
+    this.buffered = undefined
+    if (this.lane !== LaneId.user || preamble.lane !== this.lane) {
+      this.refuse(ctx, 'protocol error: the acceptor wrote on a control connection or for another lane')
+      return
+    }
+    ctx.pipeline.remove(this)
+    if (buf.length > PREAMBLE_LENGTH) ctx.fireChannelRead(buf.subarray(PREAMBLE_LENGTH))
+  }
+
+  private refuse(ctx: ChannelHandlerContext, reason: string): void {
     this.assoc.linkRefused(reason)
     void ctx.channel.close(new Error(reason))
+  }
+}
+
+/**
+ * Last handler of a connection this node opened. On the user lane it reads the frames the acceptor
+ * writes back: the first must be its handshake response for this node's association, naming the
+ * uid that writes on this connection; later frames go to the association while that uid is the
+ * peer's current one (a replaced or quarantined incarnation's connection is closed).
+ */
+class AcceptorFrameReader implements ChannelHandler {
+  private uid: bigint | undefined
+
+  constructor(private readonly remoting: Remoting, private readonly assoc: Association) {}
+
+  channelRead(ctx: ChannelHandlerContext, message: unknown): void {
+    const frame = message as Uint8Array
+    const assoc = this.assoc
+    if (this.uid === undefined) {
+      let pdu
+      try {
+        pdu = this.remoting.codec.decode(frame, 0, frame.length)
+      } catch (err) {
+        this.refuse(ctx, `protocol error: undecodable first frame from the acceptor: ${(err as Error).message}`)
+        return
+      }
+      if (pdu.type !== 'handshake-response' || pdu.from.address !== assoc.key) {
+        this.refuse(ctx, `protocol error: the acceptor's first frame must be its handshake response, got ${pdu.type}`)
+        return
+      }
+      this.uid = pdu.from.uid
+      return
+    }
+    if (assoc.quarantined || (assoc.uid !== undefined && assoc.uid !== this.uid)) {
+      void ctx.channel.close(new Error(`${assoc.key} uid ${this.uid} is quarantined or replaced`))
+      return
+    }
+    // The acceptor writes envelopes only once it is established, which needs our handshake
+    // response, which we send only after learning its uid: an unknown uid here is not expected.
+    if (assoc.uid === undefined) {
+      debug('frame from %s before its uid is known: dropped', assoc.key)
+      return
+    }
+    assoc.receive(frame, 0, frame.length)
+  }
+
+  channelReadComplete(ctx: ChannelHandlerContext): void {
+    this.remoting.inboundReadComplete()
+    ctx.fireChannelReadComplete()
+  }
+
+  channelInactive(ctx: ChannelHandlerContext): void {
+    // Fragments of a message cut short on this connection will never complete.
+    if (this.uid !== undefined) this.assoc.inboundUserLaneClosed()
+    ctx.fireChannelInactive()
   }
 
   channelWritabilityChanged(ctx: ChannelHandlerContext): void {
@@ -166,5 +311,10 @@ class OutboundGuard implements ChannelHandler {
   exceptionCaught(ctx: ChannelHandlerContext, error: Error): void {
     debug('outbound connection to %s: %s', this.assoc.key, error.message)
     void ctx.channel.close(error)
+  }
+
+  private refuse(ctx: ChannelHandlerContext, reason: string): void {
+    this.assoc.linkRefused(reason)
+    void ctx.channel.close(new Error(reason))
   }
 }

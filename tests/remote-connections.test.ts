@@ -1,0 +1,152 @@
+import test from 'ava'
+import { createServer, type Server, type Socket } from 'node:net'
+import { Codec, Lane, encodePreamble } from '@helios/codec'
+import { ActorSystem, type ActorRef, type HandshakeFailedEvent } from '@helios/actors'
+import { startProxy, type CutProxy } from './support/proxy.js'
+
+const CONTROL = 0
+const USER = 1
+const fast = { heartbeatIntervalMs: 200, reconnectMinBackoffMs: 20, reconnectMaxBackoffMs: 200, systemMessageResendIntervalMs: 200 }
+
+async function freePort(): Promise<number> {
+  const s = await ActorSystem.create('P', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0 } })
+  const port = s.address.port as number
+  await s.terminate()
+  return port
+}
+
+/**
+ * Two nodes that each advertise a proxy's port, so every connection either opens passes a proxy
+ * that records its lane and the bytes written back: `toA` sees the connections B opens, `toB`
+ * those A opens.
+ */
+async function proxiedNodes(t: import('ava').ExecutionContext): Promise<{ a: ActorSystem; b: ActorSystem; toA: CutProxy; toB: CutProxy }> {
+  const [aPort, bPort] = [await freePort(), await freePort()]
+  const toA = await startProxy(aPort)
+  const toB = await startProxy(bPort)
+  const b = await ActorSystem.create('B', { remote: { transport: 'tcp', host: '127.0.0.1', port: bPort, advertisedPort: toB.port, ...fast } })
+  const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: aPort, advertisedPort: toA.port, ...fast } })
+  t.teardown(async () => { await a.terminate(); await b.terminate(); await toA.close(); await toB.close() })
+  return { a, b, toA, toB }
+}
+
+const lanesOf = (p: CutProxy): number[] => p.lanes.map((c) => c.lane)
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(10)
+  }
+}
+
+test('a node that only answers writes its replies on the user-lane connection the asker opened', async (t) => {
+  const { a, b, toA, toB } = await proxiedNodes(t)
+  b.actorOf((m, ctx) => { ctx.sender?.tell(m) }, 'echo')
+  const echo = await a.actorSelection(`${b.address.toString()}/user/echo`).resolveOne({ timeoutMs: 5000 })
+  for (let i = 0; i < 50; i++) t.is(await a.ask(echo, i, { timeoutMs: 5000 }), i)
+
+  // A opened a control and a user connection to B; B opened only its control connection to A.
+  t.deepEqual(lanesOf(toB).sort(), [CONTROL, USER])
+  t.deepEqual(lanesOf(toA), [CONTROL])
+  const userConnection = toB.lanes.find((c) => c.lane === USER)!
+  // B's preamble, its handshake response and 51 replies (the Identify answer and 50 echoes) came back on it.
+  t.true(userConnection.bytesBack > 51 * 8, `${userConnection.bytesBack} bytes back`)
+  const info = b.associations()[0]!
+  t.is(info.messagesSent, 51)
+  t.is(info.state, 'established')
+})
+
+test('when the connection it answers on is cut, the answering node goes on: on the new one, or on its own', async (t) => {
+  const { a, b, toA, toB } = await proxiedNodes(t)
+  const fromB: unknown[] = []
+  const inbox = a.actorOf((m) => { fromB.push(m) }, 'inbox')
+  let inboxOnB: ActorRef | undefined
+  b.actorOf((m, ctx) => {
+    if (m === 'remember me') inboxOnB = ctx.sender
+    ctx.sender?.tell(m)
+  }, 'echo')
+  const echo = await a.actorSelection(`${b.address.toString()}/user/echo`).resolveOne({ timeoutMs: 5000 })
+  t.is(await a.ask(echo, 'before', { timeoutMs: 5000 }), 'before')
+  echo.tell('remember me', inbox)
+  await until('the inbox ref on B', () => inboxOnB !== undefined && fromB.length === 1)
+  t.deepEqual(lanesOf(toA), [CONTROL])
+
+  // Cut every connection A opened (B's replies travelled on one of them). A asks again: its
+  // user lane reconnects and B answers on the new connection.
+  toB.cut()
+  let answer: unknown
+  const deadline = Date.now() + 5000
+  while (answer === undefined && Date.now() < deadline) {
+    answer = await a.ask(echo, 'after the cut', { timeoutMs: 500 }).catch(() => undefined)
+  }
+  t.is(answer, 'after the cut')
+
+  // The path from A to B goes down: A cannot reconnect, so B has no connection of A's to answer
+  // on. B speaks first: it opens a user connection of its own, and A gets the message.
+  toB.block(true)
+  await sleep(50)
+  inboxOnB!.tell('from B')
+  await until('the message from B', () => fromB.includes('from B'))
+  t.deepEqual(lanesOf(toA), [CONTROL, USER])
+  toB.block(false)
+  t.is(await a.ask(echo, 'path back up', { timeoutMs: 5000 }), 'path back up')
+})
+
+/** A fake node at `port`: answers each connection with whatever `reply(lane)` returns. */
+async function fakeAcceptor(reply: (lane: number) => Buffer | undefined): Promise<{ port: number; server: Server; sockets: Socket[] }> {
+  const sockets: Socket[] = []
+  const server = createServer((socket) => {
+    sockets.push(socket)
+    socket.on('error', () => {})
+    socket.once('data', (d: Buffer) => {
+      const out = reply(d[7] ?? -1)
+      if (out !== undefined) socket.write(out)
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  return { port: (server.address() as { port: number }).port, server, sockets }
+}
+
+function frame(payload: Uint8Array): Buffer {
+  const header = Buffer.alloc(4)
+  header.writeUInt32BE(payload.byteLength)
+  return Buffer.concat([header, payload])
+}
+
+test('an acceptor whose first frame back is not its handshake response is refused with a reason', async (t) => {
+  const fake = await fakeAcceptor((lane) => lane === USER
+    ? Buffer.concat([encodePreamble(Lane.user), frame(new Codec().encode({ type: 'heartbeat' }))])
+    : undefined)
+  const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0, handshakeTimeoutMs: 1000 } })
+  t.teardown(async () => { await a.terminate(); for (const s of fake.sockets) s.destroy(); fake.server.close() })
+  const refused = new Promise<HandshakeFailedEvent>((resolve) => a.events.on('handshakeFailed', (e) => { if (/first frame/.test(e.reason)) resolve(e) }))
+  a.resolveActorRef(`helios.tcp://Fake@127.0.0.1:${fake.port}/user/x`).tell('hello')
+  const ev = await refused
+  t.regex(ev.reason, /protocol error: the acceptor's first frame must be its handshake response, got heartbeat/)
+  t.false(ev.inbound)
+})
+
+test('frames an acceptor writes back before the association knows its uid are not delivered', async (t) => {
+  const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0, handshakeTimeoutMs: 1000 } })
+  const received: unknown[] = []
+  const inbox = a.actorOf((m) => { received.push(m) }, 'inbox')
+  const codec = new Codec()
+  let fakeAddress = ''
+  const fake = await fakeAcceptor((lane) => {
+    if (lane !== USER) return undefined // never answers the control lane's handshake
+    const assoc = codec.createAssociation()
+    return Buffer.concat([
+      encodePreamble(Lane.user),
+      frame(codec.encode({ type: 'handshake-response', from: { address: fakeAddress, uid: 5n }, to: a.address.toString() })),
+      ...assoc.encodeUserMessage(inbox.path.toSerializationFormat(), 'injected').map(frame),
+    ])
+  })
+  fakeAddress = `helios.tcp://Fake@127.0.0.1:${fake.port}`
+  t.teardown(async () => { await a.terminate(); for (const s of fake.sockets) s.destroy(); fake.server.close() })
+  a.resolveActorRef(`${fakeAddress}/user/x`).tell('hello')
+  await until('the fake to be dialled on both lanes', () => fake.sockets.length >= 2)
+  await sleep(300)
+  t.deepEqual(received, [])
+})
