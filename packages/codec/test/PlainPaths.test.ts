@@ -15,6 +15,7 @@ const plainValue: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) =>
     fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
     fc.double(),
     fc.string({ unit: 'binary', maxLength: 70 }),
+    fc.string({ unit: 'binary', minLength: 60, maxLength: 400 }),
     fc.string({ maxLength: 300 }),
     fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
     fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u)),
@@ -34,6 +35,21 @@ test('the plain-data writer writes exactly the bytes msgpackr writes', (t) => {
     }),
     { numRuns: 3000 },
   );
+});
+
+test('strings around the str8/str16 boundaries are written as msgpackr writes them', (t) => {
+  const strings = [
+    'x'.repeat(31), 'x'.repeat(32), 'x'.repeat(255), 'x'.repeat(256), 'x'.repeat(2048), 'x'.repeat(2049),
+    '\u20ac'.repeat(10), '\u20ac'.repeat(85), '\u20ac'.repeat(86), '\u00e9'.repeat(127), '\u00e9'.repeat(128),
+    '\u00e9'.repeat(200), '\u{1f600}'.repeat(40), '\u{1f600}'.repeat(64), 'a' + '\u20ac'.repeat(2047), '\u20ac'.repeat(2049),
+  ];
+  for (const str of strings) {
+    for (const value of [str, [1, str], { s: str }]) {
+      const ours = writePlain(value, 3, 64);
+      t.truthy(ours, `length ${str.length}`);
+      t.is(Buffer.from(ours!.subarray(3)).toString('hex'), Buffer.from(packr.pack(value)).toString('hex'), `length ${str.length}`);
+    }
+  }
 });
 
 test('the plain-data reader reads what msgpackr reads', (t) => {

@@ -54,6 +54,26 @@ function writeString(s: string): void {
       return;
     }
   }
+  if (n >= 32 && n <= 2048) {
+    // At least 32 bytes, at most 3n < 65536: a str8 or str16 header. Encode straight into the
+    // slab after a 2-byte header and move the bytes by one in the rare case they need str16
+    // (one UTF-8 pass instead of measuring the string first). Longer strings are measured, so
+    // that room for 3n bytes is never asked of the slab.
+    if (!room(3 * n + 3)) return;
+    const written = slab.write(s, pos + 2, 'utf8');
+    if (written < 0x100) {
+      slab[pos] = 0xd9;
+      slab[pos + 1] = written;
+      pos += 2 + written;
+    } else {
+      slab.copyWithin(pos + 3, pos + 2, pos + 2 + written);
+      slab[pos] = 0xda;
+      slab[pos + 1] = written >>> 8;
+      slab[pos + 2] = written & 0xff;
+      pos += 3 + written;
+    }
+    return;
+  }
   const length = Buffer.byteLength(s, 'utf8');
   if (!room(length + 5)) return;
   if (length < 0x20) {
