@@ -53,6 +53,8 @@ export class Remoting implements RemoteProvider {
   private readonly refCache = new Map<string, InternalActorRef>()
   private readonly wirePaths = new WeakMap<ActorRef, string>()
   private readonly handshakes = new WeakMap<Association, Uint8Array>()
+  /** True while {@link inboundReadComplete} runs actors (it flushes after them). */
+  private completingRead = false
   /** Associations to flush, in slots [0, dirtyCount). */
   private dirty: (Association | undefined)[] = []
   private dirtyCount = 0
@@ -418,7 +420,8 @@ export class Remoting implements RemoteProvider {
     if (assoc.flushScheduled) return
     assoc.flushScheduled = true
     this.dirty[this.dirtyCount++] = assoc
-    if (!this.flushQueued) {
+    // While inboundReadComplete runs the actors, it flushes right after them: no microtask needed.
+    if (!this.flushQueued && !this.completingRead) {
       this.flushQueued = true
       queueMicrotask(this.flushAll)
     }
@@ -435,8 +438,14 @@ export class Remoting implements RemoteProvider {
    * leaves before the read callback unwinds (one-in-flight round trips: see bench/RESULTS.md).
    */
   inboundReadComplete(): void {
-    this.internals.runActors()
-    if (this.dirtyCount > 0) this.flushDirty()
+    if (this.completingRead) return // an actor's code cannot re-enter this, but be safe
+    this.completingRead = true
+    try {
+      this.internals.runActors()
+    } finally {
+      this.completingRead = false
+      if (this.dirtyCount > 0) this.flushDirty()
+    }
   }
 
   private flushDirty(): void {
