@@ -21,11 +21,18 @@ export class Dispatcher {
   #mask = 63
   #head = 0
   #size = 0
-  /** A drain is queued (microtask or immediate). */
+  /** A microtask drain is queued. */
   #scheduled = false
+  /** A drain spent its budget and yielded: the setImmediate drain is queued. */
+  #yielding = false
   #running = false
   readonly #drain = (): void => {
     this.#scheduled = false
+    // After a yield only the setImmediate drain goes on: timers and I/O get their turn first.
+    if (!this.#yielding) this.#run()
+  }
+  readonly #drainAfterYield = (): void => {
+    this.#yielding = false
     this.#run()
   }
 
@@ -40,7 +47,7 @@ export class Dispatcher {
     this.#queue[(this.#head + this.#size) & this.#mask] = cell
     this.#size++
     // A running drain picks the cell up itself (or hands it to setImmediate when its budget is spent).
-    if (!this.#scheduled && !this.#running) {
+    if (!this.#scheduled && !this.#running && !this.#yielding) {
       this.#scheduled = true
       queueMicrotask(this.#drain)
     }
@@ -50,10 +57,12 @@ export class Dispatcher {
    * Runs the queued actors now instead of in the queued microtask. Only for the top of an I/O
    * callback (the remoting calls it when a socket read has been decoded): the reply to a message
    * that just arrived is then written before the stream machinery unwinds. A drain already
-   * running is not re-entered.
+   * running is not re-entered, and after a drain yielded (budget spent) nothing runs before the
+   * setImmediate drain, so however many reads a turn brings, actors get one budget per turn.
    */
   runNow(): void {
-    if (this.#size > 0) this.#run()
+    // After a yield, messages wait for the setImmediate drain like any others: one budget per turn.
+    if (this.#size > 0 && !this.#yielding) this.#run()
   }
 
   #run(): void {
@@ -70,10 +79,11 @@ export class Dispatcher {
       }
     } finally {
       this.#running = false
-    }
-    if (this.#size > 0 && !this.#scheduled) {
-      this.#scheduled = true
-      setImmediate(this.#drain)
+      // Budget spent (or a cell threw): the rest runs after timers and I/O had their turn.
+      if (this.#size > 0 && !this.#yielding) {
+        this.#yielding = true
+        setImmediate(this.#drainAfterYield)
+      }
     }
   }
 
