@@ -128,25 +128,36 @@ test('an acceptor whose first frame back is not its handshake response is refuse
   t.false(ev.inbound)
 })
 
-test('frames an acceptor writes back before the association knows its uid are not delivered', async (t) => {
+test('the acceptor\'s handshake response must name the address dialled; its uid then counts like any handshake', async (t) => {
   const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0, handshakeTimeoutMs: 1000 } })
   const received: unknown[] = []
   const inbox = a.actorOf((m) => { received.push(m) }, 'inbox')
   const codec = new Codec()
-  let fakeAddress = ''
-  const fake = await fakeAcceptor((lane) => {
-    if (lane !== USER) return undefined // never answers the control lane's handshake
-    const assoc = codec.createAssociation()
-    return Buffer.concat([
-      encodePreamble(Lane.user),
-      frame(codec.encode({ type: 'handshake-response', from: { address: fakeAddress, uid: 5n }, to: a.address.toString() })),
-      ...assoc.encodeUserMessage(inbox.path.toSerializationFormat(), 'injected').map(frame),
-    ])
+  /** A fake node that answers A's user connection as `claimed` (uid 5) and sends `text` to A's inbox. */
+  const fake = (claimed: (port: number) => string, text: string): Promise<{ port: number; server: Server; sockets: Socket[] }> => {
+    let port = 0
+    const started = fakeAcceptor((lane) => {
+      if (lane !== USER) return undefined // never answers on the control lane
+      return Buffer.concat([
+        encodePreamble(Lane.user),
+        frame(codec.encode({ type: 'handshake-response', from: { address: claimed(port), uid: 5n }, to: a.address.toString() })),
+        ...codec.createAssociation().encodeUserMessage(inbox.path.toSerializationFormat(), text).map(frame),
+      ])
+    })
+    return started.then((f) => { port = f.port; return f })
+  }
+  const honest = await fake((port) => `helios.tcp://Fake@127.0.0.1:${port}`, 'from the node dialled')
+  const spoofing = await fake(() => 'helios.tcp://Other@127.0.0.1:1', 'spoofed')
+  t.teardown(async () => {
+    await a.terminate()
+    for (const f of [honest, spoofing]) { for (const s of f.sockets) s.destroy(); f.server.close() }
   })
-  fakeAddress = `helios.tcp://Fake@127.0.0.1:${fake.port}`
-  t.teardown(async () => { await a.terminate(); for (const s of fake.sockets) s.destroy(); fake.server.close() })
-  a.resolveActorRef(`${fakeAddress}/user/x`).tell('hello')
-  await until('the fake to be dialled on both lanes', () => fake.sockets.length >= 2)
-  await sleep(300)
-  t.deepEqual(received, [])
+  const refused = new Promise<HandshakeFailedEvent>((resolve) => a.events.on('handshakeFailed', (e) => { if (/Other/.test(e.reason)) resolve(e) }))
+  a.resolveActorRef(`helios.tcp://Fake@127.0.0.1:${honest.port}/user/x`).tell('hello')
+  a.resolveActorRef(`helios.tcp://Fake@127.0.0.1:${spoofing.port}/user/x`).tell('hello')
+  t.regex((await refused).reason, /protocol error: handshake response from helios\.tcp:\/\/Other@127\.0\.0\.1:1/)
+  await until('the honest reply', () => received.includes('from the node dialled'))
+  await sleep(100)
+  t.deepEqual(received, ['from the node dialled'])
+  t.is(a.associations().find((x) => x.remote.port === honest.port)?.remoteUid, 5n)
 })

@@ -122,8 +122,8 @@ test('a peer of another protocol version gets this node\'s preamble back and is 
   const { socket, closed } = await rawConnect(a.address.port as number)
   const chunks: Buffer[] = []
   socket.on('data', (d: Buffer) => chunks.push(d))
-  socket.write(Buffer.from([0x48, 0x45, 0x4c, 0x49, 0x4f, 0x53, 0x02, 0x01]))
-  t.regex((await refused).reason, /version 2/)
+  socket.write(Buffer.from([0x48, 0x45, 0x4c, 0x49, 0x4f, 0x53, 0x01, 0x01]))
+  t.regex((await refused).reason, /version 1/)
   await closed
   t.deepEqual([...Buffer.concat(chunks)], [...encodePreamble(Lane.user)])
   await check()

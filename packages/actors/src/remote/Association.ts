@@ -95,6 +95,8 @@ export class Association {
    */
   private confirmed = false
   private nackOwed = false
+  /** The handler of the connection the peer's latest user frame came on. */
+  private userFramesFrom: object | undefined
   private lastNackResendAt = -Infinity
   private lastHeartbeatReplyAt = 0
 
@@ -332,8 +334,14 @@ export class Association {
     this.remoting.handshakeFailed(this.key, reason)
   }
 
-  /** @internal An inbound user-lane connection closed: fragments of a message cut short will never complete. */
-  inboundUserLaneClosed(): void {
+  /**
+   * @internal A connection that brought the peer's user frames closed: fragments of a message cut
+   * short on it will never complete. A connection that was not the peer's latest source of user
+   * frames (the peer writes on one at a time) leaves the reassembly alone.
+   */
+  inboundUserLaneClosed(source: object): void {
+    if (this.userFramesFrom !== source) return
+    this.userFramesFrom = undefined
     this.codec.reassembler.clear()
   }
 
@@ -369,8 +377,12 @@ export class Association {
 
   // ------------------------------------------------------------------ inbound
 
-  /** @internal A frame payload arrived on an inbound connection (or datagram) of this association. */
-  receive(buf: Uint8Array, start: number, end: number): void {
+  /**
+   * @internal A frame payload arrived on a connection (or datagram) of this association; `source`
+   * names the connection's handler for user-lane frames.
+   */
+  receive(buf: Uint8Array, start: number, end: number, source?: object): void {
+    if (source !== undefined) this.userFramesFrom = source
     this.stats.framesReceived++
     this.stats.bytesReceived += end - start
     let pdu: Pdu | undefined
@@ -470,6 +482,15 @@ export class Association {
       this.stats.decodeErrors++
       this.remoting.decodeFailed(this, err)
     }
+  }
+
+  /**
+   * @internal The peer answered on a user-lane connection this node opened (its handshake
+   * response there): the uid is adopted like any handshake's (restart detection), without
+   * confirming the control lane. False when the uid is quarantined.
+   */
+  peerAnswered(uid: bigint): boolean {
+    return this.adoptUid(uid)
   }
 
   /** @internal The peer (uid) introduced itself (handshake request). Returns false when refused as quarantined. */

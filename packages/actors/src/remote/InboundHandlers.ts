@@ -75,7 +75,7 @@ export class InboundConnectionHandler implements ChannelHandler {
         this.remoting.refuseInbound(ctx.channel, `${assoc.key} uid ${this.uid} is quarantined or replaced`)
         return
       }
-      assoc.receive(frame, 0, frame.length)
+      assoc.receive(frame, 0, frame.length, this.lane === Lane.user ? this : undefined)
       return
     }
     const accepted = this.remoting.acceptHandshake(frame, this.lane, ctx.channel)
@@ -99,7 +99,7 @@ export class InboundConnectionHandler implements ChannelHandler {
 
   channelInactive(ctx: ChannelHandlerContext): void {
     this.handshakeDone()
-    if (this.assoc !== undefined && this.lane === Lane.user) this.assoc.inboundUserLaneClosed()
+    if (this.assoc !== undefined && this.lane === Lane.user) this.assoc.inboundUserLaneClosed(this)
     ctx.fireChannelInactive()
   }
 

@@ -442,6 +442,9 @@ export class Remoting implements RemoteProvider {
     this.completingRead = true
     try {
       this.internals.runActors()
+    } catch (err) {
+      // A fault in one actor's cell must not close the connection whose read woke it.
+      debug('running actors after a read failed: %o', err)
     } finally {
       this.completingRead = false
       if (this.dirtyCount > 0) this.flushDirty()

@@ -89,15 +89,17 @@ export class TcpOutboundLink implements OutboundLink {
     ch.write(this.preamble)
     ch.write(framed(this.remoting.handshakeResponseFor(this.assoc)))
     ch.flush()
-    // A newer connection from the peer replaces an older one: the peer opens one at a time.
+    // The peer has one user connection at a time: a newer one means it gave up the older one,
+    // which it no longer reads. Nothing written there could still arrive after this one's frames.
+    const older = this.lent
     this.lent = ch
     void ch.closed.then(() => this.lentClosed(ch))
     if (this.channel === undefined) this.use(ch)
+    if (older !== undefined) void older.close()
   }
 
   releaseLent(): void {
-    const lent = this.lent
-    if (lent !== undefined) void lent.close()
+    this.dropLent()
   }
 
   resendHandshake(): void {
@@ -115,17 +117,27 @@ export class TcpOutboundLink implements OutboundLink {
     this.retry = undefined
     const ch = this.channel
     if (ch !== undefined) void ch.close()
-    const lent = this.lent
-    if (lent !== undefined) void lent.close()
+    this.dropLent()
   }
 
-  /** Starts writing on `ch` (frames of an earlier connection are not resent: user messages are at most once). */
+  /** Stops writing on the lent connection at once (not when its close completes) and closes it. */
+  private dropLent(): void {
+    const lent = this.lent
+    if (lent === undefined) return
+    this.lentClosed(lent)
+    void lent.close()
+  }
+
+  /**
+   * Starts writing on `ch`. Frames not yet flushed to the previous connection are dropped (user
+   * messages are at most once; they may carry compression indexes of a previous incarnation).
+   */
   private use(ch: Channel): void {
-    const first = this.active === undefined
+    if (this.active === ch) return
     this.active = ch
     this.batch.take()
     this.unflushed = false
-    if (first) this.assoc.onLinkUp(this.lane)
+    this.assoc.onLinkUp(this.lane)
   }
 
   private lentClosed(ch: Channel): void {
@@ -133,8 +145,13 @@ export class TcpOutboundLink implements OutboundLink {
     this.lent = undefined
     if (this.active !== ch) return
     this.active = undefined
-    if (this.channel !== undefined) this.use(this.channel)
-    else this.assoc.onLinkDown(this.lane, ch.closeReason?.message ?? 'connection closed')
+    if (this.channel !== undefined) {
+      this.use(this.channel)
+      return
+    }
+    this.assoc.onLinkDown(this.lane, ch.closeReason?.message ?? 'connection closed')
+    // Messages wait for this lane: open a connection of our own instead of waiting for the peer.
+    if (this.assoc.queuedMessages > 0) this.ensure()
   }
 
   private async connect(): Promise<void> {
@@ -193,7 +210,9 @@ export class TcpOutboundLink implements OutboundLink {
       if (this.lent !== undefined) this.use(this.lent)
       else this.assoc.onLinkDown(this.lane, ch.closeReason?.message ?? 'connection closed')
     }
-    if (!this.closedForGood && this.lent === undefined && this.assoc.wantsConnection) this.scheduleRetry()
+    // The user lane reconnects by itself only for waiting messages (else on demand, or the peer's connection is lent).
+    const wanted = this.lane === LaneId.control || this.assoc.queuedMessages > 0
+    if (!this.closedForGood && this.lent === undefined && wanted && this.assoc.wantsConnection) this.scheduleRetry()
   }
 
   private scheduleRetry(): void {
@@ -273,8 +292,19 @@ class AcceptorFrameReader implements ChannelHandler {
         this.refuse(ctx, `protocol error: undecodable first frame from the acceptor: ${(err as Error).message}`)
         return
       }
-      if (pdu.type !== 'handshake-response' || pdu.from.address !== assoc.key) {
+      if (pdu.type !== 'handshake-response') {
         this.refuse(ctx, `protocol error: the acceptor's first frame must be its handshake response, got ${pdu.type}`)
+        return
+      }
+      const local = this.remoting.localUniqueAddress.address
+      if (pdu.from.address !== assoc.key || pdu.to !== local) {
+        this.refuse(ctx, `protocol error: handshake response from ${pdu.from.address} to ${pdu.to} on a connection from ${local} to ${assoc.key}`)
+        return
+      }
+      // Like any handshake, it tells which incarnation answers (a restarted peer is noticed here
+      // too); a quarantined uid is refused.
+      if (!assoc.peerAnswered(pdu.from.uid)) {
+        void ctx.channel.close(new Error(`${assoc.key} uid ${pdu.from.uid} is quarantined`))
         return
       }
       this.uid = pdu.from.uid
@@ -290,7 +320,7 @@ class AcceptorFrameReader implements ChannelHandler {
       debug('frame from %s before its uid is known: dropped', assoc.key)
       return
     }
-    assoc.receive(frame, 0, frame.length)
+    assoc.receive(frame, 0, frame.length, this)
   }
 
   channelReadComplete(ctx: ChannelHandlerContext): void {
@@ -300,7 +330,7 @@ class AcceptorFrameReader implements ChannelHandler {
 
   channelInactive(ctx: ChannelHandlerContext): void {
     // Fragments of a message cut short on this connection will never complete.
-    if (this.uid !== undefined) this.assoc.inboundUserLaneClosed()
+    if (this.uid !== undefined) this.assoc.inboundUserLaneClosed(this)
     ctx.fireChannelInactive()
   }
 
