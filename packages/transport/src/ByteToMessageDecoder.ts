@@ -66,6 +66,16 @@ export abstract class ByteToMessageDecoder implements ChannelHandler {
    */
   protected abstract decode(ctx: ChannelHandlerContext, input: ChunkQueue): unknown
 
+  /**
+   * Optional fast path, for a read that arrives while nothing is buffered: the end offset in
+   * `chunk` of the complete message that starts at `offset`, or -1 to leave the rest of the chunk
+   * to {@link decode} (an incomplete message, or anything unusual: errors are always reported by
+   * `decode`). A subclass that implements it also implements {@link directMessage}.
+   */
+  protected directEnd?(chunk: Uint8Array, offset: number): number
+  /** The message for `chunk[start, end)` found by {@link directEnd} (a view, not a copy). */
+  protected directMessage?(chunk: Uint8Array, start: number, end: number): unknown
+
   /** Decodes what is left when the channel goes inactive. Defaults to {@link decode}. */
   protected decodeLast(ctx: ChannelHandlerContext, input: ChunkQueue): unknown {
     return this.decode(ctx, input)
@@ -83,9 +93,50 @@ export abstract class ByteToMessageDecoder implements ChannelHandler {
       this.droppedBytes += message.byteLength
       return
     }
+    if (!this.decoding && this.cumulation.length === 0 && this.directEnd !== undefined) {
+      this.decodeDirect(ctx, message)
+      return
+    }
     this.cumulation.push(message)
     // A re-entrant read (fired from inside our own decode pass) is picked up by the running loop.
     if (!this.decoding) this.callDecode(ctx, false)
+  }
+
+  /**
+   * The common case: nothing buffered, and the chunk holds whole messages. They are fired as views
+   * of the chunk without going through the cumulation; whatever is left (a partial message, or
+   * anything the fast path does not judge) is queued and decoded the general way.
+   */
+  private decodeDirect(ctx: ChannelHandlerContext, chunk: Uint8Array): void {
+    let off = 0
+    const n = chunk.byteLength
+    this.decoding = true
+    try {
+      while (off < n && !ctx.isRemoved) {
+        const end = this.directEnd!(chunk, off)
+        if (end < 0) break
+        const message = this.directMessage!(chunk, off, end)
+        off = end
+        ctx.fireChannelRead(message)
+      }
+      if (off < n) {
+        const rest = off === 0 ? chunk : chunk.subarray(off)
+        if (this.cumulation.length === 0) this.cumulation.push(rest)
+        else {
+          // Bytes fired re-entrantly from a handler above came later in the stream than this rest.
+          const later = this.cumulation.consume(this.cumulation.length)
+          this.cumulation.push(rest)
+          this.cumulation.push(later)
+        }
+      }
+    } finally {
+      this.decoding = false
+      if (this.removedWhileDecoding) {
+        this.removedWhileDecoding = false
+        this.handlerRemoved(ctx)
+      }
+    }
+    if (this.cumulation.length > 0 && !this.failed && !ctx.isRemoved) this.callDecode(ctx, false)
   }
 
   channelInactive(ctx: ChannelHandlerContext): void {

@@ -244,6 +244,25 @@ export class LengthFieldBasedFrameDecoder extends ByteToMessageDecoder {
     return input.consume(frameLength - strip)
   }
 
+  protected override directEnd(chunk: Uint8Array, offset: number): number {
+    if (this.state !== HEADER) return -1
+    const end = this.lengthFieldEndOffset
+    if (chunk.byteLength - offset < end) return -1
+    const p = offset + this.lengthFieldOffset
+    let length = 0
+    const size = this.lengthFieldLength
+    if (this.littleEndian) for (let i = size - 1; i >= 0; i--) length = length * 256 + (chunk[p + i] as number)
+    else for (let i = 0; i < size; i++) length = length * 256 + (chunk[p + i] as number)
+    const frameLength = length + this.lengthAdjustment + end
+    // Anything to report (too short, too long, shorter than the strip) is left to decode().
+    if (frameLength < end || frameLength > this.maxFrameLength || this.initialBytesToStrip > frameLength) return -1
+    return chunk.byteLength - offset < frameLength ? -1 : offset + frameLength
+  }
+
+  protected override directMessage(chunk: Uint8Array, start: number, end: number): unknown {
+    return chunk.subarray(start + this.initialBytesToStrip, end)
+  }
+
   private exceededFrameLength(input: ChunkQueue, frameLength: number): void {
     const discard = frameLength - input.length
     this.tooLongFrameLength = frameLength

@@ -199,3 +199,39 @@ test('property: random garbage never throws out of the pipeline and never buffer
   }), { numRuns: 300 })
   t.pass()
 })
+
+test('bytes a handler fires back into the decoder while it emits the frames of a chunk come after the rest of that chunk', (t) => {
+  // Frames A and B arrive whole, C only half; on seeing A a handler feeds the other half of C and
+  // a frame D: the stream order must be A, B, C, D.
+  const frame = (tag: number, n: number): Buffer => Buffer.concat([Buffer.from([0, n]), Buffer.alloc(n, tag)])
+  const c = frame(3, 4)
+  const decoder = new LengthFieldBasedFrameDecoder({ maxFrameLength: 100, lengthFieldLength: 2, initialBytesToStrip: 2 })
+  const seen: number[] = []
+  let fed = false
+  const ch = new EmbeddedChannel(decoder, {
+    channelRead(ctx, message) {
+      const m = message as Uint8Array
+      seen.push(m[0]!)
+      if (!fed) {
+        fed = true
+        ctx.pipeline.fireChannelRead(Buffer.concat([c.subarray(3), frame(4, 2)]))
+      }
+    },
+  })
+  ch.writeInbound(Buffer.concat([frame(1, 3), frame(2, 1), c.subarray(0, 3)]))
+  t.deepEqual(seen, [1, 2, 3, 4])
+})
+
+test('a decoder removed while it emits the frames of a chunk hands the rest of the chunk to the next handler', (t) => {
+  const frame = (tag: number, n: number): Buffer => Buffer.concat([Buffer.from([0, n]), Buffer.alloc(n, tag)])
+  const decoder = new LengthFieldBasedFrameDecoder({ maxFrameLength: 100, lengthFieldLength: 2, initialBytesToStrip: 2 })
+  const seen: string[] = []
+  const ch = new EmbeddedChannel(decoder, {
+    channelRead(ctx, message) {
+      seen.push(Buffer.from(message as Uint8Array).toString('hex'))
+      if (seen.length === 1) ctx.pipeline.remove(decoder)
+    },
+  })
+  ch.writeInbound(Buffer.concat([frame(1, 1), frame(2, 1)]))
+  t.deepEqual(seen, ['01', '000102'])
+})
