@@ -172,6 +172,8 @@ export class LengthFieldBasedFrameDecoder extends ByteToMessageDecoder {
   readonly byteOrder: ByteOrder
   readonly failFast: boolean
 
+  /** False in a subclass that overrides decode(): the fast path would bypass it. */
+  private readonly plainDecode: boolean
   private readonly lengthFieldEndOffset: number
   private readonly littleEndian: boolean
   private state = HEADER
@@ -206,6 +208,7 @@ export class LengthFieldBasedFrameDecoder extends ByteToMessageDecoder {
     this.byteOrder = byteOrder
     this.failFast = failFast
     this.lengthFieldEndOffset = lengthFieldOffset + lengthFieldLength
+    this.plainDecode = (this as unknown as { decode: unknown }).decode === LengthFieldBasedFrameDecoder.prototype.decode
     this.littleEndian = byteOrder === 'LE'
   }
 
@@ -245,7 +248,7 @@ export class LengthFieldBasedFrameDecoder extends ByteToMessageDecoder {
   }
 
   protected override directEnd(chunk: Uint8Array, offset: number): number {
-    if (this.state !== HEADER) return -1
+    if (this.state !== HEADER || !this.plainDecode) return -1
     const end = this.lengthFieldEndOffset
     if (chunk.byteLength - offset < end) return -1
     const p = offset + this.lengthFieldOffset

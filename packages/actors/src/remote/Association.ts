@@ -382,7 +382,12 @@ export class Association {
    * names the connection's handler for user-lane frames.
    */
   receive(buf: Uint8Array, start: number, end: number, source?: object): void {
-    if (source !== undefined) this.userFramesFrom = source
+    if (source !== undefined && source !== this.userFramesFrom) {
+      // The peer writes its user frames on one connection at a time: fragments of a message
+      // begun on the one it left can never complete.
+      if (this.userFramesFrom !== undefined) this.codec.reassembler.clear()
+      this.userFramesFrom = source
+    }
     this.stats.framesReceived++
     this.stats.bytesReceived += end - start
     let pdu: Pdu | undefined
@@ -569,6 +574,7 @@ export class Association {
     this.quarantined = false
     // A connection lent by the old incarnation must not carry what is meant for the new one.
     this.user.releaseLent?.()
+    this.userFramesFrom = undefined
     this.codec = this.remoting.codec.createAssociation({ remoteUid: uid })
     this.sysSend = new SystemMessageSendBuffer(this.remoting.settings.systemMessageBufferSize)
     this.sysRecv = new SystemMessageReceiveState()

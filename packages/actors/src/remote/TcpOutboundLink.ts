@@ -94,7 +94,8 @@ export class TcpOutboundLink implements OutboundLink {
     const older = this.lent
     this.lent = ch
     void ch.closed.then(() => this.lentClosed(ch))
-    if (this.channel === undefined) this.use(ch)
+    // Move off the replaced connection (to our own, when we have one) or start writing here.
+    if (this.active === undefined || this.active === older) this.use(this.channel ?? ch)
     if (older !== undefined) void older.close()
   }
 
@@ -115,9 +116,15 @@ export class TcpOutboundLink implements OutboundLink {
     if (forGood) this.closedForGood = true
     this.retry?.cancel()
     this.retry = undefined
+    const lent = this.lent
+    if (lent !== undefined) {
+      // Detached at once, without moving to our own connection: it closes too.
+      this.lent = undefined
+      if (this.active === lent) this.active = undefined
+      void lent.close()
+    }
     const ch = this.channel
     if (ch !== undefined) void ch.close()
-    this.dropLent()
   }
 
   /** Stops writing on the lent connection at once (not when its close completes) and closes it. */
@@ -141,8 +148,7 @@ export class TcpOutboundLink implements OutboundLink {
   }
 
   private lentClosed(ch: Channel): void {
-    if (this.lent !== ch) return
-    this.lent = undefined
+    if (this.lent === ch) this.lent = undefined
     if (this.active !== ch) return
     this.active = undefined
     if (this.channel !== undefined) {
@@ -151,7 +157,16 @@ export class TcpOutboundLink implements OutboundLink {
     }
     this.assoc.onLinkDown(this.lane, ch.closeReason?.message ?? 'connection closed')
     // Messages wait for this lane: open a connection of our own instead of waiting for the peer.
-    if (this.assoc.queuedMessages > 0) this.ensure()
+    if (this.wanted) this.ensure()
+  }
+
+  /**
+   * Whether this link should (re)connect by itself: the control lane while the association wants
+   * it; the user lane only for messages that wait and when no lent connection carries them.
+   */
+  private get wanted(): boolean {
+    if (this.closedForGood || !this.assoc.wantsConnection) return false
+    return this.lane === LaneId.control || (this.lent === undefined && this.assoc.queuedMessages > 0)
   }
 
   private async connect(): Promise<void> {
@@ -210,19 +225,17 @@ export class TcpOutboundLink implements OutboundLink {
       if (this.lent !== undefined) this.use(this.lent)
       else this.assoc.onLinkDown(this.lane, ch.closeReason?.message ?? 'connection closed')
     }
-    // The user lane reconnects by itself only for waiting messages (else on demand, or the peer's connection is lent).
-    const wanted = this.lane === LaneId.control || this.assoc.queuedMessages > 0
-    if (!this.closedForGood && this.lent === undefined && wanted && this.assoc.wantsConnection) this.scheduleRetry()
+    this.scheduleRetry()
   }
 
   private scheduleRetry(): void {
-    if (this.closedForGood || this.retry !== undefined || !this.assoc.wantsConnection) return
+    if (this.retry !== undefined || !this.wanted) return
     const s = this.remoting.settings
     // Capped exponential backoff; half jitter keeps a floor while spreading reconnect storms.
     const delay = backoffDelay(this.attempts++, { baseDelayMs: s.reconnectMinBackoffMs, maxDelayMs: s.reconnectMaxBackoffMs, jitter: 0.5 })
     this.retry = this.remoting.clock.schedule(delay, () => {
       this.retry = undefined
-      if (this.assoc.wantsConnection) this.ensure()
+      if (this.wanted) this.ensure()
     })
   }
 }
@@ -310,14 +323,8 @@ class AcceptorFrameReader implements ChannelHandler {
       this.uid = pdu.from.uid
       return
     }
-    if (assoc.quarantined || (assoc.uid !== undefined && assoc.uid !== this.uid)) {
+    if (assoc.quarantined || assoc.uid !== this.uid) {
       void ctx.channel.close(new Error(`${assoc.key} uid ${this.uid} is quarantined or replaced`))
-      return
-    }
-    // The acceptor writes envelopes only once it is established, which needs our handshake
-    // response, which we send only after learning its uid: an unknown uid here is not expected.
-    if (assoc.uid === undefined) {
-      debug('frame from %s before its uid is known: dropped', assoc.key)
       return
     }
     assoc.receive(frame, 0, frame.length, this)

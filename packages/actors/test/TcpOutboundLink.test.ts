@@ -1,0 +1,104 @@
+import test from 'ava'
+import type { Channel } from '@helios/transport'
+import { LaneId } from '../src/remote/OutboundLink.js'
+import { TcpOutboundLink } from '../src/remote/TcpOutboundLink.js'
+
+// The lent-connection state machine of a user-lane link, driven through orders of events that
+// real sockets produce only by chance (a connect completing while a lent connection is in use, a
+// peer replacing its connection). The channels are stand-ins that record what is written on them;
+// the socket paths themselves are covered by tests/remote-connections.test.ts.
+
+interface FakeChannel {
+  readonly name: string
+  isWritable: boolean
+  frames: number
+  closing: boolean
+  readonly closed: Promise<void>
+  finishClose(): Promise<void>
+}
+
+function fakeChannel(name: string): FakeChannel & Channel {
+  let resolve!: () => void
+  const closed = new Promise<void>((r) => { resolve = r })
+  const ch = {
+    name, isWritable: true, frames: 0, closing: false, closed, closeReason: undefined,
+    write() { if (!ch.closing) ch.frames++ },
+    flush() {},
+    close() { ch.closing = true; return closed },
+    async finishClose() { ch.isWritable = false; resolve(); await closed; await Promise.resolve() },
+  }
+  return ch as unknown as FakeChannel & Channel
+}
+
+function setup(): { link: TcpOutboundLink; events: string[]; assoc: { queuedMessages: number } } {
+  const events: string[] = []
+  const assoc = {
+    queuedMessages: 0, wantsConnection: true, remoteAddress: { host: '127.0.0.1', port: 1 }, key: 'helios.tcp://B@127.0.0.1:1',
+    onLinkUp: () => { events.push('up') }, onLinkDown: () => { events.push('down') },
+  }
+  const remoting = { handshakeResponseFor: () => new Uint8Array(3), settings: {}, clock: { schedule: () => ({ cancel() {} }) } }
+  return { link: new TcpOutboundLink(remoting as never, assoc as never, LaneId.user), events, assoc }
+}
+
+const writeOne = (link: TcpOutboundLink): void => { link.write(new Uint8Array([1, 2, 3])); link.flush() }
+
+test('a lent connection answers with the preamble and handshake response and carries the frames', (t) => {
+  const { link, events } = setup()
+  const a = fakeChannel('a')
+  link.lend(a)
+  t.is(a.frames, 2, 'preamble and handshake response')
+  t.true(link.ready)
+  t.deepEqual(events, ['up'])
+  writeOne(link)
+  t.is(a.frames, 3)
+})
+
+test('when the peer replaces its connection, the link moves to the new one and closes the old one', async (t) => {
+  const { link } = setup()
+  const a1 = fakeChannel('a1')
+  const a2 = fakeChannel('a2')
+  link.lend(a1)
+  link.lend(a2)
+  t.true(a1.closing)
+  writeOne(link)
+  t.is(a2.frames, 3)
+  await a1.finishClose()
+  t.true(link.ready)
+  writeOne(link)
+  t.is(a2.frames, 4)
+})
+
+test('a connection of its own that completed meanwhile takes over from a replaced lent one', async (t) => {
+  const { link } = setup()
+  const a1 = fakeChannel('a1')
+  const own = fakeChannel('own')
+  link.lend(a1)
+  ;(link as unknown as { channel: Channel }).channel = own // what connect() sets when it completes now
+  link.lend(fakeChannel('a2'))
+  await a1.finishClose()
+  writeOne(link)
+  t.is(own.frames, 1, 'writes go to the open connection of its own')
+  t.true(link.writable)
+})
+
+test('close() does not move writing onto its own closing connection', (t) => {
+  const { link, events } = setup()
+  const a = fakeChannel('a')
+  const own = fakeChannel('own')
+  link.lend(a)
+  ;(link as unknown as { channel: Channel }).channel = own
+  link.close(true)
+  t.true(a.closing)
+  t.true(own.closing)
+  t.false(link.ready)
+  t.deepEqual(events, ['up'], 'no onLinkUp for a closing connection')
+})
+
+test('when the lent connection closes with nothing of its own, the lane is down', async (t) => {
+  const { link, events } = setup()
+  const a = fakeChannel('a')
+  link.lend(a)
+  await a.finishClose()
+  t.false(link.ready)
+  t.deepEqual(events, ['up', 'down'])
+})
