@@ -18,6 +18,9 @@ export interface ByteToMessageDecoderOptions {
  * Received `Uint8Array`s are queued in a {@link ChunkQueue} (the cumulation) without copying.
  * After each read the decode loop calls {@link decode} until it returns `undefined` without
  * consuming anything; every message it returns is fired with `ctx.fireChannelRead` in order.
+ * A subclass may also offer a fast path for the common case ({@link directEnd} and
+ * {@link directMessage}): a read that arrives while nothing is buffered has its whole messages
+ * fired as views of it without the cumulation, and only what is left goes through `decode`.
  * A subclass consumes bytes with `input.consume(n)` (a view when the bytes lie in one chunk, a
  * copy only when they span chunks) or `input.skip(n)`.
  *
