@@ -1,42 +1,31 @@
-import { decodePreamble, encodePreamble, Lane, PREAMBLE_LENGTH, UnsupportedVersionError } from '@helios/codec'
+import { encodePreamble, Lane, type Preamble, UnsupportedVersionError } from '@helios/codec'
 import type { ChannelHandler, ChannelHandlerContext, Datagram } from '@helios/transport'
 import type { ScheduledTimer } from '../Clock.js'
 import type { Association } from './Association.js'
+import { PreambleStep } from './PreambleStep.js'
 import type { Remoting } from './Remoting.js'
 
 /**
- * First handler of an accepted connection: reads the 8-byte preamble (magic, version, lane),
- * refuses a wrong peer at its first wrong byte, then steps out of the pipeline and passes on
- * whatever followed the preamble.
+ * First handler of an accepted connection: reads the 8-byte preamble (magic, version, lane) and
+ * refuses a wrong peer at its first wrong byte; a peer of another version first gets this node's
+ * preamble back (docs/PROTOCOL.md §2).
  */
-export class PreambleHandler implements ChannelHandler {
-  private buffered: Uint8Array | undefined
+export class PreambleHandler extends PreambleStep {
+  constructor(private readonly remoting: Remoting, private readonly inbound: InboundConnectionHandler) {
+    super()
+  }
 
-  constructor(private readonly remoting: Remoting, private readonly inbound: InboundConnectionHandler) {}
+  protected refused(ctx: ChannelHandlerContext, error: Error, bytes: Uint8Array): void {
+    if (error instanceof UnsupportedVersionError) {
+      // Tell the peer which version we speak, then close.
+      ctx.channel.writeAndFlush(encodePreamble(bytes[7] === Lane.user ? Lane.user : Lane.control))
+    }
+    this.remoting.refuseInbound(ctx.channel, `bad preamble: ${error.message}`, error)
+  }
 
-  channelRead(ctx: ChannelHandlerContext, message: unknown): void {
-    const chunk = message as Uint8Array
-    const buf = this.buffered === undefined ? chunk : Buffer.concat([this.buffered, chunk])
-    let preamble
-    try {
-      preamble = decodePreamble(buf, 0, buf.length)
-    } catch (err) {
-      if (err instanceof UnsupportedVersionError) {
-        // Tell the peer which version we speak (docs/PROTOCOL.md §2), then close.
-        const lane = buf[7] === Lane.user ? Lane.user : Lane.control
-        ctx.channel.writeAndFlush(encodePreamble(lane))
-      }
-      this.remoting.refuseInbound(ctx.channel, `bad preamble: ${(err as Error).message}`, err)
-      return
-    }
-    if (preamble === undefined) {
-      this.buffered = buf
-      return
-    }
-    this.buffered = undefined
+  protected accepted(_ctx: ChannelHandlerContext, preamble: Preamble): boolean {
     this.inbound.lane = preamble.lane
-    ctx.pipeline.remove(this)
-    if (buf.length > PREAMBLE_LENGTH) ctx.fireChannelRead(buf.subarray(PREAMBLE_LENGTH))
+    return true
   }
 }
 

@@ -1,4 +1,4 @@
-import { decodePreamble, encodePreamble, PREAMBLE_LENGTH, PROTOCOL_VERSION, UnsupportedVersionError } from '@helios/codec'
+import { encodePreamble, type Preamble, PROTOCOL_VERSION, UnsupportedVersionError } from '@helios/codec'
 import {
   Bootstrap, backoffDelay, LengthFieldBasedFrameDecoder,
   type Channel, type ChannelHandler, type ChannelHandlerContext,
@@ -6,6 +6,7 @@ import {
 import type { ScheduledTimer } from '../Clock.js'
 import { debug } from '../internal/debug.js'
 import type { Association } from './Association.js'
+import { PreambleStep } from './PreambleStep.js'
 import { FrameBatch, framed } from './FrameBatch.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
 import type { Remoting } from './Remoting.js'
@@ -247,34 +248,21 @@ export class TcpOutboundLink implements OutboundLink {
  * then envelopes: docs/PROTOCOL.md §10.1); the handler then steps out of the pipeline. Anything
  * else closes the connection as a protocol error.
  */
-class AcceptorPreambleHandler implements ChannelHandler {
-  private buffered: Uint8Array | undefined
+class AcceptorPreambleHandler extends PreambleStep {
+  constructor(private readonly assoc: Association, private readonly lane: LaneId) {
+    super()
+  }
 
-  constructor(private readonly assoc: Association, private readonly lane: LaneId) {}
+  protected refused(ctx: ChannelHandlerContext, error: Error): void {
+    this.refuse(ctx, error instanceof UnsupportedVersionError
+      ? `the peer speaks protocol version ${error.version}, this node ${PROTOCOL_VERSION}`
+      : `protocol error: ${error.message}`)
+  }
 
-  channelRead(ctx: ChannelHandlerContext, message: unknown): void {
-    const chunk = message as Uint8Array
-    const buf = this.buffered === undefined ? chunk : Buffer.concat([this.buffered, chunk])
-    let preamble
-    try {
-      preamble = decodePreamble(buf, 0, buf.length)
-    } catch (err) {
-      this.refuse(ctx, err instanceof UnsupportedVersionError
-        ? `the peer speaks protocol version ${err.version}, this node ${PROTOCOL_VERSION}`
-        : `protocol error: ${(err as Error).message}`)
-      return
-    }
-    if (preamble === undefined) {
-      this.buffered = buf
-      return
-    }
-    this.buffered = undefined
-    if (this.lane !== LaneId.user || preamble.lane !== this.lane) {
-      this.refuse(ctx, 'protocol error: the acceptor wrote on a control connection or for another lane')
-      return
-    }
-    ctx.pipeline.remove(this)
-    if (buf.length > PREAMBLE_LENGTH) ctx.fireChannelRead(buf.subarray(PREAMBLE_LENGTH))
+  protected accepted(ctx: ChannelHandlerContext, preamble: Preamble): boolean {
+    if (this.lane === LaneId.user && preamble.lane === this.lane) return true
+    this.refuse(ctx, 'protocol error: the acceptor wrote on a control connection or for another lane')
+    return false
   }
 
   private refuse(ctx: ChannelHandlerContext, reason: string): void {
