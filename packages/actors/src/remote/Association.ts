@@ -288,16 +288,12 @@ export class Association {
     this.remoting.dropped(this.remoteAddress, recipient, reason, cause)
   }
 
-  /**
-   * Starts the control lane (and the handshake clock) if it is not up, and the user lane when
-   * user messages wait: a node that only answers writes its replies on the user-lane connection
-   * the peer opened (docs/PROTOCOL.md §10.1) and never needs one of its own.
-   */
+  /** Starts the lanes (and the handshake clock) if they are not up; each link decides whether it needs to connect. */
   connect(): void {
     if (this.quarantined || this.remoting.isShuttingDown) return
     if (!this.established && this.handshakeStartedAt === undefined) this.handshakeStartedAt = this.remoting.clock.now()
     this.control.ensure()
-    if (this.queuedMessages > 0) this.user.ensure()
+    this.user.ensure()
   }
 
   /** @internal The peer's user-lane connection passed its handshake here: the user lane may write on it. */
@@ -531,7 +527,7 @@ export class Association {
     this.lastHeartbeatReplyAt = this.remoting.clock.now()
     debug('associated with %s (uid %s)', this.key, uid)
     this.remoting.publishAssociated(this)
-    if (this.queuedMessages > 0) this.user.ensure()
+    this.user.ensure()
     this.resendSystem()
     this.drainQueue()
     this.remoting.scheduleFlush(this)

@@ -60,7 +60,7 @@ export class TcpOutboundLink implements OutboundLink {
   }
 
   ensure(): void {
-    if (this.closedForGood || this.channel !== undefined || this.lent !== undefined || this.connecting || this.retry !== undefined) return
+    if (this.channel !== undefined || this.connecting || this.retry !== undefined || !this.wanted) return
     void this.connect()
   }
 
@@ -158,12 +158,13 @@ export class TcpOutboundLink implements OutboundLink {
     }
     this.assoc.onLinkDown(this.lane, ch.closeReason?.message ?? 'connection closed')
     // Messages wait for this lane: open a connection of our own instead of waiting for the peer.
-    if (this.wanted) this.ensure()
+    this.ensure()
   }
 
   /**
-   * Whether this link should (re)connect by itself: the control lane while the association wants
-   * it; the user lane only for messages that wait and when no lent connection carries them.
+   * Whether this link needs a connection of its own: the control lane while the association wants
+   * one; the user lane only for messages that wait and when no lent connection carries them (a
+   * node that only answers writes its replies on the peer's connection, docs/PROTOCOL.md §10.1).
    */
   private get wanted(): boolean {
     if (this.closedForGood || !this.assoc.wantsConnection) return false
@@ -236,7 +237,7 @@ export class TcpOutboundLink implements OutboundLink {
     const delay = backoffDelay(this.attempts++, { baseDelayMs: s.reconnectMinBackoffMs, maxDelayMs: s.reconnectMaxBackoffMs, jitter: 0.5 })
     this.retry = this.remoting.clock.schedule(delay, () => {
       this.retry = undefined
-      if (this.wanted) this.ensure()
+      this.ensure()
     })
   }
 }
