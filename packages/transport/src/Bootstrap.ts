@@ -1,4 +1,4 @@
-import { AbstractBootstrap } from './internal/AbstractBootstrap.js'
+import { AbstractBootstrap, newSocketChannel } from './internal/AbstractBootstrap.js'
 import * as dgram from 'node:dgram'
 import * as net from 'node:net'
 import * as tls from 'node:tls'
@@ -6,7 +6,6 @@ import type { Channel } from './Channel.js'
 import type { BootstrapOptions, ChannelInitializer } from './BootstrapOptions.js'
 import { type Clock, type TimerHandle, systemClock } from './Clock.js'
 import { DatagramChannel } from './DatagramChannel.js'
-import { SocketChannel } from './SocketChannel.js'
 import { BindError, ConnectRefusedError, ConnectTimeoutError, ReadTimeoutError, TlsHandshakeError, toError } from './errors.js'
 
 
@@ -146,12 +145,7 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
         if (settled) return
         settled = true
         cleanup()
-        if (o.noDelay !== false) socket.setNoDelay(true)
-        if (o.keepAlive === true) socket.setKeepAlive(true, o.keepAliveInitialDelayMs ?? 0)
-        const ch = new SocketChannel(socket, kind, {
-          clock,
-          ...(o.writeBufferWaterMark === undefined ? {} : { writeBufferWaterMark: o.writeBufferWaterMark }),
-        })
+        const ch = newSocketChannel(socket, kind, o, clock)
         try {
           initializer?.(ch)
         } catch (err) {

@@ -1,4 +1,4 @@
-import { AbstractBootstrap } from './internal/AbstractBootstrap.js'
+import { AbstractBootstrap, newSocketChannel } from './internal/AbstractBootstrap.js'
 import type * as dgram from 'node:dgram'
 import * as net from 'node:net'
 import * as tls from 'node:tls'
@@ -98,12 +98,7 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
 
     const accept = (socket: net.Socket): void => {
       if (stopping || serverChannel === undefined) { socket.destroy(); return }
-      if (o.noDelay !== false) socket.setNoDelay(true)
-      if (o.keepAlive === true) socket.setKeepAlive(true, o.keepAliveInitialDelayMs ?? 0)
-      const ch = new SocketChannel(socket, kind, {
-        clock,
-        ...(o.writeBufferWaterMark === undefined ? {} : { writeBufferWaterMark: o.writeBufferWaterMark }),
-      })
+      const ch = newSocketChannel(socket, kind, o, clock)
       try {
         childInitializer?.(ch)
       } catch (err) {

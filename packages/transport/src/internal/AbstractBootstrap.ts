@@ -1,4 +1,7 @@
-import type { TransportKind } from '../BootstrapOptions.js'
+import type { Socket } from 'node:net'
+import type { CommonChannelOptions, TransportKind } from '../BootstrapOptions.js'
+import type { Clock } from '../Clock.js'
+import { SocketChannel } from '../SocketChannel.js'
 
 /**
  * @internal What a client and a server bootstrap share: the transport kind and the options set
@@ -22,4 +25,17 @@ export abstract class AbstractBootstrap<O extends object> {
     Object.assign(this.opts, options)
     return this
   }
+}
+
+/**
+ * @internal A connected (or accepted) socket with the per-connection options applied (TCP_NODELAY,
+ * keep-alive), wrapped in a channel that is not yet started.
+ */
+export function newSocketChannel(socket: Socket, kind: 'tcp' | 'tls', o: CommonChannelOptions, clock: Clock): SocketChannel {
+  if (o.noDelay !== false) socket.setNoDelay(true)
+  if (o.keepAlive === true) socket.setKeepAlive(true, o.keepAliveInitialDelayMs ?? 0)
+  return new SocketChannel(socket, kind, {
+    clock,
+    ...(o.writeBufferWaterMark === undefined ? {} : { writeBufferWaterMark: o.writeBufferWaterMark }),
+  })
 }
