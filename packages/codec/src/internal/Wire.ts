@@ -146,9 +146,8 @@ export function readUtf8(buf: Uint8Array, start: number, end: number): string {
     // ASCII is its own UTF-8: Buffer's latin1Slice skips the UTF-8 decoder and toString's checks
     if (ascii) return (buf as unknown as Latin1Sliceable).latin1Slice(start, end);
   }
-  // Buffer#utf8Slice is what toString('utf8') calls after checking its arguments (ours are checked).
+  // A Buffer: utf8Slice is what toString('utf8') calls after checking its arguments (ours are checked).
   if ((buf as unknown as Partial<Utf8Sliceable>).utf8Slice !== undefined) return (buf as unknown as Utf8Sliceable).utf8Slice(start, end);
-  if (Buffer.isBuffer(buf)) return buf.toString('utf8', start, end);
   return textDecoder.decode(buf.subarray(start, end));
 }
 
