@@ -29,13 +29,7 @@ export class FrameBatch {
     for (let i = 0; i < n; i++) {
       const p = parts[i] as Uint8Array
       parts[i] = undefined
-      const len = p.byteLength
-      data[off] = len >>> 24
-      data[off + 1] = (len >>> 16) & 0xff
-      data[off + 2] = (len >>> 8) & 0xff
-      data[off + 3] = len & 0xff
-      data.set(p, off + 4)
-      off += 4 + len
+      off = putFrame(data, off, p)
     }
     this.count = 0
     this.bytes = 0
@@ -48,7 +42,17 @@ export class FrameBatch {
 /** One frame as on the wire: u32 big-endian length, then the payload (copied). */
 export function framed(payload: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(4 + payload.byteLength)
-  out.writeUInt32BE(payload.byteLength, 0)
-  out.set(payload, 4)
+  putFrame(out, 0, payload)
   return out
+}
+
+/** Writes `payload` as a frame at `off` in `out`; returns the offset after it. */
+function putFrame(out: Buffer, off: number, payload: Uint8Array): number {
+  const len = payload.byteLength
+  out[off] = len >>> 24
+  out[off + 1] = (len >>> 16) & 0xff
+  out[off + 2] = (len >>> 8) & 0xff
+  out[off + 3] = len & 0xff
+  out.set(payload, off + 4)
+  return off + 4 + len
 }
