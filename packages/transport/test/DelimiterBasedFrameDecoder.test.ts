@@ -1,25 +1,14 @@
 import test from 'ava'
 import fc from 'fast-check'
 import { EmbeddedChannel } from '../src/testing.js'
+import { feedChunks, forEverySplit } from './helpers/chunks.js'
 import { DelimiterBasedFrameDecoder, type DelimiterBasedFrameDecoderOptions } from '../src/DelimiterBasedFrameDecoder.js'
 import { FrameTooLongError } from '../src/errors.js'
 
 const str = (m: unknown) => Buffer.from(m as Uint8Array).toString('latin1')
 const b = (s: string) => Buffer.from(s, 'latin1')
 
-function decode(options: DelimiterBasedFrameDecoderOptions, chunks: Uint8Array[]): EmbeddedChannel {
-  const ch = new EmbeddedChannel(new DelimiterBasedFrameDecoder(options))
-  for (const c of chunks) ch.writeInbound(c)
-  return ch
-}
-
-function forEverySplit(input: Buffer, check: (chunks: Uint8Array[], label: string) => void): void {
-  for (let i = 0; i <= input.length; i++) {
-    for (let j = i; j <= input.length; j++) {
-      check([input.subarray(0, i), input.subarray(i, j), input.subarray(j)], `split at ${i},${j}`)
-    }
-  }
-}
+const decode = (options: DelimiterBasedFrameDecoderOptions, chunks: Uint8Array[]): EmbeddedChannel => feedChunks(new DelimiterBasedFrameDecoder(options), chunks)
 
 test('splits at a single delimiter at every split offset with several frames per chunk', (t) => {
   forEverySplit(b('ABC\0DEF\0\0GHI'), (chunks, label) => {

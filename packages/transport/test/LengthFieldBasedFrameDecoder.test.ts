@@ -1,26 +1,16 @@
 import test from 'ava'
 import fc from 'fast-check'
 import { EmbeddedChannel } from '../src/testing.js'
+import { feedChunks, forEverySplit } from './helpers/chunks.js'
 import { LengthFieldBasedFrameDecoder, type LengthFieldBasedFrameDecoderOptions } from '../src/LengthFieldBasedFrameDecoder.js'
 import { CorruptedFrameError, FrameTooLongError } from '../src/errors.js'
 
 const hex = (m: unknown) => Buffer.from(m as Uint8Array).toString('hex')
 const HELLO = Buffer.from('HELLO, WORLD')
+/** A frame with a 2-byte length: `n` bytes of `tag`. */
+const frame = (tag: number, n: number): Buffer => Buffer.concat([Buffer.from([0, n]), Buffer.alloc(n, tag)])
 
-function decodeChunks(options: LengthFieldBasedFrameDecoderOptions, chunks: Uint8Array[]): EmbeddedChannel {
-  const ch = new EmbeddedChannel(new LengthFieldBasedFrameDecoder(options))
-  for (const c of chunks) ch.writeInbound(c)
-  return ch
-}
-
-/** Feeds `input` split at every pair of offsets (i <= j): three chunks, some empty. */
-function forEverySplit(input: Buffer, check: (chunks: Uint8Array[], label: string) => void): void {
-  for (let i = 0; i <= input.length; i++) {
-    for (let j = i; j <= input.length; j++) {
-      check([input.subarray(0, i), input.subarray(i, j), input.subarray(j)], `split at ${i},${j}`)
-    }
-  }
-}
+const decodeChunks = (options: LengthFieldBasedFrameDecoderOptions, chunks: Uint8Array[]): EmbeddedChannel => feedChunks(new LengthFieldBasedFrameDecoder(options), chunks)
 
 // Netty's class-doc examples: [options, wire bytes, expected frame].
 const docCases: [string, LengthFieldBasedFrameDecoderOptions, Buffer, Buffer][] = [
@@ -203,7 +193,6 @@ test('property: random garbage never throws out of the pipeline and never buffer
 test('bytes a handler fires back into the decoder while it emits the frames of a chunk come after the rest of that chunk', (t) => {
   // Frames A and B arrive whole, C only half; on seeing A a handler feeds the other half of C and
   // a frame D: the stream order must be A, B, C, D.
-  const frame = (tag: number, n: number): Buffer => Buffer.concat([Buffer.from([0, n]), Buffer.alloc(n, tag)])
   const c = frame(3, 4)
   const decoder = new LengthFieldBasedFrameDecoder({ maxFrameLength: 100, lengthFieldLength: 2, initialBytesToStrip: 2 })
   const seen: number[] = []
@@ -223,7 +212,6 @@ test('bytes a handler fires back into the decoder while it emits the frames of a
 })
 
 test('a decoder removed while it emits the frames of a chunk hands the rest of the chunk to the next handler', (t) => {
-  const frame = (tag: number, n: number): Buffer => Buffer.concat([Buffer.from([0, n]), Buffer.alloc(n, tag)])
   const decoder = new LengthFieldBasedFrameDecoder({ maxFrameLength: 100, lengthFieldLength: 2, initialBytesToStrip: 2 })
   const seen: string[] = []
   const ch = new EmbeddedChannel(decoder, {

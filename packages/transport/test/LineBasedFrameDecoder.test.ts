@@ -1,25 +1,14 @@
 import test from 'ava'
 import fc from 'fast-check'
 import { EmbeddedChannel } from '../src/testing.js'
+import { feedChunks, forEverySplit } from './helpers/chunks.js'
 import { LineBasedFrameDecoder, type LineBasedFrameDecoderOptions } from '../src/LineBasedFrameDecoder.js'
 import { FrameTooLongError } from '../src/errors.js'
 import { ChunkQueue } from '../src/ChunkQueue.js'
 
 const str = (m: unknown) => Buffer.from(m as Uint8Array).toString('latin1')
 
-function decode(options: LineBasedFrameDecoderOptions, chunks: Uint8Array[]): EmbeddedChannel {
-  const ch = new EmbeddedChannel(new LineBasedFrameDecoder(options))
-  for (const c of chunks) ch.writeInbound(c)
-  return ch
-}
-
-function forEverySplit(input: Buffer, check: (chunks: Uint8Array[], label: string) => void): void {
-  for (let i = 0; i <= input.length; i++) {
-    for (let j = i; j <= input.length; j++) {
-      check([input.subarray(0, i), input.subarray(i, j), input.subarray(j)], `split at ${i},${j}`)
-    }
-  }
-}
+const decode = (options: LineBasedFrameDecoderOptions, chunks: Uint8Array[]): EmbeddedChannel => feedChunks(new LineBasedFrameDecoder(options), chunks)
 
 const WIRE = Buffer.from('AB\r\nCDE\n\nF\rG\r\nlast', 'latin1')
 
