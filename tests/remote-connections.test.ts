@@ -2,34 +2,11 @@ import test from 'ava'
 import { createServer, type Server, type Socket } from 'node:net'
 import { Codec, Lane, encodePreamble } from '@helios/codec'
 import { ActorSystem, type ActorRef, type HandshakeFailedEvent } from '@helios/actors'
-import { startProxy, type CutProxy } from './support/proxy.js'
+import { proxiedPair, type CutProxy } from './support/proxy.js'
+import { frame } from './support/wire.js'
 
 const CONTROL = 0
 const USER = 1
-const fast = { heartbeatIntervalMs: 200, reconnectMinBackoffMs: 20, reconnectMaxBackoffMs: 200, systemMessageResendIntervalMs: 200 }
-
-async function freePort(): Promise<number> {
-  const s = await ActorSystem.create('P', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0 } })
-  const port = s.address.port as number
-  await s.terminate()
-  return port
-}
-
-/**
- * Two nodes that each advertise a proxy's port, so every connection either opens passes a proxy
- * that records its lane and the bytes written back: `toA` sees the connections B opens, `toB`
- * those A opens.
- */
-async function proxiedNodes(t: import('ava').ExecutionContext): Promise<{ a: ActorSystem; b: ActorSystem; toA: CutProxy; toB: CutProxy }> {
-  const [aPort, bPort] = [await freePort(), await freePort()]
-  const toA = await startProxy(aPort)
-  const toB = await startProxy(bPort)
-  const b = await ActorSystem.create('B', { remote: { transport: 'tcp', host: '127.0.0.1', port: bPort, advertisedPort: toB.port, ...fast } })
-  const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: aPort, advertisedPort: toA.port, ...fast } })
-  t.teardown(async () => { await a.terminate(); await b.terminate(); await toA.close(); await toB.close() })
-  return { a, b, toA, toB }
-}
-
 const lanesOf = (p: CutProxy): number[] => p.lanes.map((c) => c.lane)
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
@@ -42,7 +19,7 @@ async function until(what: string, cond: () => boolean, ms = 5000): Promise<void
 }
 
 test('a node that only answers writes its replies on the user-lane connection the asker opened', async (t) => {
-  const { a, b, toA, toB } = await proxiedNodes(t)
+  const { a, b, toA, toB } = await proxiedPair(t)
   b.actorOf((m, ctx) => { ctx.sender?.tell(m) }, 'echo')
   const echo = await a.actorSelection(`${b.address.toString()}/user/echo`).resolveOne({ timeoutMs: 5000 })
   for (let i = 0; i < 50; i++) t.is(await a.ask(echo, i, { timeoutMs: 5000 }), i)
@@ -59,7 +36,7 @@ test('a node that only answers writes its replies on the user-lane connection th
 })
 
 test('when the connection it answers on is cut, the answering node goes on: on the new one, or on its own', async (t) => {
-  const { a, b, toA, toB } = await proxiedNodes(t)
+  const { a, b, toA, toB } = await proxiedPair(t)
   const fromB: unknown[] = []
   const inbox = a.actorOf((m) => { fromB.push(m) }, 'inbox')
   let inboxOnB: ActorRef | undefined
@@ -109,11 +86,6 @@ async function fakeAcceptor(reply: (lane: number) => Buffer | undefined): Promis
   return { port: (server.address() as { port: number }).port, server, sockets }
 }
 
-function frame(payload: Uint8Array): Buffer {
-  const header = Buffer.alloc(4)
-  header.writeUInt32BE(payload.byteLength)
-  return Buffer.concat([header, payload])
-}
 
 test('an acceptor whose first frame back is not its handshake response is refused with a reason', async (t) => {
   const fake = await fakeAcceptor((lane) => lane === USER

@@ -2,6 +2,7 @@ import test from 'ava'
 import { connect, type Socket } from 'node:net'
 import { Codec, Lane, MessageRegistry, encodePreamble } from '@helios/codec'
 import { ActorSystem, type HandshakeFailedEvent } from '@helios/actors'
+import { frame } from './support/wire.js'
 
 async function nodes(t: import('ava').ExecutionContext): Promise<{ a: ActorSystem; c: ActorSystem; port: number; check: () => Promise<void> }> {
   const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0, handshakeTimeoutMs: 500 } })
@@ -24,11 +25,6 @@ function rawConnect(port: number): Promise<{ socket: Socket; closed: Promise<voi
   })
 }
 
-function frame(payload: Uint8Array): Buffer {
-  const header = Buffer.alloc(4)
-  header.writeUInt32BE(payload.byteLength)
-  return Buffer.concat([header, payload])
-}
 
 function nextRefusal(a: ActorSystem): Promise<HandshakeFailedEvent> {
   return new Promise((resolve) => a.events.once('handshakeFailed', resolve))

@@ -1,23 +1,10 @@
 import test from 'ava'
-import { ActorSystem, Terminated, type ActorRef } from '@helios/actors'
-import { startProxy } from './support/proxy.js'
+import { Terminated, type ActorRef } from '@helios/actors'
+import { proxiedPair } from './support/proxy.js'
 
 test('after cut connections the association reconnects and system messages arrive exactly once, in order', async (t) => {
-  // Each node listens on its own port but advertises a proxy's, so every connection in either
-  // direction passes a proxy that the test can cut.
-  const freePort = async (): Promise<number> => {
-    const s = await ActorSystem.create('P', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0 } })
-    const port = s.address.port as number
-    await s.terminate()
-    return port
-  }
-  const [aPort, bPort] = [await freePort(), await freePort()]
-  const proxyToA = await startProxy(aPort)
-  const proxy = await startProxy(bPort)
-  const fast = { heartbeatIntervalMs: 200, reconnectMinBackoffMs: 20, reconnectMaxBackoffMs: 200, systemMessageResendIntervalMs: 200 }
-  const b = await ActorSystem.create('B', { remote: { transport: 'tcp', host: '127.0.0.1', port: bPort, advertisedPort: proxy.port, ...fast } })
-  const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: aPort, advertisedPort: proxyToA.port, ...fast } })
-  t.teardown(async () => { await a.terminate(); await b.terminate(); await proxy.close(); await proxyToA.close() })
+  // Every connection in either direction passes a proxy that the test can cut.
+  const { a, b, toA: proxyToA, toB: proxy } = await proxiedPair(t)
 
   const N = 40
   const targets: ActorRef[] = []

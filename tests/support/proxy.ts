@@ -1,4 +1,6 @@
+import type { ExecutionContext } from 'ava'
 import { createServer, connect, type Server, type Socket } from 'node:net'
+import { ActorSystem } from '@helios/actors'
 
 /** A TCP proxy on 127.0.0.1 that can cut every connection passing through it (a network cut). */
 export interface CutProxy {
@@ -59,4 +61,30 @@ export function startProxy(targetPort: number): Promise<CutProxy> {
       })
     })
   })
+}
+
+/** Fast heartbeats and reconnects, so that cuts heal within a test. */
+export const FAST_REMOTING = { heartbeatIntervalMs: 200, reconnectMinBackoffMs: 20, reconnectMaxBackoffMs: 200, systemMessageResendIntervalMs: 200 }
+
+/** A TCP port that was free a moment ago (bound by a throwaway system, then released). */
+export async function freePort(): Promise<number> {
+  const s = await ActorSystem.create('P', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0 } })
+  const port = s.address.port as number
+  await s.terminate()
+  return port
+}
+
+/**
+ * Two tcp nodes A and B that each listen on their own port but advertise a proxy's, so every
+ * connection either opens passes a proxy the test can cut: `toA` carries the connections B opens,
+ * `toB` those A opens. Both are torn down with the test.
+ */
+export async function proxiedPair(t: ExecutionContext): Promise<{ a: ActorSystem; b: ActorSystem; toA: CutProxy; toB: CutProxy }> {
+  const [aPort, bPort] = [await freePort(), await freePort()]
+  const toA = await startProxy(aPort)
+  const toB = await startProxy(bPort)
+  const b = await ActorSystem.create('B', { remote: { transport: 'tcp', host: '127.0.0.1', port: bPort, advertisedPort: toB.port, ...FAST_REMOTING } })
+  const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: aPort, advertisedPort: toA.port, ...FAST_REMOTING } })
+  t.teardown(async () => { await a.terminate(); await b.terminate(); await toA.close(); await toB.close() })
+  return { a, b, toA, toB }
 }
