@@ -25,64 +25,43 @@ export interface Link {
   readonly kind: 'stream' | 'dgram'
 }
 
-/**
- * What both links share: the batch and when it is written. Frames sent while a read is handled
- * ({@link handleRead}) go out when that read is done; other sends at the end of the tick, or at
- * once with `flush: 'sync'`.
- */
-abstract class BatchingLink {
-  protected readonly batch: FrameBatch
+/** A link over a connected net.Socket or tls.TLSSocket. */
+export class StreamLink implements Link {
+  readonly kind = 'stream' as const
+  private readonly socket: Socket
+  private readonly batch = new FrameBatch()
   private scheduled = false
-  /** True while the frames of a read are being handled. */
+  /** True while the frames of a socket read are being handled. */
   private reading = false
+  private readonly mode: FlushMode
   private readonly flushBound = (): void => {
     this.scheduled = false
     this.flush()
   }
 
-  constructor(private readonly mode: FlushMode, batchBytes?: number) {
-    this.batch = new FrameBatch(batchBytes)
+  constructor(socket: Socket, onFrame: (value: unknown) => void, mode: FlushMode = 'batch') {
+    this.socket = socket
+    this.mode = mode
+    socket.setNoDelay(true)
+    const reader = new FrameReader(onFrame)
+    socket.on('data', (chunk: Buffer) => {
+      this.reading = true
+      try {
+        reader.push(chunk)
+      } finally {
+        this.reading = false
+      }
+      this.flush()
+    })
   }
 
-  abstract flush(): void
-
-  /** Runs `handle` (which decodes the frames of one read and may send), then writes what it sent. */
-  handleRead(handle: () => void): void {
-    this.reading = true
-    try {
-      handle()
-    } finally {
-      this.reading = false
-    }
-    this.flush()
-  }
-
-  /** Called after a frame joined the batch. */
-  protected sent(): void {
+  send(value: unknown): number {
+    const size = this.batch.add(value)
     if (this.mode === 'sync') this.flush()
     else if (!this.reading && !this.scheduled) {
       this.scheduled = true
       setImmediate(this.flushBound)
     }
-  }
-}
-
-/** A link over a connected net.Socket or tls.TLSSocket. */
-export class StreamLink extends BatchingLink implements Link {
-  readonly kind = 'stream' as const
-  private readonly socket: Socket
-
-  constructor(socket: Socket, onFrame: (value: unknown) => void, mode: FlushMode = 'batch') {
-    super(mode)
-    this.socket = socket
-    socket.setNoDelay(true)
-    const reader = new FrameReader(onFrame)
-    socket.on('data', (chunk: Buffer) => this.handleRead(() => reader.push(chunk)))
-  }
-
-  send(value: unknown): number {
-    const size = this.batch.add(value)
-    this.sent()
     return size
   }
 
@@ -97,19 +76,28 @@ export class StreamLink extends BatchingLink implements Link {
 }
 
 /** A link over a UDP socket to one fixed peer; frames are batched into datagrams. */
-export class DatagramLink extends BatchingLink implements Link {
+export class DatagramLink implements Link {
   readonly kind = 'dgram' as const
   private readonly socket: DgramSocket
+  private readonly batch = new FrameBatch(MAX_DATAGRAM)
+  private scheduled = false
+  /** True while the frames of a received datagram are being handled ({@link onDatagramFrames}). */
+  reading = false
+  private readonly mode: FlushMode
   private port: number
   private readonly host: string
+  private readonly flushBound = (): void => {
+    this.scheduled = false
+    this.flush()
+  }
   /** Datagrams whose send reported an error (dropped by the kernel or the socket). */
   sendErrors = 0
 
   constructor(socket: DgramSocket, host: string, port: number, mode: FlushMode = 'batch') {
-    super(mode, MAX_DATAGRAM)
     this.socket = socket
     this.host = host
     this.port = port
+    this.mode = mode
   }
 
   /** Points the link at another peer port (a server learns its client's port from the first datagram). */
@@ -126,7 +114,11 @@ export class DatagramLink extends BatchingLink implements Link {
       this.sendDatagram(all.subarray(0, before))
       this.batch.add(value)
     }
-    this.sent()
+    if (this.mode === 'sync') this.flush()
+    else if (!this.reading && !this.scheduled) {
+      this.scheduled = true
+      setImmediate(this.flushBound)
+    }
     return size
   }
 
@@ -152,9 +144,15 @@ export class DatagramLink extends BatchingLink implements Link {
  */
 export function onDatagramFrames(socket: DgramSocket, onFrame: (value: unknown, port: number) => void, replies?: () => DatagramLink): void {
   socket.on('message', (msg, rinfo) => {
-    const decode = (): void => decodeDatagram(msg, (v) => onFrame(v, rinfo.port))
     const link = replies?.()
-    if (link === undefined) decode()
-    else link.handleRead(decode)
+    if (link !== undefined) link.reading = true
+    try {
+      decodeDatagram(msg, (v) => onFrame(v, rinfo.port))
+    } finally {
+      if (link !== undefined) {
+        link.reading = false
+        link.flush()
+      }
+    }
   })
 }
