@@ -2,12 +2,12 @@ import test from 'ava'
 import { createServer, type Server, type Socket } from 'node:net'
 import { Codec, Lane, encodePreamble } from '@helios/codec'
 import { ActorSystem, type ActorRef, type HandshakeFailedEvent } from '@helios/actors'
-import { proxiedPair, type CutProxy } from './support/proxy.js'
+import { proxiedPair, type FaultProxy } from './support/faultProxy.js'
 import { frame } from './support/wire.js'
 
 const CONTROL = 0
 const USER = 1
-const lanesOf = (p: CutProxy): number[] => p.lanes.map((c) => c.lane)
+const lanesOf = (p: FaultProxy): number[] => p.lanes.map((c) => c.lane)
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
@@ -62,12 +62,13 @@ test('when the connection it answers on is cut, the answering node goes on: on t
 
   // The path from A to B goes down: A cannot reconnect, so B has no connection of A's to answer
   // on. B speaks first: it opens a user connection of its own, and A gets the message.
-  toB.block(true)
+  toB.refuse(true)
+  toB.cut()
   await sleep(50)
   inboxOnB!.tell('from B')
   await until('the message from B', () => fromB.includes('from B'))
   t.deepEqual(lanesOf(toA), [CONTROL, USER])
-  toB.block(false)
+  toB.refuse(false)
   t.is(await a.ask(echo, 'path back up', { timeoutMs: 5000 }), 'path back up')
 })
 

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { Terminated, type ActorRef } from '@helios/actors'
-import { proxiedPair } from './support/proxy.js'
+import { proxiedPair } from './support/faultProxy.js'
 
 test('after cut connections the association reconnects and system messages arrive exactly once, in order', async (t) => {
   // Every connection in either direction passes a proxy that the test can cut.
