@@ -3,17 +3,16 @@ import type { EnvelopeHeader } from '../errors.js';
 import { PduTag } from '../Pdu.js';
 import type { SystemEnvelopePdu, UserEnvelopePdu } from '../Pdu.js';
 import type { DecodeContext, EncodeContext } from './BodyCodec.js';
-import { decodeValue, packPrepared, prepareMessage } from './BodyCodec.js';
+import { decodeValue, encodeValue } from './BodyCodec.js';
 import type { InboundCompressionTable } from './CompressionTables.js';
-import { writePlain } from './PlainWriter.js';
 import { CorruptedFrameError } from '../errors.js';
 import type { HeaderReader } from './Wire.js';
 import { readUtf8, strHeaderSize, uintSize, utf8Length, writeStr, writeUint } from './Wire.js';
 
 /*
- * Envelope: tag, [seq], recipient, sender, message. The header fields are written and read by
- * hand; a message that is a short string, a number, a boolean or nil is too (msgpackr's set-up
- * costs more than the value), everything else goes through msgpackr into the same buffer.
+ * Envelope: tag, [seq], recipient, sender, message. The header fields are written and read here;
+ * a message that is a short string, a number, a boolean or nil is too (straight into a buffer of
+ * the exact size), everything else goes through the value writer after the header's room.
  */
 
 const NIL = 0xc0;
@@ -33,7 +32,7 @@ function writeField(buf: Buffer, pos: number, field: string | number | undefined
   return writeStr(buf, pos, field, strLength);
 }
 
-/** Bytes of a message the fast path writes itself, or -1 if msgpackr must. */
+/** Bytes of a message the fast path writes itself, or -1 if the value writer must. */
 function scalarSize(message: unknown, strLength: number): number {
   switch (typeof message) {
     case 'string':
@@ -108,22 +107,11 @@ export function encodeEnvelope(
   const messageLength = typeof message === 'string' && message.length < 256 ? utf8Length(message) : -1;
   const bodySize = scalarSize(message, messageLength);
   let out: Buffer;
-  let body: Buffer | undefined;
-  let plain: Buffer | undefined;
   if (bodySize >= 0) {
     out = Buffer.allocUnsafe(headerSize + bodySize);
     writeScalar(out, headerSize, message, messageLength);
-  } else if ((plain = writePlain(message, headerSize, ctx.maxDepth)) !== undefined) {
-    out = plain;
   } else {
-    const prepared = prepareMessage(message, ctx);
-    if (headerSize <= 255) {
-      out = packPrepared(prepared, headerSize);
-    } else {
-      body = packPrepared(prepared, 0);
-      out = Buffer.allocUnsafe(headerSize + body.length);
-      out.set(body, headerSize);
-    }
+    out = encodeValue(message, headerSize, ctx);
   }
   let pos = 0;
   if (seq >= 0) {

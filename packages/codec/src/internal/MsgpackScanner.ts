@@ -7,16 +7,13 @@ import {
 import { ExtType, MAX_BIGINT_BYTES } from './ExtType.js';
 
 /*
- * A structural pass over untrusted msgpack bytes before msgpackr decodes them. msgpackr is fast
- * and careful, but it also implements extensions this protocol does not speak (records,
- * structured-clone pointers, errors, regexps, string bundles, 0xc1) and it recurses without a
- * depth bound. This pass accepts exactly the subset docs/PROTOCOL.md describes, checks every
- * length against the frame's end and bounds the nesting, so that msgpackr only ever sees bytes
- * it decodes without surprise. It allocates nothing and costs one step per msgpack token.
+ * A structural pass over untrusted msgpack bytes before they are turned into values. It accepts
+ * exactly the subset docs/PROTOCOL.md describes (and none of the other extensions msgpack
+ * libraries speak: records, structured-clone pointers, errors, regexps, string bundles, 0xc1),
+ * checks every length against the frame's end and bounds the nesting, so that the reader that
+ * follows (ValueReader's readChecked) only ever sees bytes it reads without surprise. It
+ * allocates nothing and costs one step per msgpack token.
  */
-
-/** Set when the last scan met a bin value (decoded as a view into the scanned bytes). */
-export const scanFlags = { sawBin: false };
 
 function truncated(): CorruptedFrameError {
   return new CorruptedFrameError('truncated msgpack value');
@@ -134,7 +131,6 @@ export function scanValue(buf: Uint8Array, pos: number, end: number, depth: numb
       throw new CorruptedFrameError('msgpack token 0xc1 is never used');
     case 0xc4:
     case 0xd9: {
-      if (token < 0xd0) scanFlags.sawBin = true;
       if (pos + 1 > end) throw truncated();
       const length = buf[pos] as number;
       if (length > end - pos - 1) throw truncated();
@@ -142,7 +138,6 @@ export function scanValue(buf: Uint8Array, pos: number, end: number, depth: numb
     }
     case 0xc5:
     case 0xda: {
-      if (token < 0xd0) scanFlags.sawBin = true;
       if (pos + 2 > end) throw truncated();
       const length = u16(buf, pos);
       if (length > end - pos - 2) throw truncated();
@@ -150,7 +145,6 @@ export function scanValue(buf: Uint8Array, pos: number, end: number, depth: numb
     }
     case 0xc6:
     case 0xdb: {
-      if (token < 0xd0) scanFlags.sawBin = true;
       if (pos + 4 > end) throw truncated();
       const length = u32(buf, pos);
       if (length > end - pos - 4) throw truncated();

@@ -2,8 +2,8 @@ import { CorruptedFrameError } from '../errors.js';
 
 /*
  * Hand-written msgpack for the few header fields of envelopes and fragments (uints, strings,
- * nil). Reading them by hand means a message that fails to decode never hides its header, and
- * the hot path skips msgpackr's set-up for values this small. The bytes are plain msgpack.
+ * nil). Reading them apart from the message value means a message that fails to decode never
+ * hides its header. The bytes are plain msgpack.
  */
 
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
@@ -106,7 +106,7 @@ export function writeStr(buf: Buffer, pos: number, s: string, byteLength: number
   return pos + byteLength;
 }
 
-/** Decodes UTF-8 bytes `buf[start, end)` (invalid sequences become U+FFFD, as in msgpackr). */
+/** Decodes UTF-8 bytes `buf[start, end)` (invalid sequences become U+FFFD, as msgpack libraries do). */
 export function readUtf8(buf: Uint8Array, start: number, end: number): string {
   const length = end - start;
   if (length < 16) {
