@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { nodeCerts } from './support/certs.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const cli = fileURLToPath(new URL('../packages/actors/bin/helios.ts', import.meta.url))
+const cli = fileURLToPath(new URL('../packages/actors/src/cli.ts', import.meta.url))
 
 interface Started {
   readonly child: ChildProcessWithoutNullStreams
@@ -16,7 +16,7 @@ interface Started {
   readonly closed: Promise<number | null>
 }
 
-/** Starts `helios ...args` as `node --import tsx bin/helios.ts`; killed at teardown if still running. */
+/** Starts `helios ...args` as `node --import tsx src/cli.ts`; killed at teardown if still running. */
 function helios(t: ExecutionContext, args: string[]): Started {
   const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { cwd: root })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
@@ -87,4 +87,11 @@ test('helios refuses a malformed command line with exit code 2 and the usage', a
   const ping = helios(t, ['ping', 'not-a-path'])
   t.is(await ping.closed, 2)
   t.regex(ping.output(), /^usage:/m)
+})
+
+test('helios --help prints the usage and exits 0', async (t) => {
+  const help = helios(t, ['--help'])
+  t.is(await help.closed, 0)
+  t.regex(help.output(), /^usage:\n {2}helios node /m)
+  t.regex(help.output(), /^ {2}helios ping /m)
 })

@@ -56,7 +56,7 @@ test.serial('the demo over tls with --kill shows failure detection and removes i
   const run = await runDemo(t, ['--transport', 'tls', '--seconds', '1', '--kill'])
   t.log(run.output)
   t.is(run.code, 0)
-  const certs = /openssl in (\S+) \(removed at exit\)/.exec(run.output)?.[1]
+  const certs = /node certificate in (\S+) \(removed at exit\)/.exec(run.output)?.[1]
   t.truthy(certs)
   t.false(existsSync(certs as string), 'the temp dir of the certificates is gone')
   t.regex(run.output, /^ping: associated with helios\.tls:\/\/pong@127\.0\.0\.1:\d+$/m)

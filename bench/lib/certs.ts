@@ -1,12 +1,10 @@
 /**
- * Throw-away TLS material for the tls cases, made with the system's openssl at run time: one
- * self-signed P-256 certificate for 127.0.0.1 / localhost, used by both ends as key, certificate
- * and trust anchor (mutual TLS with verification on, as the project's TLS default asks).
+ * Throw-away TLS material for the tls cases, made in-process with @helios/transport's certificate
+ * helper (no openssl): one self-signed certificate for 127.0.0.1 / localhost, used by both ends as
+ * key, certificate and trust anchor (mutual TLS with verification on, as the project's TLS
+ * default asks). Raw and Helios sides use the same material, so their ratio is not affected by it.
  */
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { selfSignedCertificate } from '@helios/transport/testing'
 
 /** PEM strings for node:tls options. */
 export interface TlsMaterial {
@@ -15,27 +13,8 @@ export interface TlsMaterial {
   ca: string
 }
 
-/**
- * Creates the certificate in a temporary directory (removed again at once).
- * Throws when openssl is missing or fails; callers skip the tls cases with that reason.
- */
+/** Makes the certificate; callers skip the tls cases, with the reason, if this throws. */
 export function makeTlsMaterial(): TlsMaterial {
-  const dir = mkdtempSync(join(tmpdir(), 'helios-bench-tls-'))
-  try {
-    const keyPath = join(dir, 'key.pem')
-    const certPath = join(dir, 'cert.pem')
-    execFileSync(
-      'openssl',
-      [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-        '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=localhost',
-        '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      ],
-      { stdio: 'ignore', timeout: 15_000 },
-    )
-    const cert = readFileSync(certPath, 'utf8')
-    return { key: readFileSync(keyPath, 'utf8'), cert, ca: cert }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  const { key, cert } = selfSignedCertificate({ days: 2 })
+  return { key, cert, ca: cert }
 }

@@ -86,7 +86,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
     try {
       tls = makeTlsMaterial()
     } catch (err) {
-      tlsError = `no TLS material (openssl failed: ${reason(err)})`
+      tlsError = `no TLS material (${reason(err)})`
       report.notes.push(`tls cases skipped: ${tlsError}`)
     }
   }

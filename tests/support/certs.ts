@@ -1,11 +1,11 @@
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CertificateFiles, makeCertificates } from '../../packages/actors/examples/tlsCertificates.js'
+import { ensureDevCertificates, readDevCertificates, selfSignedCertificate } from '@helios/transport/testing'
 
-/** PEM material for actor nodes over TLS, made with openssl at test time. */
+/** PEM material for actor nodes over TLS, made in-process at test time (no openssl). */
 export interface NodeCerts {
+  /** The directory holding it: `ca.crt`, `node.crt`, `node.key` (what `helios --certs` reads) and the untrusted pair. */
   readonly dir: string
   readonly ca: string
   /** A node certificate (serverAuth + clientAuth, SAN 127.0.0.1 and localhost) signed by the CA. */
@@ -18,30 +18,28 @@ export interface NodeCerts {
 
 let cached: NodeCerts | undefined
 
-function openssl(cwd: string, ...args: string[]): void {
-  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] })
-}
-
 /** Makes (once per process) a CA, a node certificate and an untrusted one in a temp directory. */
 export function nodeCerts(): NodeCerts {
   if (cached !== undefined) return cached
   // Child test nodes inherit the directory through the environment, so all trust one CA.
   const inherited = process.env.HELIOS_TEST_CERTS_DIR
   if (inherited !== undefined) return (cached = readCerts(inherited))
-  const dir = mkdtempSync(join(tmpdir(), 'helios-node-certs-'))
+  const parent = mkdtempSync(join(tmpdir(), 'helios-node-certs-'))
+  const dir = join(parent, 'certs')
   process.env.HELIOS_TEST_CERTS_DIR = dir
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-  // The CA and node certificate are the demo's; the tests add one certificate nobody trusts.
-  makeCertificates(dir)
-  openssl(dir, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', 'untrusted.key', '-out', 'untrusted.crt', '-days', '2', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-addext', 'extendedKeyUsage=serverAuth,clientAuth')
+  process.once('exit', () => rmSync(parent, { recursive: true, force: true }))
+  // The CA and node certificate are what the demo and the CLI make; the tests add one nobody trusts.
+  ensureDevCertificates(dir, { days: 2 })
+  const untrusted = selfSignedCertificate({ days: 2 })
+  writeFileSync(join(dir, 'untrusted.crt'), untrusted.cert)
+  writeFileSync(join(dir, 'untrusted.key'), untrusted.key)
   return (cached = readCerts(dir))
 }
 
 function readCerts(dir: string): NodeCerts {
   const read = (f: string): string => readFileSync(join(dir, f), 'utf8')
-  return { dir, ca: read(CertificateFiles.ca), cert: read(CertificateFiles.cert), key: read(CertificateFiles.key), untrustedCert: read('untrusted.crt'), untrustedKey: read('untrusted.key') }
+  const { ca, cert, key } = readDevCertificates(dir)
+  return { dir, ca, cert, key, untrustedCert: read('untrusted.crt'), untrustedKey: read('untrusted.key') }
 }
 
 /** `remote.tls` options for a trusted node (mutual TLS). */

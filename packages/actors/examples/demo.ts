@@ -2,7 +2,7 @@
  * The Helios demo: two actor systems in two processes on 127.0.0.1 play ping-pong over remoting.
  *
  *   npx -y pnpm@12.4.2 demo                          # TCP, 3 s
- *   npx -y pnpm@12.4.2 demo -- --transport tls       # or udp; tls makes a throwaway CA with openssl
+ *   npx -y pnpm@12.4.2 demo -- --transport tls       # or udp; tls makes a throwaway CA in a temp dir
  *   npx -y pnpm@12.4.2 demo -- --seconds 5 --window 128 --kill
  *
  * This process is "ping"; it forks itself with `--role pong` (same execArgv, so tsx carries over).
@@ -18,8 +18,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { ensureDevCertificates, readDevCertificates } from '@helios/transport/testing'
 import { ActorSystem, Terminated, type ActorRef, type RemoteOptions } from '../src/index.js'
-import { makeCertificates, nodeTls } from './tlsCertificates.js'
 
 const HOST = '127.0.0.1'
 /** A reply not back after this long is counted as lost (UDP carries user messages at most once) and replaced. */
@@ -94,7 +94,8 @@ function remoteOptions(options: DemoOptions): RemoteOptions {
     heartbeatIntervalMs: 200,
     failureDetector: { threshold: 8, acceptableHeartbeatPauseMs: 1500, minStdDeviationMs: 100 },
     shutdownFlushTimeoutMs: 1000,
-    ...(options.certs !== undefined ? { tls: nodeTls(options.certs) } : {}),
+    // every node has the same certificate, trusts the same CA, and asks its peers for theirs
+    ...(options.certs !== undefined ? { tls: { ...readDevCertificates(options.certs), requestCert: true } } : {}),
   }
 }
 
@@ -221,11 +222,11 @@ async function ping(options: DemoOptions): Promise<boolean> {
   console.log(`helios demo: ping-pong over ${options.transport}, ${options.seconds} s, ${options.window} in flight, ${mode}`)
   let certs: string | undefined
   if (options.transport === 'tls') {
-    certs = mkdtempSync(join(tmpdir(), 'helios-demo-certs-'))
-    const dir = certs
+    const dir = mkdtempSync(join(tmpdir(), 'helios-demo-certs-'))
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-    makeCertificates(certs)
-    console.log(`ping: made a throwaway CA and node certificate with openssl in ${certs} (removed at exit)`)
+    certs = join(dir, 'certs')
+    ensureDevCertificates(certs, { days: 1 })
+    console.log(`ping: made a throwaway CA and node certificate in ${dir} (removed at exit)`)
   }
   const childArgs = ['--role', 'pong', '--transport', options.transport, ...(certs !== undefined ? ['--certs', certs] : [])]
   const child = fork(fileURLToPath(import.meta.url), childArgs, { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })

@@ -1,32 +1,16 @@
 /**
  * Echo demo of @helios/transport: an echo server and a client over TCP, TLS and UDP, in one
- * process. TCP and TLS frames are length-prefixed (u32 BE); the TLS certificate is made with
- * openssl at run time in a temporary directory. Prints what was exchanged and exits 0.
+ * process. TCP and TLS frames are length-prefixed (u32 BE); the TLS certificate is a self-signed
+ * one made in-process at run time (@helios/transport/testing). Prints what was exchanged and exits 0.
  *
  *   npx tsx packages/transport/examples/echo-demo.ts
  */
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Channel, ChannelHandler, ChannelHandlerContext, Datagram, TransportKind } from '../src/index.js'
 import { Bootstrap, LengthFieldBasedFrameDecoder, LengthFieldPrepender, ServerBootstrap } from '../src/index.js'
+import { selfSignedCertificate } from '../src/testing.js'
 
 const HOST = '127.0.0.1'
 const MESSAGES = ['hello', 'helios', 'goodbye']
-
-/** A self-signed certificate for localhost and 127.0.0.1, made with openssl in a temp dir. */
-function makeCertificate(): { key: string, cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'helios-demo-'))
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
-    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
 
 function framing(ch: Channel): void {
   ch.pipeline
@@ -106,7 +90,7 @@ async function demo(kind: TransportKind, tls?: { key: string, cert: string }): P
   return ok
 }
 
-const results = [await demo('tcp'), await demo('tls', makeCertificate()), await demo('udp')]
+const results = [await demo('tcp'), await demo('tls', selfSignedCertificate({ days: 1 })), await demo('udp')]
 if (results.every(Boolean)) console.log('echo demo: TCP, TLS and UDP all echoed every message')
 else {
   console.error('echo demo: some messages were not echoed')

@@ -1,20 +1,26 @@
+#!/usr/bin/env node
 /**
- * The `helios` command line: start a node with an echo actor, or ping an actor on a node.
+ * The `helios` command line (the `bin` of @helios/actors): start a node with an echo actor, or
+ * ping an actor on a node.
  *
- *   npx -y pnpm@12.4.2 helios node [--name N] [--transport tcp|tls|udp] [--host H] [--port P]
- *   npx -y pnpm@12.4.2 helios ping helios.tcp://node@127.0.0.1:2552/user/echo [--count N]
+ *   helios node [--name N] [--transport tcp|tls|udp] [--host H] [--port P]
+ *   helios ping helios.tcp://node@127.0.0.1:2552/user/echo [--count N]
+ *
+ * (in this repository: `npx -y pnpm@12.4.2 helios node ...`, which runs this file with tsx).
  *
  * Over TLS both commands use the CA and node certificate in `--certs DIR` (ca.crt, node.crt,
- * node.key), by default a development CA made with openssl on first use in the temp directory, so
- * that a `node` and a `ping` on the same machine trust each other.
+ * node.key), by default a development CA made in-process on first use in the temp directory
+ * (@helios/transport/testing, no openssl needed), so that a `node` and a `ping` on the same machine
+ * trust each other.
  *
  * Exit codes: 0 ok, 1 failure (an ask without reply, actor not found, bind error), 2 bad usage.
+ * @packageDocumentation
  */
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { ActorPath, ActorSystem, AskTimeoutError, HeliosActorError, type RemoteOptions } from '../src/index.js'
-import { ensureCertificates, nodeTls } from '../examples/tlsCertificates.js'
+import { ensureDevCertificates, readDevCertificates } from '@helios/transport/testing'
+import { ActorPath, ActorSystem, AskTimeoutError, HeliosActorError, type RemoteOptions } from './index.js'
 
 type Transport = 'tcp' | 'tls' | 'udp'
 
@@ -52,8 +58,8 @@ function remoteOptions(transport: Transport, host: string, port: number, certs: 
   let tls = {}
   if (transport === 'tls') {
     const dir = certs ?? defaultCertsDir()
-    if (certs === undefined && ensureCertificates(dir)) log(`made a development CA and node certificate in ${dir}`)
-    tls = { tls: nodeTls(dir) }
+    if (certs === undefined && ensureDevCertificates(dir)) log(`made a development CA and node certificate in ${dir}`)
+    tls = { tls: { ...readDevCertificates(dir), requestCert: true } }
   }
   return { transport, host, port, shutdownFlushTimeoutMs: 500, ...tls }
 }
@@ -94,7 +100,7 @@ async function node(args: string[]): Promise<number> {
 
   log(`listening at ${system.address.toString()} (pid ${process.pid})`)
   log(`echo actor at ${echo.path.toString()}`)
-  log(`try: npx -y pnpm@12.4.2 helios ping ${echo.path.toString()}`)
+  log(`try: helios ping ${echo.path.toString()}`)
   log('Ctrl-C to stop')
 
   // First Ctrl-C: a graceful shutdown (peers watching our actors are told); a second one: exit now.
