@@ -27,6 +27,12 @@ export interface ReconnectOptions<T> extends BackoffOptions {
   readonly clock?: Clock
   /** Attempts in all, the first included; then the result rejects. Default Infinity. */
   readonly maxAttempts?: number
+  /**
+   * Failures that came before this reconnector (e.g. connections that opened but closed before
+   * they proved useful): the first attempt waits the backoff of the retry after them, and later
+   * delays continue the sequence. Default 0: the first attempt starts at once.
+   */
+  readonly previousFailures?: number
   /** Source of randomness in [0, 1) for the jitter. Default `Math.random`. */
   readonly random?: () => number
   /** Return false to give up at once on this error (e.g. a TLS certificate error). Default: retry all. */
@@ -113,6 +119,7 @@ export class Reconnector<T> {
   private readonly options: ReconnectOptions<T>
   private readonly clock: Clock
   private readonly maxAttempts: number
+  private readonly previousFailures: number
   private readonly random: () => number
   private state = IDLE
   private attemptCount = 0
@@ -135,6 +142,9 @@ export class Reconnector<T> {
     if (!(maxAttempts >= 1) || (maxAttempts !== Infinity && !Number.isInteger(maxAttempts))) {
       throw new RangeError(`maxAttempts must be an integer >= 1 or Infinity: ${maxAttempts}`)
     }
+    const previousFailures = options.previousFailures ?? 0
+    if (!(Number.isInteger(previousFailures) && previousFailures >= 0)) throw new RangeError(`previousFailures must be an integer >= 0: ${previousFailures}`)
+    this.previousFailures = previousFailures
     this.options = options
     this.clock = options.clock ?? systemClock
     this.maxAttempts = maxAttempts
@@ -162,7 +172,8 @@ export class Reconnector<T> {
     if (this.state === CANCELLED) this.reject(new ReconnectCancelledError())
     else {
       this.state = RUNNING
-      this.attempt()
+      if (this.previousFailures > 0) this.timer = this.clock.setTimeout(this.nextAttempt, backoffDelay(this.previousFailures - 1, this.options, this.random))
+      else this.attempt()
     }
     return this.promise
   }
@@ -215,7 +226,7 @@ export class Reconnector<T> {
       this.reject(new ReconnectExhaustedError(attempt, { cause: error }))
       return
     }
-    const delayMs = backoffDelay(attempt - 1, this.options, this.random)
+    const delayMs = backoffDelay(this.previousFailures + attempt - 1, this.options, this.random)
     const onRetry = this.options.onRetry
     if (onRetry !== undefined) safeCall(() => { onRetry({ attempt, error, delayMs }); return true })
     if (this.state !== RUNNING) return // onRetry may cancel

@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export * from './errors.js'
-export { type Clock, type TimerHandle, systemClock } from './Clock.js'
+export { type Clock, type TimerHandle, type TimerOptions, systemClock } from './Clock.js'
 export type { Channel, ChannelKind, Datagram, SocketAddress } from './Channel.js'
 export type { ChannelHandler, ChannelHandlerContext, WriteCallback } from './ChannelHandler.js'
 export { ChannelPipeline, type UnhandledCounts, type UnhandledReport } from './ChannelPipeline.js'

@@ -56,6 +56,26 @@ test('retries with the exponential sequence capped at maxDelayMs when jitter is 
   t.false(r.isRunning)
 })
 
+test('with previousFailures the first attempt waits and the delays continue the sequence', async (t) => {
+  const clock = new ManualClock()
+  const { times, connect } = flakyConnect(clock, 2)
+  const r = reconnect({ connect, clock, baseDelayMs: 100, factor: 2, maxDelayMs: 10_000, jitter: 0, previousFailures: 2 })
+  await settle()
+  t.deepEqual(times, [], 'no attempt before the backoff of the third retry')
+  clock.advance(199)
+  await settle()
+  t.deepEqual(times, [])
+  clock.advance(1)
+  await settle()
+  t.deepEqual(times, [200])
+  clock.advance(400)
+  await settle()
+  clock.advance(800)
+  await settle()
+  t.is(await r.result, 'connection #3')
+  t.deepEqual(times, [200, 600, 1400], 'then 400 and 800, as retries 3 and 4')
+})
+
 test('with full jitter every delay lies in [0, cap) and follows the injected randomness', async (t) => {
   const clock = new ManualClock()
   const { times, connect } = flakyConnect(clock, 5)
