@@ -52,7 +52,7 @@ test.serial('the demo runs over udp with --seconds 1', async (t) => {
   t.regex(run.output, /^ping: Terminated\(helios\.udp:\/\/pong@127\.0\.0\.1:\d+\/user\/pong\) after node shutdown/m)
 })
 
-test.serial('the demo over tls with --kill shows failure detection and removes its throwaway certificates', async (t) => {
+test.serial('the demo over tls with --kill shows crash detection and removes its throwaway certificates', async (t) => {
   const run = await runDemo(t, ['--transport', 'tls', '--seconds', '1', '--kill'])
   t.log(run.output)
   t.is(run.code, 0)
@@ -60,7 +60,7 @@ test.serial('the demo over tls with --kill shows failure detection and removes i
   t.truthy(certs)
   t.false(existsSync(certs as string), 'the temp dir of the certificates is gone')
   t.regex(run.output, /^ping: associated with helios\.tls:\/\/pong@127\.0\.0\.1:\d+$/m)
-  t.regex(run.output, /^ping: helios\.tls:\/\/pong@\S+ is unreachable, phi [\d.]+ \(\+\d+ ms\)$/m)
+  t.regex(run.output, /^ping: quarantined helios\.tls:\/\/pong@\S+: down: 127\.0\.0\.1:\d+ refused the connection after the connection to it was lost \(\+\d+ ms\)$/m)
   t.regex(run.output, /^ping: Terminated\(helios\.tls:\/\/pong@127\.0\.0\.1:\d+\/user\/pong\) after SIGKILL, \d+ ms later, node declared down$/m)
 })
 

@@ -73,13 +73,15 @@ test('when the connection it answers on is cut, the answering node goes on: on t
 })
 
 /** A fake node at `port`: answers each connection with whatever `reply(lane)` returns. */
-async function fakeAcceptor(reply: (lane: number) => Buffer | undefined): Promise<{ port: number; server: Server; sockets: Socket[] }> {
+async function fakeAcceptor(reply: (lane: number, nonce: bigint) => Buffer | undefined): Promise<{ port: number; server: Server; sockets: Socket[] }> {
   const sockets: Socket[] = []
   const server = createServer((socket) => {
     sockets.push(socket)
     socket.on('error', () => {})
     socket.once('data', (d: Buffer) => {
-      const out = reply(d[7] ?? -1)
+      // The preamble, then the connector's handshake request (its nonce is echoed by a response).
+      const request = new Codec().decode(d, 12, 12 + d.readUInt32BE(8))
+      const out = reply(d[7] ?? -1, request.type === 'handshake-request' ? request.nonce : 0n)
       if (out !== undefined) socket.write(out)
     })
   })
@@ -97,7 +99,7 @@ test('an acceptor whose first frame back is not its handshake response is refuse
   const refused = new Promise<HandshakeFailedEvent>((resolve) => a.events.on('handshakeFailed', (e) => { if (/first frame/.test(e.reason)) resolve(e) }))
   a.resolveActorRef(`helios.tcp://Fake@127.0.0.1:${fake.port}/user/x`).tell('hello')
   const ev = await refused
-  t.regex(ev.reason, /protocol error: the acceptor's first frame must be its handshake response, got heartbeat/)
+  t.regex(ev.reason, /protocol error: the acceptor's first frame must be its handshake response .*got heartbeat/)
   t.false(ev.inbound)
 })
 
@@ -109,11 +111,11 @@ test('the acceptor\'s handshake response must name the address dialled; its uid 
   /** A fake node that answers A's user connection as `claimed` (uid 5) and sends `text` to A's inbox. */
   const fake = (claimed: (port: number) => string, text: string): Promise<{ port: number; server: Server; sockets: Socket[] }> => {
     let port = 0
-    const started = fakeAcceptor((lane) => {
+    const started = fakeAcceptor((lane, nonce) => {
       if (lane !== USER) return undefined // never answers on the control lane
       return Buffer.concat([
         encodePreamble(Lane.user),
-        frame(codec.encode({ type: 'handshake-response', from: { address: claimed(port), uid: 5n }, to: a.address.toString() })),
+        frame(codec.encode({ type: 'handshake-response', from: { address: claimed(port), uid: 5n }, to: a.address.toString(), nonce })),
         ...codec.createAssociation().encodeUserMessage(inbox.path.toSerializationFormat(), text).map(frame),
       ])
     })

@@ -44,9 +44,29 @@ test('a watcher gets Terminated when the remote actor stops', async (t) => {
   t.false(msg.addressTerminated)
 })
 
-test('a peer killed with SIGKILL is declared down within the detector bound and its watchers get Terminated', async (t) => {
+test('a peer killed with SIGKILL is declared down at once: its reset connection and the refused reconnect prove it gone', async (t) => {
   const b = await spawnNode({ name: 'B', transport: 'tcp', remote: fast })
   const a = await ActorSystem.create('A', { remote: remote() })
+  t.teardown(async () => { await a.terminate(); await b.kill() })
+  const ref = await a.actorSelection(`${b.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
+  const w = watch(a, ref)
+  await w.ready
+  await new Promise((r) => setTimeout(r, 300)) // the watch travels as a system message
+  const quarantined = new Promise<{ reason: string }>((resolve) => a.events.once('quarantined', resolve))
+  const killedAt = performance.now()
+  await b.kill('SIGKILL')
+  const { msg, at } = await w.terminated
+  const elapsed = at - killedAt
+  // Nothing to wait for but a reconnect attempt: far below the failure detector's bound.
+  t.log(`Terminated ${elapsed.toFixed(0)} ms after SIGKILL (detector bound ${DETECTION_BOUND_MS} ms)`)
+  t.true(msg.addressTerminated)
+  t.true(elapsed < 1000, `took ${elapsed} ms`)
+  t.regex((await quarantined).reason, /^down: 127\.0\.0\.1:\d+ refused the connection after the connection to it was lost$/)
+})
+
+test('with downOnConnectionRefused off, a peer killed with SIGKILL is declared down by the failure detector within its bound', async (t) => {
+  const b = await spawnNode({ name: 'B', transport: 'tcp', remote: fast })
+  const a = await ActorSystem.create('A', { remote: remote({ downOnConnectionRefused: false }) })
   t.teardown(async () => { await a.terminate(); await b.kill() })
   const ref = await a.actorSelection(`${b.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
   const w = watch(a, ref)
@@ -89,9 +109,9 @@ test('a hung peer (SIGSTOP, sockets open) is declared unreachable and quarantine
   t.true(lateMsg.addressTerminated)
 })
 
-test('a peer restarted on the same port (new uid) is recognised at its first handshake', async (t) => {
-  // A slow detector: only the new uid can explain a quick Terminated.
-  const slow = { heartbeatIntervalMs: 200, failureDetector: { acceptableHeartbeatPauseMs: 20_000 }, reconnectMaxBackoffMs: 300 }
+test('a peer restarted on the same port (new uid) is recognised once its new uid answers at the address', async (t) => {
+  // A slow detector and no down-on-refused: only the new uid answering A's reconnect can explain a quick Terminated.
+  const slow = { heartbeatIntervalMs: 200, failureDetector: { acceptableHeartbeatPauseMs: 20_000 }, reconnectMaxBackoffMs: 300, downOnConnectionRefused: false }
   const b1 = await spawnNode({ name: 'B', transport: 'tcp', remote: slow })
   const port = Number(b1.address.split(':').pop())
   const a = await ActorSystem.create('A', { remote: remote(slow) })
@@ -110,34 +130,37 @@ test('a peer restarted on the same port (new uid) is recognised at its first han
   const q = await quarantined
   t.regex(q.reason, /restarted/)
   t.is(String(q.remoteUid), b1.uid)
-  // The new incarnation gets a fresh association.
+  // The new incarnation gets a fresh association; the old incarnation's ref is dead.
   const fresh = await a.actorSelection(`${b2.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
   t.is(await a.ask(fresh, 'again', { timeoutMs: 5000 }), 'again')
+  const before = a.deadLetterCount
+  ref.tell('to the old incarnation')
+  t.is(a.deadLetterCount, before + 1)
 })
 
-test('after a quarantine, a new incarnation on the same address is found again by a later send', async (t) => {
-  const b1 = await spawnNode({ name: 'B', transport: 'tcp', remote: fast })
-  const port = Number(b1.address.split(':').pop())
-  const a = await ActorSystem.create('A', { remote: remote() })
-  let b2: Awaited<ReturnType<typeof spawnNode>> | undefined
-  t.teardown(async () => { await a.terminate(); await b1.kill(); await b2?.kill() })
-  await a.actorSelection(`${b1.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
-  const quarantined = new Promise<void>((resolve) => a.events.once('quarantined', () => resolve()))
-  await b1.kill('SIGKILL')
-  await quarantined
-  b2 = await spawnNode({ name: 'B', transport: 'tcp', port, remote: fast })
-  // Only A can restart the conversation: B2 has never heard of A.
-  const deadline = Date.now() + 10_000
-  let reply: unknown
-  while (reply === undefined && Date.now() < deadline) {
-    try {
-      const echo = await a.actorSelection(`${b2.address}/user/echo`).resolveOne({ timeoutMs: 500 })
-      reply = await a.ask(echo, 'found you', { timeoutMs: 1000 })
-    } catch { /* still quarantined: the next send probes again */ }
-  }
-  t.is(reply, 'found you')
-  t.is(a.associations().find((x) => x.remote.toString() === b2!.address)?.state, 'established')
-})
+for (const transport of ['tcp', 'udp'] as const) {
+  test(`${transport}: after the old uid was quarantined, one resolveOne issued when the restarted node listens finds it (no retry)`, async (t) => {
+    const b1 = await spawnNode({ name: 'B', transport, remote: fast })
+    const port = Number(b1.address.split(':').pop())
+    const a = await ActorSystem.create('A', { remote: remote({ transport }) })
+    let b2: Awaited<ReturnType<typeof spawnNode>> | undefined
+    t.teardown(async () => { await a.terminate(); await b1.kill(); await b2?.kill() })
+    const old = await a.actorSelection(`${b1.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
+    const quarantined = new Promise<void>((resolve) => a.events.once('quarantined', () => resolve()))
+    await b1.kill('SIGKILL')
+    await quarantined
+    b2 = await spawnNode({ name: 'B', transport, port, remote: fast })
+    const listening = performance.now()
+    const echo = await a.actorSelection(`${b2.address}/user/echo`).resolveOne({ timeoutMs: 15_000 })
+    t.is(await a.ask(echo, 'found you', { timeoutMs: 5000 }), 'found you')
+    t.log(`${transport}: resolveOne + ask succeeded ${(performance.now() - listening).toFixed(0)} ms after the restarted node listened`)
+    t.is(a.associations().find((x) => x.remote.toString() === b2!.address)?.state, 'established')
+    // A ref to an actor of the old incarnation stays dead.
+    const before = a.deadLetterCount
+    old.tell('to the old incarnation')
+    t.is(a.deadLetterCount, before + 1)
+  })
+}
 
 test('a watch sent before the association exists is not lost', async (t) => {
   const a = await ActorSystem.create('A', { remote: remote() })

@@ -18,6 +18,7 @@ function rawConnect(port: number): Promise<{ socket: Socket; closed: Promise<voi
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => {
       const closed = new Promise<void>((r) => socket.once('close', () => r()))
+      socket.resume() // read what the node writes back (a refusal's reason), so its close completes
       resolve({ socket, closed })
     })
     socket.on('error', () => {})
@@ -50,6 +51,7 @@ test('a handshake meant for another address is refused and logged, other associa
     type: 'handshake-request',
     from: { address: 'helios.tcp://Mallory@127.0.0.1:9', uid: 7n },
     to: 'helios.tcp://Other@127.0.0.1:1',
+    nonce: 1n,
   })
   socket.write(Buffer.concat([encodePreamble(Lane.control), frame(handshake)]))
   const ev = await refused
@@ -135,7 +137,7 @@ test('an envelope with a malformed sender or a recipient on another node fails a
   const from = 'helios.tcp://Raw@127.0.0.1:9'
   const assoc = codec.createAssociation()
   const frames = [
-    codec.encode({ type: 'handshake-request', from: { address: from, uid: 99n }, to: a.address.toString() }),
+    codec.encode({ type: 'handshake-request', from: { address: from, uid: 99n }, to: a.address.toString(), nonce: 1n }),
     ...assoc.encodeUserMessage(sinkPath, 'm1'),
     ...assoc.encodeUserMessage(sinkPath, 'bad sender', 'not a path'),
     ...assoc.encodeUserMessage('helios.tcp://Z@127.0.0.1:1/user/z#5', 'relay me'),
@@ -160,7 +162,7 @@ test('handshakes from made-up addresses leave no associations behind', async (t)
   const codec = new Codec()
   for (let i = 0; i < 50; i++) {
     const { socket } = await rawConnect(a.address.port as number)
-    const hs = codec.encode({ type: 'handshake-request', from: { address: `helios.tcp://Fake${i}@127.0.0.1:${1 + i}`, uid: BigInt(1000 + i) }, to: a.address.toString() })
+    const hs = codec.encode({ type: 'handshake-request', from: { address: `helios.tcp://Fake${i}@127.0.0.1:${1 + i}`, uid: BigInt(1000 + i) }, to: a.address.toString(), nonce: BigInt(i + 1) })
     socket.end(Buffer.concat([encodePreamble(Lane.control), frame(hs)]))
   }
   await new Promise((r) => setTimeout(r, 150))

@@ -8,8 +8,9 @@
  * This process is "ping"; it forks itself with `--role pong` (same execArgv, so tsx carries over).
  * Ping resolves pong's actor, watches it, keeps `--window` messages in flight for `--seconds`,
  * then prints messages/s and the p50/p99 round trip. Then pong's node goes away: gracefully
- * (`system.terminate()`, its actors' watchers are told) or, with `--kill`, by SIGKILL, which only
- * the failure detector can notice. Either way ping prints the Terminated it got and exits 0; it
+ * (`system.terminate()`, its actors' watchers are told) or, with `--kill`, by SIGKILL: over tcp and
+ * tls the reset connection and the refused reconnect prove it gone within milliseconds, over udp
+ * only the failure detector can notice. Either way ping prints the Terminated it got and exits 0; it
  * exits 1 when anything failed, and never leaves the pong process behind.
  */
 import { fork, type ChildProcess } from 'node:child_process'
@@ -33,7 +34,7 @@ const USAGE = `usage: demo [--transport tcp|tls|udp] [--seconds N] [--window N] 
   --transport  remoting transport (default tcp)
   --seconds    how long to play ping-pong (default 3)
   --window     messages in flight (default 64)
-  --kill       SIGKILL the pong process instead of terminating its system: shows failure detection`
+  --kill       SIGKILL the pong process instead of terminating its system: shows crash detection`
 
 interface DemoOptions {
   readonly role: 'ping' | 'pong'
@@ -84,7 +85,8 @@ function parseOptions(argv: string[]): DemoOptions {
 
 /**
  * Both nodes use a fast failure detector (heartbeats every 200 ms, 1.5 s of acceptable pause) so
- * that a killed node is declared down in about two seconds instead of Akka's ten.
+ * that a killed node is declared down in about two seconds instead of Akka's ten where nothing
+ * else can tell (udp; over tcp and tls a refused reconnect tells at once).
  */
 function remoteOptions(options: DemoOptions): RemoteOptions {
   return {
@@ -279,7 +281,7 @@ async function ping(options: DemoOptions): Promise<boolean> {
 
     stoppedAt = performance.now()
     if (options.kill) {
-      console.log(`ping: SIGKILL to pong (pid ${child.pid}): no goodbye, the failure detector has to notice`)
+      console.log(`ping: SIGKILL to pong (pid ${child.pid}): no goodbye; ${options.transport === 'udp' ? 'the failure detector has to notice' : 'a refused reconnect proves it gone'}`)
       child.kill('SIGKILL')
     } else {
       console.log('ping: asking pong to shut its node down')

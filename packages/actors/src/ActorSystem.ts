@@ -57,6 +57,29 @@ export interface RemoteOptions {
   /** On terminate, how long to wait for the peers to ack the last system messages. Default 2000 ms. */
   readonly shutdownFlushTimeoutMs?: number
   /**
+   * TCP/TLS: a peer whose connection was lost (reset or closed) and whose address then refuses a
+   * new connection (ECONNREFUSED: nothing listens there) is declared down at once: its watchers get
+   * `Terminated` within a round trip instead of after the failure detector's bound. The detector
+   * stays the bound for a hung process, a dead host and a partition (where nothing answers at all).
+   * Default true.
+   */
+  readonly downOnConnectionRefused?: boolean
+  /**
+   * What this node does when a peer tells it that it quarantined this node's uid (after a
+   * partition, or a pause longer than the peer's failure detector allows). `'new-uid'` (default):
+   * this node takes a new uid towards that peer only and associates again (watchers here of actors
+   * there are told `Terminated`, refs obtained before stay dead, every other association is
+   * untouched). `'none'`: no traffic with that peer until this process restarts. Either way a
+   * `quarantined` event with `byPeer: true` is published and a warning is written.
+   */
+  readonly quarantineRecovery?: 'new-uid' | 'none'
+  /**
+   * When the heartbeat tick runs this much later than due, this process was paused (SIGSTOP, a
+   * long GC, a blocked event loop): the failure detectors forget the silence instead of blaming the
+   * peers for heartbeats that wait unread in the sockets. Default max(1000, 2 x heartbeatIntervalMs).
+   */
+  readonly pauseThresholdMs?: number
+  /**
    * The registry of message classes sent to or received from other nodes (both nodes register the
    * same classes under the same manifests). Default: an empty one; primitives, plain objects,
    * arrays, Map, Set, Date, bigint, Uint8Array and actor refs need no registration.

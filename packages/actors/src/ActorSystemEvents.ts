@@ -10,6 +10,8 @@ export interface AssociatedEvent {
   readonly remote: Address
   /** The remote node's uid (64-bit). */
   readonly remoteUid: bigint
+  /** The uid this node presents to it (the node uid, unless that peer once quarantined it). */
+  readonly localUid?: bigint
 }
 
 /** An association lost its connection(s) (it may reconnect; this is not a dead node). */
@@ -20,12 +22,22 @@ export interface DisassociatedEvent {
   readonly reason: string
 }
 
-/** A remote node uid was quarantined: no traffic either way from now on. */
+/**
+ * A remote node uid was quarantined: no traffic either way from now on. With `byPeer`, the other
+ * way round: the remote node quarantined this node's uid `localUid` (and with
+ * `quarantineRecovery: 'new-uid'`, this node talks to it as `newLocalUid` from now on).
+ */
 export interface QuarantinedEvent {
   readonly local: Address
   readonly remote: Address
   readonly remoteUid?: bigint | undefined
   readonly reason: string
+  /** True when the remote node quarantined this node (not this node the remote one). */
+  readonly byPeer?: boolean
+  /** With `byPeer`: this node's uid that the peer quarantined. */
+  readonly localUid?: bigint
+  /** With `byPeer` and `quarantineRecovery: 'new-uid'`: the uid this node presents to that peer from now on. */
+  readonly newLocalUid?: bigint
 }
 
 /** The failure detector declared a remote node unreachable. */

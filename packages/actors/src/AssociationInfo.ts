@@ -3,9 +3,16 @@ import type { Address } from './Address.js'
 /** State and counters of one association (see {@link ActorSystem.associations}). */
 export interface AssociationInfo {
   readonly remote: Address
-  /** The remote node's uid, once a handshake told it. */
+  /** The remote node's uid, once a handshake told it (claimed while handshaking, confirmed once established). */
   readonly remoteUid: bigint | undefined
-  readonly state: 'connecting' | 'established' | 'quarantined'
+  /** The uid this node presents to it. */
+  readonly localUid: bigint
+  /**
+   * `idle` (nothing in progress), `handshaking` (waiting for the peer's uid to be confirmed at its
+   * address), `established`, `quarantined` (that uid ended), `retired` (replaced, e.g. this node
+   * took a new uid towards the peer). docs/ARCHITECTURE.md draws the transitions.
+   */
+  readonly state: 'idle' | 'handshaking' | 'established' | 'quarantined' | 'retired'
   /** User messages waiting in the bounded outbound queue. */
   readonly queued: number
   /** System messages sent but not yet acknowledged. */

@@ -1,25 +1,6 @@
-/** A timer scheduled on a {@link Clock}. */
-export interface ScheduledTimer {
-  /** Cancels the timer; harmless when it already fired. */
-  cancel(): void
-}
-
 /**
- * Time as seen by the actor system, the failure detector and timeouts. Injected so that tests advance
- * time (see {@link ManualClock}) instead of sleeping.
+ * The actor system's time source is the transport's {@link Clock}: one clock drives asks,
+ * heartbeats, handshake and reconnect timers, and the bootstraps' connect and TLS timeouts.
  */
-export interface Clock {
-  /** Monotonic milliseconds (any origin). */
-  now(): number
-  /** Runs `callback` once after `delayMs`. */
-  schedule(delayMs: number, callback: () => void): ScheduledTimer
-}
-
-/** The real clock: `performance.now()` and `setTimeout`. Its timers keep the process alive. */
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  schedule(delayMs, callback) {
-    const t = setTimeout(callback, delayMs)
-    return { cancel: () => clearTimeout(t) }
-  },
-}
+export { systemClock, type Clock, type TimerHandle, type TimerOptions } from '@helios/transport'
+export { ManualClock } from '@helios/transport/testing'

@@ -79,6 +79,16 @@ export class PhiAccrualFailureDetector {
     this.#lastTimestamp = now
   }
 
+  /**
+   * Holds the silence so far against nobody: phi restarts from 0 at `clock.now()` without an
+   * interval being recorded. For a pause of this process (SIGSTOP, a long GC, a blocked event
+   * loop), during which it could not read the heartbeats that were sent. No-op before the first
+   * heartbeat.
+   */
+  resetSilence(): void {
+    if (this.#lastTimestamp !== undefined) this.#lastTimestamp = this.#clock.now()
+  }
+
   /** Current suspicion level (0 when not monitoring). */
   phi(now: number = this.#clock.now()): number {
     const last = this.#lastTimestamp

@@ -25,7 +25,7 @@ export {
 } from './ActorSystemEvents.js'
 export type { AssociationInfo } from './AssociationInfo.js'
 export { Address, AddressProtocols, type AddressProtocol } from './Address.js'
-export { systemClock, type Clock, type ScheduledTimer } from './Clock.js'
+export { ManualClock, systemClock, type Clock, type TimerHandle, type TimerOptions } from './Clock.js'
 export { DeadLetter } from './DeadLetter.js'
 export {
   ActorNotFound,
@@ -37,7 +37,6 @@ export {
   InvalidAddressError,
   RemotingUnavailableError,
 } from './errors.js'
-export { ManualClock } from './ManualClock.js'
 export { PhiAccrualFailureDetector, type PhiAccrualFailureDetectorOptions } from './PhiAccrualFailureDetector.js'
 export { PoisonPill } from './PoisonPill.js'
 export { Terminated } from './Terminated.js'

@@ -1,5 +1,6 @@
 import test from 'ava'
 import type { Channel } from '@helios/transport'
+import { ManualClock } from '@helios/transport/testing'
 import { LaneId } from '../src/remote/OutboundLink.js'
 import { TcpOutboundLink } from '../src/remote/TcpOutboundLink.js'
 
@@ -32,12 +33,13 @@ function fakeChannel(name: string): FakeChannel & Channel {
 
 function setup(): { link: TcpOutboundLink; events: string[]; assoc: { queuedMessages: number } } {
   const events: string[] = []
-  const assoc = {
+  const owner = {
     queuedMessages: 0, wantsConnection: true, remoteAddress: { host: '127.0.0.1', port: 1 }, key: 'helios.tcp://B@127.0.0.1:1',
+    handshakeResponse: () => new Uint8Array(3),
     onLinkUp: () => { events.push('up') }, onLinkDown: () => { events.push('down') },
   }
-  const remoting = { handshakeResponseFor: () => new Uint8Array(3), settings: {}, clock: { schedule: () => ({ cancel() {} }) } }
-  return { link: new TcpOutboundLink(remoting as never, assoc as never, LaneId.user), events, assoc }
+  const host = { settings: {}, clock: new ManualClock() }
+  return { link: new TcpOutboundLink(host as never, owner as never, LaneId.user), events, assoc: owner }
 }
 
 const writeOne = (link: TcpOutboundLink): void => { link.write(new Uint8Array([1, 2, 3])); link.flush() }

@@ -38,15 +38,17 @@ export class AssociationCodec {
   readonly #decodeCtx: DecodeContext;
   readonly #controlOut: Uint8Array[] = [];
   #remoteUid: bigint | undefined;
+  readonly #localUid: bigint;
   #nextMessageId = 0;
   /** Reassembles fragmented envelopes received on this association. */
   readonly reassembler: Reassembler;
 
   /** Use {@link Codec.createAssociation}. */
-  constructor(codec: Codec, remoteUid?: bigint) {
+  constructor(codec: Codec, remoteUid?: bigint, localUid?: bigint) {
     this.#codec = codec;
     const o = codec.options;
     this.#remoteUid = remoteUid;
+    this.#localUid = localUid ?? o.localUid;
     this.#outRefs = new OutboundCompressionTable('actor-ref', o.compressionMaxEntries, o.compressAfter);
     this.#outManifests = new OutboundCompressionTable('manifest', o.compressionMaxEntries, o.compressAfter);
     this.#encodeCtx = { registry: o.registry, refCodec: o.refCodec, maxDepth: o.maxDepth, refs: this.#outRefs, manifests: this.#outManifests };
@@ -134,7 +136,7 @@ export class AssociationCodec {
         this.#checkOrigin(pdu.originUid);
         this.#inbound(pdu.table).apply(pdu.entries);
         this.#controlOut.push(
-          this.#codec.encode({ type: 'compression-ack', originUid: this.#codec.options.localUid, table: pdu.table, version: pdu.version }),
+          this.#codec.encode({ type: 'compression-ack', originUid: this.#localUid, table: pdu.table, version: pdu.version }),
         );
         return pdu;
       case 'compression-ack':
@@ -167,7 +169,7 @@ export class AssociationCodec {
       const flush = (): void => {
         const pdu: CompressionAdvertisementPdu = {
           type: 'compression-advertisement',
-          originUid: this.#codec.options.localUid,
+          originUid: this.#localUid,
           table: table.kind,
           version: ad.version,
           entries,

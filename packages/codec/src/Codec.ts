@@ -156,9 +156,12 @@ export class Codec {
     this.statelessDecode = { registry, refCodec, maxDepth, refs: undefined, manifests: undefined };
   }
 
-  /** Creates the codec state of one association (compression tables, reassembler). */
-  createAssociation(options: { readonly remoteUid?: bigint } = {}): AssociationCodec {
-    return new AssociationCodec(this, options.remoteUid);
+  /**
+   * Creates the codec state of one association (compression tables, reassembler). `localUid` is
+   * the uid this node presents on that association (default {@link CodecOptions.localUid}).
+   */
+  createAssociation(options: { readonly remoteUid?: bigint; readonly localUid?: bigint } = {}): AssociationCodec {
+    return new AssociationCodec(this, options.remoteUid, options.localUid);
   }
 
   /**
@@ -200,6 +203,7 @@ export class Codec {
         return control(pdu.type === 'handshake-request' ? PduTag.handshakeRequest : PduTag.handshakeResponse, [
           ...uniqueAddressFields(pdu.from, 'from'),
           checkStr(pdu.to, 'to'),
+          checkUid(pdu.nonce, 'nonce'),
         ]);
       case 'heartbeat':
         return control(PduTag.heartbeat, []);
@@ -301,11 +305,12 @@ function decodeControl(tag: number, value: unknown): Pdu {
   switch (tag) {
     case PduTag.handshakeRequest:
     case PduTag.handshakeResponse: {
-      const f = asArray(value, 3, 'handshake');
+      const f = asArray(value, 4, 'handshake');
       return {
         type: tag === PduTag.handshakeRequest ? 'handshake-request' : 'handshake-response',
         from: { address: asStr(f[0], 'from.address'), uid: asUid(f[1], 'from.uid') },
         to: asStr(f[2], 'to'),
+        nonce: asUid(f[3], 'nonce'),
       };
     }
     case PduTag.heartbeat:

@@ -30,19 +30,26 @@ export interface UniqueAddress {
   readonly uid: bigint;
 }
 
-/** Sent first on every new association: who I am and whom I meant to reach. */
+/** Sent first on every new connection: who I am, whom I meant to reach, and a nonce to echo. */
 export interface HandshakeRequestPdu {
   readonly type: 'handshake-request';
   readonly from: UniqueAddress;
   /** The address the sender meant to reach; a node refuses a request for another address. */
   readonly to: string;
+  /**
+   * Random 64-bit value the sender sends only to `to`; a response that echoes it proves that the
+   * responder received a request sent to that address (an incarnation confirmed there, not claimed).
+   */
+  readonly nonce: bigint;
 }
 
-/** Accepts a handshake: the responder's unique address and the address of the requester it answers. */
+/** Accepts a handshake: the responder's unique address, the requester it answers, and that request's nonce. */
 export interface HandshakeResponsePdu {
   readonly type: 'handshake-response';
   readonly from: UniqueAddress;
   readonly to: string;
+  /** The nonce of the latest request the responder received from `to`. */
+  readonly nonce: bigint;
 }
 
 /** Failure-detector heartbeat (control lane). */
@@ -56,7 +63,7 @@ export interface HeartbeatReplyPdu {
   readonly uid: bigint;
 }
 
-/** Why an association is being closed (wire codes 0..5; unknown codes decode as `"unknown"`). */
+/** Why an association is being closed (wire codes 0..6; unknown codes decode as `"unknown"`). */
 export const DisassociateReason = {
   unknown: 0,
   normal: 1,
@@ -64,6 +71,11 @@ export const DisassociateReason = {
   quarantined: 3,
   handshakeFailed: 4,
   protocolError: 5,
+  /**
+   * UDP: a frame came from a peer this node has no association with (it restarted, or never met
+   * it): the peer should introduce itself again with a handshake request.
+   */
+  notAssociated: 6,
 } as const;
 /** A disassociate reason code. */
 export type DisassociateReason = (typeof DisassociateReason)[keyof typeof DisassociateReason];

@@ -33,8 +33,8 @@ function corpus(): Uint8Array[] {
   settle(pair);
   frames.push(...pair.ab.encodeUserMessage(RECIPIENT, 'hit', SENDER));
   const control: Pdu[] = [
-    { type: 'handshake-request', from: { address: 'helios.tcp://a@h:1', uid: 2n ** 63n + 5n }, to: 'helios.tcp://b@h:2' },
-    { type: 'handshake-response', from: { address: 'helios.tcp://b@h:2', uid: 7n }, to: 'helios.tcp://a@h:1' },
+    { type: 'handshake-request', from: { address: 'helios.tcp://a@h:1', uid: 2n ** 63n + 5n }, to: 'helios.tcp://b@h:2', nonce: 2n ** 64n - 1n },
+    { type: 'handshake-response', from: { address: 'helios.tcp://b@h:2', uid: 7n }, to: 'helios.tcp://a@h:1', nonce: 9n },
     { type: 'heartbeat' },
     { type: 'heartbeat-reply', uid: 7n },
     { type: 'disassociate', reason: 2, detail: 'bye' },

@@ -13,8 +13,8 @@ const table = fc.constantFrom('actor-ref' as const, 'manifest' as const);
 const reason = fc.constantFrom(...Object.values(DisassociateReason));
 
 const pdu: fc.Arbitrary<Pdu> = fc.oneof(
-  fc.record({ type: fc.constant('handshake-request' as const), from: uniqueAddress, to: str }),
-  fc.record({ type: fc.constant('handshake-response' as const), from: uniqueAddress, to: str }),
+  fc.record({ type: fc.constant('handshake-request' as const), from: uniqueAddress, to: str, nonce: uid }),
+  fc.record({ type: fc.constant('handshake-response' as const), from: uniqueAddress, to: str, nonce: uid }),
   fc.constant({ type: 'heartbeat' as const }),
   fc.record({ type: fc.constant('heartbeat-reply' as const), uid }),
   fc.record({ type: fc.constant('disassociate' as const), reason, detail: str }),

@@ -2,8 +2,8 @@ import test from 'ava';
 import { BadMagicError, Lane, PREAMBLE_LENGTH, PROTOCOL_VERSION, UnknownLaneError, UnsupportedVersionError, decodePreamble, encodePreamble } from '../src/index.js';
 
 test('encodes the preamble as HELIOS, the version and the lane', (t) => {
-  t.is(Buffer.from(encodePreamble(Lane.control)).toString('hex'), '48454c494f530200');
-  t.is(Buffer.from(encodePreamble(Lane.user)).toString('hex'), '48454c494f530201');
+  t.is(Buffer.from(encodePreamble(Lane.control)).toString('hex'), '48454c494f530300');
+  t.is(Buffer.from(encodePreamble(Lane.user)).toString('hex'), '48454c494f530301');
   t.is(encodePreamble(Lane.user).length, PREAMBLE_LENGTH);
 });
 
@@ -18,7 +18,7 @@ test('waits for more bytes while a prefix of the preamble is valid, at every spl
 
 test('reads a preamble inside a larger buffer', (t) => {
   const buf = Buffer.concat([Buffer.from([9, 9]), encodePreamble(Lane.control), Buffer.from([7])]);
-  t.deepEqual(decodePreamble(buf, 2, 10), { version: 2, lane: Lane.control });
+  t.deepEqual(decodePreamble(buf, 2, 10), { version: PROTOCOL_VERSION, lane: Lane.control });
 });
 
 test('refuses a wrong peer at its first wrong byte', (t) => {

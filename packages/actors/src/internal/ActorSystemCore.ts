@@ -47,6 +47,7 @@ export class ActorSystemCore implements SystemInternals {
   #terminated = false
   readonly #removeTemp = (ref: PromiseActorRef): void => {
     this.#temp.delete(ref.path.name)
+    if (ref.timer !== undefined) this.clock.clearTimeout(ref.timer)
   }
 
   constructor(name: string, options: ActorSystemOptions) {
@@ -151,16 +152,26 @@ export class ActorSystemCore implements SystemInternals {
     if (this.events.wants('actorFailed')) this.events.emit('actorFailed', { ref, error, message })
   }
 
-  ask(target: ActorRef, message: unknown, timeoutMs: number): Promise<unknown> {
+  ask(target: ActorRef, message: unknown, timeoutMs: number, resendEveryMs?: number): Promise<unknown> {
     if (this.#termination !== undefined) return Promise.reject(new ActorSystemTerminatedError(this.name))
     const name = `$${(this.#tempCounter++).toString(36)}`
     const path = new ActorPath(this.address, ['temp', name], newActorUid())
     return new Promise<unknown>((resolve, reject) => {
       const temp = new PromiseActorRef(this, path, resolve, reject, this.#removeTemp)
       this.#temp.set(name, temp)
-      temp.timer = this.clock.schedule(timeoutMs, () => temp.fail(new AskTimeoutError(target.path.toSerializationFormat(), timeoutMs)))
+      temp.timer = this.clock.setTimeout(() => temp.fail(new AskTimeoutError(target.path.toSerializationFormat(), timeoutMs)), timeoutMs, { keepAlive: true })
       target.tell(message, temp)
+      if (resendEveryMs !== undefined) this.#resend(target, message, temp, resendEveryMs)
     })
+  }
+
+  /** Tells `message` again at doubling intervals from `everyMs` while `temp` waits (idempotent messages only). */
+  #resend(target: ActorRef, message: unknown, temp: PromiseActorRef, everyMs: number): void {
+    this.clock.setTimeout(() => {
+      if (temp.completed) return
+      target.tell(message, temp)
+      this.#resend(target, message, temp, everyMs * 2)
+    }, everyMs)
   }
 
   async resolveSelection(path: ActorPath, timeoutMs: number): Promise<ActorRef> {

@@ -1,6 +1,6 @@
 import type { ActorPath } from '../ActorPath.js'
 import type { ActorRef } from '../ActorRef.js'
-import type { ScheduledTimer } from '../Clock.js'
+import type { TimerHandle } from '../Clock.js'
 import type { DeadLetterSink } from './DeadLetterActorRef.js'
 import { InternalActorRef, internalRef } from './InternalActorRef.js'
 import type { SystemMessage } from './SystemMessage.js'
@@ -17,7 +17,8 @@ export class PromiseActorRef extends InternalActorRef {
   readonly #resolve: (value: unknown) => void
   readonly #reject: (error: Error) => void
   readonly #onDone: (ref: PromiseActorRef) => void
-  timer: ScheduledTimer | undefined
+  /** The ask's timeout, cancelled by the system's `onDone` callback. */
+  timer: TimerHandle | undefined
   #completed = false
 
   constructor(
@@ -68,8 +69,7 @@ export class PromiseActorRef extends InternalActorRef {
 
   #finish(): void {
     this.#completed = true
-    this.timer?.cancel()
+    this.#onDone(this) // cancels the timer
     this.timer = undefined
-    this.#onDone(this)
   }
 }

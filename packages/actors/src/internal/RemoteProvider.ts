@@ -95,6 +95,11 @@ export interface SystemInternals {
   deliver(recipient: string | ActorPath, message: unknown, sender: ActorRef | undefined): void
   /** The node at `address` is gone: see {@link RemoteProvider} doc. No-op for the own address. */
   addressTerminated(address: Address): void
+  /**
+   * `system.ask`, optionally telling the message again at doubling intervals from `resendEveryMs`
+   * until the reply (for idempotent messages over lossy transports, e.g. Identify over UDP).
+   */
+  ask(target: ActorRef, message: unknown, timeoutMs: number, resendEveryMs?: number): Promise<unknown>
   /** Counts and publishes an undeliverable message. */
   deadLetter(message: unknown, sender: ActorRef | undefined, recipient: ActorRef): void
   /**

@@ -1,18 +1,21 @@
-import { DisassociateReason, type AssociationCodec, type Pdu } from '@helios/codec'
+import { DisassociateReason, type AssociationCodec, type DisassociatePdu, type HandshakeResponsePdu, type Pdu, type QuarantinedPdu } from '@helios/codec'
+import type { Channel } from '@helios/transport'
 import type { ActorRef } from '../ActorRef.js'
 import type { Address } from '../Address.js'
-import type { Channel } from '@helios/transport'
 import type { AssociationInfo } from '../AssociationInfo.js'
-import type { ScheduledTimer } from '../Clock.js'
 import { debug } from '../internal/debug.js'
 import { internalRef } from '../internal/InternalActorRef.js'
 import type { SystemMessage } from '../internal/SystemMessage.js'
-import { PhiAccrualFailureDetector } from '../PhiAccrualFailureDetector.js'
+import type { AssociationHost, InboundPeer, InboundVerdict, LinkOwner, QuarantineCause } from './AssociationContext.js'
+import { IDLE, isFinal, peerUidOf, type AssociationState } from './AssociationState.js'
+import { Handshake } from './Handshake.js'
+import { HeartbeatWatcher } from './HeartbeatWatcher.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
 import type { RemoteActorRef } from './RemoteActorRef.js'
-import type { Remoting } from './Remoting.js'
+import { SystemMessageAcker } from './SystemMessageAcker.js'
+import { SystemMessageOverflowError } from './SystemMessageDelivery.js'
+import { SystemMessageSender, type WireSystemMessage } from './SystemMessageSender.js'
 import { WIRE_DEATH_WATCH_NOTIFICATION, WIRE_UNWATCH, WIRE_WATCH } from './SystemMessageWire.js'
-import { SystemMessageOverflowError, SystemMessageReceiveState, SystemMessageSendBuffer } from './SystemMessageDelivery.js'
 
 /** Per-association counters (see {@link Association.stats}). */
 export interface AssociationStats {
@@ -32,120 +35,132 @@ export interface AssociationStats {
   reconnects: number
 }
 
-
 interface QueuedUser {
   recipient: RemoteActorRef
   message: unknown
   sender: ActorRef | undefined
 }
 
-interface PendingSystem {
-  recipient: string
-  sender: string
-  message: readonly number[]
+/** What a new association starts from (a successor keeps its predecessor's nonce or gets a new local uid). */
+export interface AssociationSeed {
+  /** The uid this node presents on the association. Default: the host's uid for that address. */
+  readonly localUid: bigint
+  /** Our nonce, when it must stay the one already sent to the peer's address. */
+  readonly nonce?: bigint
 }
 
+/** Minimum time between two handshake requests sent to re-introduce this node over UDP. */
+const REINTRODUCE_MIN_INTERVAL_MS = 100
+/** First probe of an address quarantined as unreachable, after this many heartbeat intervals. */
+const PROBE_AFTER_INTERVALS = 5
+
 /**
- * Everything this node knows about one remote node: its uid (from the handshake), the two
- * outbound lanes, the bounded user queue, the reliable system-message buffers, the failure
- * detector, the codec state (compression tables, reassembly) and counters.
+ * Everything this node knows about one incarnation pair with a remote node: its
+ * {@link AssociationState} (which peer uid, how far), and the parts it composes: the
+ * {@link Handshake}, the two outbound lanes, the bounded user queue, reliable system messages (a
+ * {@link SystemMessageSender} and a {@link SystemMessageAcker}), the peer's {@link HeartbeatWatcher},
+ * the codec state (compression tables, reassembly) and counters.
  *
- * States: not yet associated (messages queue, bounded) → established after the peer's handshake
- * response → (connection lost: reconnect with backoff, queues kept) → quarantined when the
- * failure detector declares the node unreachable, its system messages overflow, or it shut down.
- * A handshake with a new uid from the same address (a restarted node) ends the old incarnation
- * (watchers get Terminated) and starts afresh.
+ * An association ends (quarantined or retired, see {@link AssociationState}) instead of being
+ * reset: when the peer restarts, or this node takes a new uid towards it, the remoting puts a
+ * successor in place, so that refs bound to the ended one (naming an actor incarnation there)
+ * stay dead, while refs by path move on.
  */
-export class Association {
+export class Association implements LinkOwner, InboundPeer {
   readonly remoteAddress: Address
   /** `remoteAddress.toString()`. */
   readonly key: string
-  /** The peer's node uid, once a handshake told it. */
-  uid: bigint | undefined = undefined
-  established = false
-  quarantined = false
+  /** What it knows of the peer: see {@link AssociationState}. */
+  state: AssociationState = IDLE
+  readonly handshake: Handshake
   readonly stats: AssociationStats = {
     messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0,
     dropped: 0, decodeErrors: 0, systemMessagesSent: 0, systemMessagesResent: 0, systemMessagesReceived: 0, reconnects: 0,
   }
-
   codec: AssociationCodec
   readonly control: OutboundLink
   readonly user: OutboundLink
+  /** The association that took over this address after this one ended. */
+  successor: Association | undefined
   /** @internal Set by the remoting's flush scheduling. */
   flushScheduled = false
 
-  private readonly remoting: Remoting
+  readonly host: AssociationHost
   private queue: QueuedUser[] = []
   private queueHead = 0
-  private sysSend: SystemMessageSendBuffer<PendingSystem>
-  private sysRecv = new SystemMessageReceiveState()
-  private ackOwed = false
-  private lastResendAt = 0
-  private detector: PhiAccrualFailureDetector
-  private handshakeStartedAt: number | undefined = undefined
-  private quarantinedAt = 0
-  private readonly quarantinedUids = new Set<bigint>()
-  private shutdownTimer: ScheduledTimer | undefined
-  private probing = false
-  /**
-   * False from the moment a control connection (re)connects until the peer's handshake response
-   * on it confirms which incarnation answers: no system or user message goes out before, so
-   * nothing meant for an old incarnation reaches a restarted one (docs/PROTOCOL.md §10.1).
-   */
-  private confirmed = false
-  private nackOwed = false
+  private readonly sender: SystemMessageSender
+  private readonly acker = new SystemMessageAcker()
+  private readonly watcher: HeartbeatWatcher
+  /** Since when the established association's control connection is lost and not yet confirmed again. */
+  private lostAt: number | undefined
   /** The handler of the connection the peer's latest user frame came on. */
   private userFramesFrom: object | undefined
-  private lastNackResendAt = -Infinity
-  private lastHeartbeatReplyAt = 0
+  /** Connections of a restart claimant, waiting while its claim is verified. */
+  private parked: Map<Channel, bigint> | undefined
+  private lastReintroduceAt = -Infinity
 
-  constructor(remoting: Remoting, remoteAddress: Address, makeLink: (assoc: Association, lane: LaneId) => OutboundLink) {
-    this.remoting = remoting
+  constructor(host: AssociationHost, remoteAddress: Address, seed: AssociationSeed) {
+    this.host = host
     this.remoteAddress = remoteAddress
     this.key = remoteAddress.toString()
-    this.codec = remoting.codec.createAssociation()
-    this.sysSend = new SystemMessageSendBuffer(remoting.settings.systemMessageBufferSize)
-    this.detector = this.newDetector()
-    this.control = makeLink(this, LaneId.control)
-    this.user = makeLink(this, LaneId.user)
+    this.handshake = new Handshake(host.codec, host.localAddress.toString(), this.key, seed.localUid, seed.nonce)
+    this.codec = host.codec.createAssociation({ localUid: seed.localUid })
+    const s = host.settings
+    this.sender = new SystemMessageSender(s.systemMessageBufferSize, s.systemMessageResendIntervalMs, (seq, m) => {
+      this.writeSystem(seq, m)
+      this.stats.systemMessagesResent++
+    })
+    this.watcher = new HeartbeatWatcher(s.failureDetector, host.clock)
+    this.control = host.makeLink(this, LaneId.control)
+    this.user = host.makeLink(this, LaneId.user)
   }
 
+  /** The uid this node presents on this association. */
+  get localUid(): bigint { return this.handshake.localUid }
+  /** The peer's uid: claimed (handshaking), confirmed (established) or quarantined; undefined before any handshake. */
+  get uid(): bigint | undefined { return peerUidOf(this.state) }
+  /** True once quarantined or retired. */
+  get ended(): boolean { return isFinal(this.state) }
   /** Messages waiting in the outbound user queue. */
   get queuedMessages(): number { return this.queue.length - this.queueHead }
   /** System messages not yet acknowledged by the peer. */
-  get unackedSystemMessages(): number { return this.sysSend.size }
+  get unackedSystemMessages(): number { return this.sender.size }
   /** Current phi of the failure detector for this node. */
-  get phi(): number { return this.detector.phi() }
+  get phi(): number { return this.watcher.phi }
 
   /** A snapshot of state and counters. */
   info(): AssociationInfo {
     return {
       remote: this.remoteAddress,
       remoteUid: this.uid,
-      state: this.quarantined ? 'quarantined' : this.established ? 'established' : 'connecting',
+      localUid: this.localUid,
+      state: this.state.kind,
       queued: this.queuedMessages,
-      unackedSystemMessages: this.sysSend.size,
-      phi: this.detector.phi(),
+      unackedSystemMessages: this.sender.size,
+      phi: this.watcher.phi,
       ...this.stats,
     }
+  }
+
+  /** User and system messages go out: established, and the current control connection confirmed. */
+  private get flowing(): boolean {
+    return this.state.kind === 'established' && this.control.confirmed
   }
 
   // ------------------------------------------------------------------ outbound
 
   /** Sends a user message; never throws, never blocks. */
   sendUser(recipient: RemoteActorRef, message: unknown, sender: ActorRef | undefined): void {
-    if (this.quarantined) {
-      this.probeAfterQuarantine()
-      this.remoting.internals.deadLetter(message, sender, recipient)
-      return
-    }
-    if (this.established && this.confirmed && this.queueHead === this.queue.length && this.user.ready && this.user.writable) {
+    if (this.state.kind === 'established' && this.control.confirmed && this.queueHead === this.queue.length && this.user.ready && this.user.writable) {
       this.writeUser(recipient, message, sender)
       return
     }
-    if (this.queuedMessages >= this.remoting.settings.outboundQueueSize) {
-      this.drop(recipient.wirePath, `outbound queue full (${this.remoting.settings.outboundQueueSize})`)
+    if (isFinal(this.state)) {
+      this.host.deadLetter(message, sender, recipient)
+      return
+    }
+    if (this.queuedMessages >= this.host.settings.outboundQueueSize) {
+      this.drop(recipient.wirePath, `outbound queue full (${this.host.settings.outboundQueueSize})`)
       return
     }
     this.queue.push({ recipient, message, sender })
@@ -154,25 +169,22 @@ export class Association {
 
   /** Sends a system message reliably (watch, unwatch, death-watch notification). */
   sendSystem(recipient: RemoteActorRef, message: SystemMessage): void {
-    if (this.quarantined) {
-      // The node is gone for this incarnation: a watch is answered at once, like Akka does.
-      if (message.kind === 'watch') {
-        internalRef(message.watcher).sendSystemMessage({ kind: 'deathWatchNotification', ref: message.watchee, existenceConfirmed: false, addressTerminated: true })
-      }
+    if (isFinal(this.state)) {
+      answerWatchOfEnded(message)
       return
     }
-    let wire: PendingSystem
+    let wire: WireSystemMessage
     switch (message.kind) {
       case 'watch':
-        wire = { recipient: recipient.wirePath, sender: this.remoting.wirePathOf(message.watcher), message: [WIRE_WATCH] }
+        wire = { recipient: recipient.wirePath, sender: this.host.wirePathOf(message.watcher), message: [WIRE_WATCH] }
         break
       case 'unwatch':
-        wire = { recipient: recipient.wirePath, sender: this.remoting.wirePathOf(message.watcher), message: [WIRE_UNWATCH] }
+        wire = { recipient: recipient.wirePath, sender: this.host.wirePathOf(message.watcher), message: [WIRE_UNWATCH] }
         break
       case 'deathWatchNotification':
         wire = {
           recipient: recipient.wirePath,
-          sender: this.remoting.wirePathOf(message.ref),
+          sender: this.host.wirePathOf(message.ref),
           message: [WIRE_DEATH_WATCH_NOTIFICATION, message.existenceConfirmed ? 1 : 0],
         }
         break
@@ -181,22 +193,22 @@ export class Association {
     }
     let entry
     try {
-      entry = this.sysSend.add(wire)
+      entry = this.sender.add(wire)
     } catch (err) {
       if (err instanceof SystemMessageOverflowError) {
-        this.quarantine(err.message)
+        this.quarantine(err.message, 'overflow')
         return
       }
       throw err
     }
-    if (this.established && this.confirmed && this.control.ready) this.writeSystem(entry.seq, entry.message)
+    if (this.flowing && this.control.ready) this.writeSystem(entry.seq, entry.message)
     else this.connect()
   }
 
   private writeUser(recipient: RemoteActorRef, message: unknown, sender: ActorRef | undefined): void {
     let frames: Uint8Array[]
     try {
-      frames = this.codec.encodeUserMessage(recipient.wirePath, message, sender === undefined ? undefined : this.remoting.wirePathOf(sender))
+      frames = this.codec.encodeUserMessage(recipient.wirePath, message, sender === undefined ? undefined : this.host.wirePathOf(sender))
     } catch (err) {
       this.drop(recipient.wirePath, `cannot encode: ${(err as Error).message}`, err)
       return
@@ -208,48 +220,29 @@ export class Association {
     }
     this.stats.framesSent += frames.length
     this.stats.messagesSent++
-    this.remoting.scheduleFlush(this)
+    this.host.scheduleFlush(this)
   }
 
-  private writeSystem(seq: number, m: PendingSystem): void {
+  private writeSystem(seq: number, m: WireSystemMessage): void {
     let frames: Uint8Array[]
     try {
       frames = this.codec.encodeSystemMessage(seq, m.recipient, m.message, m.sender)
     } catch (err) {
       // Our own small fixed-shape messages cannot fail to encode; if they did, the peer could never
       // get this sequence number, so the association cannot go on.
-      this.quarantine(`cannot encode system message: ${(err as Error).message}`)
+      this.quarantine(`cannot encode system message: ${(err as Error).message}`, 'encode')
       return
     }
     for (const f of frames) this.writeControl(f)
     this.stats.systemMessagesSent++
   }
 
-  /** @internal */
+  /** @internal Writes one control frame (not flushed). */
   writeControl(payload: Uint8Array): void {
     this.control.write(payload)
     this.stats.framesSent++
     this.stats.bytesSent += payload.byteLength
-    this.remoting.scheduleFlush(this)
-  }
-
-  /** @internal Called once per tick by the remoting's flush: acks, compression frames, then flushes both lanes. */
-  flush(): void {
-    this.flushScheduled = false
-    if (this.control.ready) {
-      if (this.nackOwed) {
-        // One nack per flush, however many envelopes arrived out of order.
-        this.nackOwed = false
-        this.ackOwed = false
-        this.writeControlPdu({ type: 'nack', cumulative: this.sysRecv.cumulativeAck, missing: [] })
-      } else if (this.ackOwed) {
-        this.ackOwed = false
-        this.writeControlPdu({ type: 'ack', cumulative: this.sysRecv.cumulativeAck, selective: [] })
-      }
-      if (this.codec.hasControlFrames) for (const f of this.codec.takeControlFrames()) this.control.write(f)
-      this.control.flush()
-    }
-    if (this.user.ready) this.user.flush()
+    this.host.scheduleFlush(this)
   }
 
   private writeControlPdu(pdu: Pdu): void {
@@ -257,8 +250,25 @@ export class Association {
     for (const f of this.codec.encode(pdu)) this.writeControl(f)
   }
 
+  /** @internal Called once per turn by the remoting's flush: the ack owed, compression frames, then both lanes. */
+  flush(): void {
+    this.flushScheduled = false
+    if (this.control.ready) {
+      const ack = this.acker.take()
+      if (ack !== undefined) this.writeControlPdu(ack)
+      if (this.codec.hasControlFrames) for (const f of this.codec.takeControlFrames()) this.control.write(f)
+      this.control.flush()
+    }
+    if (this.user.ready) this.user.flush()
+  }
+
+  /** @internal */
+  scheduleFlush(): void {
+    this.host.scheduleFlush(this)
+  }
+
   private drainQueue(): void {
-    if (!this.established || !this.confirmed || !this.user.ready) return
+    if (!this.flowing || !this.user.ready) return
     const q = this.queue
     while (this.queueHead < q.length && this.user.writable) {
       const m = q[this.queueHead] as QueuedUser
@@ -274,104 +284,158 @@ export class Association {
     }
   }
 
-  private resendSystem(): void {
-    if (!this.established || !this.confirmed || !this.control.ready) return
-    for (const e of this.sysSend.pending()) {
-      this.writeSystem(e.seq, e.message)
-      this.stats.systemMessagesResent++
-    }
-    this.lastResendAt = this.remoting.clock.now()
+  /** Resends the unacknowledged system messages and drains the user queue: the connection is confirmed. */
+  private resume(): void {
+    if (!this.flowing || !this.control.ready) return
+    this.sender.resendAll(this.host.clock.now())
+    this.drainQueue()
+    this.host.scheduleFlush(this)
   }
 
   private drop(recipient: string, reason: string, cause?: unknown): void {
     this.stats.dropped++
-    this.remoting.dropped(this.remoteAddress, recipient, reason, cause)
+    this.host.dropped(this.remoteAddress, recipient, reason, cause)
   }
 
-  /** Starts the lanes (and the handshake clock) if they are not up; each link decides whether it needs to connect. */
+  /** Starts the handshake (idle → handshaking) and the lanes; each link decides whether it needs to connect. */
   connect(): void {
-    if (this.quarantined || this.remoting.isShuttingDown) return
-    if (!this.established && this.handshakeStartedAt === undefined) this.handshakeStartedAt = this.remoting.clock.now()
+    if (isFinal(this.state) || this.host.isShuttingDown) return
+    if (this.state.kind === 'idle') this.state = { kind: 'handshaking', uid: undefined, since: this.host.clock.now() }
     this.control.ensure()
     this.user.ensure()
   }
 
   /** @internal The peer's user-lane connection passed its handshake here: the user lane may write on it. */
   lendUserConnection(channel: Channel): void {
-    if (!this.quarantined) this.user.lend?.(channel)
+    if (!isFinal(this.state)) this.user.lend?.(channel)
   }
 
-  // ------------------------------------------------------------------ link events
+  /** Takes over user messages of an ended predecessor that were sent by path (they are for whoever lives there). */
+  adoptQueued(messages: readonly QueuedUser[]): void {
+    for (const m of messages) this.sendUser(m.recipient, m.message, m.sender)
+  }
 
-  /** @internal A lane connected and sent its preamble and handshake request. */
+  // ------------------------------------------------------------------ links (LinkOwner)
+
+  handshakeRequest(): Uint8Array {
+    return this.handshake.request()
+  }
+
+  newControlConnectionRequest(): Uint8Array {
+    return this.handshake.renewNonce()
+  }
+
+  handshakeResponse(): Uint8Array | undefined {
+    return this.handshake.response()
+  }
+
   onLinkUp(lane: LaneId): void {
     if (lane === LaneId.control) {
-      // Whoever answers on this new connection must confirm its uid before traffic resumes.
-      this.confirmed = false
-      // A peer that introduced itself is owed our handshake response, also on a new connection.
-      if (this.uid !== undefined && !this.quarantined) this.sendHandshakeResponse()
-    } else if (this.established) {
+      // The request went first; the response we owe the peer follows on every new connection.
+      const response = this.handshake.response()
+      if (response !== undefined && !isFinal(this.state)) this.writeControl(response)
+    } else {
       this.drainQueue()
     }
-    this.remoting.scheduleFlush(this)
+    this.host.scheduleFlush(this)
   }
 
-  /** @internal A lane's connection closed or failed; the link reconnects by itself while wanted. */
   onLinkDown(lane: LaneId, reason: string): void {
-    if (lane === LaneId.control) this.confirmed = false
-    if (lane === LaneId.control && this.established) {
+    if (lane !== LaneId.control || this.state.kind !== 'established') return
+    if (this.lostAt === undefined) {
+      this.lostAt = this.host.clock.now()
       this.stats.reconnects++
-      this.remoting.publishDisassociated(this, reason)
+      this.host.publishDisassociated(this, reason)
     }
   }
 
-  /** @internal The peer refused one of our connections in a way worth publishing (e.g. another protocol version). */
-  linkRefused(reason: string): void {
-    this.remoting.handshakeFailed(this.key, reason)
+  onConnectFailed(lane: LaneId, error: Error): void {
+    this.host.connectFailed(this, lane, error)
+    // Reset or closed, then refused: nothing listens at the address any more, that incarnation is gone.
+    if (lane !== LaneId.control || this.state.kind !== 'established' || this.lostAt === undefined) return
+    if (!this.host.settings.downOnConnectionRefused || !isConnectionRefused(error)) return
+    const { host, port } = this.remoteAddress
+    this.quarantine(`down: ${host}:${port} refused the connection after the connection to it was lost`, 'down', false)
   }
 
-  /**
-   * @internal A connection that brought the peer's user frames closed: fragments of a message cut
-   * short on it will never complete. A connection that was not the peer's latest source of user
-   * frames (the peer writes on one at a time) leaves the reassembly alone.
-   */
+  onWritable(): void {
+    this.drainQueue()
+  }
+
+  acceptorAnswered(pdu: HandshakeResponsePdu): boolean {
+    return this.onHandshakeResponse(pdu.from.uid, pdu.nonce, true) === this
+  }
+
+  acceptorRefused(pdu: QuarantinedPdu | DisassociatePdu): void {
+    if (pdu.type === 'quarantined') {
+      if (pdu.to.uid === this.localUid) this.host.quarantinedByPeer(this, pdu.from.uid, `${this.key} refused a connection: it quarantined this node`)
+      return
+    }
+    this.onDisassociate(pdu, true)
+  }
+
+  linkRefused(reason: string): void {
+    this.host.handshakeFailed(this.key, reason, false)
+  }
+
   inboundUserLaneClosed(source: object): void {
     if (this.userFramesFrom !== source) return
     this.userFramesFrom = undefined
     this.codec.reassembler.clear()
   }
 
-  /** @internal The user lane's writability changed. */
-  onWritable(): void {
-    this.drainQueue()
-  }
-
-  /**
-   * Whether the links should (re)connect: an established peer, a handshake in progress, or work
-   * waiting. A peer that never answered and for which nothing waits is not retried forever (a
-   * handshake from a made-up address must not make this node dial it again and again).
-   */
+  /** Whether the links should (re)connect: a handshake in progress or an established peer. */
   get wantsConnection(): boolean {
-    if (this.detached || this.remoting.isShuttingDown) return false
-    if (this.quarantined) return this.probing
-    return this.established || this.handshakeStartedAt !== undefined || this.queuedMessages > 0 || this.sysSend.size > 0
+    const k = this.state.kind
+    return (k === 'handshaking' || k === 'established') && !this.host.isShuttingDown
   }
 
-  /** True once the remoting dropped this idle association from its table (a ref that still holds it re-resolves). */
-  detached = false
-
-  /** @internal The association now in the remoting's table for this address (after a detach). */
-  reattach(): Association {
-    return this.remoting.associationFor(this.remoteAddress)
-  }
-
-  /** Nothing established, nothing in progress, nothing waiting: the remoting may forget it. */
+  /** Nothing in progress, nothing waiting: the remoting may forget it. */
   get idle(): boolean {
-    return !this.established && !this.quarantined && !this.probing && this.handshakeStartedAt === undefined &&
-      this.queuedMessages === 0 && this.sysSend.size === 0
+    return this.state.kind === 'idle' && this.queuedMessages === 0 && this.sender.size === 0
   }
 
-  // ------------------------------------------------------------------ inbound
+  // ------------------------------------------------------------------ inbound (InboundPeer)
+
+  accepts(uid: bigint): boolean {
+    const s = this.state
+    return (s.kind === 'established' || s.kind === 'handshaking') && s.uid === uid
+  }
+
+  verifying(uid: bigint): boolean {
+    return this.handshake.claim?.uid === uid && this.state.kind === 'established'
+  }
+
+  park(channel: Channel, uid: bigint): void {
+    ;(this.parked ??= new Map()).set(channel, uid)
+  }
+
+  unpark(channel: Channel): void {
+    this.parked?.delete(channel)
+  }
+
+  parkedFrame(frame: Uint8Array, uid: bigint): boolean {
+    let pdu: Pdu
+    try {
+      pdu = this.host.codec.decode(frame, 0, frame.length)
+    } catch {
+      return false
+    }
+    // A claimant gets no answer before its claim is confirmed, so it sends nothing but handshakes.
+    if (pdu.type === 'handshake-request' && pdu.from.uid === uid) {
+      this.onHandshakeRequest(uid, pdu.nonce)
+      return true
+    }
+    if (pdu.type === 'handshake-response' && pdu.from.uid === uid) {
+      this.onHandshakeResponse(uid, pdu.nonce)
+      return true
+    }
+    return false
+  }
+
+  quarantinedNoticeFor(uid: bigint): Uint8Array | undefined {
+    return this.host.quarantine.has(this.key, uid) ? this.handshake.quarantinedNotice(uid) : undefined
+  }
 
   /**
    * @internal A frame payload arrived on a connection (or datagram) of this association; `source`
@@ -395,7 +459,7 @@ export class Association {
       // A lost fragment (udp) or a cut connection leaves a partial message that can never
       // complete: drop the partial state instead of letting it fill the bounded buffer.
       if (code === 'ERR_FRAGMENT_OUT_OF_ORDER' || code === 'ERR_REASSEMBLY_OVERFLOW') this.codec.reassembler.clear()
-      this.remoting.decodeFailed(this, err)
+      this.host.decodeFailed(this, err)
       return
     }
     if (pdu !== undefined) this.handle(pdu)
@@ -403,236 +467,303 @@ export class Association {
 
   /** @internal Dispatches one decoded PDU. */
   handle(pdu: Pdu): void {
+    const s = this.state
     switch (pdu.type) {
       case 'user-envelope':
-        if (!this.acceptsTraffic()) return
+        if (s.kind !== 'established' && s.kind !== 'handshaking') return
         this.stats.messagesReceived++
         try {
-          this.remoting.deliverUser(pdu.recipient, pdu.message, pdu.sender)
+          this.host.deliverUser(pdu.recipient, pdu.message, pdu.sender)
         } catch (err) {
           // e.g. a malformed sender path: that one message fails, the connection goes on
           this.stats.decodeErrors++
-          this.remoting.decodeFailed(this, err)
+          this.host.decodeFailed(this, err)
         }
         return
       case 'system-envelope':
-        if (!this.acceptsTraffic()) return
+        if (s.kind !== 'established' && s.kind !== 'handshaking') return
         this.receiveSystem(pdu.seq, pdu.recipient, pdu.sender, pdu.message)
         return
       case 'ack':
+        this.sender.acked(pdu.cumulative, this.host.clock.now())
+        return
       case 'nack':
-        if (this.sysSend.ack(pdu.cumulative) > 0) {
-          this.lastResendAt = this.remoting.clock.now()
-        }
-        if (pdu.type === 'nack') {
-          const now = this.remoting.clock.now()
-          if (now - this.lastNackResendAt >= this.remoting.settings.systemMessageResendIntervalMs) {
-            this.lastNackResendAt = now
-            this.resendSystem()
-          }
-        }
+        this.sender.nacked(pdu.cumulative, this.host.clock.now())
         return
       case 'heartbeat':
-        if (this.uid !== undefined && !this.quarantined) this.writeControlPdu({ type: 'heartbeat-reply', uid: this.remoting.internals.nodeUid })
+        if (s.kind === 'established' || (s.kind === 'handshaking' && s.uid !== undefined)) {
+          this.writeControlPdu({ type: 'heartbeat-reply', uid: this.localUid })
+        }
         return
       case 'heartbeat-reply':
-        if (pdu.uid === this.uid && !this.quarantined) {
-          this.detector.heartbeat()
-          this.lastHeartbeatReplyAt = this.remoting.clock.now()
-        }
+        if (s.kind === 'established' && pdu.uid === s.uid) this.watcher.replied()
         return
       case 'handshake-request':
-        this.onHandshakeRequest(pdu.from.uid)
+        this.onHandshakeRequest(pdu.from.uid, pdu.nonce)
         return
       case 'handshake-response':
-        this.onHandshakeResponse(pdu.from.uid)
+        this.onHandshakeResponse(pdu.from.uid, pdu.nonce)
         return
       case 'disassociate':
-        if (pdu.reason === DisassociateReason.shutdown || pdu.reason === DisassociateReason.quarantined) {
-          this.quarantine(`peer ${pdu.reason === DisassociateReason.shutdown ? 'shut down' : 'quarantined us'}${pdu.detail ? `: ${pdu.detail}` : ''}`, false)
-        }
+        this.onDisassociate(pdu, false)
         return
       case 'quarantined':
-        if (pdu.to.uid === this.remoting.internals.nodeUid && pdu.from.uid === this.uid) {
-          this.quarantine('the peer quarantined this node', false)
+        if (pdu.to.uid === this.localUid && pdu.from.uid === this.uid) {
+          this.host.quarantinedByPeer(this, pdu.from.uid, 'the peer quarantined this node')
         }
         return
       default:
         // compression advertisements and acks were applied by the codec; send what it owes
-        this.remoting.scheduleFlush(this)
+        this.host.scheduleFlush(this)
     }
   }
 
-  private acceptsTraffic(): boolean {
-    return this.uid !== undefined && !this.quarantined
+  private onDisassociate(pdu: DisassociatePdu, writtenBack: boolean): void {
+    const detail = pdu.detail ? `: ${pdu.detail}` : ''
+    switch (pdu.reason) {
+      case DisassociateReason.shutdown:
+        if (!writtenBack) this.quarantine(`peer shut down${detail}`, 'shutdown', false)
+        return
+      case DisassociateReason.quarantined:
+        this.host.quarantinedByPeer(this, undefined, `the peer quarantined this node${detail}`)
+        return
+      case DisassociateReason.notAssociated:
+        this.reintroduce()
+        return
+      default:
+        if (writtenBack) this.host.handshakeFailed(this.key, `refused by ${this.key}${detail}`, false)
+    }
+  }
+
+  /** UDP: the peer does not know this incarnation pair (it restarted, or forgot us): introduce us again. */
+  private reintroduce(): void {
+    const now = this.host.clock.now()
+    if (isFinal(this.state) || now - this.lastReintroduceAt < REINTRODUCE_MIN_INTERVAL_MS) return
+    this.lastReintroduceAt = now
+    this.control.sendHandshake()
   }
 
   private receiveSystem(seq: number, recipient: string, sender: string | undefined, message: unknown): void {
-    const decision = this.sysRecv.receive(seq)
-    this.ackOwed = true
-    this.remoting.scheduleFlush(this)
-    if (decision !== 'deliver') {
-      if (decision === 'gap') this.nackOwed = true
-      return
-    }
+    const decision = this.acker.receive(seq)
+    this.host.scheduleFlush(this)
+    if (decision !== 'deliver') return
     this.stats.systemMessagesReceived++
     if (!Array.isArray(message) || sender === undefined) return
     try {
-      this.remoting.deliverSystem(recipient, sender, message[0] as number, message[1] === 1)
+      this.host.deliverSystem(recipient, sender, message[0] as number, message[1] === 1)
     } catch (err) {
       this.stats.decodeErrors++
-      this.remoting.decodeFailed(this, err)
+      this.host.decodeFailed(this, err)
+    }
+  }
+
+  // ------------------------------------------------------------------ handshake
+
+  /**
+   * The peer's incarnation `uid` introduced itself (a handshake request with its nonce), on a
+   * connection it opened or in a datagram. `parked`: a restart claim, answered only once it is
+   * confirmed at the address.
+   */
+  onHandshakeRequest(uid: bigint, nonce: bigint): InboundVerdict {
+    const verdict = this.handshake.judgeRequest(uid, this.state, this.host.quarantine.has(this.key, uid))
+    switch (verdict) {
+      case 'refuse-quarantined':
+        this.host.handshakeFailed(this.key, `handshake from quarantined node ${this.key} uid ${uid}`, true)
+        this.noticeQuarantined(uid)
+        return 'refused'
+      case 'refuse-final':
+        return 'refused'
+      case 'adopt':
+        this.handshake.peerNonce = nonce
+        this.adoptClaim(uid)
+        this.respond()
+        this.connect()
+        return 'accepted'
+      case 'same':
+        this.handshake.peerNonce = nonce
+        this.respond()
+        return 'accepted'
+      case 'claim':
+        this.verifyClaim(uid, nonce)
+        return 'parked'
     }
   }
 
   /**
-   * @internal The peer answered on a user-lane connection this node opened (its handshake
-   * response there): the uid is adopted like any handshake's (restart detection), without
-   * confirming the control lane. False when the uid is quarantined.
+   * A handshake response from the peer's incarnation `uid` echoing `nonce`. `onOwnConnection`: it
+   * was written back on a connection this node opened (the user lane). Returns the association that
+   * now speaks with `uid` (this one, or its successor after a proven restart), or undefined when
+   * refused.
    */
-  peerAnswered(uid: bigint): boolean {
-    return this.adoptUid(uid)
+  onHandshakeResponse(uid: bigint, nonce: bigint, onOwnConnection = false): Association | undefined {
+    const verdict = this.handshake.judgeResponse(uid, nonce, this.state, this.host.quarantine.has(this.key, uid), onOwnConnection)
+    switch (verdict) {
+      case 'refuse-unproven':
+        this.host.handshakeFailed(this.key, `a handshake response naming uid ${uid} does not echo a nonce this node sent to ${this.key}: ignored`, true)
+        return undefined
+      case 'stale':
+      case 'refuse-final':
+        return undefined
+      case 'refuse-quarantined':
+        // The quarantined incarnation still answers there: tell it (it may come back under a new
+        // uid for this node), and go on waiting for a new incarnation until the handshake timeout.
+        this.noticeQuarantined(uid)
+        return undefined
+      case 'establish':
+        this.establish(uid)
+        return this
+      case 'confirm':
+        if (!onOwnConnection) this.confirmControl()
+        if (this.handshake.claim !== undefined) this.refuseClaim(`uid ${uid} still answers at ${this.key}`)
+        return this
+      case 'restart':
+        return this.host.restarted(this, uid)
+    }
   }
 
-  /** @internal The peer (uid) introduced itself (handshake request). Returns false when refused as quarantined. */
-  onHandshakeRequest(uid: bigint): boolean {
-    if (!this.adoptUid(uid)) return false
-    // Sent now if our control lane is up, else as soon as it connects (onLinkUp).
-    if (this.control.ready) this.sendHandshakeResponse()
+  /** The peer claims `uid` before any is confirmed: it is answered, and our own request confirms it (or another). */
+  private adoptClaim(uid: bigint): void {
+    const s = this.state
+    if (s.kind === 'handshaking' && s.uid !== undefined && s.uid !== uid) {
+      // Another claimant than the last: its compression state must not leak into this one's.
+      this.codec = this.host.codec.createAssociation({ localUid: this.localUid })
+    }
+    this.codec.setRemoteUid(uid)
+    this.state = { kind: 'handshaking', uid, since: s.kind === 'handshaking' ? s.since : this.host.clock.now() }
+  }
+
+  /** Our handshake response to the peer's latest request: now, or when the control lane is up. */
+  private respond(): void {
+    const response = this.handshake.response()
+    if (response === undefined) return
+    if (this.control.ready) this.writeControl(response)
     else this.control.ensure()
-    return true
   }
 
-  private sendHandshakeResponse(): void {
-    this.writeControlPdu({ type: 'handshake-response', from: this.remoting.localUniqueAddress, to: this.key })
-  }
-
-  private onHandshakeResponse(uid: bigint): void {
-    if (!this.adoptUid(uid)) return
-    this.control.confirmed()
-    this.user.confirmed()
-    if (this.established) {
-      if (!this.confirmed) {
-        this.confirmed = true
-        this.resendSystem()
-        this.drainQueue()
-        this.remoting.scheduleFlush(this)
-      }
-      return
-    }
-    this.established = true
-    this.confirmed = true
-    this.handshakeStartedAt = undefined
-    this.detector.heartbeat()
-    this.lastHeartbeatReplyAt = this.remoting.clock.now()
-    debug('associated with %s (uid %s)', this.key, uid)
-    this.remoting.publishAssociated(this)
-    this.user.ensure()
-    this.resendSystem()
-    this.drainQueue()
-    this.remoting.scheduleFlush(this)
-  }
-
-  /** Records the peer's uid; a new uid means the node restarted. False when the uid is quarantined. */
-  private adoptUid(uid: bigint): boolean {
-    if (this.quarantinedUids.has(uid)) {
-      this.endProbe()
-      this.writeControlPdu({ type: 'quarantined', from: this.remoting.localUniqueAddress, to: { address: this.key, uid } })
-      this.remoting.handshakeFailed(this.key, `handshake from quarantined node ${this.key} uid ${uid}`, true)
-      return false
-    }
-    if (this.uid === uid) return true
-    if (this.uid === undefined && !this.quarantined) {
-      // The first incarnation we hear of: what waits for it (watches, queued messages) is for it.
-      this.uid = uid
+  /** @internal The peer's uid is confirmed at its address: established. */
+  establish(uid: bigint): void {
+    const s = this.state
+    if (s.kind !== 'handshaking' || s.uid !== uid) {
+      const known = this.codec.remoteUid
+      if (known !== undefined && known !== uid) this.codec = this.host.codec.createAssociation({ localUid: this.localUid })
       this.codec.setRemoteUid(uid)
-      if (this.handshakeStartedAt === undefined) this.handshakeStartedAt = this.remoting.clock.now()
-      this.connect()
-      return true
     }
-    if (this.uid !== undefined && !this.quarantined) {
-      // The node restarted: the old incarnation is gone for good.
-      const old = this.uid
-      this.quarantinedUids.add(old)
-      this.remoting.publishQuarantined(this, old, `node restarted (new uid ${uid})`)
-      this.remoting.internals.addressTerminated(this.remoteAddress)
-    }
-    this.reset(uid)
-    return true
+    this.state = { kind: 'established', uid, since: this.host.clock.now() }
+    this.control.confirm()
+    this.user.confirm()
+    this.lostAt = undefined
+    this.watcher.start()
+    this.host.quarantine.stopProbing(this.key)
+    debug('associated with %s (uid %s)', this.key, uid)
+    this.host.publishAssociated(this)
+    this.user.ensure()
+    this.resume()
   }
 
-  /** Fresh state for a new incarnation of the peer. User messages still queued are kept for it. */
-  private reset(uid: bigint): void {
-    this.probing = false
-    this.confirmed = false
-    this.uid = uid
-    this.established = false
-    this.quarantined = false
-    // A connection lent by the old incarnation must not carry what is meant for the new one.
-    this.user.releaseLent?.()
-    this.userFramesFrom = undefined
-    this.codec = this.remoting.codec.createAssociation({ remoteUid: uid })
-    this.sysSend = new SystemMessageSendBuffer(this.remoting.settings.systemMessageBufferSize)
-    this.sysRecv = new SystemMessageReceiveState()
-    this.ackOwed = false
-    this.detector = this.newDetector()
-    if (this.handshakeStartedAt === undefined) this.handshakeStartedAt = this.remoting.clock.now()
-    this.connect()
+  /** A response of the established uid on the current control connection: traffic resumes on it. */
+  private confirmControl(): void {
+    this.user.confirm()
+    if (this.control.confirmed) return
+    this.control.confirm()
+    this.lostAt = undefined
+    this.resume()
   }
 
-  private newDetector(): PhiAccrualFailureDetector {
-    return new PhiAccrualFailureDetector({ ...this.remoting.settings.failureDetector, clock: this.remoting.clock })
+  /** Starts verifying a restart claim: whoever answers our request at the address tells the truth. */
+  private verifyClaim(uid: bigint, nonce: bigint): void {
+    const claim = this.handshake.claim
+    if (claim !== undefined) {
+      if (claim.uid === uid) claim.nonce = nonce
+      return // one verification at a time; its answer settles every claim of it
+    }
+    this.handshake.claim = { uid, nonce, since: this.host.clock.now() }
+    debug('%s claims a new incarnation (uid %s); asking the address', this.key, uid)
+    this.control.sendHandshake()
+    this.host.scheduleFlush(this)
+  }
+
+  /** The claim is false (or unproven): its connections are refused with the reason. */
+  private refuseClaim(why: string): void {
+    const claim = this.handshake.claim
+    if (claim === undefined) return
+    this.handshake.claim = undefined
+    const reason = `restart claim of ${this.key} uid ${claim.uid} refused: ${why}`
+    this.host.handshakeFailed(this.key, reason, true)
+    this.closeParked(claim.uid, reason)
+  }
+
+  private closeParked(uid: bigint | undefined, reason: string): void {
+    const parked = this.parked
+    if (parked === undefined) return
+    for (const [ch, u] of parked) {
+      if (uid !== undefined && u !== uid) continue
+      parked.delete(ch)
+      void ch.close(new Error(reason))
+    }
+  }
+
+  /** Tells the peer's incarnation `uid` that this node quarantined it (best effort). */
+  private noticeQuarantined(uid: bigint): void {
+    if (!this.control.ready) return
+    this.writeControl(this.handshake.quarantinedNotice(uid))
   }
 
   // ------------------------------------------------------------------ time
 
-  /** @internal Once per heartbeat interval: heartbeats, failure detection, resends, handshake timeout. */
+  /** @internal Once per heartbeat interval: heartbeats, failure detection, resends, timeouts. */
   tick(now: number): void {
-    if (this.idle) {
-      this.remoting.evict(this)
-      return
+    const s = this.state
+    switch (s.kind) {
+      case 'idle':
+        if (this.idle) this.host.evict(this)
+        return
+      case 'handshaking':
+        if (now - s.since >= this.host.settings.handshakeTimeoutMs) this.handshakeTimedOut()
+        else if (this.host.isUdp) this.control.sendHandshake() // datagrams get lost
+        return
+      case 'established':
+        break
+      default:
+        return
     }
-    if (this.quarantined) {
-      if (this.probing && now - this.quarantinedAt >= this.remoting.settings.handshakeTimeoutMs) {
-        this.probing = false
-        this.control.close(false)
-      }
-      return
-    }
-    if (!this.established) {
-      if (this.handshakeStartedAt !== undefined) {
-        if (now - this.handshakeStartedAt >= this.remoting.settings.handshakeTimeoutMs) this.handshakeTimedOut()
-        else this.control.resendHandshake()
-      }
-      return
+    const settings = this.host.settings
+    const claim = this.handshake.claim
+    if (claim !== undefined && now - claim.since >= settings.handshakeTimeoutMs) {
+      this.refuseClaim(`no answer naming it at ${this.key} within ${settings.handshakeTimeoutMs} ms`)
     }
     if (this.control.ready) this.writeControlPdu({ type: 'heartbeat' })
-    if (!this.detector.isAvailable()) {
-      const phi = this.detector.phi()
-      this.remoting.publishUnreachable(this, phi)
-      this.quarantine(`unreachable (phi ${phi.toFixed(1)} >= ${this.detector.threshold})`)
+    if (!this.watcher.available()) {
+      const phi = this.watcher.phi
+      this.host.publishUnreachable(this, phi)
+      this.quarantine(`unreachable (phi ${phi.toFixed(1)} >= ${this.watcher.threshold})`, 'unreachable')
       return
     }
-    // TCP loses nothing on a live connection (a new one resends everything); datagrams can be lost.
-    if (this.remoting.isUdp && this.sysSend.size > 0 && now - this.lastResendAt >= this.remoting.settings.systemMessageResendIntervalMs) this.resendSystem()
-    // UDP has no connection to tell us that the peer restarted: after three silent heartbeats,
-    // introduce ourselves again; a new incarnation answers with its new uid.
-    if (this.remoting.isUdp && now - this.lastHeartbeatReplyAt > 3 * this.remoting.settings.heartbeatIntervalMs) this.control.resendHandshake()
+    if (this.host.isUdp) {
+      // TCP loses nothing on a live connection (a new one resends everything); datagrams can be lost.
+      if (this.flowing && this.sender.stalled(now)) this.sender.resendAll(now)
+      // After three silent heartbeats, introduce ourselves again: a restarted peer answers with its new uid.
+      if (now - this.watcher.lastReplyAt > 3 * settings.heartbeatIntervalMs) this.control.sendHandshake()
+    }
     this.codec.resendUnackedAdvertisements()
-    this.remoting.scheduleFlush(this)
+    this.host.scheduleFlush(this)
+  }
+
+  /** @internal This process was paused (SIGSTOP, GC, a blocked loop): the peer's silence meanwhile is forgiven. */
+  forgivePause(): void {
+    this.watcher.forgivePause()
   }
 
   private handshakeTimedOut(): void {
-    const reason = `handshake with ${this.key} timed out after ${this.remoting.settings.handshakeTimeoutMs} ms`
+    const reason = `handshake with ${this.key} timed out after ${this.host.settings.handshakeTimeoutMs} ms`
     debug(reason)
-    this.handshakeStartedAt = undefined
-    this.remoting.handshakeFailed(this.key, reason)
-    if (this.sysSend.size > 0) {
+    this.host.handshakeFailed(this.key, reason, false)
+    if (this.sender.size > 0) {
       // Watches wait for this node: one that never answers is as good as down for them.
-      this.quarantine(reason)
+      this.quarantine(reason, 'handshake-timeout')
       return
     }
     this.dropQueued(reason)
+    this.state = IDLE
     this.control.close(false)
     this.user.close(false)
   }
@@ -642,70 +773,104 @@ export class Association {
     for (let i = this.queueHead; i < q.length; i++) {
       const m = q[i] as QueuedUser
       this.drop(m.recipient.wirePath, reason)
-      this.remoting.internals.deadLetter(m.message, m.sender, m.recipient)
+      this.host.deadLetter(m.message, m.sender, m.recipient)
     }
     this.queue = []
     this.queueHead = 0
   }
 
-  // ------------------------------------------------------------------ quarantine and shutdown
+  // ------------------------------------------------------------------ ending
 
   /**
-   * Ends all traffic with the current incarnation of the peer: queued messages are dropped,
-   * the peer is told (when `notify`), watchers of its actors get Terminated. A later handshake
-   * with a new uid starts a fresh association.
+   * Ends all traffic with the peer's current incarnation: its uid is refused from now on, the
+   * peer is told (when `notify`), watchers of its actors get Terminated. Messages queued for
+   * actors by path move to a successor, which looks for a new incarnation at the address; those
+   * for one actor incarnation (`#uid`) go to dead letters.
    */
-  quarantine(reason: string, notify = true): void {
-    if (this.quarantined) return
-    this.quarantined = true
-    this.established = false
-    this.quarantinedAt = this.remoting.clock.now()
-    const uid = this.uid
-    if (uid !== undefined) this.quarantinedUids.add(uid)
-    if (notify && uid !== undefined && this.control.ready) {
-      this.writeControlPdu({ type: 'quarantined', from: this.remoting.localUniqueAddress, to: { address: this.key, uid } })
-      this.flush()
+  quarantine(reason: string, cause: QuarantineCause, notify = true): void {
+    const s = this.state
+    if (isFinal(s)) return
+    const uid = peerUidOf(s)
+    const now = this.host.clock.now()
+    if (uid !== undefined) {
+      const probeAfter = cause === 'unreachable' ? PROBE_AFTER_INTERVALS * this.host.settings.heartbeatIntervalMs : undefined
+      this.host.quarantine.add(this.key, uid, now, probeAfter)
+      if (notify) {
+        this.noticeQuarantined(uid)
+        this.flush()
+      }
     }
-    this.dropQueued(`quarantined: ${reason}`)
-    this.sysSend = new SystemMessageSendBuffer(this.remoting.settings.systemMessageBufferSize)
-    this.remoting.publishQuarantined(this, uid, reason)
-    this.remoting.internals.addressTerminated(this.remoteAddress)
-    this.control.close(false)
-    this.user.close(false)
+    this.state = { kind: 'quarantined', uid, confirmed: s.kind === 'established', since: now, reason }
+    debug('quarantined %s uid %s: %s', this.key, uid, reason)
+    this.host.publishQuarantined(this, uid, reason)
+    this.end(`quarantined: ${reason}`)
   }
 
-  /** After a quarantine, a send now and then reconnects to find out whether a new incarnation is there. */
-  private probeAfterQuarantine(): void {
-    const now = this.remoting.clock.now()
-    if (this.probing || now - this.quarantinedAt < this.remoting.settings.reconnectMaxBackoffMs) return
-    this.quarantinedAt = now
-    // One connection attempt: its handshake request makes a new incarnation answer with its new
-    // uid (a fresh association); the quarantined one is told so again and refused.
-    this.probing = true
-    this.control.ensure()
+  /**
+   * Ends this association without judging the peer: this node takes a new uid towards it (the
+   * peer quarantined the old one), or forgets an idle association. `successor` takes over.
+   */
+  retire(reason: string): void {
+    const s = this.state
+    if (isFinal(s)) return
+    this.state = { kind: 'retired', uid: peerUidOf(s), confirmed: s.kind === 'established', reason }
+    debug('retired association with %s: %s', this.key, reason)
+    this.end(reason)
   }
 
-  private endProbe(): void {
-    if (!this.probing) return
-    this.probing = false
-    this.remoting.scheduleFlush(this)
-    // Let the quarantined notice go out, then close again.
-    queueMicrotask(() => { if (this.quarantined && !this.probing) this.control.close(false) })
+  private end(reason: string): void {
+    this.handshake.claim = undefined
+    this.closeParked(undefined, reason)
+    this.handOverQueued(reason)
+    this.host.addressTerminated(this.remoteAddress)
+    this.control.close(true)
+    this.user.close(true)
+  }
+
+  /** Queued user messages: by path to the successor (a new incarnation may be there), the rest to dead letters. */
+  private handOverQueued(reason: string): void {
+    const q = this.queue
+    const head = this.queueHead
+    this.queue = []
+    this.queueHead = 0
+    let byPath: QueuedUser[] | undefined
+    for (let i = head; i < q.length; i++) {
+      const m = q[i] as QueuedUser
+      if (m.recipient.path.uid === undefined) (byPath ??= []).push(m)
+      else {
+        this.drop(m.recipient.wirePath, reason)
+        this.host.deadLetter(m.message, m.sender, m.recipient)
+      }
+    }
+    if (byPath !== undefined && !this.host.isShuttingDown) this.host.associationFor(this.remoteAddress).adoptQueued(byPath)
   }
 
   /** @internal Shutdown: tell the peer, give unacked system messages a moment, close the links. */
   async shutdown(): Promise<void> {
-    if (this.established && this.control.ready && !this.quarantined) {
-      const deadline = this.remoting.clock.now() + this.remoting.settings.shutdownFlushTimeoutMs
+    if (this.state.kind === 'established' && this.control.ready) {
+      const clock = this.host.clock
+      const deadline = clock.now() + this.host.settings.shutdownFlushTimeoutMs
       this.flush()
-      while (this.sysSend.size > 0 && this.control.ready && this.remoting.clock.now() < deadline) {
-        await new Promise<void>((resolve) => { this.shutdownTimer = this.remoting.clock.schedule(20, resolve) })
+      while (this.sender.size > 0 && this.control.ready && clock.now() < deadline) {
+        await new Promise<void>((resolve) => { clock.setTimeout(resolve, 20, { keepAlive: true }) })
       }
       this.writeControlPdu({ type: 'disassociate', reason: DisassociateReason.shutdown, detail: 'actor system terminated' })
       this.flush()
     }
-    this.shutdownTimer?.cancel()
     this.control.close(true)
     this.user.close(true)
   }
+}
+
+/** A watch sent to an ended incarnation is answered at once, like Akka does. */
+function answerWatchOfEnded(message: SystemMessage): void {
+  if (message.kind === 'watch') {
+    internalRef(message.watcher).sendSystemMessage({ kind: 'deathWatchNotification', ref: message.watchee, existenceConfirmed: false, addressTerminated: true })
+  }
+}
+
+/** True for a connect that the peer's host refused (ECONNREFUSED: nothing listens at the port). */
+export function isConnectionRefused(error: Error): boolean {
+  const cause = (error as { cause?: { code?: unknown } }).cause
+  return (error as { code?: unknown }).code === 'ECONNREFUSED' || cause?.code === 'ECONNREFUSED'
 }

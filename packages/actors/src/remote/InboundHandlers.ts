@@ -1,9 +1,7 @@
 import { encodePreamble, Lane, type Preamble, UnsupportedVersionError } from '@helios/codec'
-import type { ChannelHandler, ChannelHandlerContext, Datagram } from '@helios/transport'
-import type { ScheduledTimer } from '../Clock.js'
-import type { Association } from './Association.js'
+import type { ChannelHandler, ChannelHandlerContext, Datagram, TimerHandle } from '@helios/transport'
+import type { InboundHost, InboundPeer } from './AssociationContext.js'
 import { PreambleStep } from './PreambleStep.js'
-import type { Remoting } from './Remoting.js'
 
 /**
  * First handler of an accepted connection: reads the 8-byte preamble (magic, version, lane) and
@@ -11,7 +9,7 @@ import type { Remoting } from './Remoting.js'
  * preamble back (docs/PROTOCOL.md §2).
  */
 export class PreambleHandler extends PreambleStep {
-  constructor(private readonly remoting: Remoting, private readonly inbound: InboundConnectionHandler) {
+  constructor(private readonly host: InboundHost, private readonly inbound: InboundConnectionHandler) {
     super()
   }
 
@@ -20,7 +18,7 @@ export class PreambleHandler extends PreambleStep {
       // Tell the peer which version we speak, then close.
       ctx.channel.writeAndFlush(encodePreamble(bytes[7] === Lane.user ? Lane.user : Lane.control))
     }
-    this.remoting.refuseInbound(ctx.channel, `bad preamble: ${error.message}`, error)
+    this.host.refuseInbound(ctx.channel, `bad preamble: ${error.message}`, error)
   }
 
   protected accepted(_ctx: ChannelHandlerContext, preamble: Preamble): boolean {
@@ -31,99 +29,153 @@ export class PreambleHandler extends PreambleStep {
 
 /**
  * Last handler of an accepted TCP/TLS connection: the first frame must be a handshake request for
- * this node's address (within the handshake timeout); every later frame goes to the association.
+ * this node's address (within the handshake timeout). It binds the connection to one incarnation
+ * of the peer (the uid of the request); every later frame goes to the association while it
+ * accepts that uid, or to the successor that took it over after a proven restart. A restart
+ * claim's connection waits (parked, still counted among the connections in handshake) until the
+ * claim is confirmed or refused; a connection of a quarantined incarnation is refused with a
+ * `quarantined` notice written back.
  */
 export class InboundConnectionHandler implements ChannelHandler {
   lane: Lane | undefined
-  private assoc: Association | undefined
+  private peer: InboundPeer | undefined
   private uid: bigint | undefined
-  private timer: ScheduledTimer | undefined
+  private parked = false
+  private timer: TimerHandle | undefined
   private counted = false
 
-  constructor(private readonly remoting: Remoting) {}
+  constructor(private readonly host: InboundHost) {}
 
   channelActive(ctx: ChannelHandlerContext): void {
-    if (!this.remoting.admitInbound()) {
-      this.remoting.refuseInbound(ctx.channel, 'too many connections in handshake')
+    if (!this.host.admitInbound()) {
+      this.host.refuseInbound(ctx.channel, 'too many connections in handshake')
       return
     }
     this.counted = true
-    this.timer = this.remoting.clock.schedule(this.remoting.settings.handshakeTimeoutMs, () => {
+    const ms = this.host.settings.handshakeTimeoutMs
+    this.timer = this.host.clock.setTimeout(() => {
       this.timer = undefined
-      if (this.assoc === undefined) this.remoting.refuseInbound(ctx.channel, `no handshake within ${this.remoting.settings.handshakeTimeoutMs} ms`)
-    })
+      if (this.peer === undefined) this.host.refuseInbound(ctx.channel, `no handshake within ${ms} ms`)
+      else if (this.parked) this.host.refuseInbound(ctx.channel, `restart claim of ${this.peer.key} uid ${this.uid} not confirmed within ${ms} ms`)
+    }, ms)
     ctx.fireChannelActive()
   }
 
   channelRead(ctx: ChannelHandlerContext, message: unknown): void {
     const frame = message as Uint8Array
-    const assoc = this.assoc
-    if (assoc !== undefined) {
-      // The connection belongs to one incarnation: once it is quarantined or replaced, stop reading.
-      if (assoc.quarantined || assoc.uid !== this.uid) {
-        this.remoting.refuseInbound(ctx.channel, `${assoc.key} uid ${this.uid} is quarantined or replaced`)
+    const peer = this.peer
+    if (peer !== undefined) {
+      const uid = this.uid as bigint
+      if (peer.accepts(uid)) {
+        peer.receive(frame, 0, frame.length, this.lane === Lane.user ? this : undefined)
         return
       }
-      assoc.receive(frame, 0, frame.length, this.lane === Lane.user ? this : undefined)
+      this.rebind(ctx, peer, uid, frame)
       return
     }
-    const accepted = this.remoting.acceptHandshake(frame, this.lane, ctx.channel)
-    if (accepted === undefined) return
-    this.assoc = accepted
-    this.uid = accepted.uid
+    const binding = this.host.acceptHandshake(frame, this.lane, ctx.channel)
+    if (binding === undefined) return
+    this.peer = binding.peer
+    this.uid = binding.uid
+    if (binding.parked) {
+      this.parked = true
+      binding.peer.park(ctx.channel, binding.uid)
+      return
+    }
     this.handshakeDone()
     // The peer's user-lane connection also carries our user envelopes back (docs/PROTOCOL.md §10.1).
-    if (this.lane === Lane.user) accepted.lendUserConnection(ctx.channel)
+    if (this.lane === Lane.user) binding.peer.lendUserConnection(ctx.channel)
+  }
+
+  /** The bound association no longer accepts the uid: follow a successor, wait (parked), or refuse. */
+  private rebind(ctx: ChannelHandlerContext, peer: InboundPeer, uid: bigint, frame: Uint8Array): void {
+    const next = successorAccepting(peer, uid)
+    if (next !== undefined) {
+      this.moveTo(ctx, peer, next)
+      next.receive(frame, 0, frame.length, this.lane === Lane.user ? this : undefined)
+      return
+    }
+    if (this.parked && peer.verifying(uid)) {
+      if (!peer.parkedFrame(frame, uid)) {
+        this.host.refuseInbound(ctx.channel, `${peer.key} uid ${uid} sent traffic before its restart claim was confirmed`)
+        return
+      }
+      // That frame (the claimant's answer to our request) may have confirmed the claim.
+      const confirmed = successorAccepting(peer, uid)
+      if (confirmed !== undefined) this.moveTo(ctx, peer, confirmed)
+      return
+    }
+    // The connection belongs to one incarnation: once it is quarantined or replaced, stop reading.
+    this.host.refuseInbound(ctx.channel, `${peer.key} uid ${uid} is quarantined or replaced`, undefined, peer.quarantinedNoticeFor(uid), this.lane)
+  }
+
+  /** The successor `to` took over this connection's incarnation from `from`. */
+  private moveTo(ctx: ChannelHandlerContext, from: InboundPeer, to: InboundPeer): void {
+    from.unpark(ctx.channel)
+    this.peer = to
+    if (!this.parked) return
+    this.parked = false
+    this.handshakeDone()
+    if (this.lane === Lane.user) to.lendUserConnection(ctx.channel)
   }
 
   channelReadComplete(ctx: ChannelHandlerContext): void {
-    this.remoting.inboundReadComplete()
+    this.host.inboundReadComplete()
     ctx.fireChannelReadComplete()
   }
 
   channelWritabilityChanged(ctx: ChannelHandlerContext): void {
-    if (ctx.channel.isWritable) this.assoc?.onWritable()
+    if (ctx.channel.isWritable) this.peer?.onWritable()
     ctx.fireChannelWritabilityChanged()
   }
 
   channelInactive(ctx: ChannelHandlerContext): void {
     this.handshakeDone()
-    if (this.assoc !== undefined && this.lane === Lane.user) this.assoc.inboundUserLaneClosed(this)
+    if (this.peer !== undefined) {
+      this.peer.unpark(ctx.channel)
+      if (this.lane === Lane.user) this.peer.inboundUserLaneClosed(this)
+    }
     ctx.fireChannelInactive()
   }
 
   exceptionCaught(ctx: ChannelHandlerContext, error: Error): void {
-    this.remoting.refuseInbound(ctx.channel, error.message, error)
+    this.host.refuseInbound(ctx.channel, error.message, error)
   }
 
   private handshakeDone(): void {
-    this.timer?.cancel()
+    if (this.timer !== undefined) this.host.clock.clearTimeout(this.timer)
     this.timer = undefined
     if (this.counted) {
       this.counted = false
-      this.remoting.releaseInbound()
+      this.host.releaseInbound()
     }
   }
 }
 
-/** The handler of the node's UDP socket: every datagram is one frame payload. */
+/** The first successor of `peer` that accepts frames of `uid`, if any. */
+function successorAccepting(peer: InboundPeer, uid: bigint): InboundPeer | undefined {
+  let next = peer.successor
+  while (next !== undefined && !next.accepts(uid)) next = next.successor
+  return next
+}
+
+/** The handler of the node's UDP socket: every datagram carries frames of one peer. */
 export class DatagramHandler implements ChannelHandler {
-  constructor(private readonly remoting: Remoting) {}
+  constructor(private readonly host: InboundHost) {}
 
   channelRead(_ctx: ChannelHandlerContext, message: unknown): void {
-    const d = message as Datagram
-    this.remoting.receiveDatagram(d)
+    this.host.receiveDatagram(message as Datagram)
   }
 
   channelReadComplete(): void {
-    this.remoting.inboundReadComplete()
+    this.host.inboundReadComplete()
   }
 
   channelWritabilityChanged(ctx: ChannelHandlerContext): void {
-    if (ctx.channel.isWritable) this.remoting.udpWritable()
+    if (ctx.channel.isWritable) this.host.udpWritable()
   }
 
   exceptionCaught(_ctx: ChannelHandlerContext, error: Error): void {
-    this.remoting.transportError(error)
+    this.host.transportError(error)
   }
 }

@@ -10,16 +10,25 @@ export interface OutboundLink {
   readonly ready: boolean
   /** Below the outbound buffer's high watermark. */
   readonly writable: boolean
+  /**
+   * The peer's handshake response confirmed the connection written on now (TCP/TLS: false from
+   * each new connection until then; UDP: true once confirmed, there is no connection to lose).
+   */
+  readonly confirmed: boolean
   /** Starts connecting if not connected or connecting (and no retry is pending). */
   ensure(): void
   /** Writes one frame payload (not flushed). */
   write(payload: Uint8Array): void
   /** Sends what was written. */
   flush(): void
-  /** Sends the handshake request again (UDP: datagrams may be lost). */
-  resendHandshake(): void
-  /** The peer confirmed its uid on this connection: reconnect backoff starts over. */
-  confirmed(): void
+  /**
+   * Sends our handshake request now: on the connection written on (connecting first if there is
+   * none), or as a datagram. Used to introduce this node again over UDP and to verify a restart
+   * claim: whoever answers at the peer's address tells its uid.
+   */
+  sendHandshake(): void
+  /** The peer's handshake response confirmed the current connection: reconnect backoff starts over. */
+  confirm(): void
   /** Closes the connection; with `forGood`, it is never reopened. */
   close(forGood: boolean): void
   /**

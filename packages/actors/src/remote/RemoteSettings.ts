@@ -22,6 +22,9 @@ export interface RemoteSettings {
   readonly reconnectMaxBackoffMs: number
   readonly maxPendingInboundHandshakes: number
   readonly shutdownFlushTimeoutMs: number
+  readonly downOnConnectionRefused: boolean
+  readonly quarantineRecovery: 'new-uid' | 'none'
+  readonly pauseThresholdMs: number
   readonly registry: MessageRegistry | undefined
 }
 
@@ -53,6 +56,9 @@ export function resolveRemoteSettings(o: RemoteOptions): RemoteSettings {
     reconnectMaxBackoffMs: o.reconnectMaxBackoffMs ?? 5000,
     maxPendingInboundHandshakes: o.maxPendingInboundHandshakes ?? 64,
     shutdownFlushTimeoutMs: o.shutdownFlushTimeoutMs ?? 2000,
+    downOnConnectionRefused: o.downOnConnectionRefused ?? true,
+    quarantineRecovery: o.quarantineRecovery ?? 'new-uid',
+    pauseThresholdMs: o.pauseThresholdMs ?? Math.max(1000, 2 * (o.heartbeatIntervalMs ?? 1000)),
     registry: o.registry,
   }
 }

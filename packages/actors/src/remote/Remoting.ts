@@ -1,24 +1,31 @@
 import type { ConnectionOptions } from 'node:tls'
-import { Codec, MessageRegistry, type HandshakeRequestPdu, type UniqueAddress } from '@helios/codec'
+import { Codec, DisassociateReason, encodePreamble, MessageRegistry, type HandshakeRequestPdu } from '@helios/codec'
 import {
   Bootstrap, LengthFieldBasedFrameDecoder, ServerBootstrap,
-  type Channel, type Datagram, type DatagramChannel, type ServerChannel,
+  type Channel, type Datagram, type DatagramChannel, type ServerChannel, type TimerHandle,
 } from '@helios/transport'
 import { ActorPath } from '../ActorPath.js'
 import { ActorRef } from '../ActorRef.js'
 import { Address } from '../Address.js'
 import type { AssociationInfo } from '../AssociationInfo.js'
-import type { Clock, ScheduledTimer } from '../Clock.js'
+import type { Clock } from '../Clock.js'
 import { ActorNotFound, AskTimeoutError, RemotingUnavailableError } from '../errors.js'
 import { debug } from '../internal/debug.js'
 import { DeadLetterActorRef } from '../internal/DeadLetterActorRef.js'
 import type { InternalActorRef } from '../internal/InternalActorRef.js'
+import { warn } from '../internal/log.js'
 import type { RemoteProvider, SystemInternals } from '../internal/RemoteProvider.js'
+import { newNodeUid } from '../internal/uid.js'
 import type { RemoteOptions } from '../ActorSystem.js'
 import { Association } from './Association.js'
+import type { AssociationHost, InboundBinding, InboundHost, LinkHost } from './AssociationContext.js'
+import { isFinal } from './AssociationState.js'
 import { ActorIdentity, Identify, registerBuiltInMessages } from './BuiltInMessages.js'
+import { framed } from './FrameBatch.js'
+import { checkHandshakeRequest } from './Handshake.js'
 import { DatagramHandler, InboundConnectionHandler, PreambleHandler } from './InboundHandlers.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
+import { QuarantineList } from './QuarantineList.js'
 import { RemoteActorRef } from './RemoteActorRef.js'
 import { resolveRemoteSettings, type RemoteSettings } from './RemoteSettings.js'
 import { WIRE_DEATH_WATCH_NOTIFICATION, WIRE_UNWATCH, WIRE_WATCH } from './SystemMessageWire.js'
@@ -27,19 +34,28 @@ import { UdpOutboundLink } from './UdpOutboundLink.js'
 
 const CACHE_LIMIT = 10_000
 const UDP_SOCKET_BUFFER = 4 * 1024 * 1024
+/** UDP sources answered with a refusal at most once per this interval each (no reflection floods). */
+const UDP_REFUSAL_INTERVAL_MS = 1000
+/** Sources whose last refusal time is remembered, at most. */
+const UDP_REFUSAL_SOURCES = 1024
+/** Per-address uids this node took after being quarantined by a peer, at most. */
+const LOCAL_UIDS_LIMIT = 10_000
+/** First Identify resend of a selection over UDP (then doubling). */
+const UDP_IDENTIFY_RESEND_MS = 250
 
 /**
- * Remoting of one actor system: the node's server (TCP/TLS) or socket (UDP), one
- * {@link Association} per remote node, refs to remote actors, and one coarse timer that drives
- * heartbeats, failure detection, resends and handshake timeouts for all associations.
+ * Remoting of one actor system: the node's server (TCP/TLS) or socket (UDP), one current
+ * {@link Association} per remote address (a successor replaces one that ended), refs to remote
+ * actors, the quarantined uids, and one coarse timer that drives heartbeats, failure detection,
+ * resends, handshake timeouts and the probes of quarantined addresses.
  */
-export class Remoting implements RemoteProvider {
+export class Remoting implements RemoteProvider, AssociationHost, LinkHost, InboundHost {
   readonly settings: RemoteSettings
   readonly internals: SystemInternals
   readonly codec: Codec
   readonly clock: Clock
+  readonly quarantine: QuarantineList
   address!: Address
-  localUniqueAddress!: UniqueAddress
   isShuttingDown = false
   /** Connections refused (bad preamble, bad or misdirected handshake, TLS failure, too many pending). */
   refusedConnections = 0
@@ -52,7 +68,10 @@ export class Remoting implements RemoteProvider {
   private readonly udpPeers = new Map<string, Association>()
   private readonly refCache = new Map<string, InternalActorRef>()
   private readonly wirePaths = new WeakMap<ActorRef, string>()
-  private readonly handshakes = new WeakMap<Association, Uint8Array>()
+  /** The uid this node presents to an address, where it is not the node uid (a peer quarantined that one). */
+  private readonly localUids = new Map<string, bigint>()
+  /** When a UDP source was last answered with a refusal. */
+  private readonly udpRefusals = new Map<string, number>()
   /** True while {@link inboundReadComplete} runs actors (it flushes after them). */
   private completingRead = false
   /** Associations to flush, in slots [0, dirtyCount). */
@@ -61,7 +80,8 @@ export class Remoting implements RemoteProvider {
   /** The other array of the flush double buffer (undefined while a flush iterates it). */
   private spareDirty: (Association | undefined)[] | undefined = []
   private flushQueued = false
-  private ticker: ScheduledTimer | undefined
+  private ticker: TimerHandle | undefined
+  private tickDueAt = 0
   private pendingInbound = 0
   private identifyCounter = 0
   private readonly protocol: Address['protocol']
@@ -70,6 +90,7 @@ export class Remoting implements RemoteProvider {
     this.settings = resolveRemoteSettings(options)
     this.internals = internals
     this.clock = internals.clock
+    this.quarantine = new QuarantineList(10_000, Math.max(60_000, this.settings.reconnectMaxBackoffMs))
     this.protocol = `helios.${options.transport}` as Address['protocol']
     const registry = this.settings.registry ?? new MessageRegistry()
     registerBuiltInMessages(registry)
@@ -104,7 +125,7 @@ export class Remoting implements RemoteProvider {
       if (s.transport === 'udp') {
         // Large socket buffers (capped by net.core.[rw]mem_max): bursts of datagrams are not lost.
         const ch = await new Bootstrap().transport('udp')
-          .options({ receiveBufferSize: UDP_SOCKET_BUFFER, sendBufferSize: UDP_SOCKET_BUFFER })
+          .options({ clock: this.clock, receiveBufferSize: UDP_SOCKET_BUFFER, sendBufferSize: UDP_SOCKET_BUFFER })
           .handler((c) => { c.pipeline.addLast('datagrams', new DatagramHandler(this)) })
           .bind(s.port, s.host)
         this.udpChannel = ch
@@ -114,11 +135,12 @@ export class Remoting implements RemoteProvider {
         const server = await new ServerBootstrap()
           .transport(s.transport)
           .options({
+            clock: this.clock,
             handshakeTimeoutMs: s.handshakeTimeoutMs,
             maxPendingHandshakes: s.maxPendingInboundHandshakes,
             // Nodes verify each other: client certificates are required unless explicitly turned off.
             ...(s.tls !== undefined ? { tls: { requestCert: true, rejectUnauthorized: true, ...s.tls } } : {}),
-            onError: (err) => this.handshakeFailedEvent('(inbound)', true, err.message, err),
+            onError: (err) => this.handshakeFailed('(inbound)', err.message, true, err),
           })
           .childHandler((ch) => {
             const inbound = new InboundConnectionHandler(this)
@@ -137,8 +159,12 @@ export class Remoting implements RemoteProvider {
       throw new RemotingUnavailableError(`${s.transport}: ${(err as Error).message}`, { cause: err })
     }
     this.address = new Address(this.protocol, this.internals.name, s.advertisedHost, s.advertisedPort ?? port)
-    this.localUniqueAddress = { address: this.address.toString(), uid: this.internals.nodeUid }
     debug('remoting bound %s:%d, advertised as %s', s.host, port, this.address.toString())
+  }
+
+  /** This node's advertised address. */
+  get localAddress(): Address {
+    return this.address
   }
 
   // ------------------------------------------------------------------ RemoteProvider
@@ -156,7 +182,9 @@ export class Remoting implements RemoteProvider {
     const id = ++this.identifyCounter
     let reply: unknown
     try {
-      reply = await this.internals.system.ask(target, new Identify(id), { timeoutMs })
+      // Identify is idempotent: over UDP (datagrams get lost, and the first one may reach a peer
+      // that does not know this node yet) it is sent again until an answer comes.
+      reply = await this.internals.ask(target, new Identify(id), timeoutMs, this.isUdp ? UDP_IDENTIFY_RESEND_MS : undefined)
     } catch (err) {
       if (err instanceof AskTimeoutError) throw new ActorNotFound(path.toString(), { cause: err })
       throw err
@@ -168,7 +196,7 @@ export class Remoting implements RemoteProvider {
   async shutdown(): Promise<void> {
     if (this.isShuttingDown) return
     this.isShuttingDown = true
-    this.ticker?.cancel()
+    if (this.ticker !== undefined) this.clock.clearTimeout(this.ticker)
     await Promise.all([...this.associationMap.values()].map((a) => a.shutdown()))
     if (this.server !== undefined) await this.server.close()
     if (this.udpChannel !== undefined) {
@@ -190,20 +218,65 @@ export class Remoting implements RemoteProvider {
     for (const a of this.associationMap.values()) a.onWritable()
   }
 
-  /** The association with the node at `address` (created on first use). */
+  /** The current association with the node at `address`: created on first use, and anew when the last one ended. */
   associationFor(address: Address): Association {
     const key = address.toString()
-    let a = this.associationMap.get(key)
-    if (a === undefined) {
-      a = new Association(this, address, (assoc, lane) => this.makeLink(assoc, lane))
-      this.associationMap.set(key, a)
-      if (this.settings.transport === 'udp') this.udpPeers.set(`${address.host}:${address.port}`, a)
-    }
-    return a
+    const current = this.associationMap.get(key)
+    if (current !== undefined && !isFinal(current.state)) return current
+    return this.install(address, new Association(this, address, { localUid: this.localUidFor(key) }), current)
+  }
+
+  /** Makes `next` the current association for `address` (the successor of `previous`). */
+  private install(address: Address, next: Association, previous: Association | undefined): Association {
+    const key = next.key
+    this.associationMap.set(key, next)
+    if (previous !== undefined) previous.successor = next
+    if (this.isUdp) this.udpPeers.set(`${address.host}:${address.port}`, next)
+    return next
+  }
+
+  private localUidFor(key: string): bigint {
+    return this.localUids.get(key) ?? this.internals.nodeUid
   }
 
   associations(): AssociationInfo[] {
     return [...this.associationMap.values()].map((a) => a.info())
+  }
+
+  restarted(old: Association, uid: bigint): Association {
+    const next = this.install(old.remoteAddress, new Association(this, old.remoteAddress, { localUid: old.localUid, nonce: old.handshake.nonce }), old)
+    const claim = old.handshake.claim
+    old.quarantine(`node restarted (uid ${uid} confirmed at ${old.key})`, 'restarted', false)
+    next.establish(uid)
+    // The claimant is owed our answer to its request.
+    if (claim?.uid === uid) next.onHandshakeRequest(uid, claim.nonce)
+    return next
+  }
+
+  quarantinedByPeer(a: Association, peerUid: bigint | undefined, reason: string): void {
+    if (isFinal(a.state) || this.isShuttingDown) return
+    const local = this.address.toString()
+    const oldUid = a.localUid
+    if (this.settings.quarantineRecovery === 'none') {
+      a.quarantine(`${reason}; no traffic with it while this node keeps uid ${oldUid}`, 'peer', false)
+      this.publishQuarantined(a, peerUid, reason, { byPeer: true, localUid: oldUid })
+      warn('HELIOS_QUARANTINED', `helios: ${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
+        "remote.quarantineRecovery is 'none': this node cannot talk to it again until it restarts.")
+      return
+    }
+    // A new uid for this pair only: the peer's verdict on the old one stands, and every other
+    // association keeps its uid. This node forgives the peer's old uids in turn: its watchers of
+    // actors there are told Terminated now, and refs from before stay dead (they belong to `a`).
+    const newUid = newNodeUid()
+    if (this.localUids.size >= LOCAL_UIDS_LIMIT) this.localUids.delete(this.localUids.keys().next().value as string)
+    this.localUids.set(a.key, newUid)
+    this.quarantine.forget(a.key)
+    const next = this.install(a.remoteAddress, new Association(this, a.remoteAddress, { localUid: newUid }), a)
+    a.retire(`${a.key} quarantined this node's uid ${oldUid}; talking to it as uid ${newUid} from now on`)
+    this.publishQuarantined(a, peerUid, reason, { byPeer: true, localUid: oldUid, newLocalUid: newUid })
+    warn('HELIOS_QUARANTINED', `helios: ${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
+      `Re-associating with it as uid ${newUid}: watchers of its actors got Terminated and refs obtained before are dead; resolve them again.`)
+    next.connect()
   }
 
   /**
@@ -215,29 +288,12 @@ export class Remoting implements RemoteProvider {
     this.associationMap.delete(assoc.key)
     for (const [k, a] of this.udpPeers) if (a === assoc) this.udpPeers.delete(k)
     for (const [k, r] of this.refCache) if (r instanceof RemoteActorRef && r.association === assoc) this.refCache.delete(k)
-    assoc.detached = true
-    assoc.control.close(true)
-    assoc.user.close(true)
+    assoc.retire('idle: forgotten')
     debug('forgot idle association with %s', assoc.key)
   }
 
-  private makeLink(assoc: Association, lane: LaneId): OutboundLink {
-    return this.settings.transport === 'udp' ? new UdpOutboundLink(this, assoc, lane) : new TcpOutboundLink(this, assoc, lane)
-  }
-
-  /** The handshake request frame for an association (encoded once). */
-  handshakeRequestFor(assoc: Association): Uint8Array {
-    let f = this.handshakes.get(assoc)
-    if (f === undefined) {
-      f = this.codec.encode({ type: 'handshake-request', from: this.localUniqueAddress, to: assoc.key })
-      this.handshakes.set(assoc, f)
-    }
-    return f
-  }
-
-  /** The handshake response this node writes first on a peer's user-lane connection it accepted. */
-  handshakeResponseFor(assoc: Association): Uint8Array {
-    return this.codec.encode({ type: 'handshake-response', from: this.localUniqueAddress, to: assoc.key })
+  makeLink(assoc: Association, lane: LaneId): OutboundLink {
+    return this.isUdp ? new UdpOutboundLink(this, assoc, lane) : new TcpOutboundLink(this, assoc, lane)
   }
 
   /** node:tls client options derived from the server options the user gave. */
@@ -248,8 +304,7 @@ export class Remoting implements RemoteProvider {
 
   // ------------------------------------------------------------------ inbound
 
-  /** Validates the first frame of an inbound connection; returns the association, or undefined when refused (connection closed). */
-  acceptHandshake(frame: Uint8Array, lane: number | undefined, channel: Channel | undefined): Association | undefined {
+  acceptHandshake(frame: Uint8Array, lane: number | undefined, channel: Channel): InboundBinding | undefined {
     let pdu
     try {
       pdu = this.codec.decode(frame, 0, frame.length)
@@ -264,32 +319,22 @@ export class Remoting implements RemoteProvider {
     return this.acceptHandshakeRequest(pdu, lane, channel)
   }
 
-  private acceptHandshakeRequest(pdu: HandshakeRequestPdu, _lane: number | undefined, channel: Channel | undefined): Association | undefined {
-    if (pdu.to !== this.localUniqueAddress.address) {
-      this.refuse(channel, `handshake meant for ${pdu.to}, this node is ${this.localUniqueAddress.address}`, undefined, pdu.from.address)
+  private acceptHandshakeRequest(pdu: HandshakeRequestPdu, lane: number | undefined, channel: Channel | undefined, udpSource?: Datagram['remote']): InboundBinding | undefined {
+    const checked = checkHandshakeRequest(pdu, this.address)
+    if ('refused' in checked) {
+      const notice = this.codec.encode({ type: 'disassociate', reason: DisassociateReason.handshakeFailed, detail: checked.refused })
+      this.refuse(channel, checked.refused, undefined, checked.remote, notice, lane, udpSource)
       return undefined
     }
-    let from: Address
-    try {
-      from = Address.parse(pdu.from.address)
-    } catch (err) {
-      this.refuse(channel, `handshake from a malformed address ${JSON.stringify(pdu.from.address)}`, err)
+    const assoc = this.associationFor(checked.from)
+    const uid = pdu.from.uid
+    const verdict = assoc.onHandshakeRequest(uid, pdu.nonce)
+    if (verdict === 'refused') {
+      const notice = assoc.quarantinedNoticeFor(uid)
+      this.refuse(channel, `node ${assoc.key} uid ${uid} is quarantined`, undefined, assoc.key, notice, lane, udpSource)
       return undefined
     }
-    if (from.protocol !== this.protocol) {
-      this.refuse(channel, `handshake from ${from.toString()} over ${this.protocol}`, undefined, from.toString())
-      return undefined
-    }
-    if (from.equals(this.address)) {
-      this.refuse(channel, 'handshake from a node claiming this node\'s own address', undefined, from.toString())
-      return undefined
-    }
-    const assoc = this.associationFor(from)
-    if (!assoc.onHandshakeRequest(pdu.from.uid)) {
-      if (channel !== undefined) void channel.close(new Error(`node ${from.toString()} uid ${pdu.from.uid} is quarantined`))
-      return undefined
-    }
-    return assoc
+    return { peer: assoc, uid, parked: verdict === 'parked' }
   }
 
   /** A datagram arrived on the UDP socket. */
@@ -306,7 +351,7 @@ export class Remoting implements RemoteProvider {
       if (end > buf.byteLength || len > this.settings.maxFrameSize) { this.unknownDatagrams++; return }
       off = end
       const assoc = this.udpPeers.get(key)
-      if (assoc !== undefined) {
+      if (assoc !== undefined && !isFinal(assoc.state)) {
         assoc.receive(buf, start, end)
         continue
       }
@@ -317,13 +362,32 @@ export class Remoting implements RemoteProvider {
         this.unknownDatagrams++
         return
       }
-      if (pdu.type !== 'handshake-request') {
-        this.unknownDatagrams++
+      if (pdu.type === 'handshake-request') {
+        const binding = this.acceptHandshakeRequest(pdu, LaneId.control, undefined, d.remote)
+        if (binding !== undefined) this.udpPeers.set(key, binding.peer as Association)
         continue
       }
-      const a = this.acceptHandshakeRequest(pdu, LaneId.control, undefined)
-      if (a !== undefined) this.udpPeers.set(key, a)
+      this.unknownDatagrams++
+      // A frame of a peer this node does not know (it restarted, or forgot the peer), or of an
+      // incarnation it quarantined: tell the sender, so it introduces itself again or learns it.
+      const uid = assoc?.uid
+      const notice = assoc !== undefined && uid !== undefined ? assoc.quarantinedNoticeFor(uid) : undefined
+      this.refuseDatagram(d.remote, notice ?? this.codec.encode({ type: 'disassociate', reason: DisassociateReason.notAssociated, detail: '' }))
+      return
     }
+  }
+
+  /** Sends one refusal frame to a UDP source, at most once per {@link UDP_REFUSAL_INTERVAL_MS} each. */
+  private refuseDatagram(to: Datagram['remote'], notice: Uint8Array): void {
+    const ch = this.udpChannel
+    if (ch === undefined || !ch.isActive) return
+    const key = `${to.address}:${to.port}`
+    const now = this.clock.now()
+    const last = this.udpRefusals.get(key)
+    if (last !== undefined && now - last < UDP_REFUSAL_INTERVAL_MS) return
+    if (this.udpRefusals.size >= UDP_REFUSAL_SOURCES) this.udpRefusals.delete(this.udpRefusals.keys().next().value as string)
+    this.udpRefusals.set(key, now)
+    ch.writeAndFlush({ data: framed(notice), remote: to })
   }
 
   admitInbound(): boolean {
@@ -336,16 +400,29 @@ export class Remoting implements RemoteProvider {
     this.pendingInbound--
   }
 
-  /** Closes an inbound connection with a logged, published reason. */
-  refuseInbound(channel: Channel, reason: string, cause?: unknown): void {
-    this.refuse(channel, reason, cause)
+  refuseInbound(channel: Channel, reason: string, cause?: unknown, notice?: Uint8Array, lane?: number): void {
+    this.refuse(channel, reason, cause, undefined, notice, lane)
   }
 
-  private refuse(channel: Channel | undefined, reason: string, cause?: unknown, remote?: string): void {
+  /**
+   * Closes an inbound connection (or answers a datagram) with a logged, published reason. With
+   * `notice`, the reason goes back to the peer first: on a connection, this node's preamble and
+   * that one frame (docs/PROTOCOL.md §10.1).
+   */
+  private refuse(channel: Channel | undefined, reason: string, cause?: unknown, remote?: string, notice?: Uint8Array, lane?: number, udpSource?: Datagram['remote']): void {
     this.refusedConnections++
-    const peer = remote ?? (channel?.remoteAddress !== undefined ? `${channel.remoteAddress.address}:${channel.remoteAddress.port}` : '(unknown)')
-    this.handshakeFailedEvent(peer, true, reason, cause)
-    if (channel !== undefined && channel.isActive) void channel.close(new Error(`refused: ${reason}`, { cause }))
+    const peer = remote ?? (channel?.remoteAddress !== undefined ? `${channel.remoteAddress.address}:${channel.remoteAddress.port}` : udpSource !== undefined ? `${udpSource.address}:${udpSource.port}` : '(unknown)')
+    this.handshakeFailed(peer, reason, true, cause)
+    if (udpSource !== undefined && notice !== undefined) this.refuseDatagram(udpSource, notice)
+    if (channel === undefined || !channel.isActive) return
+    if (notice !== undefined && lane !== undefined) {
+      channel.write(encodePreamble(lane === LaneId.user ? LaneId.user : LaneId.control))
+      channel.write(framed(notice))
+      channel.flush()
+      void channel.close() // after what was written leaves
+      return
+    }
+    void channel.close(new Error(`refused: ${reason}`, { cause }))
   }
 
   /** Delivers an inbound user message; answers Identify itself. */
@@ -389,10 +466,18 @@ export class Remoting implements RemoteProvider {
     }
   }
 
+  deadLetter(message: unknown, sender: ActorRef | undefined, recipient: ActorRef): void {
+    this.internals.deadLetter(message, sender, recipient)
+  }
+
+  addressTerminated(address: Address): void {
+    this.internals.addressTerminated(address)
+  }
+
   /** Resolves a path received on the wire, caching refs that name one incarnation (`#uid`) or a remote node. */
   resolveCached(path: string): InternalActorRef {
     let ref = this.refCache.get(path)
-    if (ref !== undefined) return ref
+    if (ref !== undefined && !(ref instanceof RemoteActorRef && ref.association.ended)) return ref
     ref = this.internals.resolveActorRef(path)
     // Temporary ask actors are used once: caching them would only churn the cache.
     if ((!ref.isLocal || path.includes('#')) && !path.includes('/temp/')) {
@@ -473,21 +558,48 @@ export class Remoting implements RemoteProvider {
   }
 
   private scheduleTick(): void {
-    this.ticker = this.clock.schedule(this.settings.heartbeatIntervalMs, () => {
-      if (this.isShuttingDown) return
-      const now = this.clock.now()
-      for (const a of this.associationMap.values()) {
-        try { a.tick(now) } catch (err) { debug('tick of %s failed: %o', a.key, err) }
-      }
-      this.scheduleTick()
-    })
+    const interval = this.settings.heartbeatIntervalMs
+    this.tickDueAt = this.clock.now() + interval
+    this.ticker = this.clock.setTimeout(this.tick, interval)
+  }
+
+  private readonly tick = (): void => {
+    if (this.isShuttingDown) return
+    const now = this.clock.now()
+    const late = now - this.tickDueAt
+    if (late >= this.settings.pauseThresholdMs) this.paused(late)
+    for (const a of [...this.associationMap.values()]) {
+      try { a.tick(now) } catch (err) { debug('tick of %s failed: %o', a.key, err) }
+    }
+    for (const key of this.quarantine.dueProbes(now)) this.probe(key)
+    this.scheduleTick()
+  }
+
+  /**
+   * This process did not run for `ms` (SIGSTOP, a long GC, a blocked event loop): the heartbeats
+   * that came meanwhile wait unread in the sockets, so no peer is judged on that silence.
+   */
+  private paused(ms: number): void {
+    for (const a of this.associationMap.values()) a.forgivePause()
+    warn('HELIOS_PAUSED', `helios: ${this.address.toString()} did not run for ${Math.round(ms)} ms (process stopped, long GC or blocked event loop); ` +
+      'the failure detectors do not count that silence against peers. Peers may have quarantined this node meanwhile.')
+  }
+
+  /** Finds out who answers at a quarantined address (after a partition heals, nobody else would). */
+  private probe(key: string): void {
+    const current = this.associationMap.get(key)
+    if (current !== undefined && !isFinal(current.state)) return
+    let address: Address
+    try { address = Address.parse(key) } catch { return }
+    debug('probing quarantined address %s', key)
+    this.associationFor(address).connect()
   }
 
   // ------------------------------------------------------------------ events
 
   publishAssociated(a: Association): void {
     const ev = this.internals.events
-    if (ev.wants('associated')) ev.emit('associated', { local: this.address, remote: a.remoteAddress, remoteUid: a.uid as bigint })
+    if (ev.wants('associated')) ev.emit('associated', { local: this.address, remote: a.remoteAddress, remoteUid: a.uid as bigint, localUid: a.localUid })
   }
 
   publishDisassociated(a: Association, reason: string): void {
@@ -496,10 +608,12 @@ export class Remoting implements RemoteProvider {
     if (ev.wants('disassociated')) ev.emit('disassociated', { local: this.address, remote: a.remoteAddress, remoteUid: a.uid, reason })
   }
 
-  publishQuarantined(a: Association, uid: bigint | undefined, reason: string): void {
-    debug('quarantined %s uid %s: %s', a.key, uid, reason)
+  publishQuarantined(a: Association, uid: bigint | undefined, reason: string, byPeer?: { byPeer: true; localUid: bigint; newLocalUid?: bigint }): void {
+    debug('%s %s uid %s: %s', byPeer !== undefined ? 'quarantined by' : 'quarantined', a.key, uid, reason)
     const ev = this.internals.events
-    if (ev.wants('quarantined')) ev.emit('quarantined', { local: this.address, remote: a.remoteAddress, remoteUid: uid, reason })
+    if (ev.wants('quarantined')) {
+      ev.emit('quarantined', { local: this.address, remote: a.remoteAddress, remoteUid: uid, reason, byPeer: byPeer !== undefined, ...byPeer })
+    }
   }
 
   publishUnreachable(a: Association, phi: number): void {
@@ -523,19 +637,15 @@ export class Remoting implements RemoteProvider {
 
   connectFailed(a: Association, lane: LaneId, err: Error): void {
     const code = (err as { code?: string }).code
-    if (code === 'ERR_TLS_HANDSHAKE') this.handshakeFailedEvent(a.key, false, err.message, err)
+    if (code === 'ERR_TLS_HANDSHAKE') this.handshakeFailed(a.key, err.message, false, err)
     else if (lane === LaneId.control) debug('connect to %s failed: %s', a.key, err.message)
-  }
-
-  handshakeFailed(remote: string, reason: string, inbound = false): void {
-    this.handshakeFailedEvent(remote, inbound, reason)
   }
 
   transportError(err: Error): void {
     debug('transport error: %s', err.message)
   }
 
-  private handshakeFailedEvent(remote: string, inbound: boolean, reason: string, cause?: unknown): void {
+  handshakeFailed(remote: string, reason: string, inbound: boolean, cause?: unknown): void {
     debug('%s handshake with %s failed: %s', inbound ? 'inbound' : 'outbound', remote, reason)
     const ev = this.internals.events
     if (ev.wants('handshakeFailed')) ev.emit('handshakeFailed', { local: this.address, remote, inbound, reason, ...(cause !== undefined ? { error: cause } : {}) })

@@ -1,23 +1,24 @@
 import { encodePreamble, type Preamble, PROTOCOL_VERSION, UnsupportedVersionError } from '@helios/codec'
 import {
-  Bootstrap, backoffDelay, LengthFieldBasedFrameDecoder,
+  Bootstrap, LengthFieldBasedFrameDecoder, Reconnector,
   type Channel, type ChannelHandler, type ChannelHandlerContext,
 } from '@helios/transport'
-import type { ScheduledTimer } from '../Clock.js'
 import { debug } from '../internal/debug.js'
-import type { Association } from './Association.js'
+import type { LinkHost, LinkOwner } from './AssociationContext.js'
 import { PreambleStep } from './PreambleStep.js'
 import { FrameBatch, framed } from './FrameBatch.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
-import type { Remoting } from './Remoting.js'
 
 /** Frames are packed into buffers of up to this many bytes (one write each). */
 const BATCH_BYTES = 256 * 1024
 
 /**
  * One lane of an association over TCP/TLS. Connects on demand, writes the preamble and the
- * handshake request first, and reconnects with capped exponential backoff and full jitter while
- * the association wants it; the association's queues survive reconnects.
+ * handshake request first, and reconnects through the transport's {@link Reconnector} (capped
+ * exponential backoff with jitter, on the node's clock) while the association wants it; the
+ * association's queues survive reconnects. A connection that closes after the peer confirmed it is
+ * followed by an immediate attempt (so that a refused reconnect tells at once that the peer's
+ * incarnation is gone); one that closes unconfirmed continues the backoff.
  *
  * User lane only: when the peer opened a user-lane connection to us (and we accepted its
  * handshake), the link is {@link lend lent} that connection. It answers on it at once with its
@@ -34,18 +35,22 @@ export class TcpOutboundLink implements OutboundLink {
   private lent: Channel | undefined
   /** The connection frames are written on: {@link channel} or {@link lent}, whichever came first. */
   private active: Channel | undefined
-  private connecting = false
+  private reconnector: Reconnector<Channel> | undefined
   private closedForGood = false
-  private attempts = 0
-  private retry: ScheduledTimer | undefined
+  /** Connections that failed or closed unconfirmed since the peer last confirmed one. */
+  private failures = 0
+  /** The peer confirmed {@link active}. */
+  private activeConfirmed = false
+  /** The peer confirmed {@link channel}. */
+  private channelConfirmed = false
   private readonly preamble: Uint8Array
   private readonly batch = new FrameBatch(BATCH_BYTES)
   /** A full batch went to the channel since the last flush. */
   private unflushed = false
 
   constructor(
-    private readonly remoting: Remoting,
-    private readonly assoc: Association,
+    private readonly host: LinkHost,
+    private readonly owner: LinkOwner,
     private readonly lane: LaneId,
   ) {
     this.preamble = encodePreamble(lane)
@@ -59,9 +64,13 @@ export class TcpOutboundLink implements OutboundLink {
     return this.active !== undefined && this.active.isWritable
   }
 
+  get confirmed(): boolean {
+    return this.activeConfirmed
+  }
+
   ensure(): void {
-    if (this.channel !== undefined || this.connecting || this.retry !== undefined || !this.wanted) return
-    void this.connect()
+    if (this.channel !== undefined || this.reconnector !== undefined || !this.wanted) return
+    this.connect()
   }
 
   write(payload: Uint8Array): void {
@@ -87,8 +96,10 @@ export class TcpOutboundLink implements OutboundLink {
    */
   lend(ch: Channel): void {
     if (this.closedForGood || this.lane !== LaneId.user) return
+    const response = this.owner.handshakeResponse()
+    if (response === undefined) return
     ch.write(this.preamble)
-    ch.write(framed(this.remoting.handshakeResponseFor(this.assoc)))
+    ch.write(framed(response))
     ch.flush()
     // The peer has one user connection at a time: a newer one means it gave up the older one,
     // which it no longer reads. Nothing written there could still arrive after this one's frames.
@@ -101,22 +112,32 @@ export class TcpOutboundLink implements OutboundLink {
   }
 
   releaseLent(): void {
-    this.dropLent()
+    const lent = this.lent
+    if (lent === undefined) return
+    this.lentClosed(lent)
+    void lent.close()
   }
 
-  resendHandshake(): void {
-    // TCP delivers the handshake request written at connect; nothing to resend.
+  sendHandshake(): void {
+    if (this.active === undefined) {
+      this.ensure()
+      return
+    }
+    this.write(this.owner.handshakeRequest())
+    this.owner.scheduleFlush()
   }
 
-  confirmed(): void {
+  confirm(): void {
     // Only a handshake proves the peer wants us: a port that accepts and then refuses keeps backing off.
-    this.attempts = 0
+    this.failures = 0
+    this.activeConfirmed = true
+    if (this.active === this.channel) this.channelConfirmed = true
   }
 
   close(forGood: boolean): void {
     if (forGood) this.closedForGood = true
-    this.retry?.cancel()
-    this.retry = undefined
+    this.reconnector?.cancel()
+    this.reconnector = undefined
     const lent = this.lent
     if (lent !== undefined) {
       // Detached at once, without moving to our own connection: it closes too.
@@ -128,14 +149,6 @@ export class TcpOutboundLink implements OutboundLink {
     if (ch !== undefined) void ch.close()
   }
 
-  /** Stops writing on the lent connection at once (not when its close completes) and closes it. */
-  private dropLent(): void {
-    const lent = this.lent
-    if (lent === undefined) return
-    this.lentClosed(lent)
-    void lent.close()
-  }
-
   /**
    * Starts writing on `ch`. Frames not yet flushed to the previous connection are dropped (user
    * messages are at most once; they may carry compression indexes of a previous incarnation).
@@ -143,20 +156,22 @@ export class TcpOutboundLink implements OutboundLink {
   private use(ch: Channel): void {
     if (this.active === ch) return
     this.active = ch
+    this.activeConfirmed = ch === this.channel && this.channelConfirmed
     this.batch.take()
     this.unflushed = false
-    this.assoc.onLinkUp(this.lane)
+    this.owner.onLinkUp(this.lane)
   }
 
   private lentClosed(ch: Channel): void {
     if (this.lent === ch) this.lent = undefined
     if (this.active !== ch) return
     this.active = undefined
+    this.activeConfirmed = false
     if (this.channel !== undefined) {
       this.use(this.channel)
       return
     }
-    this.assoc.onLinkDown(this.lane, ch.closeReason?.message ?? 'connection closed')
+    this.owner.onLinkDown(this.lane, ch.closeReason?.message ?? 'connection closed')
     // Messages wait for this lane: open a connection of our own instead of waiting for the peer.
     this.ensure()
   }
@@ -167,90 +182,96 @@ export class TcpOutboundLink implements OutboundLink {
    * node that only answers writes its replies on the peer's connection, docs/PROTOCOL.md §10.1).
    */
   private get wanted(): boolean {
-    if (this.closedForGood || !this.assoc.wantsConnection) return false
-    return this.lane === LaneId.control || (this.lent === undefined && this.assoc.queuedMessages > 0)
+    if (this.closedForGood || !this.owner.wantsConnection) return false
+    return this.lane === LaneId.control || (this.lent === undefined && this.owner.queuedMessages > 0)
   }
 
-  private async connect(): Promise<void> {
-    this.connecting = true
-    const { host, port } = this.assoc.remoteAddress
-    const s = this.remoting.settings
+  private connect(): void {
+    const { host, port } = this.owner.remoteAddress
+    const s = this.host.settings
     const bootstrap = new Bootstrap()
       .transport(s.transport === 'tls' ? 'tls' : 'tcp')
       .options({
         noDelay: true,
+        clock: this.host.clock,
         connectTimeoutMs: s.handshakeTimeoutMs,
         handshakeTimeoutMs: s.handshakeTimeoutMs,
-        ...(s.transport === 'tls' ? { tls: this.remoting.tlsClientOptions() } : {}),
+        ...(s.transport === 'tls' ? { tls: this.host.tlsClientOptions() } : {}),
       })
       .handler((ch) => {
         ch.pipeline
-          .addLast('preamble', new AcceptorPreambleHandler(this.assoc, this.lane))
+          .addLast('preamble', new AcceptorPreambleHandler(this.owner, this.lane))
           .addLast('frames', new LengthFieldBasedFrameDecoder({ maxFrameLength: s.maxFrameSize + 4, lengthFieldLength: 4, initialBytesToStrip: 4 }))
-          .addLast('link', new AcceptorFrameReader(this.remoting, this.assoc))
+          .addLast('link', new AcceptorFrameReader(this.host, this.owner, this.lane))
       })
-    let ch: Channel
-    try {
-      ch = await bootstrap.connect(port as number, host as string)
-    } catch (err) {
-      this.connecting = false
-      const reason = (err as Error).message
-      debug('connect to %s (lane %d) failed: %s', this.assoc.key, this.lane, reason)
-      this.remoting.connectFailed(this.assoc, this.lane, err as Error)
-      this.scheduleRetry()
-      return
-    }
-    this.connecting = false
-    if (this.closedForGood || !this.assoc.wantsConnection) {
+    const reconnector: Reconnector<Channel> = new Reconnector<Channel>({
+      connect: () => bootstrap.connect(port as number, host as string),
+      clock: this.host.clock,
+      baseDelayMs: s.reconnectMinBackoffMs,
+      maxDelayMs: s.reconnectMaxBackoffMs,
+      // Half jitter keeps a floor while spreading reconnect storms.
+      jitter: 0.5,
+      previousFailures: this.failures,
+      shouldRetry: (err: Error): boolean => {
+        this.failures++
+        debug('connect to %s (lane %d) failed: %s', this.owner.key, this.lane, err.message)
+        // The association hears of it first: a refused reconnect may end it (and this link).
+        this.owner.onConnectFailed(this.lane, err)
+        return this.reconnector === reconnector && this.wanted
+      },
+    })
+    this.reconnector = reconnector
+    reconnector.start().then(
+      (ch: Channel) => {
+        if (this.reconnector === reconnector) this.reconnector = undefined
+        this.connected(ch)
+      },
+      () => {
+        // Cancelled, or no longer wanted: a later ensure() starts over.
+        if (this.reconnector === reconnector) this.reconnector = undefined
+      },
+    )
+  }
+
+  private connected(ch: Channel): void {
+    if (this.closedForGood || !this.owner.wantsConnection) {
       void ch.close()
       return
     }
     this.channel = ch
+    this.channelConfirmed = false
     // Frames leave packed by FrameBatch (u32 length + payload), so the preamble is just the first bytes.
-    if (this.active === undefined) {
-      this.active = ch
-      this.batch.take() // frames of a previous connection are not resent: user messages are at most once
-      this.unflushed = false
-    }
     ch.write(this.preamble)
-    ch.write(framed(this.remoting.handshakeRequestFor(this.assoc)))
+    ch.write(framed(this.lane === LaneId.control ? this.owner.newControlConnectionRequest() : this.owner.handshakeRequest()))
     ch.flush()
     void ch.closed.then(() => this.closed(ch))
-    if (this.active === ch) this.assoc.onLinkUp(this.lane)
+    if (this.active === undefined) this.use(ch)
   }
 
   private closed(ch: Channel): void {
     if (this.channel !== ch) return
     this.channel = undefined
+    if (!this.channelConfirmed) this.failures++
+    this.channelConfirmed = false
     if (this.active === ch) {
       this.active = undefined
+      this.activeConfirmed = false
       if (this.lent !== undefined) this.use(this.lent)
-      else this.assoc.onLinkDown(this.lane, ch.closeReason?.message ?? 'connection closed')
+      else this.owner.onLinkDown(this.lane, ch.closeReason?.message ?? 'connection closed')
     }
-    this.scheduleRetry()
-  }
-
-  private scheduleRetry(): void {
-    if (this.retry !== undefined || !this.wanted) return
-    const s = this.remoting.settings
-    // Capped exponential backoff; half jitter keeps a floor while spreading reconnect storms.
-    const delay = backoffDelay(this.attempts++, { baseDelayMs: s.reconnectMinBackoffMs, maxDelayMs: s.reconnectMaxBackoffMs, jitter: 0.5 })
-    this.retry = this.remoting.clock.schedule(delay, () => {
-      this.retry = undefined
-      this.ensure()
-    })
+    this.ensure()
   }
 }
 
 /**
  * First handler of a connection this node opened: reads what the acceptor writes back, which
- * starts with its preamble. A preamble of another version is the acceptor's refusal. On the user
- * lane, a preamble of this version and lane starts the acceptor's frames (handshake response,
- * then envelopes: docs/PROTOCOL.md §10.1); the handler then steps out of the pipeline. Anything
- * else closes the connection as a protocol error.
+ * starts with its preamble. A preamble of another version is the acceptor's refusal. One of this
+ * version starts the acceptor's frames (on the user lane its handshake response, then envelopes;
+ * on either lane a refusal with its reason: docs/PROTOCOL.md §10.1); the handler then steps out of
+ * the pipeline.
  */
 class AcceptorPreambleHandler extends PreambleStep {
-  constructor(private readonly assoc: Association, private readonly lane: LaneId) {
+  constructor(private readonly owner: LinkOwner, private readonly lane: LaneId) {
     super()
   }
 
@@ -261,86 +282,93 @@ class AcceptorPreambleHandler extends PreambleStep {
   }
 
   protected accepted(ctx: ChannelHandlerContext, preamble: Preamble): boolean {
-    if (this.lane === LaneId.user && preamble.lane === this.lane) return true
-    this.refuse(ctx, 'protocol error: the acceptor wrote on a control connection or for another lane')
+    if (preamble.lane === this.lane) return true
+    this.refuse(ctx, 'protocol error: the acceptor wrote back for another lane')
     return false
   }
 
   private refuse(ctx: ChannelHandlerContext, reason: string): void {
-    this.assoc.linkRefused(reason)
+    this.owner.linkRefused(reason)
     void ctx.channel.close(new Error(reason))
   }
 }
 
 /**
- * Last handler of a connection this node opened. On the user lane it reads the frames the acceptor
- * writes back: the first must be its handshake response for this node's association, naming the
- * uid that writes on this connection; later frames go to the association while that uid is the
- * peer's current one (a replaced or quarantined incarnation's connection is closed).
+ * Last handler of a connection this node opened: reads the frames the acceptor writes back. The
+ * first may be a refusal (`quarantined` or `disassociate`, on either lane), handed to the
+ * association before the connection closes. On the user lane it is otherwise the acceptor's
+ * handshake response for this node's association, naming the uid that writes on this connection;
+ * later frames go to the association while that uid is the peer's current one (a replaced or
+ * quarantined incarnation's connection is closed). On the control lane nothing else may come.
  */
 class AcceptorFrameReader implements ChannelHandler {
   private uid: bigint | undefined
 
-  constructor(private readonly remoting: Remoting, private readonly assoc: Association) {}
+  constructor(private readonly host: LinkHost, private readonly owner: LinkOwner, private readonly lane: LaneId) {}
 
   channelRead(ctx: ChannelHandlerContext, message: unknown): void {
     const frame = message as Uint8Array
-    const assoc = this.assoc
+    const owner = this.owner
     if (this.uid === undefined) {
       let pdu
       try {
-        pdu = this.remoting.codec.decode(frame, 0, frame.length)
+        pdu = this.host.codec.decode(frame, 0, frame.length)
       } catch (err) {
-        this.refuse(ctx, `protocol error: undecodable first frame from the acceptor: ${(err as Error).message}`)
+        this.refuse(ctx, `protocol error: undecodable frame from the acceptor: ${(err as Error).message}`)
         return
       }
-      if (pdu.type !== 'handshake-response') {
-        this.refuse(ctx, `protocol error: the acceptor's first frame must be its handshake response, got ${pdu.type}`)
+      if (pdu.type === 'quarantined' || pdu.type === 'disassociate') {
+        owner.acceptorRefused(pdu)
+        void ctx.channel.close()
         return
       }
-      const local = this.remoting.localUniqueAddress.address
-      if (pdu.from.address !== assoc.key || pdu.to !== local) {
-        this.refuse(ctx, `protocol error: handshake response from ${pdu.from.address} to ${pdu.to} on a connection from ${local} to ${assoc.key}`)
+      if (this.lane === LaneId.control || pdu.type !== 'handshake-response') {
+        this.refuse(ctx, `protocol error: the acceptor's first frame must be its handshake response on the user lane or a refusal, got ${pdu.type}`)
         return
       }
-      // Like any handshake, it tells which incarnation answers (a restarted peer is noticed here
-      // too); a quarantined uid is refused.
-      if (!assoc.peerAnswered(pdu.from.uid)) {
-        void ctx.channel.close(new Error(`${assoc.key} uid ${pdu.from.uid} is quarantined`))
+      const local = this.host.localAddress.toString()
+      if (pdu.from.address !== owner.key || pdu.to !== local) {
+        this.refuse(ctx, `protocol error: handshake response from ${pdu.from.address} to ${pdu.to} on a connection from ${local} to ${owner.key}`)
+        return
+      }
+      // Like any handshake response it tells which incarnation answers (a restarted peer is noticed
+      // here too); a quarantined uid is refused.
+      if (!owner.acceptorAnswered(pdu)) {
+        void ctx.channel.close(new Error(`${owner.key} uid ${pdu.from.uid} is quarantined or replaced`))
         return
       }
       this.uid = pdu.from.uid
       return
     }
-    if (assoc.quarantined || assoc.uid !== this.uid) {
-      void ctx.channel.close(new Error(`${assoc.key} uid ${this.uid} is quarantined or replaced`))
+    if (!owner.accepts(this.uid)) {
+      void ctx.channel.close(new Error(`${owner.key} uid ${this.uid} is quarantined or replaced`))
       return
     }
-    assoc.receive(frame, 0, frame.length, this)
+    owner.receive(frame, 0, frame.length, this)
   }
 
   channelReadComplete(ctx: ChannelHandlerContext): void {
-    this.remoting.inboundReadComplete()
+    this.host.inboundReadComplete()
     ctx.fireChannelReadComplete()
   }
 
   channelInactive(ctx: ChannelHandlerContext): void {
     // Fragments of a message cut short on this connection will never complete.
-    if (this.uid !== undefined) this.assoc.inboundUserLaneClosed(this)
+    if (this.uid !== undefined) this.owner.inboundUserLaneClosed(this)
     ctx.fireChannelInactive()
   }
 
   channelWritabilityChanged(ctx: ChannelHandlerContext): void {
-    if (ctx.channel.isWritable) this.assoc.onWritable()
+    if (ctx.channel.isWritable) this.owner.onWritable()
   }
 
   exceptionCaught(ctx: ChannelHandlerContext, error: Error): void {
-    debug('outbound connection to %s: %s', this.assoc.key, error.message)
+    debug('outbound connection to %s: %s', this.owner.key, error.message)
     void ctx.channel.close(error)
   }
 
   private refuse(ctx: ChannelHandlerContext, reason: string): void {
-    this.assoc.linkRefused(reason)
+    this.owner.linkRefused(reason)
     void ctx.channel.close(new Error(reason))
   }
 }

@@ -1,8 +1,7 @@
 import type { SocketAddress } from '@helios/transport'
-import type { Association } from './Association.js'
+import type { LinkHost, LinkOwner } from './AssociationContext.js'
 import { FrameBatch } from './FrameBatch.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
-import type { Remoting } from './Remoting.js'
 
 /** Largest datagram we send (below IPv4's 65 507-byte UDP payload limit). */
 export const MAX_DATAGRAM = 65_000
@@ -17,7 +16,8 @@ const EMPTY = new Uint8Array(0)
  * as TCP (u32 big-endian length, payload), as many as fit in {@link MAX_DATAGRAM}, so a burst of
  * small messages costs one syscall per datagram instead of one per message. There is no
  * connection to lose, so the link is ready as soon as the socket is bound; the handshake request
- * is sent with the first traffic and again on every tick until the peer answers.
+ * is sent with the first traffic and again on every tick until the peer answers (the association
+ * decides when).
  *
  * Datagrams leave in bursts of {@link BURST_BYTES} per event-loop turn: UDP has no flow control,
  * and a receiver's socket buffer that overflows loses datagrams (a large fragmented message would
@@ -26,6 +26,7 @@ const EMPTY = new Uint8Array(0)
 export class UdpOutboundLink implements OutboundLink {
   private readonly remote: SocketAddress
   private handshakeSent = false
+  private everConfirmed = false
   private readonly batch = new FrameBatch(MAX_DATAGRAM)
   private outq: Uint8Array[] = []
   private outqHead = 0
@@ -33,19 +34,21 @@ export class UdpOutboundLink implements OutboundLink {
   private pumping = false
   private blocked = false
 
-  constructor(private readonly remoting: Remoting, private readonly assoc: Association, private readonly lane: LaneId) {
-    this.remote = { address: assoc.remoteAddress.host as string, port: assoc.remoteAddress.port as number }
+  constructor(private readonly host: LinkHost, private readonly owner: LinkOwner, private readonly lane: LaneId) {
+    this.remote = { address: owner.remoteAddress.host as string, port: owner.remoteAddress.port as number }
   }
 
-  get ready(): boolean { return this.remoting.udpChannel?.isActive ?? false }
+  get ready(): boolean { return this.host.udpChannel?.isActive ?? false }
   get writable(): boolean {
-    if (this.outqBytes < HIGH_WATER_BYTES && (this.remoting.udpChannel?.isWritable ?? false)) return true
+    if (this.outqBytes < HIGH_WATER_BYTES && (this.host.udpChannel?.isWritable ?? false)) return true
     this.blocked = true
     return false
   }
 
+  get confirmed(): boolean { return this.everConfirmed }
+
   ensure(): void {
-    if (!this.handshakeSent) this.resendHandshake()
+    if (!this.handshakeSent) this.sendHandshake()
   }
 
   write(payload: Uint8Array): void {
@@ -66,7 +69,7 @@ export class UdpOutboundLink implements OutboundLink {
 
   private readonly pump = (): void => {
     this.pumping = false
-    const ch = this.remoting.udpChannel
+    const ch = this.host.udpChannel
     if (ch === undefined || !ch.isActive) {
       this.outq = []
       this.outqHead = 0
@@ -91,19 +94,20 @@ export class UdpOutboundLink implements OutboundLink {
     this.outqHead = 0
     if (this.blocked) {
       this.blocked = false
-      this.assoc.onWritable()
+      this.owner.onWritable()
     }
   }
 
-  resendHandshake(): void {
+  sendHandshake(): void {
     if (!this.ready || this.lane !== LaneId.control) return
     this.handshakeSent = true
-    this.write(this.remoting.handshakeRequestFor(this.assoc))
-    this.remoting.scheduleFlush(this.assoc)
+    this.write(this.owner.handshakeRequest())
+    this.owner.scheduleFlush()
   }
 
-  confirmed(): void {
-    // no connection, no backoff
+  confirm(): void {
+    // No connection to lose, no backoff: confirmed for good.
+    this.everConfirmed = true
   }
 
   close(): void {

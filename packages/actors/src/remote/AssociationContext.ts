@@ -1,0 +1,176 @@
+import type { ConnectionOptions } from 'node:tls'
+import type { Codec, DisassociatePdu, HandshakeResponsePdu, QuarantinedPdu } from '@helios/codec'
+import type { Channel, Datagram, DatagramChannel } from '@helios/transport'
+import type { ActorRef } from '../ActorRef.js'
+import type { Address } from '../Address.js'
+import type { Clock } from '../Clock.js'
+import type { Association } from './Association.js'
+import type { LaneId, OutboundLink } from './OutboundLink.js'
+import type { QuarantineList } from './QuarantineList.js'
+import type { RemoteSettings } from './RemoteSettings.js'
+
+/**
+ * The narrow interfaces between the parts of the remoting. An {@link Association} sees the node
+ * around it only through {@link AssociationHost}; a link sees its association only through
+ * {@link LinkOwner} and the node through {@link LinkHost}; the inbound handlers see the node
+ * through {@link InboundHost} and an association through {@link InboundPeer}. `Remoting`
+ * implements the host sides; unit tests implement them with fakes (no sockets, a manual clock).
+ */
+
+/** Why an association was quarantined (decides whether the address is probed afterwards). */
+export type QuarantineCause = 'unreachable' | 'down' | 'restarted' | 'shutdown' | 'overflow' | 'handshake-timeout' | 'peer' | 'encode'
+
+/** What an association needs from the node. */
+export interface AssociationHost {
+  readonly settings: RemoteSettings
+  readonly clock: Clock
+  readonly codec: Codec
+  /** This node's advertised address. */
+  readonly localAddress: Address
+  readonly isUdp: boolean
+  readonly isShuttingDown: boolean
+  /** Quarantined peer uids per address. */
+  readonly quarantine: QuarantineList
+  /** Creates one lane's link for `owner`. */
+  makeLink(owner: Association, lane: LaneId): OutboundLink
+  /** The wire path of a ref (with `#uid`). */
+  wirePathOf(ref: ActorRef): string
+  /** Flushes the association's lanes at the end of this turn. */
+  scheduleFlush(a: Association): void
+  /** The association for `address` now (a successor when the last one ended). */
+  associationFor(address: Address): Association
+  /**
+   * The peer proved another incarnation (`uid`) at its address: `old` ends (quarantined as
+   * restarted) and a successor established with `uid` takes over; returns it.
+   */
+  restarted(old: Association, uid: bigint): Association
+  /** The peer says it quarantined this node's uid on `a` (`peerUid` when known). */
+  quarantinedByPeer(a: Association, peerUid: bigint | undefined, reason: string): void
+  /** Forgets an idle association. */
+  evict(a: Association): void
+  /** Delivers an inbound user message to a local actor. */
+  deliverUser(recipient: string, message: unknown, sender: string | undefined): void
+  /** Delivers an inbound system message to a local actor. */
+  deliverSystem(recipient: string, sender: string, kind: number, existenceConfirmed: boolean): void
+  /** Counts and publishes an undeliverable message. */
+  deadLetter(message: unknown, sender: ActorRef | undefined, recipient: ActorRef): void
+  /** Every local watcher of an actor at `address` gets Terminated (addressTerminated). */
+  addressTerminated(address: Address): void
+
+  publishAssociated(a: Association): void
+  publishDisassociated(a: Association, reason: string): void
+  publishQuarantined(a: Association, uid: bigint | undefined, reason: string): void
+  publishUnreachable(a: Association, phi: number): void
+  dropped(remote: Address | undefined, recipient: string, reason: string, cause?: unknown): void
+  decodeFailed(a: Association, err: unknown): void
+  handshakeFailed(remote: string, reason: string, inbound: boolean, cause?: unknown): void
+  connectFailed(a: Association, lane: LaneId, err: Error): void
+}
+
+/** What a link needs from the node. */
+export interface LinkHost {
+  readonly settings: RemoteSettings
+  /** This node's advertised address. */
+  readonly localAddress: Address
+  readonly clock: Clock
+  readonly codec: Codec
+  /** The node's UDP socket (UDP only). */
+  readonly udpChannel: DatagramChannel | undefined
+  /** node:tls client options derived from the node's TLS options. */
+  tlsClientOptions(): ConnectionOptions
+  /** The end of a socket read: run the actors it woke and flush their replies. */
+  inboundReadComplete(): void
+}
+
+/** What a link needs from its association. */
+export interface LinkOwner {
+  readonly key: string
+  readonly remoteAddress: Address
+  /** Whether the links should (re)connect. */
+  readonly wantsConnection: boolean
+  /** User messages waiting for the user lane. */
+  readonly queuedMessages: number
+  /** Our handshake request, first frame of a user-lane connection (and of UDP introductions). */
+  handshakeRequest(): Uint8Array
+  /** Our handshake request for a new control connection: a fresh nonce, so its response confirms this connection. */
+  newControlConnectionRequest(): Uint8Array
+  /** Our response to the peer's latest request (written first on a lent user connection), if it sent one. */
+  handshakeResponse(): Uint8Array | undefined
+  scheduleFlush(): void
+  onLinkUp(lane: LaneId): void
+  onLinkDown(lane: LaneId, reason: string): void
+  /** A connection attempt failed (called before the link decides whether to retry). */
+  onConnectFailed(lane: LaneId, error: Error): void
+  /** The lane's outbound buffer drained below its low watermark. */
+  onWritable(): void
+  /**
+   * The acceptor of a user-lane connection this node opened answered on it with its handshake
+   * response: true when frames of `pdu.from.uid` may be read from that connection.
+   */
+  acceptorAnswered(pdu: HandshakeResponsePdu): boolean
+  /** The acceptor of a connection this node opened refused it with a reason (written back, then closed). */
+  acceptorRefused(pdu: QuarantinedPdu | DisassociatePdu): void
+  /** The peer refused one of our connections in a way worth publishing (e.g. another protocol version). */
+  linkRefused(reason: string): void
+  /** True while frames of the peer's incarnation `uid` are accepted. */
+  accepts(uid: bigint): boolean
+  /** A frame payload from the peer (`source`: the connection's handler, for user-lane frames). */
+  receive(buf: Uint8Array, start: number, end: number, source?: object): void
+  /** A connection that carried the peer's user frames closed. */
+  inboundUserLaneClosed(source: object): void
+}
+
+/** How an inbound handshake request was taken. */
+export type InboundVerdict = 'accepted' | 'parked' | 'refused'
+
+/** The association side of an accepted connection. */
+export interface InboundPeer {
+  readonly key: string
+  /** True while frames of the peer's incarnation `uid` are accepted. */
+  accepts(uid: bigint): boolean
+  /** The association that took over this one's address, if any. */
+  readonly successor: InboundPeer | undefined
+  /** True while a restart claim of `uid` is being verified (its connections wait, parked). */
+  verifying(uid: bigint): boolean
+  /** A frame on a parked connection of the claimant `uid`: false when the connection must be refused. */
+  parkedFrame(frame: Uint8Array, uid: bigint): boolean
+  /** Registers a claimant's parked connection (closed when the claim is refused). */
+  park(channel: Channel, uid: bigint): void
+  /** Removes a parked connection (it closed). */
+  unpark(channel: Channel): void
+  /** The notice telling incarnation `uid` that this node quarantined it, when it is quarantined. */
+  quarantinedNoticeFor(uid: bigint): Uint8Array | undefined
+  receive(buf: Uint8Array, start: number, end: number, source?: object): void
+  onWritable(): void
+  inboundUserLaneClosed(source: object): void
+  /** The peer's user-lane connection passed its handshake: the user lane may write on it. */
+  lendUserConnection(channel: Channel): void
+}
+
+/** An accepted connection's association and the peer incarnation it speaks for. */
+export interface InboundBinding {
+  readonly peer: InboundPeer
+  readonly uid: bigint
+  /** True when the uid is a restart claim under verification: the connection waits. */
+  readonly parked: boolean
+}
+
+/** What the inbound handlers need from the node. */
+export interface InboundHost {
+  readonly settings: RemoteSettings
+  readonly clock: Clock
+  /** Takes a slot among the connections in handshake; false when none is free. */
+  admitInbound(): boolean
+  releaseInbound(): void
+  /**
+   * Refuses an inbound connection with a logged, published reason. With `notice` (a `quarantined`
+   * or `disassociate` PDU), writes the preamble and that one frame back first (docs/PROTOCOL.md §10.1).
+   */
+  refuseInbound(channel: Channel, reason: string, cause?: unknown, notice?: Uint8Array, lane?: number): void
+  /** Validates the first frame of an inbound connection; undefined when refused (the connection is closed). */
+  acceptHandshake(frame: Uint8Array, lane: number | undefined, channel: Channel): InboundBinding | undefined
+  inboundReadComplete(): void
+  receiveDatagram(d: Datagram): void
+  udpWritable(): void
+  transportError(err: Error): void
+}
