@@ -7,6 +7,7 @@ import { debug } from '../internal/debug.js'
 import { internalRef } from '../internal/InternalActorRef.js'
 import type { SystemMessage } from '../internal/SystemMessage.js'
 import type { AssociationHost, InboundPeer, InboundVerdict, LinkOwner, QuarantineCause } from './AssociationContext.js'
+import type { AssociationRegistry } from './AssociationRegistry.js'
 import { IDLE, isFinal, peerUidOf, type AssociationState } from './AssociationState.js'
 import { Handshake } from './Handshake.js'
 import { HeartbeatWatcher } from './HeartbeatWatcher.js'
@@ -86,6 +87,8 @@ export class Association implements LinkOwner, InboundPeer {
   flushScheduled = false
 
   readonly host: AssociationHost
+  /** The node's associations (successors, restarts, quarantined uids). */
+  readonly registry: AssociationRegistry
   private queue: QueuedUser[] = []
   private queueHead = 0
   private readonly sender: SystemMessageSender
@@ -99,8 +102,9 @@ export class Association implements LinkOwner, InboundPeer {
   private parked: Map<Channel, bigint> | undefined
   private lastReintroduceAt = -Infinity
 
-  constructor(host: AssociationHost, remoteAddress: Address, seed: AssociationSeed) {
+  constructor(host: AssociationHost, registry: AssociationRegistry, remoteAddress: Address, seed: AssociationSeed) {
     this.host = host
+    this.registry = registry
     this.remoteAddress = remoteAddress
     this.key = remoteAddress.toString()
     this.handshake = new Handshake(host.codec, host.localAddress.toString(), this.key, seed.localUid, seed.nonce)
@@ -368,7 +372,7 @@ export class Association implements LinkOwner, InboundPeer {
 
   acceptorRefused(pdu: QuarantinedPdu | DisassociatePdu): void {
     if (pdu.type === 'quarantined') {
-      if (pdu.to.uid === this.localUid) this.host.quarantinedByPeer(this, pdu.from.uid, `${this.key} refused a connection: it quarantined this node`)
+      if (pdu.to.uid === this.localUid) this.registry.quarantinedByPeer(this, pdu.from.uid, `${this.key} refused a connection: it quarantined this node`)
       return
     }
     this.onDisassociate(pdu, true)
@@ -434,7 +438,7 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   quarantinedNoticeFor(uid: bigint): Uint8Array | undefined {
-    return this.host.quarantine.has(this.key, uid) ? this.handshake.quarantinedNotice(uid) : undefined
+    return this.registry.quarantine.has(this.key, uid) ? this.handshake.quarantinedNotice(uid) : undefined
   }
 
   /**
@@ -509,7 +513,7 @@ export class Association implements LinkOwner, InboundPeer {
         return
       case 'quarantined':
         if (pdu.to.uid === this.localUid && pdu.from.uid === this.uid) {
-          this.host.quarantinedByPeer(this, pdu.from.uid, 'the peer quarantined this node')
+          this.registry.quarantinedByPeer(this, pdu.from.uid, 'the peer quarantined this node')
         }
         return
       default:
@@ -525,7 +529,7 @@ export class Association implements LinkOwner, InboundPeer {
         if (!writtenBack) this.quarantine(`peer shut down${detail}`, 'shutdown', false)
         return
       case DisassociateReason.quarantined:
-        this.host.quarantinedByPeer(this, undefined, `the peer quarantined this node${detail}`)
+        this.registry.quarantinedByPeer(this, undefined, `the peer quarantined this node${detail}`)
         return
       case DisassociateReason.notAssociated:
         this.reintroduce()
@@ -565,7 +569,7 @@ export class Association implements LinkOwner, InboundPeer {
    * confirmed at the address.
    */
   onHandshakeRequest(uid: bigint, nonce: bigint): InboundVerdict {
-    const verdict = this.handshake.judgeRequest(uid, this.state, this.host.quarantine.has(this.key, uid))
+    const verdict = this.handshake.judgeRequest(uid, this.state, this.registry.quarantine.has(this.key, uid))
     switch (verdict) {
       case 'refuse-quarantined':
         this.host.handshakeFailed(this.key, `handshake from quarantined node ${this.key} uid ${uid}`, true)
@@ -596,7 +600,7 @@ export class Association implements LinkOwner, InboundPeer {
    * refused.
    */
   onHandshakeResponse(uid: bigint, nonce: bigint, onOwnConnection = false): Association | undefined {
-    const verdict = this.handshake.judgeResponse(uid, nonce, this.state, this.host.quarantine.has(this.key, uid), onOwnConnection)
+    const verdict = this.handshake.judgeResponse(uid, nonce, this.state, this.registry.quarantine.has(this.key, uid), onOwnConnection)
     switch (verdict) {
       case 'refuse-unproven':
         this.host.handshakeFailed(this.key, `a handshake response naming uid ${uid} does not echo a nonce this node sent to ${this.key}: ignored`, true)
@@ -617,7 +621,7 @@ export class Association implements LinkOwner, InboundPeer {
         if (this.handshake.claim !== undefined) this.refuseClaim(`uid ${uid} still answers at ${this.key}`)
         return this
       case 'restart':
-        return this.host.restarted(this, uid)
+        return this.registry.restarted(this, uid)
     }
   }
 
@@ -653,7 +657,7 @@ export class Association implements LinkOwner, InboundPeer {
     this.user.confirm()
     this.lostAt = undefined
     this.watcher.start()
-    this.host.quarantine.stopProbing(this.key)
+    this.registry.quarantine.stopProbing(this.key)
     debug('associated with %s (uid %s)', this.key, uid)
     this.host.publishAssociated(this)
     this.user.ensure()
@@ -715,7 +719,7 @@ export class Association implements LinkOwner, InboundPeer {
     const s = this.state
     switch (s.kind) {
       case 'idle':
-        if (this.idle) this.host.evict(this)
+        if (this.idle) this.registry.evict(this)
         return
       case 'handshaking':
         if (now - s.since >= this.host.settings.handshakeTimeoutMs) this.handshakeTimedOut()
@@ -794,7 +798,7 @@ export class Association implements LinkOwner, InboundPeer {
     const now = this.host.clock.now()
     if (uid !== undefined) {
       const probeAfter = cause === 'unreachable' ? PROBE_AFTER_INTERVALS * this.host.settings.heartbeatIntervalMs : undefined
-      this.host.quarantine.add(this.key, uid, now, probeAfter)
+      this.registry.quarantine.add(this.key, uid, now, probeAfter)
       if (notify) {
         this.noticeQuarantined(uid)
         this.flush()
@@ -802,27 +806,29 @@ export class Association implements LinkOwner, InboundPeer {
     }
     this.state = { kind: 'quarantined', uid, confirmed: s.kind === 'established', since: now, reason }
     debug('quarantined %s uid %s: %s', this.key, uid, reason)
-    this.host.publishQuarantined(this, uid, reason)
+    // Quarantined because the peer quarantined us: the registry publishes that (byPeer) instead.
+    if (cause !== 'peer') this.host.publishQuarantined(this, uid, reason)
     this.end(`quarantined: ${reason}`)
   }
 
   /**
    * Ends this association without judging the peer: this node takes a new uid towards it (the
-   * peer quarantined the old one), or forgets an idle association. `successor` takes over.
+   * peer quarantined the old one), or forgets an idle association (`terminateWatchers` false:
+   * nothing was ever watched through it). A successor takes over.
    */
-  retire(reason: string): void {
+  retire(reason: string, terminateWatchers = true): void {
     const s = this.state
     if (isFinal(s)) return
     this.state = { kind: 'retired', uid: peerUidOf(s), confirmed: s.kind === 'established', reason }
     debug('retired association with %s: %s', this.key, reason)
-    this.end(reason)
+    this.end(reason, terminateWatchers)
   }
 
-  private end(reason: string): void {
+  private end(reason: string, terminateWatchers = true): void {
     this.handshake.claim = undefined
     this.closeParked(undefined, reason)
     this.handOverQueued(reason)
-    this.host.addressTerminated(this.remoteAddress)
+    if (terminateWatchers) this.host.addressTerminated(this.remoteAddress)
     this.control.close(true)
     this.user.close(true)
   }
@@ -842,7 +848,7 @@ export class Association implements LinkOwner, InboundPeer {
         this.host.deadLetter(m.message, m.sender, m.recipient)
       }
     }
-    if (byPath !== undefined && !this.host.isShuttingDown) this.host.associationFor(this.remoteAddress).adoptQueued(byPath)
+    if (byPath !== undefined && !this.host.isShuttingDown) this.registry.associationFor(this.remoteAddress).adoptQueued(byPath)
   }
 
   /** @internal Shutdown: tell the peer, give unacked system messages a moment, close the links. */

@@ -6,12 +6,11 @@ import type { Address } from '../Address.js'
 import type { Clock } from '../Clock.js'
 import type { Association } from './Association.js'
 import type { LaneId, OutboundLink } from './OutboundLink.js'
-import type { QuarantineList } from './QuarantineList.js'
 import type { RemoteSettings } from './RemoteSettings.js'
 
 /**
  * The narrow interfaces between the parts of the remoting. An {@link Association} sees the node
- * around it only through {@link AssociationHost}; a link sees its association only through
+ * around it only through {@link AssociationHost} (and the node's `AssociationRegistry`); a link sees its association only through
  * {@link LinkOwner} and the node through {@link LinkHost}; the inbound handlers see the node
  * through {@link InboundHost} and an association through {@link InboundPeer}. `Remoting`
  * implements the host sides; unit tests implement them with fakes (no sockets, a manual clock).
@@ -20,34 +19,26 @@ import type { RemoteSettings } from './RemoteSettings.js'
 /** Why an association was quarantined (decides whether the address is probed afterwards). */
 export type QuarantineCause = 'unreachable' | 'down' | 'restarted' | 'shutdown' | 'overflow' | 'handshake-timeout' | 'peer' | 'encode'
 
-/** What an association needs from the node. */
+/**
+ * What an association (and the {@link AssociationRegistry} of the node's associations) needs from
+ * the node: settings, time, the codec, links, delivery to local actors, events.
+ */
 export interface AssociationHost {
   readonly settings: RemoteSettings
   readonly clock: Clock
   readonly codec: Codec
   /** This node's advertised address. */
   readonly localAddress: Address
+  /** This node's uid (presented to every peer that did not quarantine it). */
+  readonly nodeUid: bigint
   readonly isUdp: boolean
   readonly isShuttingDown: boolean
-  /** Quarantined peer uids per address. */
-  readonly quarantine: QuarantineList
   /** Creates one lane's link for `owner`. */
   makeLink(owner: Association, lane: LaneId): OutboundLink
   /** The wire path of a ref (with `#uid`). */
   wirePathOf(ref: ActorRef): string
   /** Flushes the association's lanes at the end of this turn. */
   scheduleFlush(a: Association): void
-  /** The association for `address` now (a successor when the last one ended). */
-  associationFor(address: Address): Association
-  /**
-   * The peer proved another incarnation (`uid`) at its address: `old` ends (quarantined as
-   * restarted) and a successor established with `uid` takes over; returns it.
-   */
-  restarted(old: Association, uid: bigint): Association
-  /** The peer says it quarantined this node's uid on `a` (`peerUid` when known). */
-  quarantinedByPeer(a: Association, peerUid: bigint | undefined, reason: string): void
-  /** Forgets an idle association. */
-  evict(a: Association): void
   /** Delivers an inbound user message to a local actor. */
   deliverUser(recipient: string, message: unknown, sender: string | undefined): void
   /** Delivers an inbound system message to a local actor. */
@@ -59,12 +50,15 @@ export interface AssociationHost {
 
   publishAssociated(a: Association): void
   publishDisassociated(a: Association, reason: string): void
-  publishQuarantined(a: Association, uid: bigint | undefined, reason: string): void
+  /** `byPeer`: the peer quarantined this node's `localUid` (and this node now presents `newLocalUid`). */
+  publishQuarantined(a: Association, uid: bigint | undefined, reason: string, byPeer?: { readonly byPeer: true; readonly localUid: bigint; readonly newLocalUid?: bigint }): void
   publishUnreachable(a: Association, phi: number): void
   dropped(remote: Address | undefined, recipient: string, reason: string, cause?: unknown): void
   decodeFailed(a: Association, err: unknown): void
   handshakeFailed(remote: string, reason: string, inbound: boolean, cause?: unknown): void
   connectFailed(a: Association, lane: LaneId, err: Error): void
+  /** A line the user must see without a listener (quarantined by a peer, a local pause). */
+  warn(code: string, message: string): void
 }
 
 /** What a link needs from the node. */

@@ -51,6 +51,6 @@ export class RemoteActorRef extends InternalActorRef {
     const a = this.association
     if (!isFinal(a.state)) return a
     if (this.path.uid !== undefined && endedIncarnation(a.state)) return undefined
-    return (this.association = a.host.associationFor(this.path.address))
+    return (this.association = a.registry.associationFor(this.path.address))
   }
 }

@@ -15,17 +15,16 @@ import { DeadLetterActorRef } from '../internal/DeadLetterActorRef.js'
 import type { InternalActorRef } from '../internal/InternalActorRef.js'
 import { warn } from '../internal/log.js'
 import type { RemoteProvider, SystemInternals } from '../internal/RemoteProvider.js'
-import { newNodeUid } from '../internal/uid.js'
 import type { RemoteOptions } from '../ActorSystem.js'
-import { Association } from './Association.js'
+import type { Association } from './Association.js'
 import type { AssociationHost, InboundBinding, InboundHost, LinkHost } from './AssociationContext.js'
+import { AssociationRegistry } from './AssociationRegistry.js'
 import { isFinal } from './AssociationState.js'
 import { ActorIdentity, Identify, registerBuiltInMessages } from './BuiltInMessages.js'
 import { framed } from './FrameBatch.js'
 import { checkHandshakeRequest } from './Handshake.js'
 import { DatagramHandler, InboundConnectionHandler, PreambleHandler } from './InboundHandlers.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
-import { QuarantineList } from './QuarantineList.js'
 import { RemoteActorRef } from './RemoteActorRef.js'
 import { resolveRemoteSettings, type RemoteSettings } from './RemoteSettings.js'
 import { WIRE_DEATH_WATCH_NOTIFICATION, WIRE_UNWATCH, WIRE_WATCH } from './SystemMessageWire.js'
@@ -38,23 +37,22 @@ const UDP_SOCKET_BUFFER = 4 * 1024 * 1024
 const UDP_REFUSAL_INTERVAL_MS = 1000
 /** Sources whose last refusal time is remembered, at most. */
 const UDP_REFUSAL_SOURCES = 1024
-/** Per-address uids this node took after being quarantined by a peer, at most. */
-const LOCAL_UIDS_LIMIT = 10_000
 /** First Identify resend of a selection over UDP (then doubling). */
 const UDP_IDENTIFY_RESEND_MS = 250
 
 /**
- * Remoting of one actor system: the node's server (TCP/TLS) or socket (UDP), one current
- * {@link Association} per remote address (a successor replaces one that ended), refs to remote
- * actors, the quarantined uids, and one coarse timer that drives heartbeats, failure detection,
- * resends, handshake timeouts and the probes of quarantined addresses.
+ * Remoting of one actor system: the node's server (TCP/TLS) or socket (UDP), the
+ * {@link AssociationRegistry} of its associations, inbound connections and datagrams routed to
+ * them, refs to remote actors and delivery to local ones, flushes batched per turn, events, and
+ * one coarse timer that drives heartbeats, failure detection, resends, handshake timeouts and the
+ * probes of quarantined addresses.
  */
 export class Remoting implements RemoteProvider, AssociationHost, LinkHost, InboundHost {
   readonly settings: RemoteSettings
   readonly internals: SystemInternals
   readonly codec: Codec
   readonly clock: Clock
-  readonly quarantine: QuarantineList
+  readonly registry: AssociationRegistry
   address!: Address
   isShuttingDown = false
   /** Connections refused (bad preamble, bad or misdirected handshake, TLS failure, too many pending). */
@@ -64,12 +62,8 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   udpChannel: DatagramChannel | undefined
 
   private server: ServerChannel | undefined
-  private readonly associationMap = new Map<string, Association>()
-  private readonly udpPeers = new Map<string, Association>()
   private readonly refCache = new Map<string, InternalActorRef>()
   private readonly wirePaths = new WeakMap<ActorRef, string>()
-  /** The uid this node presents to an address, where it is not the node uid (a peer quarantined that one). */
-  private readonly localUids = new Map<string, bigint>()
   /** When a UDP source was last answered with a refusal. */
   private readonly udpRefusals = new Map<string, number>()
   /** True while {@link inboundReadComplete} runs actors (it flushes after them). */
@@ -90,7 +84,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     this.settings = resolveRemoteSettings(options)
     this.internals = internals
     this.clock = internals.clock
-    this.quarantine = new QuarantineList(10_000, Math.max(60_000, this.settings.reconnectMaxBackoffMs))
+    this.registry = new AssociationRegistry(this)
     this.protocol = `helios.${options.transport}` as Address['protocol']
     const registry = this.settings.registry ?? new MessageRegistry()
     registerBuiltInMessages(registry)
@@ -167,6 +161,11 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     return this.address
   }
 
+  /** This node's uid. */
+  get nodeUid(): bigint {
+    return this.internals.nodeUid
+  }
+
   // ------------------------------------------------------------------ RemoteProvider
 
   resolveRemoteRef(path: ActorPath): InternalActorRef {
@@ -174,7 +173,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
       debug('%s is not reachable over %s: dead letters', path.toString(), this.protocol)
       return new DeadLetterActorRef(this.internals, path)
     }
-    return new RemoteActorRef(path, this.associationFor(path.address))
+    return new RemoteActorRef(path, this.registry.associationFor(path.address))
   }
 
   async resolveSelection(path: ActorPath, timeoutMs: number): Promise<ActorRef> {
@@ -197,7 +196,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     if (this.isShuttingDown) return
     this.isShuttingDown = true
     if (this.ticker !== undefined) this.clock.clearTimeout(this.ticker)
-    await Promise.all([...this.associationMap.values()].map((a) => a.shutdown()))
+    await Promise.all([...this.registry.values()].map((a) => a.shutdown()))
     if (this.server !== undefined) await this.server.close()
     if (this.udpChannel !== undefined) {
       // Let the paced datagram pumps send the last frames (the disassociate notices) first.
@@ -215,81 +214,11 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
 
   /** @internal The UDP socket's outbound buffer fell below its low watermark. */
   udpWritable(): void {
-    for (const a of this.associationMap.values()) a.onWritable()
-  }
-
-  /** The current association with the node at `address`: created on first use, and anew when the last one ended. */
-  associationFor(address: Address): Association {
-    const key = address.toString()
-    const current = this.associationMap.get(key)
-    if (current !== undefined && !isFinal(current.state)) return current
-    return this.install(address, new Association(this, address, { localUid: this.localUidFor(key) }), current)
-  }
-
-  /** Makes `next` the current association for `address` (the successor of `previous`). */
-  private install(address: Address, next: Association, previous: Association | undefined): Association {
-    const key = next.key
-    this.associationMap.set(key, next)
-    if (previous !== undefined) previous.successor = next
-    if (this.isUdp) this.udpPeers.set(`${address.host}:${address.port}`, next)
-    return next
-  }
-
-  private localUidFor(key: string): bigint {
-    return this.localUids.get(key) ?? this.internals.nodeUid
+    for (const a of this.registry.values()) a.onWritable()
   }
 
   associations(): AssociationInfo[] {
-    return [...this.associationMap.values()].map((a) => a.info())
-  }
-
-  restarted(old: Association, uid: bigint): Association {
-    const next = this.install(old.remoteAddress, new Association(this, old.remoteAddress, { localUid: old.localUid, nonce: old.handshake.nonce }), old)
-    const claim = old.handshake.claim
-    old.quarantine(`node restarted (uid ${uid} confirmed at ${old.key})`, 'restarted', false)
-    next.establish(uid)
-    // The claimant is owed our answer to its request.
-    if (claim?.uid === uid) next.onHandshakeRequest(uid, claim.nonce)
-    return next
-  }
-
-  quarantinedByPeer(a: Association, peerUid: bigint | undefined, reason: string): void {
-    if (isFinal(a.state) || this.isShuttingDown) return
-    const local = this.address.toString()
-    const oldUid = a.localUid
-    if (this.settings.quarantineRecovery === 'none') {
-      a.quarantine(`${reason}; no traffic with it while this node keeps uid ${oldUid}`, 'peer', false)
-      this.publishQuarantined(a, peerUid, reason, { byPeer: true, localUid: oldUid })
-      warn('HELIOS_QUARANTINED', `helios: ${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
-        "remote.quarantineRecovery is 'none': this node cannot talk to it again until it restarts.")
-      return
-    }
-    // A new uid for this pair only: the peer's verdict on the old one stands, and every other
-    // association keeps its uid. This node forgives the peer's old uids in turn: its watchers of
-    // actors there are told Terminated now, and refs from before stay dead (they belong to `a`).
-    const newUid = newNodeUid()
-    if (this.localUids.size >= LOCAL_UIDS_LIMIT) this.localUids.delete(this.localUids.keys().next().value as string)
-    this.localUids.set(a.key, newUid)
-    this.quarantine.forget(a.key)
-    const next = this.install(a.remoteAddress, new Association(this, a.remoteAddress, { localUid: newUid }), a)
-    a.retire(`${a.key} quarantined this node's uid ${oldUid}; talking to it as uid ${newUid} from now on`)
-    this.publishQuarantined(a, peerUid, reason, { byPeer: true, localUid: oldUid, newLocalUid: newUid })
-    warn('HELIOS_QUARANTINED', `helios: ${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
-      `Re-associating with it as uid ${newUid}: watchers of its actors got Terminated and refs obtained before are dead; resolve them again.`)
-    next.connect()
-  }
-
-  /**
-   * Forgets an idle association (never established, nothing waiting): the table of associations
-   * stays bounded by the peers this node really talks to, whatever addresses handshakes claim.
-   */
-  evict(assoc: Association): void {
-    if (this.associationMap.get(assoc.key) !== assoc) return
-    this.associationMap.delete(assoc.key)
-    for (const [k, a] of this.udpPeers) if (a === assoc) this.udpPeers.delete(k)
-    for (const [k, r] of this.refCache) if (r instanceof RemoteActorRef && r.association === assoc) this.refCache.delete(k)
-    assoc.retire('idle: forgotten')
-    debug('forgot idle association with %s', assoc.key)
+    return this.registry.info()
   }
 
   makeLink(assoc: Association, lane: LaneId): OutboundLink {
@@ -326,7 +255,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
       this.refuse(channel, checked.refused, undefined, checked.remote, notice, lane, udpSource)
       return undefined
     }
-    const assoc = this.associationFor(checked.from)
+    const assoc = this.registry.associationFor(checked.from)
     const uid = pdu.from.uid
     const verdict = assoc.onHandshakeRequest(uid, pdu.nonce)
     if (verdict === 'refused') {
@@ -350,7 +279,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
       const end = start + len
       if (end > buf.byteLength || len > this.settings.maxFrameSize) { this.unknownDatagrams++; return }
       off = end
-      const assoc = this.udpPeers.get(key)
+      const assoc = this.registry.forEndpoint(key)
       if (assoc !== undefined && !isFinal(assoc.state)) {
         assoc.receive(buf, start, end)
         continue
@@ -364,7 +293,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
       }
       if (pdu.type === 'handshake-request') {
         const binding = this.acceptHandshakeRequest(pdu, LaneId.control, undefined, d.remote)
-        if (binding !== undefined) this.udpPeers.set(key, binding.peer as Association)
+        if (binding !== undefined) this.registry.bindEndpoint(key, binding.peer as Association)
         continue
       }
       this.unknownDatagrams++
@@ -568,10 +497,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     const now = this.clock.now()
     const late = now - this.tickDueAt
     if (late >= this.settings.pauseThresholdMs) this.paused(late)
-    for (const a of [...this.associationMap.values()]) {
-      try { a.tick(now) } catch (err) { debug('tick of %s failed: %o', a.key, err) }
-    }
-    for (const key of this.quarantine.dueProbes(now)) this.probe(key)
+    this.registry.tick(now)
     this.scheduleTick()
   }
 
@@ -580,19 +506,9 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
    * that came meanwhile wait unread in the sockets, so no peer is judged on that silence.
    */
   private paused(ms: number): void {
-    for (const a of this.associationMap.values()) a.forgivePause()
+    this.registry.forgivePause()
     warn('HELIOS_PAUSED', `helios: ${this.address.toString()} did not run for ${Math.round(ms)} ms (process stopped, long GC or blocked event loop); ` +
       'the failure detectors do not count that silence against peers. Peers may have quarantined this node meanwhile.')
-  }
-
-  /** Finds out who answers at a quarantined address (after a partition heals, nobody else would). */
-  private probe(key: string): void {
-    const current = this.associationMap.get(key)
-    if (current !== undefined && !isFinal(current.state)) return
-    let address: Address
-    try { address = Address.parse(key) } catch { return }
-    debug('probing quarantined address %s', key)
-    this.associationFor(address).connect()
   }
 
   // ------------------------------------------------------------------ events
@@ -639,6 +555,10 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     const code = (err as { code?: string }).code
     if (code === 'ERR_TLS_HANDSHAKE') this.handshakeFailed(a.key, err.message, false, err)
     else if (lane === LaneId.control) debug('connect to %s failed: %s', a.key, err.message)
+  }
+
+  warn(code: string, message: string): void {
+    warn(code, message)
   }
 
   transportError(err: Error): void {

@@ -1,0 +1,391 @@
+import test from 'ava'
+import type { Association } from '../src/remote/Association.js'
+import { LaneId } from '../src/remote/OutboundLink.js'
+import { FakeNode, PEER, ProbeRef, refused, timedOut } from './helpers/AssociationHarness.js'
+
+// An association (and the registry that replaces ended ones) on a manual clock, without sockets:
+// the links record what is written, the test plays the peer by handing the association the PDUs
+// the peer would send.
+
+const ECHO = `${PEER}/user/echo`
+
+/** Connects both lanes and has the peer (uid) answer our control connection's request. */
+function establish(node: FakeNode, uid = 7n, a: Association = node.peer(), forgetFrames = true): Association {
+  a.connect()
+  node.control(a).up()
+  node.user(a).up()
+  a.onHandshakeResponse(uid, node.control(a).lastNonce())
+  node.flush()
+  if (forgetFrames) {
+    node.control(a).take()
+    node.user(a).take()
+  }
+  return a
+}
+
+test('a send starts the handshake; messages wait until a response echoing our nonce establishes it, then leave in order', (t) => {
+  const node = new FakeNode()
+  const a = node.peer()
+  t.is(a.state.kind, 'idle')
+  const echo = node.ref(ECHO, a)
+  echo.tell('one')
+  echo.tell('two')
+  t.is(a.state.kind, 'handshaking')
+  t.is(node.control(a).connects, 1, 'the control lane connects')
+  node.control(a).up()
+  node.user(a).up()
+  node.flush()
+  t.deepEqual(node.user(a).take().map((p) => p.type), ['handshake-request'], 'nothing but the handshake before the answer')
+  t.is(a.queuedMessages, 2)
+  a.onHandshakeResponse(7n, node.control(a).lastNonce())
+  node.flush()
+  t.is(a.state.kind, 'established')
+  t.deepEqual(node.user(a).take().map((p) => (p.type === 'user-envelope' ? p.message : p.type)), ['one', 'two'])
+  t.deepEqual(node.of('associated'), [{ uid: 7n, localUid: 1n }])
+})
+
+test('a response that does not echo a nonce of ours establishes nothing and is reported', (t) => {
+  const node = new FakeNode()
+  const a = node.peer()
+  a.connect()
+  node.control(a).up()
+  t.is(a.onHandshakeResponse(7n, 12345n), undefined)
+  t.is(a.state.kind, 'handshaking')
+  t.regex(String(node.of('handshakeFailed')[0]?.reason), /does not echo a nonce this node sent/)
+})
+
+test('the peer\'s request is answered with its nonce and makes us dial; only the answer to our own request establishes', (t) => {
+  const node = new FakeNode()
+  const a = node.peer()
+  t.is(a.onHandshakeRequest(7n, 555n), 'accepted')
+  t.deepEqual(a.state, { kind: 'handshaking', uid: 7n, since: node.clock.now() })
+  t.is(node.control(a).connects, 1)
+  node.control(a).up()
+  const sent = node.control(a).take()
+  t.deepEqual(sent.map((p) => p.type), ['handshake-request', 'handshake-response'])
+  const response = sent[1]
+  t.true(response?.type === 'handshake-response' && response.nonce === 555n, 'our response echoes the peer\'s nonce')
+  t.true(a.accepts(7n), 'the claimed uid\'s frames are read meanwhile')
+  t.false(a.accepts(8n))
+  const request = sent[0]
+  a.onHandshakeResponse(7n, request?.type === 'handshake-request' ? request.nonce : 0n)
+  t.is(a.state.kind, 'established')
+})
+
+test('after a reconnect nothing but the handshake goes out until the answer to the new connection\'s nonce; an older nonce is stale', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  const watcher = new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1')
+  const echo = node.ref(`${ECHO}#42`, a)
+  const oldNonce = a.handshake.nonce
+  node.control(a).down()
+  t.deepEqual(node.of('disassociated').map((e) => e.reason), ['connection reset'])
+  echo.sendSystemMessage({ kind: 'watch', watchee: echo, watcher })
+  echo.tell('queued')
+  node.control(a).up()
+  node.flush()
+  t.deepEqual(node.control(a).take().map((p) => p.type), ['handshake-request'])
+  a.onHandshakeResponse(7n, oldNonce)
+  node.flush()
+  t.deepEqual(node.control(a).take(), [], 'an answer to the old connection\'s request confirms nothing')
+  a.onHandshakeResponse(7n, a.handshake.nonce)
+  node.flush()
+  t.deepEqual(node.control(a).take().map((p) => p.type).filter((x) => x !== 'compression-advertisement'), ['system-envelope'])
+  t.deepEqual(node.user(a).take().map((p) => (p.type === 'user-envelope' ? p.message : p.type)), ['queued'])
+  t.is(a.info().reconnects, 1)
+})
+
+test('unacknowledged system messages are sent again after a confirmed reconnect; acknowledged ones are not', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  const watcher = new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1')
+  const refs = [1, 2, 3].map((i) => node.ref(`${PEER}/user/x${i}#${i}`, a))
+  for (const r of refs) r.sendSystemMessage({ kind: 'watch', watchee: r, watcher })
+  node.flush()
+  t.deepEqual(node.control(a).take().filter((p) => p.type === 'system-envelope').map((p) => (p.type === 'system-envelope' ? p.seq : 0)), [1, 2, 3])
+  a.handle({ type: 'ack', cumulative: 2, selective: [] })
+  node.control(a).down()
+  node.control(a).up()
+  a.onHandshakeResponse(7n, node.control(a).lastNonce())
+  node.flush()
+  t.deepEqual(node.control(a).take().filter((p) => p.type === 'system-envelope').map((p) => (p.type === 'system-envelope' ? p.seq : 0)), [3])
+  t.is(a.info().systemMessagesResent, 1)
+})
+
+test('a restart claim is not believed: the established uid stays, the address is asked, and when the old uid answers the claim is refused', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  t.is(a.onHandshakeRequest(99n, 1n), 'parked')
+  t.is(a.state.kind, 'established')
+  t.true(a.verifying(99n))
+  node.flush()
+  const ask = node.control(a).take()
+  t.deepEqual(ask.map((p) => p.type), ['handshake-request'], 'our request goes to the address on the established connection')
+  const request = ask[0]
+  // Whoever is at the address answers our request: the old incarnation, alive.
+  a.onHandshakeResponse(7n, request?.type === 'handshake-request' ? request.nonce : 0n)
+  t.false(a.verifying(99n))
+  t.is(a.state.kind, 'established')
+  t.is(a.uid, 7n)
+  t.deepEqual(node.of('quarantined'), [])
+  t.regex(String(node.of('handshakeFailed')[0]?.reason), /restart claim of .* uid 99 refused: uid 7 still answers/)
+  // Traffic with the live incarnation goes on.
+  node.ref(ECHO, a).tell('still here')
+  node.flush()
+  t.deepEqual(node.user(a).take().map((p) => p.type), ['user-envelope'])
+})
+
+test('a claim repeated every 100 ms while the old uid answers costs nothing: no quarantine, no dropped message', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  const echo = node.ref(ECHO, a)
+  let delivered = 0
+  for (let i = 0; i < 50; i++) {
+    a.onHandshakeRequest(1000n + BigInt(i), BigInt(i + 1))
+    node.flush()
+    a.onHandshakeResponse(7n, node.control(a).lastNonce()) // the live node answers each verification
+    echo.tell(i)
+    node.flush()
+    delivered += node.user(a).take().filter((p) => p.type === 'user-envelope').length
+    node.clock.advance(100)
+  }
+  t.is(delivered, 50)
+  t.deepEqual(node.of('quarantined'), [])
+  t.deepEqual(node.of('dropped'), [])
+  t.is(node.of('handshakeFailed').length, 50)
+})
+
+test('a restart proven at the address ends the old incarnation and a successor takes over, established with the new uid', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  const byPath = node.ref(ECHO, a)
+  const oldActor = node.ref(`${ECHO}#42`, a)
+  a.onHandshakeRequest(99n, 5n) // the claim
+  node.control(a).down() // the old incarnation's connection is gone...
+  byPath.tell('for whoever lives there')
+  oldActor.tell('for the old actor')
+  node.control(a).up() // ...and the reconnect reaches the new one, which answers our request
+  const next = a.onHandshakeResponse(99n, node.control(a).lastNonce()) as Association
+  t.truthy(next)
+  t.not(next, a)
+  t.is(a.state.kind, 'quarantined')
+  t.is(a.successor, next)
+  t.is(next?.state.kind, 'established')
+  t.is(next?.uid, 99n)
+  t.is(node.registry.get(PEER), next, 'the registry\'s current association for the address')
+  t.regex(String(node.of('quarantined')[0]?.reason), /node restarted \(uid 99 confirmed at/)
+  t.deepEqual(node.of('addressTerminated'), [{ address: PEER }], 'watchers of the old incarnation are told')
+  t.deepEqual(node.of('deadLetter').map((e) => e.message), ['for the old actor'])
+  // The successor answers the claimant's request (its nonce) and sends what was sent by path.
+  const successor = next as Association
+  node.control(successor).up()
+  node.user(successor).up()
+  successor.onHandshakeResponse(99n, node.control(successor).lastNonce())
+  node.flush()
+  const control = node.control(successor).take()
+  t.true(control.some((p) => p.type === 'handshake-response' && p.nonce === 5n))
+  t.deepEqual(node.user(successor).take().filter((p) => p.type === 'user-envelope').map((p) => (p.type === 'user-envelope' ? p.message : 0)), ['for whoever lives there'])
+  // Refs bound to the old association: by path they move on, to one actor incarnation they are dead.
+  oldActor.tell('again')
+  t.deepEqual(node.of('deadLetter').map((e) => e.message), ['for the old actor', 'again'])
+  const watcher = new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1')
+  oldActor.sendSystemMessage({ kind: 'watch', watchee: oldActor, watcher })
+  t.like(watcher.system[0], { kind: 'deathWatchNotification', addressTerminated: true })
+  byPath.tell('by path again')
+  t.is(byPath.association, successor)
+})
+
+test('a restart claim that nobody confirms at the address expires after the handshake timeout', (t) => {
+  const node = new FakeNode({ handshakeTimeoutMs: 3000 })
+  const a = establish(node)
+  a.onHandshakeRequest(99n, 5n)
+  for (let i = 0; i < 3; i++) { a.handle({ type: 'heartbeat-reply', uid: 7n }); node.tick() }
+  t.false(a.verifying(99n))
+  t.is(a.state.kind, 'established')
+  t.regex(String(node.of('handshakeFailed').at(-1)?.reason), /no answer naming it at .* within 3000 ms/)
+})
+
+test('the failure detector quarantines a silent peer, and heartbeat replies keep a live one', (t) => {
+  const node = new FakeNode({ heartbeatIntervalMs: 1000, failureDetector: { threshold: 8, acceptableHeartbeatPauseMs: 3000, minStdDeviationMs: 100 } })
+  const a = establish(node)
+  for (let i = 0; i < 20; i++) {
+    node.tick()
+    t.true(node.control(a).take().some((p) => p.type === 'heartbeat'))
+    a.handle({ type: 'heartbeat-reply', uid: 7n })
+  }
+  t.is(a.state.kind, 'established')
+  let ticks = 0
+  while (a.state.kind === 'established' && ticks < 30) { node.tick(); ticks++ }
+  t.is(a.state.kind, 'quarantined')
+  t.true(ticks >= 3 && ticks <= 6, `declared after ${ticks} silent intervals`)
+  t.is(node.of('unreachable').length, 1)
+  t.regex(String(node.of('quarantined')[0]?.reason), /^unreachable \(phi/)
+})
+
+test('a pause of this process is not held against the peer', (t) => {
+  const node = new FakeNode({ heartbeatIntervalMs: 1000, failureDetector: { threshold: 8, acceptableHeartbeatPauseMs: 3000 } })
+  const a = establish(node)
+  for (let i = 0; i < 5; i++) { node.tick(); a.handle({ type: 'heartbeat-reply', uid: 7n }) }
+  node.clock.advance(30_000) // SIGSTOP: no tick ran, no reply was read
+  node.registry.forgivePause()
+  node.registry.tick(node.clock.now())
+  t.is(a.state.kind, 'established')
+  a.handle({ type: 'heartbeat-reply', uid: 7n }) // what waited in the socket
+  node.tick()
+  t.is(a.state.kind, 'established')
+})
+
+test('a refused reconnect after the connection was lost declares the peer down at once; other connect failures do not', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  const watcher = new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1')
+  node.ref(`${ECHO}#42`, a).sendSystemMessage({ kind: 'watch', watchee: node.ref(`${ECHO}#42`, a), watcher })
+  a.onConnectFailed(LaneId.control, refused())
+  t.is(a.state.kind, 'established', 'a refused connect while the connection is up proves nothing')
+  node.control(a).down()
+  a.onConnectFailed(LaneId.control, timedOut())
+  t.is(a.state.kind, 'established', 'a timeout proves nothing: the detector decides')
+  a.onConnectFailed(LaneId.control, refused())
+  t.is(a.state.kind, 'quarantined')
+  t.regex(String(node.of('quarantined')[0]?.reason), /^down: 127\.0\.0\.1:2 refused the connection after the connection to it was lost$/)
+  t.deepEqual(node.of('addressTerminated'), [{ address: PEER }])
+})
+
+test('with downOnConnectionRefused off, a refused reconnect only waits for the detector', (t) => {
+  const node = new FakeNode({ downOnConnectionRefused: false })
+  const a = establish(node)
+  node.control(a).down()
+  a.onConnectFailed(LaneId.control, refused())
+  t.is(a.state.kind, 'established')
+})
+
+test('messages sent to a quarantined address wait in a successor that looks for a new incarnation, and are dropped if none answers in time', (t) => {
+  const node = new FakeNode({ handshakeTimeoutMs: 5000 })
+  const a = establish(node)
+  a.quarantine('down: test', 'down')
+  const echo = node.ref(ECHO, a)
+  echo.tell('held')
+  const next = node.peer()
+  t.not(next, a)
+  t.is(next.state.kind, 'handshaking')
+  t.is(next.queuedMessages, 1)
+  t.is(node.control(next).connects, 1)
+  node.tick(5)
+  t.is(next.state.kind, 'idle')
+  t.deepEqual(node.of('dropped').map((e) => e.reason), [`handshake with ${PEER} timed out after 5000 ms`])
+  t.deepEqual(node.of('deadLetter').map((e) => e.message), ['held'])
+  node.tick()
+  t.not(node.peer(), next, 'the idle successor was forgotten')
+})
+
+test('a held message is delivered when a new incarnation answers at the address', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  a.quarantine('down: test', 'down')
+  node.ref(ECHO, a).tell('held')
+  const next = node.peer()
+  establish(node, 99n, next, false)
+  t.deepEqual(node.user(next).take().filter((p) => p.type === 'user-envelope').map((p) => (p.type === 'user-envelope' ? p.message : 0)), ['held'])
+})
+
+test('a quarantined uid is refused and told so, whatever association is current for the address', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  a.quarantine('unreachable (test)', 'unreachable')
+  t.deepEqual(node.control(a).take().map((p) => p.type), ['quarantined'], 'the peer is told')
+  const next = node.peer()
+  t.is(next.onHandshakeRequest(7n, 3n), 'refused')
+  t.is(next.quarantinedNoticeFor(7n)?.[0], 0x06)
+  t.is(next.onHandshakeRequest(8n, 3n), 'accepted', 'a new incarnation is welcome')
+})
+
+test('when the peer says it quarantined this node, the pair goes on under a new local uid; nothing else changes', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  const other = establish(node, 5n, node.peer('helios.tcp://C@127.0.0.1:3'))
+  a.handle({ type: 'quarantined', from: { address: PEER, uid: 7n }, to: { address: 'helios.tcp://A@127.0.0.1:1', uid: 1n } })
+  t.is(a.state.kind, 'retired')
+  const next = node.peer()
+  t.not(next, a)
+  t.not(next.localUid, 1n)
+  t.is(next.state.kind, 'handshaking', 'it introduces the new uid at once')
+  t.is(node.control(next).connects, 1)
+  const [event] = node.of('quarantined')
+  t.like(event, { byPeer: true, localUid: 1n, newLocalUid: next.localUid, uid: 7n })
+  t.is(node.of('warn')[0]?.code, 'HELIOS_QUARANTINED')
+  t.deepEqual(node.of('addressTerminated'), [{ address: PEER }])
+  t.is(other.state.kind, 'established')
+  t.is(other.localUid, 1n)
+  // The new pair is established with the peer's same uid (forgiven on this side too).
+  establish(node, 7n, next)
+  t.is(next.state.kind, 'established')
+  t.is(node.registry.associationFor(next.remoteAddress).localUid, next.localUid)
+})
+
+test('with quarantineRecovery none, being quarantined by the peer ends the association and nothing reconnects', (t) => {
+  const node = new FakeNode({ quarantineRecovery: 'none' })
+  const a = establish(node)
+  a.handle({ type: 'quarantined', from: { address: PEER, uid: 7n }, to: { address: 'helios.tcp://A@127.0.0.1:1', uid: 1n } })
+  t.is(a.state.kind, 'quarantined')
+  t.is(node.of('quarantined').length, 1)
+  t.like(node.of('quarantined')[0], { byPeer: true, localUid: 1n })
+  t.regex(String(node.of('warn')[0]?.message), /cannot talk to it again until it restarts/)
+})
+
+test('a quarantined notice for another uid of ours, or from another incarnation, is ignored', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  a.handle({ type: 'quarantined', from: { address: PEER, uid: 7n }, to: { address: 'helios.tcp://A@127.0.0.1:1', uid: 2n } })
+  a.handle({ type: 'quarantined', from: { address: PEER, uid: 8n }, to: { address: 'helios.tcp://A@127.0.0.1:1', uid: 1n } })
+  t.is(a.state.kind, 'established')
+})
+
+test('overflowing the system-message buffer quarantines', (t) => {
+  const node = new FakeNode({ systemMessageBufferSize: 3 })
+  const a = establish(node)
+  const watcher = new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1')
+  for (let i = 0; i < 4; i++) {
+    const r = node.ref(`${PEER}/user/x${i}#${i + 1}`, a)
+    r.sendSystemMessage({ kind: 'watch', watchee: r, watcher })
+  }
+  t.is(a.state.kind, 'quarantined')
+  t.regex(String(node.of('quarantined')[0]?.reason), /resend buffer full/)
+})
+
+test('a handshake that times out with a watch waiting quarantines (the watcher is told); with user messages only they are dropped', (t) => {
+  const node = new FakeNode({ handshakeTimeoutMs: 2000 })
+  const watched = node.peer()
+  const r = node.ref(`${ECHO}#1`, watched)
+  r.sendSystemMessage({ kind: 'watch', watchee: r, watcher: new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1') })
+  const other = node.peer('helios.tcp://C@127.0.0.1:3')
+  node.ref('helios.tcp://C@127.0.0.1:3/user/x', other).tell('lost')
+  node.tick(2)
+  t.is(watched.state.kind, 'quarantined')
+  t.deepEqual(node.of('addressTerminated'), [{ address: PEER }])
+  t.is(other.state.kind, 'idle')
+  t.deepEqual(node.of('dropped').map((e) => e.recipient), ['helios.tcp://C@127.0.0.1:3/user/x'])
+})
+
+test('an address quarantined as unreachable is probed later: who answers there is found out without any send', (t) => {
+  const node = new FakeNode({ heartbeatIntervalMs: 1000 })
+  const a = establish(node)
+  a.quarantine('unreachable (test)', 'unreachable')
+  node.tick(4)
+  t.is(node.registry.get(PEER), a, 'not yet')
+  node.tick(1)
+  const probe = node.registry.get(PEER) as Association
+  t.not(probe, a)
+  t.is(probe.state.kind, 'handshaking')
+  t.is(node.control(probe).connects, 1)
+})
+
+test('over udp the peer that does not know this node makes it introduce itself again', (t) => {
+  const node = new FakeNode({ transport: 'udp' })
+  const a = establish(node)
+  node.control(a).take()
+  a.handle({ type: 'disassociate', reason: 6, detail: '' })
+  node.flush()
+  t.deepEqual(node.control(a).take().map((p) => p.type), ['handshake-request'])
+  a.handle({ type: 'disassociate', reason: 6, detail: '' })
+  t.deepEqual(node.control(a).take(), [], 'at most once per 100 ms')
+})
