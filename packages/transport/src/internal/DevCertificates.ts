@@ -4,15 +4,20 @@
  * node:crypto; node-forge assembles and signs the X.509 certificates (node:crypto can read
  * certificates but not make them). See docs/SECURITY.md for why node-forge.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import type * as Forge from 'node-forge';
 
-// node-forge is CommonJS whose exports node cannot list statically: it is required, not imported
-const forge = createRequire(import.meta.url)('node-forge') as typeof Forge;
+// node-forge is CommonJS whose exports node cannot list statically: it is required, not imported,
+// and only on first use, so that importing @helios/transport/testing for its other helpers does
+// not load it
+let forgeModule: typeof Forge | undefined;
+function forge(): typeof Forge {
+  return (forgeModule ??= createRequire(import.meta.url)('node-forge') as typeof Forge);
+}
 
 /** A private key and its certificate, PEM-encoded, as `node:tls` takes them. */
 export interface KeyAndCertificate {
@@ -54,17 +59,17 @@ interface RsaKey {
 
 function rsaKey(): RsaKey {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const forgePrivate = forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }) as string) as Forge.pki.rsa.PrivateKey;
+  const forgePrivate = forge().pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }) as string) as Forge.pki.rsa.PrivateKey;
   return {
     pem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
     forgePrivate,
-    forgePublic: forge.pki.setRsaPublicKey(forgePrivate.n, forgePrivate.e),
+    forgePublic: forge().pki.setRsaPublicKey(forgePrivate.n, forgePrivate.e),
   };
 }
 
 function newCertificate(subjectKey: RsaKey, commonName: string, days: number): Forge.pki.Certificate {
   if (!(Number.isFinite(days) && days > 0)) throw new RangeError(`days must be a positive number, got ${days}`);
-  const cert = forge.pki.createCertificate();
+  const cert = forge().pki.createCertificate();
   cert.publicKey = subjectKey.forgePublic;
   const serial = randomBytes(16);
   serial[0] = (serial[0] as number) & 0x7f; // a positive INTEGER
@@ -93,8 +98,8 @@ function leafExtensions(options: CertificateOptions, issuerKeyId: string | undef
 }
 
 function sign(cert: Forge.pki.Certificate, key: RsaKey): string {
-  cert.sign(key.forgePrivate, forge.md.sha256.create());
-  return forge.pki.certificateToPem(cert);
+  cert.sign(key.forgePrivate, forge().md.sha256.create());
+  return forge().pki.certificateToPem(cert);
 }
 
 /**
@@ -115,7 +120,7 @@ export class DevCertificateAuthority {
   private constructor(cert: Forge.pki.Certificate, key: RsaKey) {
     this.#forgeCert = cert;
     this.#key = key;
-    this.cert = forge.pki.certificateToPem(cert);
+    this.cert = forge().pki.certificateToPem(cert);
   }
 
   /** Makes a new CA (an RSA-2048 key and a self-signed CA certificate, valid `days` days, default 7). */
@@ -164,11 +169,16 @@ export function devCertificates(options: CertificateOptions = {}): DevCertificat
 
 /**
  * Makes {@link devCertificates} in `dir` (`ca.crt`, `node.crt`, `node.key`) unless they are there
- * already; returns true when it made them. Processes racing to do the same each build in a temp
- * sibling and the first rename wins, so all of them end up with the same CA.
+ * already and the node certificate has not expired; returns true when it made them. Processes
+ * racing to do the same each build in a temp sibling and the first rename wins, so all of them
+ * end up with the same CA.
  */
 export function ensureDevCertificates(dir: string, options: CertificateOptions = {}): boolean {
-  if (existsSync(join(dir, DevCertificateFiles.cert))) return false;
+  const existing = join(dir, DevCertificateFiles.cert);
+  if (existsSync(existing)) {
+    if (!expired(existing)) return false;
+    rmSync(dir, { recursive: true, force: true });
+  }
   mkdirSync(dirname(dir), { recursive: true });
   const staging = mkdtempSync(join(dirname(dir), '.helios-certs-'));
   try {
@@ -182,6 +192,14 @@ export function ensureDevCertificates(dir: string, options: CertificateOptions =
     rmSync(staging, { recursive: true, force: true });
     if (existsSync(join(dir, DevCertificateFiles.cert))) return false; // another process won the race
     throw error;
+  }
+}
+
+function expired(certFile: string): boolean {
+  try {
+    return Date.parse(new X509Certificate(readFileSync(certFile)).validTo) <= Date.now();
+  } catch {
+    return true; // unreadable: made anew
   }
 }
 
