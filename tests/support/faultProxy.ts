@@ -533,8 +533,12 @@ class UdpFaultProxy extends ProxyBase {
       if (this.isBlackholed('backward')) { this.drop('backward', reply); return }
       this.backwardQueue.add(() => {
         if (this.isBlackholed('backward')) { this.drop('backward', reply); return }
-        this.front.send(reply, rinfo.port, rinfo.address, () => {})
-        this.sent('backward', reply)
+        try {
+          this.front.send(reply, rinfo.port, rinfo.address, () => {})
+          this.sent('backward', reply)
+        } catch {
+          this.drop('backward', reply) // the proxy was closed meanwhile
+        }
       })
     })
     this.clients.set(key, up)
