@@ -89,7 +89,7 @@ function globalsSnapshot(): string[] {
 let codec: typeof Codec
 let actors: typeof Actors
 
-test.serial('importing @helios/transport, @helios/codec and @helios/actors changes no global, no prototype and no msgpackr extension', async (t) => {
+test.serial('importing @helios/transport (and ./testing), @helios/codec and @helios/actors changes no global, no prototype and no msgpackr extension', async (t) => {
   const pristine = appBehaviour()
   registerAppExtensions('first')
   const before = appBehaviour()
@@ -97,11 +97,14 @@ test.serial('importing @helios/transport, @helios/codec and @helios/actors chang
   const globalsBefore = globalsSnapshot()
 
   await import('@helios/transport')
-  await import('@helios/transport/testing')
+  const testing = await import('@helios/transport/testing')
   codec = await import('@helios/codec')
   actors = await import('@helios/actors')
 
   t.deepEqual(appBehaviour(), before, "the application's msgpackr behaves as before the import")
+  t.deepEqual(globalsSnapshot(), globalsBefore)
+  // the certificate helper loads node-forge on its first certificate: that changes nothing global either
+  t.regex(testing.selfSignedCertificate({ days: 1 }).cert, /^-----BEGIN CERTIFICATE-----/)
   t.deepEqual(globalsSnapshot(), globalsBefore)
 })
 
