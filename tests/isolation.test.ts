@@ -117,9 +117,9 @@ test.serial('an application extension registered after the import still round-tr
   const registry = new codec.MessageRegistry()
   const heliosCodec = new codec.Codec({ registry, localUid: 1n })
   const message = [undefined, 2n ** 70n, -(2n ** 90n), new Date(1500), new Map([[1, 'a']]), new Set(['x']), Uint8Array.of(7, 8), Buffer.from([9])]
-  const frame = heliosCodec.encode({ type: 'user-envelope', recipient: 'r', sender: undefined, message })
+  const frame = heliosCodec.encode({ type: 'user-envelope', seq: 1, recipient: 'r', sender: undefined, message })
   const pdu = heliosCodec.decode(frame)
-  t.deepEqual(pdu, { type: 'user-envelope', recipient: 'r', sender: undefined, message })
+  t.deepEqual(pdu, { type: 'user-envelope', seq: 1, recipient: 'r', sender: undefined, message })
 })
 
 class Greet {

@@ -245,8 +245,13 @@ async function ping(options: DemoOptions): Promise<boolean> {
     .on('unreachable', (e) => console.log(`ping: ${e.remote.toString()} is unreachable, phi ${e.phi.toFixed(1)}${since()}`))
     .on('quarantined', (e) => console.log(`ping: quarantined ${e.remote.toString()}: ${e.reason}${since()}`))
     .on('handshakeFailed', (e) => console.error(`ping: handshake with ${e.remote} failed: ${e.reason}`))
+  // Nothing may be dropped while both nodes live. Once pong is gone, what ping sent in its last
+  // heartbeat interval is reported as unconfirmed (delivered or lost: remoting cannot know).
   let dropped = 0
-  system.events.on('dropped', () => { dropped++ })
+  system.events.on('dropped', (e) => {
+    if (Number.isNaN(stoppedAt)) dropped++
+    else console.log(`ping: ${e.reason}${since()}`)
+  })
   try {
     const pongRef = await system.actorSelection(`${pongAddress}/user/pong`).resolveOne({ timeoutMs: 5000 })
     console.log(`ping: resolved ${pongRef.path.toString()}, watching it`)

@@ -60,6 +60,11 @@ export interface DroppedEvent {
   readonly size?: number | undefined
   /** The error behind the drop, if any (e.g. a MessageTooLargeError). */
   readonly cause?: unknown
+  /**
+   * How many messages the event stands for, when more than one: messages from the peer that never
+   * arrived, or sent to it and not confirmed when its association ended (recipient `(unknown)`).
+   */
+  readonly count?: number
 }
 
 /**

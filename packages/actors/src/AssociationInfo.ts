@@ -25,8 +25,10 @@ export interface AssociationInfo {
   readonly bytesReceived: number
   readonly framesSent: number
   readonly framesReceived: number
-  /** User messages dropped (full queue, too large, not encodable, quarantine, handshake failure). */
+  /** User messages dropped (full queue, too large, not encodable, quarantine, handshake failure, unconfirmed when the association ended). */
   readonly dropped: number
+  /** User messages from the peer that never arrived (cut connections, lost datagrams). */
+  readonly lostInTransit: number
   /** Frames that failed to decode, each failing alone. */
   readonly decodeErrors: number
   readonly systemMessagesSent: number

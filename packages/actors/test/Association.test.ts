@@ -389,3 +389,31 @@ test('over udp the peer that does not know this node makes it introduce itself a
   a.handle({ type: 'disassociate', reason: 6, detail: '' })
   t.deepEqual(node.control(a).take(), [], 'at most once per 100 ms')
 })
+
+test('user messages from the peer that never arrived (a gap in their numbering) are reported with their count', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  const envelope = (seq: number) => ({ type: 'user-envelope' as const, seq, recipient: 'helios.tcp://A@127.0.0.1:1/user/x', sender: undefined, message: seq })
+  for (const seq of [1, 2, 3, 7, 8]) a.handle(envelope(seq))
+  node.tick()
+  t.deepEqual(node.of('dropped').map((e) => e.reason), [`3 user messages from ${PEER} never arrived (lost in transit: a connection was cut or datagrams were lost)`])
+  t.is(a.info().lostInTransit, 3)
+  node.tick()
+  t.is(node.of('dropped').length, 1, 'reported once')
+  // The receiver tells the sender what arrived: once 100 ms after the last message.
+  node.clock.advance(100)
+  node.flush()
+  t.deepEqual(node.control(a).take().filter((p) => p.type === 'user-ack'), [{ type: 'user-ack', seq: 8 }])
+})
+
+test('what the peer never confirmed when the association ends is reported as dropped, with its count', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  const echo = node.ref(ECHO, a)
+  for (let i = 0; i < 5; i++) echo.tell(i)
+  a.handle({ type: 'user-ack', seq: 3 })
+  a.quarantine('down: test', 'down', false)
+  const [event] = node.of('dropped')
+  t.regex(String(event?.reason), /^2 user messages sent to .* not confirmed before it was quarantined/)
+  t.is(a.info().dropped, 2)
+})

@@ -40,6 +40,7 @@ export class AssociationCodec {
   #remoteUid: bigint | undefined;
   readonly #localUid: bigint;
   #nextMessageId = 0;
+  #lastUserSeq = 0;
   /** Reassembles fragmented envelopes received on this association. */
   readonly reassembler: Reassembler;
 
@@ -85,7 +86,14 @@ export class AssociationCodec {
    * @throws {MessageEncodeError} a toWire or RefCodec.toPath threw.
    */
   encodeUserMessage(recipient: string, message: unknown, sender?: string): Uint8Array[] {
-    return this.#frames(this.#envelope(-1, recipient, message, sender));
+    const frames = this.#frames(this.#envelope(PduTag.userEnvelope, this.#lastUserSeq + 1, recipient, message, sender));
+    this.#lastUserSeq++; // numbered only once encoded: a message that failed leaves no gap
+    return frames;
+  }
+
+  /** Sequence number of the last user message encoded (0 before the first): they go 1, 2, 3, ... */
+  get lastUserSeq(): number {
+    return this.#lastUserSeq;
   }
 
   /**
@@ -95,7 +103,7 @@ export class AssociationCodec {
    */
   encodeSystemMessage(seq: number, recipient: string, message: unknown, sender?: string): Uint8Array[] {
     if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError('seq must be a non-negative safe integer');
-    return this.#frames(this.#envelope(seq, recipient, message, sender));
+    return this.#frames(this.#envelope(PduTag.systemEnvelope, seq, recipient, message, sender));
   }
 
   /**
@@ -229,12 +237,12 @@ export class AssociationCodec {
     return kind === 'actor-ref' ? this.#outRefs : this.#outManifests;
   }
 
-  #envelope(seq: number, recipient: string, message: unknown, sender: string | undefined): Buffer {
+  #envelope(tag: typeof PduTag.userEnvelope | typeof PduTag.systemEnvelope, seq: number, recipient: string, message: unknown, sender: string | undefined): Buffer {
     if (typeof recipient !== 'string') throw new TypeError('recipient must be a string');
     if (sender !== undefined && typeof sender !== 'string') throw new TypeError('sender must be a string');
     const r = this.#outRefs.lookup(recipient);
     const s = sender === undefined ? -2 : this.#outRefs.lookup(sender);
-    return encodeEnvelope(seq, r >= 0 ? r : recipient, s === -2 ? undefined : s >= 0 ? s : sender, message, this.#encodeCtx);
+    return encodeEnvelope(tag, seq, r >= 0 ? r : recipient, s === -2 ? undefined : s >= 0 ? s : sender, message, this.#encodeCtx);
   }
 
   #frames(payload: Buffer): Uint8Array[] {

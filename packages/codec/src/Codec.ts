@@ -193,9 +193,9 @@ export class Codec {
     if (pdu === null || typeof pdu !== 'object') throw new InvalidPduError('a PDU must be an object');
     switch (pdu.type) {
       case 'user-envelope':
-        return encodeEnvelope(-1, checkStr(pdu.recipient, 'recipient'), pdu.sender === undefined ? undefined : checkStr(pdu.sender, 'sender'), pdu.message, ctx);
+        return encodeEnvelope(PduTag.userEnvelope, checkUint(pdu.seq, 'seq'), checkStr(pdu.recipient, 'recipient'), pdu.sender === undefined ? undefined : checkStr(pdu.sender, 'sender'), pdu.message, ctx);
       case 'system-envelope':
-        return encodeEnvelope(checkUint(pdu.seq, 'seq'), checkStr(pdu.recipient, 'recipient'), pdu.sender === undefined ? undefined : checkStr(pdu.sender, 'sender'), pdu.message, ctx);
+        return encodeEnvelope(PduTag.systemEnvelope, checkUint(pdu.seq, 'seq'), checkStr(pdu.recipient, 'recipient'), pdu.sender === undefined ? undefined : checkStr(pdu.sender, 'sender'), pdu.message, ctx);
       case 'fragment':
         return encodeFragment(pdu);
       case 'handshake-request':
@@ -209,6 +209,8 @@ export class Codec {
         return control(PduTag.heartbeat, []);
       case 'heartbeat-reply':
         return control(PduTag.heartbeatReply, [checkUid(pdu.uid, 'uid')]);
+      case 'user-ack':
+        return control(PduTag.userAck, [wireUint(checkUint(pdu.seq, 'seq'))]);
       case 'disassociate':
         if (!REASONS.includes(pdu.reason)) throw new InvalidPduError('unknown disassociate reason');
         return control(PduTag.disassociate, [pdu.reason, checkStr(pdu.detail, 'detail')]);
@@ -276,6 +278,7 @@ const CONTROL_TAGS = new Set<number>([
   PduTag.quarantined,
   PduTag.ack,
   PduTag.nack,
+  PduTag.userAck,
   PduTag.compressionAdvertisement,
   PduTag.compressionAck,
 ]);
@@ -319,6 +322,10 @@ function decodeControl(tag: number, value: unknown): Pdu {
     case PduTag.heartbeatReply: {
       const f = asArray(value, 1, 'heartbeat reply');
       return { type: 'heartbeat-reply', uid: asUid(f[0], 'uid') };
+    }
+    case PduTag.userAck: {
+      const f = asArray(value, 1, 'user ack');
+      return { type: 'user-ack', seq: asUint(f[0], 'seq') };
     }
     case PduTag.disassociate: {
       const f = asArray(value, 2, 'disassociate');

@@ -15,6 +15,7 @@ export const PduTag = {
   systemEnvelope: 0x11,
   ack: 0x12,
   nack: 0x13,
+  userAck: 0x14,
   fragment: 0x20,
   compressionAdvertisement: 0x30,
   compressionAck: 0x31,
@@ -98,6 +99,11 @@ export interface QuarantinedPdu {
 /** A user message for one actor. */
 export interface UserEnvelopePdu {
   readonly type: 'user-envelope';
+  /**
+   * Per-association sequence number of user envelopes (1, 2, 3, ...): not for redelivery (user
+   * messages are at most once) but so that the receiver counts what never arrived.
+   */
+  readonly seq: number;
   /** Full path of the recipient actor. */
   readonly recipient: string;
   /** Full path of the sender actor, if any. */
@@ -113,6 +119,15 @@ export interface SystemEnvelopePdu {
   readonly recipient: string;
   readonly sender: string | undefined;
   readonly message: unknown;
+}
+
+/**
+ * The highest user-envelope `seq` received so far on this association (user messages are not
+ * resent: this only tells the sender which of them arrived, so that none is lost silently).
+ */
+export interface UserAckPdu {
+  readonly type: 'user-ack';
+  readonly seq: number;
 }
 
 /** Cumulative ack of system messages up to `cumulative`, plus those received beyond it. */
@@ -173,6 +188,7 @@ export type Pdu =
   | HandshakeResponsePdu
   | HeartbeatPdu
   | HeartbeatReplyPdu
+  | UserAckPdu
   | DisassociatePdu
   | QuarantinedPdu
   | UserEnvelopePdu

@@ -12,7 +12,7 @@ export interface EnvelopeHeader {
   readonly recipient: string;
   /** Sender actor path, if any. */
   readonly sender: string | undefined;
-  /** Sequence number of a system envelope. */
+  /** Sequence number of the envelope. */
   readonly seq?: number;
 }
 

@@ -67,6 +67,7 @@ export type {
   HandshakeResponsePdu,
   HeartbeatPdu,
   HeartbeatReplyPdu,
+  UserAckPdu,
   NackPdu,
   Pdu,
   QuarantinedPdu,

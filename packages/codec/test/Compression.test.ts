@@ -19,8 +19,11 @@ test('a steady-state envelope carrying "hit" between two known actors is at most
   const [payload, ...rest] = pair.ab.encodeUserMessage(RECIPIENT, 'hit', SENDER);
   t.is(rest.length, 0);
   t.true((payload?.length ?? 99) <= 16);
-  t.is(Buffer.from(payload as Uint8Array).toString('hex'), '100001a3686974');
-  t.deepEqual(pair.ba.decode(payload as Uint8Array), { type: 'user-envelope', recipient: RECIPIENT, sender: SENDER, message: 'hit' });
+  t.is(Buffer.from(payload as Uint8Array).toString('hex'), '10040001a3686974', 'tag, seq 4, pong, ping, "hit"');
+  t.deepEqual(pair.ba.decode(payload as Uint8Array), { type: 'user-envelope', seq: 4, recipient: RECIPIENT, sender: SENDER, message: 'hit' });
+  // However many messages came before: the seq takes at most 5 bytes (uint32), 12 in all.
+  for (let i = 0; i < 70_000; i++) pair.ab.encodeUserMessage(RECIPIENT, 'hit', SENDER);
+  t.is((pair.ab.encodeUserMessage(RECIPIENT, 'hit', SENDER)[0] as Uint8Array).length, 12, 'seq 70005 is a uint32 (ce + 4 bytes): 12 bytes, 16 with the length field');
 });
 
 test('paths are sent literally until the peer acks their advertisement', (t) => {
@@ -34,7 +37,7 @@ test('paths are sent literally until the peer acks their advertisement', (t) => 
   for (const ad of ads) t.is(pair.ba.decode(ad)?.type, 'compression-advertisement');
   const acks = pair.ba.takeControlFrames();
   for (const ack of acks) t.is(pair.ab.decode(ack)?.type, 'compression-ack');
-  t.is(Buffer.from(pair.ab.encodeUserMessage(RECIPIENT, 1)[0] as Uint8Array).toString('hex'), '1000c001');
+  t.is(Buffer.from(pair.ab.encodeUserMessage(RECIPIENT, 1)[0] as Uint8Array).toString('hex'), '100300c001', 'tag, seq 3, index 0, no sender, 1');
   t.deepEqual(pair.ab.compressionStats(), { outboundActorRefs: 1, outboundManifests: 0, inboundActorRefs: 0, inboundManifests: 0 });
   t.deepEqual(pair.ba.compressionStats(), { outboundActorRefs: 0, outboundManifests: 0, inboundActorRefs: 1, inboundManifests: 0 });
 });
@@ -47,7 +50,7 @@ test('manifests and refs inside messages are compressed too', (t) => {
   const payload = pair.ab.encodeUserMessage(RECIPIENT, message)[0] as Uint8Array;
   t.true(payload.length < before - 60);
   const pdu = pair.ba.decode(payload);
-  t.deepEqual(pdu, { type: 'user-envelope', recipient: RECIPIENT, sender: undefined, message });
+  t.deepEqual(pdu, { type: 'user-envelope', seq: 2, recipient: RECIPIENT, sender: undefined, message });
 });
 
 test('both directions compress independently', (t) => {
@@ -55,10 +58,10 @@ test('both directions compress independently', (t) => {
   pair.ab.encodeUserMessage(RECIPIENT, 1, SENDER);
   pair.ba.encodeUserMessage(SENDER, 1, RECIPIENT);
   settle(pair);
-  t.is((pair.ab.encodeUserMessage(RECIPIENT, 'hit', SENDER)[0] as Uint8Array).length, 7);
+  t.is((pair.ab.encodeUserMessage(RECIPIENT, 'hit', SENDER)[0] as Uint8Array).length, 8);
   const back = pair.ba.encodeUserMessage(SENDER, 'hit', RECIPIENT)[0] as Uint8Array;
-  t.is(back.length, 7);
-  t.deepEqual(pair.ab.decode(back), { type: 'user-envelope', recipient: SENDER, sender: RECIPIENT, message: 'hit' });
+  t.is(back.length, 8);
+  t.deepEqual(pair.ab.decode(back), { type: 'user-envelope', seq: 2, recipient: SENDER, sender: RECIPIENT, message: 'hit' });
 });
 
 test('out-of-order, repeated and duplicated advertisements and acks converge', (t) => {
@@ -88,8 +91,8 @@ test('out-of-order, repeated and duplicated advertisements and acks converge', (
         for (const a of acks) pair.ab.decode(a);
         for (const p of paths) {
           const payload = pair.ab.encodeUserMessage(p, 'x')[0] as Uint8Array;
-          t.true(payload.length <= 8);
-          t.deepEqual(pair.ba.decode(payload), { type: 'user-envelope', recipient: p, sender: undefined, message: 'x' });
+          t.true(payload.length <= 9);
+          t.deepEqual(pair.ba.decode(payload), { type: 'user-envelope', seq: pair.ab.lastUserSeq, recipient: p, sender: undefined, message: 'x' });
         }
       },
     ),
@@ -99,15 +102,15 @@ test('out-of-order, repeated and duplicated advertisements and acks converge', (
 
 test('an unknown index fails that envelope with ERR_COMPRESSION_UNKNOWN_INDEX', (t) => {
   const pair = makePair();
-  const error = t.throws(() => pair.ba.decode(Buffer.from('1005c0a3686974', 'hex')), { instanceOf: CompressionUnknownIndexError });
+  const error = t.throws(() => pair.ba.decode(Buffer.from('100105c0a3686974', 'hex')), { instanceOf: CompressionUnknownIndexError });
   t.is(error?.code, 'ERR_COMPRESSION_UNKNOWN_INDEX');
   t.is((error as CompressionUnknownIndexError).index, 5);
   // an unknown manifest index inside the message, and an unknown ref index
-  t.throws(() => pair.ba.decode(Buffer.from('10a172c0d443009207c0', 'hex')), { instanceOf: CompressionUnknownIndexError });
-  t.throws(() => pair.ba.decode(Buffer.from('10a172c0d4520009', 'hex')), { instanceOf: CompressionUnknownIndexError });
+  t.throws(() => pair.ba.decode(Buffer.from('1001a172c0d443009207c0', 'hex')), { instanceOf: CompressionUnknownIndexError });
+  t.throws(() => pair.ba.decode(Buffer.from('1001a172c0d4520009', 'hex')), { instanceOf: CompressionUnknownIndexError });
   // the stateless codec has no table at all
-  t.is(pair.b.decode(Buffer.from('10a172c0a161', 'hex')).type, 'user-envelope');
-  t.throws(() => pair.b.decode(Buffer.from('1005c0a3686974', 'hex')), { code: 'ERR_CORRUPTED_FRAME' } as never);
+  t.is(pair.b.decode(Buffer.from('1001a172c0a161', 'hex')).type, 'user-envelope');
+  t.throws(() => pair.b.decode(Buffer.from('100105c0a3686974', 'hex')), { code: 'ERR_CORRUPTED_FRAME' } as never);
 });
 
 test('an index the peer rebinds to another value is refused with ERR_COMPRESSION_CONFLICT', (t) => {
@@ -117,9 +120,9 @@ test('an index the peer rebinds to another value is refused with ERR_COMPRESSION
   pair.ba.decode(pair.a.encode(ad([[0, 'a']], 1)));
   t.throws(() => pair.ba.decode(pair.a.encode(ad([[0, 'b']], 2))), { instanceOf: CompressionConflictError, code: 'ERR_COMPRESSION_CONFLICT' } as never);
   t.throws(() => pair.ba.decode(pair.a.encode(ad([[1, 'x'], [1, 'y']], 3))), { instanceOf: CompressionConflictError });
-  t.throws(() => pair.ba.decode(Buffer.from('1001c0a0', 'hex')), { instanceOf: CompressionUnknownIndexError });
-  const decoded = pair.ba.decode(Buffer.from('1000c0a0', 'hex'));
-  t.deepEqual(decoded, { type: 'user-envelope', recipient: 'a', sender: undefined, message: '' });
+  t.throws(() => pair.ba.decode(Buffer.from('100101c0a0', 'hex')), { instanceOf: CompressionUnknownIndexError });
+  const decoded = pair.ba.decode(Buffer.from('100100c0a0', 'hex'));
+  t.deepEqual(decoded, { type: 'user-envelope', seq: 1, recipient: 'a', sender: undefined, message: '' });
 });
 
 test('advertisements and acks from another incarnation of the peer are stale', (t) => {
@@ -144,7 +147,7 @@ test('the outbound table stops allocating when full and keeps sending literals',
   settle(pair);
   t.is(pair.ab.compressionStats().outboundActorRefs, 4);
   const literal = pair.ab.encodeUserMessage(`${RECIPIENT}/9`, 0)[0] as Uint8Array;
-  t.deepEqual(pair.ba.decode(literal), { type: 'user-envelope', recipient: `${RECIPIENT}/9`, sender: undefined, message: 0 });
+  t.deepEqual(pair.ba.decode(literal), { type: 'user-envelope', seq: 11, recipient: `${RECIPIENT}/9`, sender: undefined, message: 0 });
 });
 
 test('one-off paths below compressAfter never take an index', (t) => {

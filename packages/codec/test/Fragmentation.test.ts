@@ -12,8 +12,9 @@ import type { Pdu } from '../src/index.js';
 import { RECIPIENT, SENDER, makePair } from './helpers.js';
 
 /** Envelope bytes besides a binary message of `size` bytes: tag, paths "r" and "s", bin header. */
+/** Envelope bytes around a bin message of `size` bytes: tag, seq (one byte below 128), "r", "s", bin header. */
 function overhead(size: number): number {
-  return 1 + 2 + 2 + (size < 0x100 ? 2 : size < 0x10000 ? 3 : 5);
+  return 1 + 1 + 2 + 2 + (size < 0x100 ? 2 : size < 0x10000 ? 3 : 5);
 }
 
 function deliver(pair: ReturnType<typeof makePair>, frames: Uint8Array[]): Pdu | undefined {
@@ -35,7 +36,7 @@ test('messages of random sizes up to maxMessageSize are fragmented within maxFra
       const frames = pair.ab.encodeUserMessage('r', message, 's');
       for (const f of frames) t.true(f.length <= maxFrameSize);
       const pdu = deliver(pair, frames);
-      t.deepEqual(pdu, { type: 'user-envelope', recipient: 'r', sender: 's', message });
+      t.deepEqual(pdu, { type: 'user-envelope', seq: 1, recipient: 'r', sender: 's', message });
       t.is(pair.ba.reassembler.bufferedBytes, 0);
     }),
     { numRuns: 300 },
@@ -63,7 +64,7 @@ test('fragments of different messages may interleave', (t) => {
       if (pdu !== undefined) results.push(pdu);
     }
   }
-  t.deepEqual(results.find((p) => p.type === 'user-envelope'), { type: 'user-envelope', recipient: RECIPIENT, sender: SENDER, message: m1 });
+  t.deepEqual(results.find((p) => p.type === 'user-envelope'), { type: 'user-envelope', seq: 1, recipient: RECIPIENT, sender: SENDER, message: m1 });
   t.deepEqual(results.find((p) => p.type === 'system-envelope'), { type: 'system-envelope', seq: 7, recipient: RECIPIENT, sender: undefined, message: m2 });
 });
 
@@ -76,7 +77,7 @@ test('a fragment out of order drops that message with ERR_FRAGMENT_OUT_OF_ORDER 
   t.is(pair.ba.reassembler.pendingMessages, 0);
   t.throws(() => pair.ba.decode(frames[1] as Uint8Array), { instanceOf: FragmentOutOfOrderError });
   const next = pair.ab.encodeUserMessage('r', Buffer.alloc(400, 9), 's');
-  t.deepEqual(deliver(pair, next), { type: 'user-envelope', recipient: 'r', sender: 's', message: Buffer.alloc(400, 9) });
+  t.deepEqual(deliver(pair, next), { type: 'user-envelope', seq: 2, recipient: 'r', sender: 's', message: Buffer.alloc(400, 9) });
 });
 
 test('reassembly is bounded per association', (t) => {

@@ -15,7 +15,7 @@ import {
 import { Greet, Money, Point, RECIPIENT, SENDER, TestRef, makePair, makeRegistry, messageValue, refCodec, settle } from './helpers.js';
 
 function roundTrip(codec: Codec, message: unknown): unknown {
-  const decoded = codec.decode(codec.encode({ type: 'user-envelope', recipient: RECIPIENT, sender: SENDER, message }));
+  const decoded = codec.decode(codec.encode({ type: 'user-envelope', seq: 1, recipient: RECIPIENT, sender: SENDER, message }));
   if (decoded.type !== 'user-envelope') throw new Error('not an envelope');
   return decoded.message;
 }
@@ -29,7 +29,7 @@ test('arbitrary message values round-trip unchanged, with and without compressio
       t.deepEqual(roundTrip(codec, message), message);
       for (const payload of pair.ab.encodeUserMessage(RECIPIENT, message, SENDER)) {
         const pdu = pair.ba.decode(payload);
-        t.deepEqual(pdu, { type: 'user-envelope', recipient: RECIPIENT, sender: SENDER, message });
+        t.deepEqual(pdu, { type: 'user-envelope', seq: pair.ab.lastUserSeq, recipient: RECIPIENT, sender: SENDER, message });
       }
       settle(pair);
     }),
@@ -47,8 +47,8 @@ test('registered class instances arrive as instances of their class', (t) => {
 });
 
 test('positional fields write an array instead of a map', (t) => {
-  const withFields = codec.encode({ type: 'user-envelope', recipient: 'r', sender: undefined, message: new Point(1, 2) });
-  t.is(Buffer.from(withFields).toString('hex'), '10a172c0d4430092aa746573742e506f696e74920102');
+  const withFields = codec.encode({ type: 'user-envelope', seq: 1, recipient: 'r', sender: undefined, message: new Point(1, 2) });
+  t.is(Buffer.from(withFields).toString('hex'), '1001a172c0d4430092aa746573742e506f696e74920102');
 });
 
 test('toWire and fromWire statics carry private state', (t) => {
@@ -60,11 +60,11 @@ test('toWire and fromWire statics carry private state', (t) => {
 test('a throwing fromWire fails that one message with ERR_MESSAGE_DECODE and its cause', (t) => {
   const bad = new MessageRegistry().register(Money, 'test.Money', { toWire: () => 'not a bigint', fromWire: Money.fromWire });
   const c = new Codec({ registry: bad });
-  const payload = c.encode({ type: 'user-envelope', recipient: 'r', sender: 's', message: new Money(1n) });
+  const payload = c.encode({ type: 'user-envelope', seq: 1, recipient: 'r', sender: 's', message: new Money(1n) });
   const error = t.throws(() => c.decode(payload), { instanceOf: MessageDecodeError });
   t.is(error?.code, 'ERR_MESSAGE_DECODE');
   t.true(error?.cause instanceof TypeError);
-  t.deepEqual(error?.envelope, { type: 'user-envelope', recipient: 'r', sender: 's' });
+  t.deepEqual(error?.envelope, { type: 'user-envelope', seq: 1, recipient: 'r', sender: 's' });
 });
 
 test('actor refs at any depth go through the RefCodec', (t) => {
@@ -79,8 +79,8 @@ test('actor refs at any depth go through the RefCodec', (t) => {
 
 test('a ref without a RefCodec is refused on both sides', (t) => {
   const plain = new Codec({ registry: makeRegistry() });
-  t.throws(() => plain.encode({ type: 'user-envelope', recipient: 'r', sender: undefined, message: new TestRef('p') }), { instanceOf: UnsupportedValueError });
-  const payload = codec.encode({ type: 'user-envelope', recipient: 'r', sender: undefined, message: new TestRef('p') });
+  t.throws(() => plain.encode({ type: 'user-envelope', seq: 1, recipient: 'r', sender: undefined, message: new TestRef('p') }), { instanceOf: UnsupportedValueError });
+  const payload = codec.encode({ type: 'user-envelope', seq: 1, recipient: 'r', sender: undefined, message: new TestRef('p') });
   t.throws(() => plain.decode(payload), { instanceOf: UnsupportedValueError });
 });
 
@@ -92,14 +92,14 @@ test('an unknown manifest fails only that message, naming its recipient and send
   t.is(error?.code, 'ERR_UNKNOWN_MANIFEST');
   t.is((error as UnknownManifestError).manifest, 'test.Greet');
   t.deepEqual(error?.envelope, { type: 'system-envelope', recipient: RECIPIENT, sender: SENDER, seq: 9 });
-  const good = sender.encode({ type: 'user-envelope', recipient: RECIPIENT, sender: undefined, message: 'next' });
+  const good = sender.encode({ type: 'user-envelope', seq: 1, recipient: RECIPIENT, sender: undefined, message: 'next' });
   t.is((receiver.decode(good) as { message: unknown }).message, 'next');
 });
 
 test('an unregistered class, a function or a symbol is refused at the sender', (t) => {
   class Unknown {}
   for (const message of [new Unknown(), () => 1, Symbol('s'), { f: () => 1 }, [Symbol('x')], new Float64Array(2), /re/, new Error('e')]) {
-    t.throws(() => codec.encode({ type: 'user-envelope', recipient: 'r', sender: undefined, message }), { instanceOf: UnsupportedValueError });
+    t.throws(() => codec.encode({ type: 'user-envelope', seq: 1, recipient: 'r', sender: undefined, message }), { instanceOf: UnsupportedValueError });
   }
 });
 
@@ -113,18 +113,18 @@ test('registering a class or a manifest twice is refused', (t) => {
 test('a cyclic or too deeply nested message is refused with ERR_NESTING_TOO_DEEP', (t) => {
   const cyclic: Record<string, unknown> = {};
   cyclic['self'] = cyclic;
-  t.throws(() => codec.encode({ type: 'user-envelope', recipient: 'r', sender: undefined, message: cyclic }), { instanceOf: NestingTooDeepError });
-  // 100 nested one-element arrays: 10 c0 91 91 ... c0
-  const deep = Buffer.concat([Buffer.from('10a172c0', 'hex'), Buffer.alloc(100, 0x91), Buffer.from([0xc0])]);
+  t.throws(() => codec.encode({ type: 'user-envelope', seq: 1, recipient: 'r', sender: undefined, message: cyclic }), { instanceOf: NestingTooDeepError });
+  // 100 nested one-element arrays: 10 01 a1 72 c0 91 91 ... c0
+  const deep = Buffer.concat([Buffer.from('1001a172c0', 'hex'), Buffer.alloc(100, 0x91), Buffer.from([0xc0])]);
   t.throws(() => codec.decode(deep), { instanceOf: NestingTooDeepError, code: 'ERR_NESTING_TOO_DEEP' } as never);
-  const veryDeep = Buffer.concat([Buffer.from('10a172c0', 'hex'), Buffer.alloc(200_000, 0x91), Buffer.from([0xc0])]);
+  const veryDeep = Buffer.concat([Buffer.from('1001a172c0', 'hex'), Buffer.alloc(200_000, 0x91), Buffer.from([0xc0])]);
   t.throws(() => new Codec({ maxFrameSize: 1 << 20 }).decode(veryDeep), { instanceOf: NestingTooDeepError });
 });
 
 test('arrays nested in arrays cannot claim more items than the frame has bytes', (t) => {
   // each level declares 60000 items, as many as the bytes that remain, 50 levels deep
   const levels = 50;
-  const parts: Buffer[] = [Buffer.from('10a172c0', 'hex')];
+  const parts: Buffer[] = [Buffer.from('1001a172c0', 'hex')];
   for (let i = 0; i < levels; i++) parts.push(Buffer.from([0xdc, 0xea, 0x60]));
   parts.push(Buffer.alloc(60000, 0xc0));
   const frame = Buffer.concat(parts);
@@ -136,18 +136,18 @@ test('arrays nested in arrays cannot claim more items than the frame has bytes',
 
 test('a __proto__ key on the wire is refused and never reaches a prototype', (t) => {
   // envelope to "r" whose message is the map {"__proto__": {"polluted": true}}
-  const payload = Buffer.from('10a172c081a95f5f70726f746f5f5f81a8706f6c6c75746564c3', 'hex');
+  const payload = Buffer.from('1001a172c081a95f5f70726f746f5f5f81a8706f6c6c75746564c3', 'hex');
   const error = t.throws(() => codec.decode(payload), { instanceOf: ForbiddenKeyError });
   t.is(error?.code, 'ERR_FORBIDDEN_KEY');
   // the same key in str8 form
-  const str8 = Buffer.from('10a172c081d9095f5f70726f746f5f5fc3', 'hex');
+  const str8 = Buffer.from('1001a172c081d9095f5f70726f746f5f5fc3', 'hex');
   t.throws(() => codec.decode(str8), { instanceOf: ForbiddenKeyError });
   t.is(({} as Record<string, unknown>)['polluted'], undefined);
 });
 
 test('an own __proto__ property is refused at the sender', (t) => {
   const message = JSON.parse('{"__proto__": {"polluted": true}}') as unknown;
-  t.throws(() => codec.encode({ type: 'user-envelope', recipient: 'r', sender: undefined, message }), { instanceOf: UnsupportedValueError });
+  t.throws(() => codec.encode({ type: 'user-envelope', seq: 1, recipient: 'r', sender: undefined, message }), { instanceOf: UnsupportedValueError });
 });
 
 test('constructor and prototype keys stay plain data and touch no prototype', (t) => {
@@ -176,7 +176,7 @@ test('msgpackr extensions the protocol does not register are refused', (t) => {
     'c1', // never-used token
   ];
   for (const hex of cases) {
-    const payload = Buffer.from('10a172c0' + hex, 'hex');
+    const payload = Buffer.from('1001a172c0' + hex, 'hex');
     const error = t.throws(() => codec.decode(payload));
     t.true(error instanceof UnsupportedExtensionError || error instanceof CorruptedFrameError, hex);
   }

@@ -17,9 +17,10 @@ const pdu: fc.Arbitrary<Pdu> = fc.oneof(
   fc.record({ type: fc.constant('handshake-response' as const), from: uniqueAddress, to: str, nonce: uid }),
   fc.constant({ type: 'heartbeat' as const }),
   fc.record({ type: fc.constant('heartbeat-reply' as const), uid }),
+  fc.record({ type: fc.constant('user-ack' as const), seq }),
   fc.record({ type: fc.constant('disassociate' as const), reason, detail: str }),
   fc.record({ type: fc.constant('quarantined' as const), from: uniqueAddress, to: uniqueAddress }),
-  fc.record({ type: fc.constant('user-envelope' as const), recipient: str, sender: fc.option(str, { nil: undefined }), message: messageValue }),
+  fc.record({ type: fc.constant('user-envelope' as const), seq, recipient: str, sender: fc.option(str, { nil: undefined }), message: messageValue }),
   fc.record({ type: fc.constant('system-envelope' as const), seq, recipient: str, sender: fc.option(str, { nil: undefined }), message: messageValue }),
   fc.record({ type: fc.constant('ack' as const), cumulative: seq, selective: fc.array(seq, { maxLength: 10 }) }),
   fc.record({ type: fc.constant('nack' as const), cumulative: seq, missing: fc.array(seq, { maxLength: 10 }) }),
@@ -69,7 +70,7 @@ test('decodes a PDU inside a larger buffer without looking outside its bounds', 
 
 test('every PDU starts with its tag byte', (t) => {
   t.is(codec.encode({ type: 'heartbeat' })[0], PduTag.heartbeat);
-  t.is(codec.encode({ type: 'user-envelope', recipient: 'r', sender: undefined, message: 1 })[0], PduTag.userEnvelope);
+  t.is(codec.encode({ type: 'user-envelope', seq: 1, recipient: 'r', sender: undefined, message: 1 })[0], PduTag.userEnvelope);
   t.is(codec.encode({ type: 'system-envelope', seq: 1, recipient: 'r', sender: undefined, message: 1 })[0], PduTag.systemEnvelope);
 });
 
@@ -94,18 +95,19 @@ test('refuses to encode a PDU with an out-of-range field', (t) => {
 
 test('checks maxFrameSize the same way when encoding and when decoding', (t) => {
   const small = new Codec({ maxFrameSize: 64 });
-  const pdu: Pdu = { type: 'user-envelope', recipient: 'r', sender: undefined, message: 'x'.repeat(100) };
+  const pdu: Pdu = { type: 'user-envelope', seq: 1, recipient: 'r', sender: undefined, message: 'x'.repeat(100) };
   t.throws(() => small.encode(pdu), { instanceOf: FrameTooLongError, code: 'ERR_FRAME_TOO_LONG' } as never);
   const payload = codec.encode(pdu);
   t.throws(() => small.decode(payload), { instanceOf: FrameTooLongError });
-  const exact = codec.encode({ type: 'user-envelope', recipient: 'r', sender: undefined, message: 'x'.repeat(64 - 6) }); // tag, r, nil, str8 header (2)
+  const exact = codec.encode({ type: 'user-envelope', seq: 1, recipient: 'r', sender: undefined, message: 'x'.repeat(64 - 7) }); // tag, seq, r, nil, str8 header (2)
   t.is(exact.length, 64);
   t.is(small.decode(exact).type, 'user-envelope');
 });
 
 test('accepts uids and sequence numbers written with any msgpack integer width', (t) => {
-  // heartbeat-reply [uid] with uid as a fixint, and ack with uint64 fields, as another client may write them
+  // heartbeat-reply [uid] with uid as a fixint, user-ack [seq] with a uint64, and ack with uint64 fields, as another client may write them
   t.deepEqual(codec.decode(Buffer.from('049105', 'hex')), { type: 'heartbeat-reply', uid: 5n });
+  t.deepEqual(codec.decode(Buffer.from('1491cf0000000000000003', 'hex')), { type: 'user-ack', seq: 3 });
   t.deepEqual(codec.decode(Buffer.from('1292cf000000000000000790', 'hex')), { type: 'ack', cumulative: 7, selective: [] });
 });
 

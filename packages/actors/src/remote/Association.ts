@@ -1,5 +1,5 @@
 import { DisassociateReason, type AssociationCodec, type DisassociatePdu, type HandshakeResponsePdu, type Pdu, type QuarantinedPdu } from '@helios/codec'
-import type { Channel } from '@helios/transport'
+import type { Channel, TimerHandle } from '@helios/transport'
 import type { ActorRef } from '../ActorRef.js'
 import type { Address } from '../Address.js'
 import type { AssociationInfo } from '../AssociationInfo.js'
@@ -17,6 +17,7 @@ import { SystemMessageAcker } from './SystemMessageAcker.js'
 import { SystemMessageOverflowError } from './SystemMessageDelivery.js'
 import { SystemMessageSender, type WireSystemMessage } from './SystemMessageSender.js'
 import { WIRE_DEATH_WATCH_NOTIFICATION, WIRE_UNWATCH, WIRE_WATCH } from './SystemMessageWire.js'
+import { UserMessageLedger } from './UserMessageLedger.js'
 
 /** Per-association counters (see {@link Association.stats}). */
 export interface AssociationStats {
@@ -26,8 +27,13 @@ export interface AssociationStats {
   bytesReceived: number
   framesSent: number
   framesReceived: number
-  /** User messages dropped: full queue, encode failure, quarantine, handshake failure. */
+  /**
+   * User messages dropped here: full queue, encode failure, quarantine, handshake failure, and
+   * those the peer had not confirmed when the association ended.
+   */
   dropped: number
+  /** User messages from the peer that never arrived (gaps in their numbering). */
+  lostInTransit: number
   /** Frames that failed to decode (each failed alone; the association went on). */
   decodeErrors: number
   systemMessagesSent: number
@@ -50,6 +56,8 @@ export interface AssociationSeed {
   readonly nonce?: bigint
 }
 
+/** User acks go out at most this often while user messages arrive (and once this long after the last). */
+const USER_ACK_INTERVAL_MS = 100
 /** Minimum time between two handshake requests sent to re-introduce this node over UDP. */
 const REINTRODUCE_MIN_INTERVAL_MS = 100
 /** First probe of an address quarantined as unreachable, after this many heartbeat intervals. */
@@ -76,7 +84,7 @@ export class Association implements LinkOwner, InboundPeer {
   readonly handshake: Handshake
   readonly stats: AssociationStats = {
     messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0,
-    dropped: 0, decodeErrors: 0, systemMessagesSent: 0, systemMessagesResent: 0, systemMessagesReceived: 0, reconnects: 0,
+    dropped: 0, lostInTransit: 0, decodeErrors: 0, systemMessagesSent: 0, systemMessagesResent: 0, systemMessagesReceived: 0, reconnects: 0,
   }
   codec: AssociationCodec
   readonly control: OutboundLink
@@ -94,6 +102,17 @@ export class Association implements LinkOwner, InboundPeer {
   private readonly sender: SystemMessageSender
   private readonly acker = new SystemMessageAcker()
   private readonly watcher: HeartbeatWatcher
+  private readonly userLedger = new UserMessageLedger()
+  private userAckTimer: TimerHandle | undefined
+  private userAcked = 0
+  /** Tells the peer which of its user messages arrived: every 100 ms while they come, and once after the last. */
+  private readonly sendUserAck = (): void => {
+    this.userAckTimer = undefined
+    const seq = this.userLedger.highestReceived
+    if (seq === this.userAcked || isFinal(this.state) || !this.control.ready) return
+    this.userAcked = seq
+    this.writeControlPdu({ type: 'user-ack', seq })
+  }
   /** Since when the established association's control connection is lost and not yet confirmed again. */
   private lostAt: number | undefined
   /** The handler of the connection the peer's latest user frame came on. */
@@ -463,7 +482,8 @@ export class Association implements LinkOwner, InboundPeer {
       // A lost fragment (udp) or a cut connection leaves a partial message that can never
       // complete: drop the partial state instead of letting it fill the bounded buffer.
       if (code === 'ERR_FRAGMENT_OUT_OF_ORDER' || code === 'ERR_REASSEMBLY_OVERFLOW') this.codec.reassembler.clear()
-      this.host.decodeFailed(this, err)
+      // A message cut short (its fragments out of order) is counted once, as a gap in the numbering.
+      if (code !== 'ERR_FRAGMENT_OUT_OF_ORDER') this.host.decodeFailed(this, err)
       return
     }
     if (pdu !== undefined) this.handle(pdu)
@@ -476,6 +496,8 @@ export class Association implements LinkOwner, InboundPeer {
       case 'user-envelope':
         if (s.kind !== 'established' && s.kind !== 'handshaking') return
         this.stats.messagesReceived++
+        this.userLedger.receive(pdu.seq)
+        if (this.userAckTimer === undefined) this.userAckTimer = this.host.clock.setTimeout(this.sendUserAck, USER_ACK_INTERVAL_MS)
         try {
           this.host.deliverUser(pdu.recipient, pdu.message, pdu.sender)
         } catch (err) {
@@ -501,6 +523,9 @@ export class Association implements LinkOwner, InboundPeer {
         return
       case 'heartbeat-reply':
         if (s.kind === 'established' && pdu.uid === s.uid) this.watcher.replied()
+        return
+      case 'user-ack':
+        this.userLedger.confirm(pdu.seq)
         return
       case 'handshake-request':
         this.onHandshakeRequest(pdu.from.uid, pdu.nonce)
@@ -736,6 +761,7 @@ export class Association implements LinkOwner, InboundPeer {
       this.refuseClaim(`no answer naming it at ${this.key} within ${settings.handshakeTimeoutMs} ms`)
     }
     if (this.control.ready) this.writeControlPdu({ type: 'heartbeat' })
+    this.reportLost()
     if (!this.watcher.available()) {
       const phi = this.watcher.phi
       this.host.publishUnreachable(this, phi)
@@ -750,6 +776,22 @@ export class Association implements LinkOwner, InboundPeer {
     }
     this.codec.resendUnackedAdvertisements()
     this.host.scheduleFlush(this)
+  }
+
+  /** Publishes the user messages from the peer found missing since the last report. */
+  private reportLost(): void {
+    const lost = this.userLedger.takeLost()
+    if (lost === 0) return
+    this.stats.lostInTransit += lost
+    this.host.dropped(this.remoteAddress, '(unknown)', `${lost} user message${lost === 1 ? '' : 's'} from ${this.key} never arrived (lost in transit: a connection was cut or datagrams were lost)`, undefined, lost)
+  }
+
+  /** At the end of an established association: what the peer never confirmed is reported, not lost silently (an upper bound). */
+  private reportUnconfirmed(why: string): void {
+    const n = this.userLedger.unconfirmed(this.codec.lastUserSeq)
+    if (n === 0) return
+    this.stats.dropped += n
+    this.host.dropped(this.remoteAddress, '(unknown)', `${n} user message${n === 1 ? '' : 's'} sent to ${this.key} not confirmed before ${why} (delivered in its last 100 ms, or lost)`, undefined, n)
   }
 
   /** @internal This process was paused (SIGSTOP, GC, a blocked loop): the peer's silence meanwhile is forgiven. */
@@ -805,6 +847,7 @@ export class Association implements LinkOwner, InboundPeer {
       }
     }
     this.state = { kind: 'quarantined', uid, confirmed: s.kind === 'established', since: now, reason }
+    if (s.kind === 'established') this.reportUnconfirmed(`it was quarantined (${reason})`)
     debug('quarantined %s uid %s: %s', this.key, uid, reason)
     // Quarantined because the peer quarantined us: the registry publishes that (byPeer) instead.
     if (cause !== 'peer') this.host.publishQuarantined(this, uid, reason)
@@ -820,11 +863,15 @@ export class Association implements LinkOwner, InboundPeer {
     const s = this.state
     if (isFinal(s)) return
     this.state = { kind: 'retired', uid: peerUidOf(s), confirmed: s.kind === 'established', reason }
+    if (s.kind === 'established') this.reportUnconfirmed(`the association was replaced (${reason})`)
     debug('retired association with %s: %s', this.key, reason)
     this.end(reason, terminateWatchers)
   }
 
   private end(reason: string, terminateWatchers = true): void {
+    this.reportLost()
+    if (this.userAckTimer !== undefined) this.host.clock.clearTimeout(this.userAckTimer)
+    this.userAckTimer = undefined
     this.handshake.claim = undefined
     this.closeParked(undefined, reason)
     this.handOverQueued(reason)
@@ -860,6 +907,8 @@ export class Association implements LinkOwner, InboundPeer {
       while (this.sender.size > 0 && this.control.ready && clock.now() < deadline) {
         await new Promise<void>((resolve) => { clock.setTimeout(resolve, 20, { keepAlive: true }) })
       }
+      // What arrived from the peer, so that it does not report those messages as unconfirmed.
+      this.sendUserAck()
       this.writeControlPdu({ type: 'disassociate', reason: DisassociateReason.shutdown, detail: 'actor system terminated' })
       this.flush()
     }

@@ -53,7 +53,8 @@ export interface AssociationHost {
   /** `byPeer`: the peer quarantined this node's `localUid` (and this node now presents `newLocalUid`). */
   publishQuarantined(a: Association, uid: bigint | undefined, reason: string, byPeer?: { readonly byPeer: true; readonly localUid: bigint; readonly newLocalUid?: bigint }): void
   publishUnreachable(a: Association, phi: number): void
-  dropped(remote: Address | undefined, recipient: string, reason: string, cause?: unknown): void
+  /** `count` user messages (default 1) were dropped or lost. */
+  dropped(remote: Address | undefined, recipient: string, reason: string, cause?: unknown, count?: number): void
   decodeFailed(a: Association, err: unknown): void
   handshakeFailed(remote: string, reason: string, inbound: boolean, cause?: unknown): void
   connectFailed(a: Association, lane: LaneId, err: Error): void

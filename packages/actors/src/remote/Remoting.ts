@@ -538,10 +538,10 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     if (ev.wants('unreachable')) ev.emit('unreachable', { local: this.address, remote: a.remoteAddress, remoteUid: a.uid, phi })
   }
 
-  dropped(remote: Address | undefined, recipient: string, reason: string, cause?: unknown): void {
+  dropped(remote: Address | undefined, recipient: string, reason: string, cause?: unknown, count?: number): void {
     debug('dropped message to %s: %s', recipient, reason)
     const ev = this.internals.events
-    if (ev.wants('dropped')) ev.emit('dropped', { local: this.address, remote, recipient, reason, ...(cause !== undefined ? { cause } : {}) })
+    if (ev.wants('dropped')) ev.emit('dropped', { local: this.address, remote, recipient, reason, ...(cause !== undefined ? { cause } : {}), ...(count !== undefined ? { count } : {}) })
   }
 
   decodeFailed(a: Association, err: unknown): void {

@@ -91,10 +91,11 @@ function writeScalar(buf: Buffer, pos: number, message: unknown, strLength: numb
 }
 
 /**
- * Encodes an envelope into one payload. `recipient` / `sender` are literal paths or compressed
- * indexes (`sender` undefined for none); `seq` is -1 for a user envelope.
+ * Encodes an envelope (`tag`: user or system) into one payload. `recipient` / `sender` are literal
+ * paths or compressed indexes (`sender` undefined for none).
  */
 export function encodeEnvelope(
+  tag: typeof PduTag.userEnvelope | typeof PduTag.systemEnvelope,
   seq: number,
   recipient: string | number,
   sender: string | number | undefined,
@@ -103,7 +104,7 @@ export function encodeEnvelope(
 ): Buffer {
   const recipientLength = typeof recipient === 'string' ? utf8Length(recipient) : 0;
   const senderLength = typeof sender === 'string' ? utf8Length(sender) : 0;
-  const headerSize = 1 + (seq >= 0 ? uintSize(seq) : 0) + fieldSize(recipient, recipientLength) + fieldSize(sender, senderLength);
+  const headerSize = 1 + uintSize(seq) + fieldSize(recipient, recipientLength) + fieldSize(sender, senderLength);
   const messageLength = typeof message === 'string' && message.length < 256 ? utf8Length(message) : -1;
   const bodySize = scalarSize(message, messageLength);
   let out: Buffer;
@@ -113,13 +114,8 @@ export function encodeEnvelope(
   } else {
     out = encodeValue(message, headerSize, ctx);
   }
-  let pos = 0;
-  if (seq >= 0) {
-    out[pos++] = PduTag.systemEnvelope;
-    pos = writeUint(out, pos, seq);
-  } else {
-    out[pos++] = PduTag.userEnvelope;
-  }
+  out[0] = tag;
+  let pos = writeUint(out, 1, seq);
   pos = writeField(out, pos, recipient, recipientLength);
   writeField(out, pos, sender, senderLength);
   return out;
@@ -155,7 +151,7 @@ const NOT_SCALAR = Symbol('not a scalar');
  * itself carries the header in `error.envelope`.
  */
 export function decodeEnvelope(tag: number, reader: HeaderReader, ctx: DecodeContext): UserEnvelopePdu | SystemEnvelopePdu {
-  const seq = tag === PduTag.systemEnvelope ? reader.readUint('sequence number') : -1;
+  const seq = reader.readUint('sequence number');
   const recipient = resolvePath(reader.readStrOrIndex('recipient'), ctx.refs);
   let sender: string | undefined;
   if (reader.peek() === NIL) {
@@ -171,12 +167,12 @@ export function decodeEnvelope(tag: number, reader: HeaderReader, ctx: DecodeCon
       message = decodeValue(buf, pos, end, ctx);
     } catch (error) {
       if (error instanceof CodecError) {
-        const header: EnvelopeHeader = seq >= 0 ? { type: 'system-envelope', recipient, sender, seq } : { type: 'user-envelope', recipient, sender };
+        const header: EnvelopeHeader = { type: tag === PduTag.systemEnvelope ? 'system-envelope' : 'user-envelope', recipient, sender, seq };
         error.envelope = header;
       }
       throw error;
     }
   }
-  if (seq >= 0) return { type: 'system-envelope', seq, recipient, sender, message };
-  return { type: 'user-envelope', recipient, sender, message };
+  if (tag === PduTag.systemEnvelope) return { type: 'system-envelope', seq, recipient, sender, message };
+  return { type: 'user-envelope', seq, recipient, sender, message };
 }

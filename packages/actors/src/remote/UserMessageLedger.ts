@@ -1,0 +1,44 @@
+/**
+ * Accounting of user messages on one association, so that none is lost silently. User envelopes
+ * are numbered per association (1, 2, 3, ...) but never resent (at most once), so:
+ *
+ * - the receiving side counts the numbers it never received below the highest it did: messages
+ *   lost in transit (a connection cut with bytes in flight, frames dropped when a lane switched
+ *   connections, lost datagrams; over UDP a late datagram fills its gap again);
+ * - the sending side learns from the peer's user acks (every 100 ms while messages arrive, and
+ *   once after the last) the highest number the peer received; what it wrote beyond that when the
+ *   association ends is reported as unconfirmed (delivered in the last 100 ms, or lost: an upper
+ *   bound).
+ */
+export class UserMessageLedger {
+  /** Highest number received from the peer (0: none yet). */
+  highestReceived = 0
+  /** Highest of our numbers the peer confirmed (0: none yet). */
+  confirmed = 0
+  private received = 0
+  private reportedLost = 0
+
+  /** A user envelope numbered `seq` arrived. */
+  receive(seq: number): void {
+    this.received++
+    if (seq > this.highestReceived) this.highestReceived = seq
+  }
+
+  /** The peer confirmed our numbers up to `seq` (a user ack). */
+  confirm(seq: number): void {
+    if (seq > this.confirmed) this.confirmed = seq
+  }
+
+  /** Messages found missing since the last call (gaps below the highest number received). */
+  takeLost(): number {
+    const lost = this.highestReceived - this.received - this.reportedLost
+    if (lost <= 0) return 0
+    this.reportedLost += lost
+    return lost
+  }
+
+  /** Of our messages numbered up to `lastSent`, how many the peer has not confirmed. */
+  unconfirmed(lastSent: number): number {
+    return Math.max(0, lastSent - this.confirmed)
+  }
+}
