@@ -1,6 +1,7 @@
 import test from 'ava'
-import { ActorSystem, Terminated, type ActorRef, type RemoteOptions } from '@helios/actors'
+import { ActorSystem, type RemoteOptions } from '@helios/actors'
 import { spawnNode } from './support/node.js'
+import { watchFrom } from './support/watch.js'
 
 // A fast failure detector so that the tests take seconds: heartbeats every 200 ms, 1 s of
 // acceptable pause. With Akka's formula phi passes 8 roughly `pause + 3 * minStdDeviation` after
@@ -15,26 +16,13 @@ function remote(extra: Partial<RemoteOptions> = {}): RemoteOptions {
   return { transport: 'tcp', host: '127.0.0.1', port: 0, ...fast, ...extra }
 }
 
-/** Watches `target` from a fresh actor of `system`; resolves with the Terminated and when it came. */
-function watch(system: ActorSystem, target: ActorRef): { terminated: Promise<{ msg: Terminated; at: number }>; ready: Promise<void> } {
-  let ready!: () => void
-  const readyP = new Promise<void>((r) => { ready = r })
-  const terminated = new Promise<{ msg: Terminated; at: number }>((resolve) => {
-    const w = system.actorOf((m, ctx) => {
-      if (m === 'go') { ctx.watch(target); ready() } else if (m instanceof Terminated) resolve({ msg: m, at: performance.now() })
-    })
-    w.tell('go')
-  })
-  return { terminated, ready: readyP }
-}
-
 test('a watcher gets Terminated when the remote actor stops', async (t) => {
   const b = await spawnNode({ name: 'B', transport: 'tcp', remote: fast })
   const a = await ActorSystem.create('A', { remote: remote() })
   t.teardown(async () => { await a.terminate(); await b.kill() })
   const path = await b.command<string>('spawn', { name: 'victim' })
   const ref = await a.actorSelection(path.split('#')[0] as string).resolveOne({ timeoutMs: 5000 })
-  const w = watch(a, ref)
+  const w = watchFrom(a, ref)
   await w.ready
   await new Promise((r) => setTimeout(r, 200)) // the watch travels as a system message
   await b.command('stop', { name: 'victim' })
@@ -49,7 +37,7 @@ test('a peer killed with SIGKILL is declared down at once: its reset connection 
   const a = await ActorSystem.create('A', { remote: remote() })
   t.teardown(async () => { await a.terminate(); await b.kill() })
   const ref = await a.actorSelection(`${b.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
-  const w = watch(a, ref)
+  const w = watchFrom(a, ref)
   await w.ready
   await new Promise((r) => setTimeout(r, 300)) // the watch travels as a system message
   const quarantined = new Promise<{ reason: string }>((resolve) => a.events.once('quarantined', resolve))
@@ -69,7 +57,7 @@ test('with downOnConnectionRefused off, a peer killed with SIGKILL is declared d
   const a = await ActorSystem.create('A', { remote: remote({ downOnConnectionRefused: false }) })
   t.teardown(async () => { await a.terminate(); await b.kill() })
   const ref = await a.actorSelection(`${b.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
-  const w = watch(a, ref)
+  const w = watchFrom(a, ref)
   await w.ready
   await new Promise((r) => setTimeout(r, 1000)) // a few heartbeats
   const quarantined = new Promise<{ reason: string }>((resolve) => a.events.once('quarantined', resolve))
@@ -88,7 +76,7 @@ test('a hung peer (SIGSTOP, sockets open) is declared unreachable and quarantine
   const a = await ActorSystem.create('A', { remote: remote() })
   t.teardown(async () => { await a.terminate(); b.process.kill('SIGCONT'); await b.kill() })
   const ref = await a.actorSelection(`${b.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
-  const w = watch(a, ref)
+  const w = watchFrom(a, ref)
   await w.ready
   await new Promise((r) => setTimeout(r, 1000))
   const unreachable = new Promise<{ phi: number }>((resolve) => a.events.once('unreachable', resolve))
@@ -104,7 +92,7 @@ test('a hung peer (SIGSTOP, sockets open) is declared unreachable and quarantine
   ref.tell('after quarantine')
   t.is(a.deadLetterCount, before + 1)
   // A watch made after the quarantine is answered at once.
-  const late = watch(a, ref)
+  const late = watchFrom(a, ref)
   const { msg: lateMsg } = await late.terminated
   t.true(lateMsg.addressTerminated)
 })
@@ -118,7 +106,7 @@ test('a peer restarted on the same port (new uid) is recognised once its new uid
   let b2: Awaited<ReturnType<typeof spawnNode>> | undefined
   t.teardown(async () => { await a.terminate(); await b1.kill(); await b2?.kill() })
   const ref = await a.actorSelection(`${b1.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
-  const w = watch(a, ref)
+  const w = watchFrom(a, ref)
   await w.ready
   await new Promise((r) => setTimeout(r, 300))
   const quarantined = new Promise<{ reason: string; remoteUid?: bigint | undefined }>((resolve) => a.events.once('quarantined', resolve))
@@ -138,30 +126,6 @@ test('a peer restarted on the same port (new uid) is recognised once its new uid
   t.is(a.deadLetterCount, before + 1)
 })
 
-for (const transport of ['tcp', 'udp'] as const) {
-  test(`${transport}: after the old uid was quarantined, one resolveOne issued when the restarted node listens finds it (no retry)`, async (t) => {
-    const b1 = await spawnNode({ name: 'B', transport, remote: fast })
-    const port = Number(b1.address.split(':').pop())
-    const a = await ActorSystem.create('A', { remote: remote({ transport }) })
-    let b2: Awaited<ReturnType<typeof spawnNode>> | undefined
-    t.teardown(async () => { await a.terminate(); await b1.kill(); await b2?.kill() })
-    const old = await a.actorSelection(`${b1.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
-    const quarantined = new Promise<void>((resolve) => a.events.once('quarantined', () => resolve()))
-    await b1.kill('SIGKILL')
-    await quarantined
-    b2 = await spawnNode({ name: 'B', transport, port, remote: fast })
-    const listening = performance.now()
-    const echo = await a.actorSelection(`${b2.address}/user/echo`).resolveOne({ timeoutMs: 15_000 })
-    t.is(await a.ask(echo, 'found you', { timeoutMs: 5000 }), 'found you')
-    t.log(`${transport}: resolveOne + ask succeeded ${(performance.now() - listening).toFixed(0)} ms after the restarted node listened`)
-    t.is(a.associations().find((x) => x.remote.toString() === b2!.address)?.state, 'established')
-    // A ref to an actor of the old incarnation stays dead.
-    const before = a.deadLetterCount
-    old.tell('to the old incarnation')
-    t.is(a.deadLetterCount, before + 1)
-  })
-}
-
 test('a watch sent before the association exists is not lost', async (t) => {
   const a = await ActorSystem.create('A', { remote: remote() })
   const b = await ActorSystem.create('B', { remote: remote() })
@@ -169,7 +133,7 @@ test('a watch sent before the association exists is not lost', async (t) => {
   const target = b.actorOf(() => {}, 'target')
   // No selection, no ask: the watch is the first thing A ever sends to B.
   const ref = a.resolveActorRef(`${b.address.toString()}/user/target`)
-  const w = watch(a, ref)
+  const w = watchFrom(a, ref)
   await w.ready
   await new Promise((r) => setTimeout(r, 300))
   b.stop(target)
@@ -184,7 +148,7 @@ test('watching an actor on a node that never answers ends with Terminated after 
   await closed.terminate()
   t.teardown(() => a.terminate())
   const ref = a.resolveActorRef(`${address}/user/x`)
-  const w = watch(a, ref)
+  const w = watchFrom(a, ref)
   const { msg } = await w.terminated
   t.true(msg.addressTerminated)
 })

@@ -27,7 +27,10 @@ const system = await ActorSystem.create(config.name, {
   },
 })
 for (const e of ['associated', 'disassociated', 'quarantined', 'unreachable', 'dropped', 'handshakeFailed'] as const) {
-  system.events.on(e, (ev) => send({ type: 'event', name: e, reason: (ev as { reason?: string }).reason, remote: String((ev as { remote?: unknown }).remote) }))
+  system.events.on(e, (ev) => {
+    const { reason, remote, byPeer, count } = ev as { reason?: string; remote?: unknown; byPeer?: boolean; count?: number }
+    send({ type: 'event', name: e, reason, remote: String(remote), byPeer, count, at: Date.now() })
+  })
 }
 
 system.actorOf((m, ctx) => { ctx.sender?.tell(m, ctx.self) }, 'echo')

@@ -10,6 +10,10 @@ export interface NodeEvent {
   readonly remote?: string
   readonly path?: string
   readonly addressTerminated?: boolean
+  /** `quarantined` events: true when the peer quarantined this node. */
+  readonly byPeer?: boolean
+  /** `dropped` events: how many messages. */
+  readonly count?: number
   readonly at?: number
 }
 
