@@ -12,10 +12,8 @@
  */
 import { execFileSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { selfSignedCertificate } from '@helios/transport/testing'
 
 /** Every namespace of a run starts with this. */
 export const NS_PREFIX = 'hfaults-'
@@ -181,22 +179,11 @@ export async function createLoopbackNet(count: number, udp: boolean, reason: str
 }
 
 /**
- * TLS material for the cluster, made with openssl like lib/certs.ts (one self-signed P-256
- * certificate used by every node as key, certificate and trust anchor), with every node address
- * in its subjectAltName so that hostname verification passes on 10.77.x.y.
+ * TLS material for the cluster, made in-process like lib/certs.ts (one self-signed certificate
+ * used by every node as key, certificate and trust anchor), with every node address in its
+ * subjectAltName so that hostname verification passes on 10.77.x.y.
  */
 export function makeClusterTls(hosts: readonly string[]): { key: string; cert: string; ca: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'helios-faults-tls-'))
-  try {
-    const san = ['DNS:localhost', ...[...new Set(['127.0.0.1', ...hosts])].map((h) => `IP:${h}`)].join(',')
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost',
-      '-addext', `subjectAltName=${san}`,
-    ], { stdio: 'ignore', timeout: 15_000 })
-    const cert = readFileSync(join(dir, 'cert.pem'), 'utf8')
-    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert, ca: cert }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  const { key, cert } = selfSignedCertificate({ hosts: ['localhost', ...new Set(['127.0.0.1', ...hosts])], days: 2 })
+  return { key, cert, ca: cert }
 }
