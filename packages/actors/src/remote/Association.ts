@@ -1,5 +1,5 @@
 import { DisassociateReason, type AssociationCodec, type DisassociatePdu, type HandshakeResponsePdu, type Pdu, type QuarantinedPdu } from '@helios/codec'
-import type { Channel, TimerHandle } from '@helios/transport'
+import type { Channel } from '@helios/transport'
 import type { ActorRef } from '../ActorRef.js'
 import type { Address } from '../Address.js'
 import type { AssociationInfo } from '../AssociationInfo.js'
@@ -15,9 +15,9 @@ import { LaneId, type OutboundLink } from './OutboundLink.js'
 import type { RemoteActorRef } from './RemoteActorRef.js'
 import { SystemMessageAcker } from './SystemMessageAcker.js'
 import { SystemMessageOverflowError } from './SystemMessageDelivery.js'
-import { SystemMessageSender, type WireSystemMessage } from './SystemMessageSender.js'
-import { WIRE_DEATH_WATCH_NOTIFICATION, WIRE_UNWATCH, WIRE_WATCH } from './SystemMessageWire.js'
+import { SystemMessageSender, toWireSystemMessage, type WireSystemMessage } from './SystemMessageSender.js'
 import { UserMessageLedger } from './UserMessageLedger.js'
+import { UserMessageQueue, type QueuedUserMessage } from './UserMessageQueue.js'
 
 /** Per-association counters (see {@link Association.stats}). */
 export interface AssociationStats {
@@ -42,12 +42,6 @@ export interface AssociationStats {
   reconnects: number
 }
 
-interface QueuedUser {
-  recipient: RemoteActorRef
-  message: unknown
-  sender: ActorRef | undefined
-}
-
 /** What a new association starts from (a successor keeps its predecessor's nonce or gets a new local uid). */
 export interface AssociationSeed {
   /** The uid this node presents on the association. Default: the host's uid for that address. */
@@ -56,8 +50,6 @@ export interface AssociationSeed {
   readonly nonce?: bigint
 }
 
-/** User acks go out at most this often while user messages arrive (and once this long after the last). */
-const USER_ACK_INTERVAL_MS = 100
 /** Minimum time between two handshake requests sent to re-introduce this node over UDP. */
 const REINTRODUCE_MIN_INTERVAL_MS = 100
 /** First probe of an address quarantined as unreachable, after this many heartbeat intervals. */
@@ -97,28 +89,15 @@ export class Association implements LinkOwner, InboundPeer {
   readonly host: AssociationHost
   /** The node's associations (successors, restarts, quarantined uids). */
   readonly registry: AssociationRegistry
-  private queue: QueuedUser[] = []
-  private queueHead = 0
+  private readonly queue: UserMessageQueue
   private readonly sender: SystemMessageSender
   private readonly acker = new SystemMessageAcker()
   private readonly watcher: HeartbeatWatcher
-  private readonly userLedger = new UserMessageLedger()
-  private userAckTimer: TimerHandle | undefined
-  private userAcked = 0
-  /** Tells the peer which of its user messages arrived: every 100 ms while they come, and once after the last. */
-  private readonly sendUserAck = (): void => {
-    this.userAckTimer = undefined
-    const seq = this.userLedger.highestReceived
-    if (seq === this.userAcked || isFinal(this.state) || !this.control.ready) return
-    this.userAcked = seq
-    this.writeControlPdu({ type: 'user-ack', seq })
-  }
+  private readonly userLedger: UserMessageLedger
   /** Since when the established association's control connection is lost and not yet confirmed again. */
   private lostAt: number | undefined
   /** The handler of the connection the peer's latest user frame came on. */
   private userFramesFrom: object | undefined
-  /** Connections of a restart claimant, waiting while its claim is verified. */
-  private parked: Map<Channel, bigint> | undefined
   private lastReintroduceAt = -Infinity
 
   constructor(host: AssociationHost, registry: AssociationRegistry, remoteAddress: Address, seed: AssociationSeed) {
@@ -134,6 +113,13 @@ export class Association implements LinkOwner, InboundPeer {
       this.stats.systemMessagesResent++
     })
     this.watcher = new HeartbeatWatcher(s.failureDetector, host.clock)
+    this.queue = new UserMessageQueue(s.outboundQueueSize)
+    // Tells the peer which of its user messages arrived (docs/PROTOCOL.md §10.7).
+    this.userLedger = new UserMessageLedger(host.clock, (seq) => {
+      if (isFinal(this.state) || !this.control.ready) return false
+      this.writeControlPdu({ type: 'user-ack', seq })
+      return true
+    })
     this.control = host.makeLink(this, LaneId.control)
     this.user = host.makeLink(this, LaneId.user)
   }
@@ -145,7 +131,7 @@ export class Association implements LinkOwner, InboundPeer {
   /** True once quarantined or retired. */
   get ended(): boolean { return isFinal(this.state) }
   /** Messages waiting in the outbound user queue. */
-  get queuedMessages(): number { return this.queue.length - this.queueHead }
+  get queuedMessages(): number { return this.queue.size }
   /** System messages not yet acknowledged by the peer. */
   get unackedSystemMessages(): number { return this.sender.size }
   /** Current phi of the failure detector for this node. */
@@ -174,7 +160,7 @@ export class Association implements LinkOwner, InboundPeer {
 
   /** Sends a user message; never throws, never blocks. */
   sendUser(recipient: RemoteActorRef, message: unknown, sender: ActorRef | undefined): void {
-    if (this.state.kind === 'established' && this.control.confirmed && this.queueHead === this.queue.length && this.user.ready && this.user.writable) {
+    if (this.state.kind === 'established' && this.control.confirmed && this.queue.size === 0 && this.user.ready && this.user.writable) {
       this.writeUser(recipient, message, sender)
       return
     }
@@ -182,11 +168,10 @@ export class Association implements LinkOwner, InboundPeer {
       this.host.deadLetter(message, sender, recipient)
       return
     }
-    if (this.queuedMessages >= this.host.settings.outboundQueueSize) {
-      this.drop(recipient.wirePath, `outbound queue full (${this.host.settings.outboundQueueSize})`)
+    if (!this.queue.offer({ recipient, message, sender })) {
+      this.drop(recipient.wirePath, `outbound queue full (${this.queue.capacity})`)
       return
     }
-    this.queue.push({ recipient, message, sender })
     this.connect()
   }
 
@@ -196,24 +181,8 @@ export class Association implements LinkOwner, InboundPeer {
       answerWatchOfEnded(message)
       return
     }
-    let wire: WireSystemMessage
-    switch (message.kind) {
-      case 'watch':
-        wire = { recipient: recipient.wirePath, sender: this.host.wirePathOf(message.watcher), message: [WIRE_WATCH] }
-        break
-      case 'unwatch':
-        wire = { recipient: recipient.wirePath, sender: this.host.wirePathOf(message.watcher), message: [WIRE_UNWATCH] }
-        break
-      case 'deathWatchNotification':
-        wire = {
-          recipient: recipient.wirePath,
-          sender: this.host.wirePathOf(message.ref),
-          message: [WIRE_DEATH_WATCH_NOTIFICATION, message.existenceConfirmed ? 1 : 0],
-        }
-        break
-      default:
-        return // terminate is local only
-    }
+    const wire = toWireSystemMessage(recipient.wirePath, message, (ref) => this.host.wirePathOf(ref))
+    if (wire === undefined) return // terminate is local only
     let entry
     try {
       entry = this.sender.add(wire)
@@ -292,19 +261,7 @@ export class Association implements LinkOwner, InboundPeer {
 
   private drainQueue(): void {
     if (!this.flowing || !this.user.ready) return
-    const q = this.queue
-    while (this.queueHead < q.length && this.user.writable) {
-      const m = q[this.queueHead] as QueuedUser
-      q[this.queueHead++] = undefined as unknown as QueuedUser
-      this.writeUser(m.recipient, m.message, m.sender)
-    }
-    if (this.queueHead === q.length) {
-      this.queue = []
-      this.queueHead = 0
-    } else if (this.queueHead > 4096) {
-      this.queue = q.slice(this.queueHead)
-      this.queueHead = 0
-    }
+    this.queue.drain(() => this.user.writable, (m) => this.writeUser(m.recipient, m.message, m.sender))
   }
 
   /** Resends the unacknowledged system messages and drains the user queue: the connection is confirmed. */
@@ -317,7 +274,7 @@ export class Association implements LinkOwner, InboundPeer {
 
   private drop(recipient: string, reason: string, cause?: unknown): void {
     this.stats.dropped++
-    this.host.dropped(this.remoteAddress, recipient, reason, cause)
+    this.host.events.dropped(this.remoteAddress, recipient, reason, cause)
   }
 
   /** Starts the handshake (idle → handshaking) and the lanes; each link decides whether it needs to connect. */
@@ -334,7 +291,7 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   /** Takes over user messages of an ended predecessor that were sent by path (they are for whoever lives there). */
-  adoptQueued(messages: readonly QueuedUser[]): void {
+  adoptQueued(messages: readonly QueuedUserMessage[]): void {
     for (const m of messages) this.sendUser(m.recipient, m.message, m.sender)
   }
 
@@ -368,12 +325,12 @@ export class Association implements LinkOwner, InboundPeer {
     if (this.lostAt === undefined) {
       this.lostAt = this.host.clock.now()
       this.stats.reconnects++
-      this.host.publishDisassociated(this, reason)
+      this.host.events.disassociated(this, reason)
     }
   }
 
   onConnectFailed(lane: LaneId, error: Error): void {
-    this.host.connectFailed(this, lane, error)
+    this.host.events.connectFailed(this, lane, error)
     // Reset or closed, then refused: nothing listens at the address any more, that incarnation is gone.
     if (lane !== LaneId.control || this.state.kind !== 'established' || this.lostAt === undefined) return
     if (!this.host.settings.downOnConnectionRefused || !isConnectionRefused(error)) return
@@ -398,7 +355,7 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   linkRefused(reason: string): void {
-    this.host.handshakeFailed(this.key, reason, false)
+    this.host.events.handshakeFailed(this.key, reason, false)
   }
 
   inboundUserLaneClosed(source: object): void {
@@ -430,11 +387,11 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   park(channel: Channel, uid: bigint): void {
-    ;(this.parked ??= new Map()).set(channel, uid)
+    this.handshake.park(channel, uid)
   }
 
   unpark(channel: Channel): void {
-    this.parked?.delete(channel)
+    this.handshake.unpark(channel)
   }
 
   parkedFrame(frame: Uint8Array, uid: bigint): boolean {
@@ -483,7 +440,7 @@ export class Association implements LinkOwner, InboundPeer {
       // complete: drop the partial state instead of letting it fill the bounded buffer.
       if (code === 'ERR_FRAGMENT_OUT_OF_ORDER' || code === 'ERR_REASSEMBLY_OVERFLOW') this.codec.reassembler.clear()
       // A message cut short (its fragments out of order) is counted once, as a gap in the numbering.
-      if (code !== 'ERR_FRAGMENT_OUT_OF_ORDER') this.host.decodeFailed(this, err)
+      if (code !== 'ERR_FRAGMENT_OUT_OF_ORDER') this.host.events.decodeFailed(this, err)
       return
     }
     if (pdu !== undefined) this.handle(pdu)
@@ -497,13 +454,12 @@ export class Association implements LinkOwner, InboundPeer {
         if (s.kind !== 'established' && s.kind !== 'handshaking') return
         this.stats.messagesReceived++
         this.userLedger.receive(pdu.seq)
-        if (this.userAckTimer === undefined) this.userAckTimer = this.host.clock.setTimeout(this.sendUserAck, USER_ACK_INTERVAL_MS)
         try {
           this.host.deliverUser(pdu.recipient, pdu.message, pdu.sender)
         } catch (err) {
           // e.g. a malformed sender path: that one message fails, the connection goes on
           this.stats.decodeErrors++
-          this.host.decodeFailed(this, err)
+          this.host.events.decodeFailed(this, err)
         }
         return
       case 'system-envelope':
@@ -560,7 +516,7 @@ export class Association implements LinkOwner, InboundPeer {
         this.reintroduce()
         return
       default:
-        if (writtenBack) this.host.handshakeFailed(this.key, `refused by ${this.key}${detail}`, false)
+        if (writtenBack) this.host.events.handshakeFailed(this.key, `refused by ${this.key}${detail}`, false)
     }
   }
 
@@ -582,7 +538,7 @@ export class Association implements LinkOwner, InboundPeer {
       this.host.deliverSystem(recipient, sender, message[0] as number, message[1] === 1)
     } catch (err) {
       this.stats.decodeErrors++
-      this.host.decodeFailed(this, err)
+      this.host.events.decodeFailed(this, err)
     }
   }
 
@@ -597,7 +553,7 @@ export class Association implements LinkOwner, InboundPeer {
     const verdict = this.handshake.judgeRequest(uid, this.state, this.registry.quarantine.has(this.key, uid))
     switch (verdict) {
       case 'refuse-quarantined':
-        this.host.handshakeFailed(this.key, `handshake from quarantined node ${this.key} uid ${uid}`, true)
+        this.host.events.handshakeFailed(this.key, `handshake from quarantined node ${this.key} uid ${uid}`, true)
         this.noticeQuarantined(uid)
         return 'refused'
       case 'refuse-final':
@@ -628,7 +584,7 @@ export class Association implements LinkOwner, InboundPeer {
     const verdict = this.handshake.judgeResponse(uid, nonce, this.state, this.registry.quarantine.has(this.key, uid), onOwnConnection)
     switch (verdict) {
       case 'refuse-unproven':
-        this.host.handshakeFailed(this.key, `a handshake response naming uid ${uid} does not echo a nonce this node sent to ${this.key}: ignored`, true)
+        this.host.events.handshakeFailed(this.key, `a handshake response naming uid ${uid} does not echo a nonce this node sent to ${this.key}: ignored`, true)
         return undefined
       case 'stale':
       case 'refuse-final':
@@ -683,8 +639,7 @@ export class Association implements LinkOwner, InboundPeer {
     this.lostAt = undefined
     this.watcher.start()
     this.registry.quarantine.stopProbing(this.key)
-    debug('associated with %s (uid %s)', this.key, uid)
-    this.host.publishAssociated(this)
+    this.host.events.associated(this)
     this.user.ensure()
     this.resume()
   }
@@ -700,12 +655,8 @@ export class Association implements LinkOwner, InboundPeer {
 
   /** Starts verifying a restart claim: whoever answers our request at the address tells the truth. */
   private verifyClaim(uid: bigint, nonce: bigint): void {
-    const claim = this.handshake.claim
-    if (claim !== undefined) {
-      if (claim.uid === uid) claim.nonce = nonce
-      return // one verification at a time; its answer settles every claim of it
-    }
-    this.handshake.claim = { uid, nonce, since: this.host.clock.now() }
+    // One verification at a time; its answer settles every claim of it.
+    if (!this.handshake.startClaim(uid, nonce, this.host.clock.now())) return
     debug('%s claims a new incarnation (uid %s); asking the address', this.key, uid)
     this.control.sendHandshake()
     this.host.scheduleFlush(this)
@@ -713,22 +664,11 @@ export class Association implements LinkOwner, InboundPeer {
 
   /** The claim is false (or unproven): its connections are refused with the reason. */
   private refuseClaim(why: string): void {
-    const claim = this.handshake.claim
-    if (claim === undefined) return
-    this.handshake.claim = undefined
-    const reason = `restart claim of ${this.key} uid ${claim.uid} refused: ${why}`
-    this.host.handshakeFailed(this.key, reason, true)
-    this.closeParked(claim.uid, reason)
-  }
-
-  private closeParked(uid: bigint | undefined, reason: string): void {
-    const parked = this.parked
-    if (parked === undefined) return
-    for (const [ch, u] of parked) {
-      if (uid !== undefined && u !== uid) continue
-      parked.delete(ch)
-      void ch.close(new Error(reason))
-    }
+    const uid = this.handshake.claim?.uid
+    if (uid === undefined) return
+    const reason = `restart claim of ${this.key} uid ${uid} refused: ${why}`
+    this.handshake.endClaim(reason)
+    this.host.events.handshakeFailed(this.key, reason, true)
   }
 
   /** Tells the peer's incarnation `uid` that this node quarantined it (best effort). */
@@ -764,7 +704,7 @@ export class Association implements LinkOwner, InboundPeer {
     this.reportLost()
     if (!this.watcher.available()) {
       const phi = this.watcher.phi
-      this.host.publishUnreachable(this, phi)
+      this.host.events.unreachable(this, phi)
       this.quarantine(`unreachable (phi ${phi.toFixed(1)} >= ${this.watcher.threshold})`, 'unreachable')
       return
     }
@@ -783,7 +723,7 @@ export class Association implements LinkOwner, InboundPeer {
     const lost = this.userLedger.takeLost()
     if (lost === 0) return
     this.stats.lostInTransit += lost
-    this.host.dropped(this.remoteAddress, '(unknown)', `${lost} user message${lost === 1 ? '' : 's'} from ${this.key} never arrived (lost in transit: a connection was cut or datagrams were lost)`, undefined, lost)
+    this.host.events.dropped(this.remoteAddress, '(unknown)', `${lost} user message${lost === 1 ? '' : 's'} from ${this.key} never arrived (lost in transit: a connection was cut or datagrams were lost)`, undefined, lost)
   }
 
   /** At the end of an established association: what the peer never confirmed is reported, not lost silently (an upper bound). */
@@ -791,7 +731,7 @@ export class Association implements LinkOwner, InboundPeer {
     const n = this.userLedger.unconfirmed(this.codec.lastUserSeq)
     if (n === 0) return
     this.stats.dropped += n
-    this.host.dropped(this.remoteAddress, '(unknown)', `${n} user message${n === 1 ? '' : 's'} sent to ${this.key} not confirmed before ${why} (delivered in its last 100 ms, or lost)`, undefined, n)
+    this.host.events.dropped(this.remoteAddress, '(unknown)', `${n} user message${n === 1 ? '' : 's'} sent to ${this.key} not confirmed before ${why} (delivered in its last 100 ms, or lost)`, undefined, n)
   }
 
   /** @internal This process was paused (SIGSTOP, GC, a blocked loop): the peer's silence meanwhile is forgiven. */
@@ -802,7 +742,7 @@ export class Association implements LinkOwner, InboundPeer {
   private handshakeTimedOut(): void {
     const reason = `handshake with ${this.key} timed out after ${this.host.settings.handshakeTimeoutMs} ms`
     debug(reason)
-    this.host.handshakeFailed(this.key, reason, false)
+    this.host.events.handshakeFailed(this.key, reason, false)
     if (this.sender.size > 0) {
       // Watches wait for this node: one that never answers is as good as down for them.
       this.quarantine(reason, 'handshake-timeout')
@@ -815,14 +755,10 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   private dropQueued(reason: string): void {
-    const q = this.queue
-    for (let i = this.queueHead; i < q.length; i++) {
-      const m = q[i] as QueuedUser
+    for (const m of this.queue.takeAll()) {
       this.drop(m.recipient.wirePath, reason)
       this.host.deadLetter(m.message, m.sender, m.recipient)
     }
-    this.queue = []
-    this.queueHead = 0
   }
 
   // ------------------------------------------------------------------ ending
@@ -850,7 +786,7 @@ export class Association implements LinkOwner, InboundPeer {
     if (s.kind === 'established') this.reportUnconfirmed(`it was quarantined (${reason})`)
     debug('quarantined %s uid %s: %s', this.key, uid, reason)
     // Quarantined because the peer quarantined us: the registry publishes that (byPeer) instead.
-    if (cause !== 'peer') this.host.publishQuarantined(this, uid, reason)
+    if (cause !== 'peer') this.host.events.quarantined(this, uid, reason)
     this.end(`quarantined: ${reason}`)
   }
 
@@ -870,10 +806,9 @@ export class Association implements LinkOwner, InboundPeer {
 
   private end(reason: string, terminateWatchers = true): void {
     this.reportLost()
-    if (this.userAckTimer !== undefined) this.host.clock.clearTimeout(this.userAckTimer)
-    this.userAckTimer = undefined
-    this.handshake.claim = undefined
-    this.closeParked(undefined, reason)
+    this.userLedger.stop()
+    this.handshake.endClaim(reason)
+    this.handshake.closeParked(undefined, reason)
     this.handOverQueued(reason)
     if (terminateWatchers) this.host.addressTerminated(this.remoteAddress)
     this.control.close(true)
@@ -882,20 +817,15 @@ export class Association implements LinkOwner, InboundPeer {
 
   /** Queued user messages: by path to the successor (a new incarnation may be there), the rest to dead letters. */
   private handOverQueued(reason: string): void {
-    const q = this.queue
-    const head = this.queueHead
-    this.queue = []
-    this.queueHead = 0
-    let byPath: QueuedUser[] | undefined
-    for (let i = head; i < q.length; i++) {
-      const m = q[i] as QueuedUser
-      if (m.recipient.path.uid === undefined) (byPath ??= []).push(m)
+    const byPath: QueuedUserMessage[] = []
+    for (const m of this.queue.takeAll()) {
+      if (m.recipient.path.uid === undefined) byPath.push(m)
       else {
         this.drop(m.recipient.wirePath, reason)
         this.host.deadLetter(m.message, m.sender, m.recipient)
       }
     }
-    if (byPath !== undefined && !this.host.isShuttingDown) this.registry.associationFor(this.remoteAddress).adoptQueued(byPath)
+    if (byPath.length > 0 && !this.host.isShuttingDown) this.registry.associationFor(this.remoteAddress).adoptQueued(byPath)
   }
 
   /** @internal Shutdown: tell the peer, give unacked system messages a moment, close the links. */
@@ -908,7 +838,7 @@ export class Association implements LinkOwner, InboundPeer {
         await new Promise<void>((resolve) => { clock.setTimeout(resolve, 20, { keepAlive: true }) })
       }
       // What arrived from the peer, so that it does not report those messages as unconfirmed.
-      this.sendUserAck()
+      this.userLedger.sendAck()
       this.writeControlPdu({ type: 'disassociate', reason: DisassociateReason.shutdown, detail: 'actor system terminated' })
       this.flush()
     }

@@ -48,11 +48,17 @@ export interface AssociationHost {
   /** Every local watcher of an actor at `address` gets Terminated (addressTerminated). */
   addressTerminated(address: Address): void
 
-  publishAssociated(a: Association): void
-  publishDisassociated(a: Association, reason: string): void
+  /** Where events go. */
+  readonly events: AssociationEvents
+}
+
+/** What associations publish (events, debug lines, warnings). */
+export interface AssociationEvents {
+  associated(a: Association): void
+  disassociated(a: Association, reason: string): void
   /** `byPeer`: the peer quarantined this node's `localUid` (and this node now presents `newLocalUid`). */
-  publishQuarantined(a: Association, uid: bigint | undefined, reason: string, byPeer?: { readonly byPeer: true; readonly localUid: bigint; readonly newLocalUid?: bigint }): void
-  publishUnreachable(a: Association, phi: number): void
+  quarantined(a: Association, uid: bigint | undefined, reason: string, byPeer?: { readonly byPeer: true; readonly localUid: bigint; readonly newLocalUid?: bigint }): void
+  unreachable(a: Association, phi: number): void
   /** `count` user messages (default 1) were dropped or lost. */
   dropped(remote: Address | undefined, recipient: string, reason: string, cause?: unknown, count?: number): void
   decodeFailed(a: Association, err: unknown): void

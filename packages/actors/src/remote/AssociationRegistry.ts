@@ -97,8 +97,8 @@ export class AssociationRegistry {
     const oldUid = a.localUid
     if (this.host.settings.quarantineRecovery === 'none') {
       a.quarantine(`${reason}; no traffic with it while this node keeps uid ${oldUid}`, 'peer', false)
-      this.host.publishQuarantined(a, peerUid, reason, { byPeer: true, localUid: oldUid })
-      this.host.warn('HELIOS_QUARANTINED', `helios: ${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
+      this.host.events.quarantined(a, peerUid, reason, { byPeer: true, localUid: oldUid })
+      this.host.events.warn('HELIOS_QUARANTINED', `helios: ${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
         "remote.quarantineRecovery is 'none': this node cannot talk to it again until it restarts.")
       return
     }
@@ -108,8 +108,8 @@ export class AssociationRegistry {
     this.quarantine.forget(a.key)
     const next = this.install(new Association(this.host, this, a.remoteAddress, { localUid: newUid }), a)
     a.retire(`${a.key} quarantined this node's uid ${oldUid}; talking to it as uid ${newUid} from now on`)
-    this.host.publishQuarantined(a, peerUid, reason, { byPeer: true, localUid: oldUid, newLocalUid: newUid })
-    this.host.warn('HELIOS_QUARANTINED', `helios: ${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
+    this.host.events.quarantined(a, peerUid, reason, { byPeer: true, localUid: oldUid, newLocalUid: newUid })
+    this.host.events.warn('HELIOS_QUARANTINED', `helios: ${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
       `Re-associating with it as uid ${newUid}: watchers of its actors got Terminated and refs obtained before are dead; resolve them again.`)
     next.connect()
   }

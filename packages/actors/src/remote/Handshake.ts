@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Codec, HandshakeRequestPdu, UniqueAddress } from '@helios/codec'
+import type { Channel } from '@helios/transport'
 import { Address } from '../Address.js'
 import type { AssociationState } from './AssociationState.js'
 
@@ -86,6 +87,8 @@ export class Handshake {
    */
   claim: { readonly uid: bigint; readonly since: number; nonce: bigint } | undefined
   private requestFrame: Uint8Array | undefined
+  /** Connections of restart claimants, waiting while their claim is verified. */
+  private parked: Map<Channel, bigint> | undefined
 
   constructor(
     private readonly codec: Codec,
@@ -130,6 +133,45 @@ export class Handshake {
   /** The notice telling the peer's incarnation `uid` that this node quarantined it. */
   quarantinedNotice(uid: bigint): Uint8Array {
     return this.codec.encode({ type: 'quarantined', from: this.local, to: { address: this.remoteAddress, uid } })
+  }
+
+  /** Starts verifying a claim of `uid`; false when one is verified already (a claim of the same uid only updates its nonce). */
+  startClaim(uid: bigint, nonce: bigint, now: number): boolean {
+    if (this.claim !== undefined) {
+      if (this.claim.uid === uid) this.claim.nonce = nonce
+      return false
+    }
+    this.claim = { uid, nonce, since: now }
+    return true
+  }
+
+  /** Ends the claim being verified (if any) and closes its parked connections with `reason`; returns it. */
+  endClaim(reason: string): { readonly uid: bigint } | undefined {
+    const claim = this.claim
+    this.claim = undefined
+    if (claim !== undefined) this.closeParked(claim.uid, reason)
+    return claim
+  }
+
+  /** Keeps a claimant's connection (closed if its claim is refused). */
+  park(channel: Channel, uid: bigint): void {
+    ;(this.parked ??= new Map()).set(channel, uid)
+  }
+
+  /** Forgets a parked connection (it closed, or its claim was confirmed). */
+  unpark(channel: Channel): void {
+    this.parked?.delete(channel)
+  }
+
+  /** Closes the parked connections of `uid` (of every claimant when undefined). */
+  closeParked(uid: bigint | undefined, reason: string): void {
+    const parked = this.parked
+    if (parked === undefined) return
+    for (const [ch, u] of parked) {
+      if (uid !== undefined && u !== uid) continue
+      parked.delete(ch)
+      void ch.close(new Error(reason))
+    }
   }
 
   /** Judges a request from `uid` given the association's state and whether `uid` is quarantined here. */

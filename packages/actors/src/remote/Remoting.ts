@@ -13,7 +13,6 @@ import { ActorNotFound, AskTimeoutError, RemotingUnavailableError } from '../err
 import { debug } from '../internal/debug.js'
 import { DeadLetterActorRef } from '../internal/DeadLetterActorRef.js'
 import type { InternalActorRef } from '../internal/InternalActorRef.js'
-import { warn } from '../internal/log.js'
 import type { RemoteProvider, SystemInternals } from '../internal/RemoteProvider.js'
 import type { RemoteOptions } from '../ActorSystem.js'
 import type { Association } from './Association.js'
@@ -26,6 +25,7 @@ import { checkHandshakeRequest } from './Handshake.js'
 import { DatagramHandler, InboundConnectionHandler, PreambleHandler } from './InboundHandlers.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
 import { RemoteActorRef } from './RemoteActorRef.js'
+import { RemotingEvents } from './RemotingEvents.js'
 import { resolveRemoteSettings, type RemoteSettings } from './RemoteSettings.js'
 import { WIRE_DEATH_WATCH_NOTIFICATION, WIRE_UNWATCH, WIRE_WATCH } from './SystemMessageWire.js'
 import { TcpOutboundLink } from './TcpOutboundLink.js'
@@ -53,6 +53,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   readonly codec: Codec
   readonly clock: Clock
   readonly registry: AssociationRegistry
+  readonly events: RemotingEvents
   address!: Address
   isShuttingDown = false
   /** Connections refused (bad preamble, bad or misdirected handshake, TLS failure, too many pending). */
@@ -84,6 +85,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     this.settings = resolveRemoteSettings(options)
     this.internals = internals
     this.clock = internals.clock
+    this.events = new RemotingEvents(internals.events, () => this.address)
     this.registry = new AssociationRegistry(this)
     this.protocol = `helios.${options.transport}` as Address['protocol']
     const registry = this.settings.registry ?? new MessageRegistry()
@@ -134,7 +136,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
             maxPendingHandshakes: s.maxPendingInboundHandshakes,
             // Nodes verify each other: client certificates are required unless explicitly turned off.
             ...(s.tls !== undefined ? { tls: { requestCert: true, rejectUnauthorized: true, ...s.tls } } : {}),
-            onError: (err) => this.handshakeFailed('(inbound)', err.message, true, err),
+            onError: (err) => this.events.handshakeFailed('(inbound)', err.message, true, err),
           })
           .childHandler((ch) => {
             const inbound = new InboundConnectionHandler(this)
@@ -341,7 +343,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   private refuse(channel: Channel | undefined, reason: string, cause?: unknown, remote?: string, notice?: Uint8Array, lane?: number, udpSource?: Datagram['remote']): void {
     this.refusedConnections++
     const peer = remote ?? (channel?.remoteAddress !== undefined ? `${channel.remoteAddress.address}:${channel.remoteAddress.port}` : udpSource !== undefined ? `${udpSource.address}:${udpSource.port}` : '(unknown)')
-    this.handshakeFailed(peer, reason, true, cause)
+    this.events.handshakeFailed(peer, reason, true, cause)
     if (udpSource !== undefined && notice !== undefined) this.refuseDatagram(udpSource, notice)
     if (channel === undefined || !channel.isActive) return
     if (notice !== undefined && lane !== undefined) {
@@ -377,7 +379,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     if (cached !== undefined && cached.isLocal) return cached
     const path = ActorPath.parse(recipient)
     if (!this.internals.isLocalAddress(path.address)) {
-      this.dropped(undefined, recipient, 'recipient is not on this node')
+      this.events.dropped(undefined, recipient, 'recipient is not on this node')
       return undefined
     }
     return this.resolveCached(recipient)
@@ -507,67 +509,12 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
    */
   private paused(ms: number): void {
     this.registry.forgivePause()
-    warn('HELIOS_PAUSED', `helios: ${this.address.toString()} did not run for ${Math.round(ms)} ms (process stopped, long GC or blocked event loop); ` +
+    this.events.warn('HELIOS_PAUSED', `helios: ${this.address.toString()} did not run for ${Math.round(ms)} ms (process stopped, long GC or blocked event loop); ` +
       'the failure detectors do not count that silence against peers. Peers may have quarantined this node meanwhile.')
-  }
-
-  // ------------------------------------------------------------------ events
-
-  publishAssociated(a: Association): void {
-    const ev = this.internals.events
-    if (ev.wants('associated')) ev.emit('associated', { local: this.address, remote: a.remoteAddress, remoteUid: a.uid as bigint, localUid: a.localUid })
-  }
-
-  publishDisassociated(a: Association, reason: string): void {
-    debug('disassociated from %s: %s', a.key, reason)
-    const ev = this.internals.events
-    if (ev.wants('disassociated')) ev.emit('disassociated', { local: this.address, remote: a.remoteAddress, remoteUid: a.uid, reason })
-  }
-
-  publishQuarantined(a: Association, uid: bigint | undefined, reason: string, byPeer?: { byPeer: true; localUid: bigint; newLocalUid?: bigint }): void {
-    debug('%s %s uid %s: %s', byPeer !== undefined ? 'quarantined by' : 'quarantined', a.key, uid, reason)
-    const ev = this.internals.events
-    if (ev.wants('quarantined')) {
-      ev.emit('quarantined', { local: this.address, remote: a.remoteAddress, remoteUid: uid, reason, byPeer: byPeer !== undefined, ...byPeer })
-    }
-  }
-
-  publishUnreachable(a: Association, phi: number): void {
-    debug('%s unreachable (phi %d)', a.key, phi)
-    const ev = this.internals.events
-    if (ev.wants('unreachable')) ev.emit('unreachable', { local: this.address, remote: a.remoteAddress, remoteUid: a.uid, phi })
-  }
-
-  dropped(remote: Address | undefined, recipient: string, reason: string, cause?: unknown, count?: number): void {
-    debug('dropped message to %s: %s', recipient, reason)
-    const ev = this.internals.events
-    if (ev.wants('dropped')) ev.emit('dropped', { local: this.address, remote, recipient, reason, ...(cause !== undefined ? { cause } : {}), ...(count !== undefined ? { count } : {}) })
-  }
-
-  decodeFailed(a: Association, err: unknown): void {
-    const e = err as Error & { envelope?: { recipient?: string } }
-    const recipient = e.envelope?.recipient
-    debug('frame from %s failed to decode: %s', a.key, e.message)
-    this.dropped(a.remoteAddress, recipient ?? '(unknown)', `decode failed: ${e.message}`, err)
-  }
-
-  connectFailed(a: Association, lane: LaneId, err: Error): void {
-    const code = (err as { code?: string }).code
-    if (code === 'ERR_TLS_HANDSHAKE') this.handshakeFailed(a.key, err.message, false, err)
-    else if (lane === LaneId.control) debug('connect to %s failed: %s', a.key, err.message)
-  }
-
-  warn(code: string, message: string): void {
-    warn(code, message)
   }
 
   transportError(err: Error): void {
     debug('transport error: %s', err.message)
   }
 
-  handshakeFailed(remote: string, reason: string, inbound: boolean, cause?: unknown): void {
-    debug('%s handshake with %s failed: %s', inbound ? 'inbound' : 'outbound', remote, reason)
-    const ev = this.internals.events
-    if (ev.wants('handshakeFailed')) ev.emit('handshakeFailed', { local: this.address, remote, inbound, reason, ...(cause !== undefined ? { error: cause } : {}) })
-  }
 }

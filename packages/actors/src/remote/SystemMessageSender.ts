@@ -1,10 +1,30 @@
+import type { ActorRef } from '../ActorRef.js'
+import type { SystemMessage } from '../internal/SystemMessage.js'
 import { SystemMessageSendBuffer, type PendingSystemMessage } from './SystemMessageDelivery.js'
+import { WIRE_DEATH_WATCH_NOTIFICATION, WIRE_UNWATCH, WIRE_WATCH } from './SystemMessageWire.js'
 
 /** A system message as it goes on the wire: recipient and sender paths and the message array. */
 export interface WireSystemMessage {
   readonly recipient: string
   readonly sender: string
   readonly message: readonly number[]
+}
+
+/**
+ * The wire form of a system message for the actor at `recipient` (its wire path), or undefined for
+ * one that stays local (terminate).
+ */
+export function toWireSystemMessage(recipient: string, message: SystemMessage, wirePathOf: (ref: ActorRef) => string): WireSystemMessage | undefined {
+  switch (message.kind) {
+    case 'watch':
+      return { recipient, sender: wirePathOf(message.watcher), message: [WIRE_WATCH] }
+    case 'unwatch':
+      return { recipient, sender: wirePathOf(message.watcher), message: [WIRE_UNWATCH] }
+    case 'deathWatchNotification':
+      return { recipient, sender: wirePathOf(message.ref), message: [WIRE_DEATH_WATCH_NOTIFICATION, message.existenceConfirmed ? 1 : 0] }
+    default:
+      return undefined
+  }
 }
 
 /**

@@ -1,3 +1,8 @@
+import type { Clock, TimerHandle } from '../Clock.js'
+
+/** User acks go out at most this often while user messages arrive, and once this long after the last. */
+export const USER_ACK_INTERVAL_MS = 100
+
 /**
  * Accounting of user messages on one association, so that none is lost silently. User envelopes
  * are numbered per association (1, 2, 3, ...) but never resent (at most once), so:
@@ -17,11 +22,36 @@ export class UserMessageLedger {
   confirmed = 0
   private received = 0
   private reportedLost = 0
+  private acked = 0
+  private ackTimer: TimerHandle | undefined
+  private readonly ackNow = (): void => {
+    this.ackTimer = undefined
+    this.sendAck()
+  }
 
-  /** A user envelope numbered `seq` arrived. */
+  /**
+   * @param clock schedules the acks.
+   * @param writeAck writes a user ack with the highest number received; false when it cannot go out now.
+   */
+  constructor(private readonly clock: Clock, private readonly writeAck: (seq: number) => boolean) {}
+
+  /** A user envelope numbered `seq` arrived: an ack follows within {@link USER_ACK_INTERVAL_MS}. */
   receive(seq: number): void {
     this.received++
     if (seq > this.highestReceived) this.highestReceived = seq
+    if (this.ackTimer === undefined) this.ackTimer = this.clock.setTimeout(this.ackNow, USER_ACK_INTERVAL_MS)
+  }
+
+  /** Acks now what arrived and was not acked yet (also before a shutdown). */
+  sendAck(): void {
+    const seq = this.highestReceived
+    if (seq !== this.acked && this.writeAck(seq)) this.acked = seq
+  }
+
+  /** No more acks (the association ended). */
+  stop(): void {
+    if (this.ackTimer !== undefined) this.clock.clearTimeout(this.ackTimer)
+    this.ackTimer = undefined
   }
 
   /** The peer confirmed our numbers up to `seq` (a user ack). */

@@ -6,7 +6,7 @@ import { Address } from '../../src/Address.js'
 import { InternalActorRef } from '../../src/internal/InternalActorRef.js'
 import type { SystemMessage } from '../../src/internal/SystemMessage.js'
 import type { Association } from '../../src/remote/Association.js'
-import type { AssociationHost } from '../../src/remote/AssociationContext.js'
+import type { AssociationEvents, AssociationHost } from '../../src/remote/AssociationContext.js'
 import { AssociationRegistry } from '../../src/remote/AssociationRegistry.js'
 import { LaneId, type OutboundLink } from '../../src/remote/OutboundLink.js'
 import { RemoteActorRef } from '../../src/remote/RemoteActorRef.js'
@@ -118,7 +118,19 @@ export class FakeNode implements AssociationHost {
   readonly isUdp: boolean
   isShuttingDown = false
   readonly registry: AssociationRegistry
-  readonly events: NodeEvent[] = []
+  /** Everything the associations published, in order. */
+  readonly log: NodeEvent[] = []
+  readonly events: AssociationEvents = {
+    associated: (a) => this.record('associated', { uid: a.uid, localUid: a.localUid }),
+    disassociated: (a, reason) => this.record('disassociated', { uid: a.uid, reason }),
+    quarantined: (a, uid, reason, byPeer) => this.record('quarantined', { key: a.key, uid, reason, ...byPeer }),
+    unreachable: (a, phi) => this.record('unreachable', { uid: a.uid, phi }),
+    dropped: (_remote, recipient, reason, _cause, count) => this.record('dropped', { recipient, reason, count }),
+    decodeFailed: (_a, err) => this.record('decodeFailed', { error: String(err) }),
+    handshakeFailed: (remote, reason, inbound) => this.record('handshakeFailed', { remote, reason, inbound }),
+    connectFailed: (_a, lane, err) => this.record('connectFailed', { lane, error: err.message }),
+    warn: (code, message) => this.record('warn', { code, message }),
+  }
   readonly links = new Map<Association, { control: FakeLink; user: FakeLink }>()
   private readonly dirty = new Set<Association>()
 
@@ -168,11 +180,11 @@ export class FakeNode implements AssociationHost {
 
   /** Events of a type. */
   of(type: string): Record<string, unknown>[] {
-    return this.events.filter((e) => e.type === type).map((e) => e.detail)
+    return this.log.filter((e) => e.type === type).map((e) => e.detail)
   }
 
   private record(type: string, detail: Record<string, unknown> = {}): void {
-    this.events.push({ type, detail })
+    this.log.push({ type, detail })
   }
 
   wirePathOf(ref: ActorRef): string { return ref.path.toSerializationFormat() }
@@ -181,17 +193,6 @@ export class FakeNode implements AssociationHost {
   deliverSystem(recipient: string, sender: string, kind: number): void { this.record('deliverSystem', { recipient, sender, kind }) }
   deadLetter(message: unknown, _sender: ActorRef | undefined, recipient: ActorRef): void { this.record('deadLetter', { message, recipient: recipient.path.toString() }) }
   addressTerminated(address: Address): void { this.record('addressTerminated', { address: address.toString() }) }
-  publishAssociated(a: Association): void { this.record('associated', { uid: a.uid, localUid: a.localUid }) }
-  publishDisassociated(a: Association, reason: string): void { this.record('disassociated', { uid: a.uid, reason }) }
-  publishQuarantined(a: Association, uid: bigint | undefined, reason: string, byPeer?: { byPeer: true; localUid: bigint; newLocalUid?: bigint }): void {
-    this.record('quarantined', { key: a.key, uid, reason, ...byPeer })
-  }
-  publishUnreachable(a: Association, phi: number): void { this.record('unreachable', { uid: a.uid, phi }) }
-  dropped(_remote: Address | undefined, recipient: string, reason: string): void { this.record('dropped', { recipient, reason }) }
-  decodeFailed(_a: Association, err: unknown): void { this.record('decodeFailed', { error: String(err) }) }
-  handshakeFailed(remote: string, reason: string, inbound: boolean): void { this.record('handshakeFailed', { remote, reason, inbound }) }
-  connectFailed(_a: Association, lane: LaneId, err: Error): void { this.record('connectFailed', { lane, error: err.message }) }
-  warn(code: string, message: string): void { this.record('warn', { code, message }) }
 }
 
 /** A connect error as the transport reports a refused connection (ECONNREFUSED underneath). */
