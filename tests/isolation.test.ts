@@ -196,4 +196,6 @@ test.serial('two actor systems in one process with different registries do not s
   t.is(registryA.manifestOf(OtherSecret), undefined)
   toB.tell('plain still arrives')
   t.is(await atB, 'plain still arrives')
+  // The system's own messages (Identify, ActorIdentity) were not added to the application's registries.
+  t.false([registryA, registryB, registryC].some((r) => ['helios.Identify', 'helios.ActorIdentity'].some((m) => r.byManifest(m) !== undefined)))
 })

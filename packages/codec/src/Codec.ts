@@ -72,7 +72,7 @@ function checkUid(uid: unknown, what: string): bigint {
   return uid;
 }
 
-/** msgpackr writes integers above 2^32 as float64; a bigint makes it write an int64. */
+/** Numbers above 2^32 are written as float64 (docs/PROTOCOL.md §6); a bigint makes the writer use int64/uint64. */
 function wireUint(n: number): number | bigint {
   return n > 0xffffffff ? BigInt(n) : n;
 }

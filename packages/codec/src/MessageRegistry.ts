@@ -46,6 +46,16 @@ interface WireStatics {
 export class MessageRegistry {
   readonly #byPrototype = new Map<object, Registration>();
   readonly #byManifest = new Map<string, Registration>();
+  readonly #parent: MessageRegistry | undefined;
+
+  /**
+   * @param parent a registry whose registrations this one also knows (looked up after its own,
+   *   also those made later): a library adds its own classes without changing the application's
+   *   registry.
+   */
+  constructor(parent?: MessageRegistry) {
+    this.#parent = parent;
+  }
 
   /**
    * Registers `ctor` under `manifest`.
@@ -54,8 +64,8 @@ export class MessageRegistry {
    */
   register<T extends object>(ctor: MessageClass<T>, manifest: string, options: RegisterOptions<T> = {}): this {
     const proto = ctor.prototype as object;
-    if (this.#byPrototype.has(proto)) throw new DuplicateRegistrationError(`class ${ctor.name} is already registered`);
-    if (this.#byManifest.has(manifest)) throw new DuplicateRegistrationError(`manifest ${JSON.stringify(manifest)} is already registered`);
+    if (this.byPrototype(proto) !== undefined) throw new DuplicateRegistrationError(`class ${ctor.name} is already registered`);
+    if (this.byManifest(manifest) !== undefined) throw new DuplicateRegistrationError(`manifest ${JSON.stringify(manifest)} is already registered`);
     if (manifest.length === 0) throw new DuplicateRegistrationError('a manifest must not be empty');
     const statics = ctor as unknown as WireStatics;
     const toWire = options.toWire ?? (typeof statics.toWire === 'function' ? (statics.toWire.bind(ctor) as (v: T) => unknown) : undefined);
@@ -78,16 +88,16 @@ export class MessageRegistry {
 
   /** The manifest `ctor` is registered under, if any. */
   manifestOf(ctor: MessageClass): string | undefined {
-    return this.#byPrototype.get(ctor.prototype as object)?.manifest;
+    return this.byPrototype(ctor.prototype as object)?.manifest;
   }
 
   /** @internal */
   byPrototype(proto: object): Registration | undefined {
-    return this.#byPrototype.get(proto);
+    return this.#byPrototype.get(proto) ?? this.#parent?.byPrototype(proto);
   }
 
   /** @internal */
   byManifest(manifest: string): Registration | undefined {
-    return this.#byManifest.get(manifest);
+    return this.#byManifest.get(manifest) ?? this.#parent?.byManifest(manifest);
   }
 }

@@ -188,3 +188,17 @@ test('a Uint8Array stays a Uint8Array and a Buffer stays a Buffer', (t) => {
   t.true(Buffer.isBuffer(decoded.b));
   t.deepEqual([...decoded.u], [1, 2, 3]);
 });
+
+test('a registry with a parent knows the parent\'s classes, also those registered later, and leaves the parent unchanged', (t) => {
+  class Late { constructor(readonly n: number) {} }
+  class Own { constructor(readonly s: string) {} }
+  const parent = new MessageRegistry()
+  const child = new MessageRegistry(parent).register(Own, 'own')
+  parent.register(Late, 'late')
+  t.is(child.manifestOf(Late), 'late')
+  t.is(parent.manifestOf(Own), undefined)
+  t.throws(() => child.register(Late, 'again'), { code: 'ERR_DUPLICATE_REGISTRATION' } as never)
+  const c = new Codec({ registry: child })
+  const decoded = c.decode(c.encode({ type: 'user-envelope', seq: 1, recipient: 'r', sender: undefined, message: [new Late(1), new Own('x')] }))
+  t.true(decoded.type === 'user-envelope' && (decoded.message as unknown[])[0] instanceof Late && (decoded.message as unknown[])[1] instanceof Own)
+})

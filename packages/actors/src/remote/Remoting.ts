@@ -88,7 +88,9 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     this.events = new RemotingEvents(internals.events, () => this.address)
     this.registry = new AssociationRegistry(this)
     this.protocol = `helios.${options.transport}` as Address['protocol']
-    const registry = this.settings.registry ?? new MessageRegistry()
+    // The built-in messages go into a registry of the system's own, in front of the application's
+    // (which stays as the application made it, and may still be added to).
+    const registry = new MessageRegistry(this.settings.registry)
     registerBuiltInMessages(registry)
     this.codec = new Codec({
       registry,
