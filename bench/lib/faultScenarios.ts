@@ -177,9 +177,34 @@ function eventsSince(nodes: NodeProc[], since: number): Record<string, unknown[]
       list.push(e)
     }
     list.push(...drops.values())
-    out[`${n.name} uid ${n.uid}`] = list
+    out[`${n.name} uid ${n.uid}`] = foldRepeats(list)
   }
   return out
+}
+
+/**
+ * Repeats of one event (same name, remote and reason, uids and phi aside) beyond the first two are
+ * folded into one entry with their count and first and last time: a refused peer retries its
+ * handshake hundreds of times.
+ */
+export function foldRepeats(list: unknown[]): unknown[] {
+  const seen = new Map<string, number>()
+  const folded = new Map<string, { name: string; remote: string; reason: string; count: number; firstAt: number; lastAt: number }>()
+  const kept: unknown[] = []
+  for (const item of list) {
+    const e = item as Partial<EventEntry>
+    if (e.type !== 'event' || e.event === undefined || e.name === undefined || e.at === undefined) { kept.push(item); continue }
+    const remote = String(e.event['remote'] ?? '')
+    const reason = String(e.event['reason'] ?? '')
+    const key = `${e.name}|${remote}|${normalize(reason)}|${String(e.event['inbound'] ?? '')}`
+    const n = (seen.get(key) ?? 0) + 1
+    seen.set(key, n)
+    if (n <= 2) { kept.push(item); continue }
+    const f = folded.get(key)
+    if (f === undefined) folded.set(key, { name: `${e.name} (repeats)`, remote, reason: normalize(reason), count: 1, firstAt: e.at, lastAt: e.at })
+    else { f.count++; f.lastAt = e.at }
+  }
+  return [...kept, ...folded.values()]
 }
 
 interface ProbeResult { ok: boolean; resolveMs?: number; totalMs: number; at: number; phase?: string; error?: string }
