@@ -9,6 +9,7 @@
  * Prints a table per scenario and transport on stdout, progress on stderr, writes
  * results/faults-<date>.json. With --json the last stdout line is {"bench":"faults","results":[...]}.
  */
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -123,6 +124,17 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   })
 }
 
+/** The commit measured, and whether packages/ had uncommitted changes (HELIOS_BENCH_COMMIT outside a git checkout). */
+function commitOf(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: benchDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', '../packages'], { cwd: benchDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== ''
+    return `${head}${dirty ? ' + uncommitted changes in packages/' : ''}`
+  } catch {
+    return process.env['HELIOS_BENCH_COMMIT'] ?? 'unknown (not a git checkout)'
+  }
+}
+
 function variantsOf(opts: FaultsOptions): number {
   let n = 0
   for (const s of opts.scenarios) n += s === 'kill' ? 1 : s === 'stop' ? opts.stopMs.length : s === 'partition' ? opts.partitionMs.length : 2
@@ -147,7 +159,7 @@ async function main(): Promise<void> {
 
   const unavailable = opts.netns ? netnsUnavailable() : '--no-netns given'
   const report: FaultsReport = {
-    bench: 'faults', date: new Date().toISOString(), command, machine: machineInfo(),
+    bench: 'faults', date: new Date().toISOString(), command, commit: commitOf(), machine: machineInfo(),
     mode: unavailable === undefined ? 'netns' : 'loopback',
     ...(unavailable !== undefined ? { modeNote: unavailable } : {}),
     options: { ...opts }, detection, results: [], notes: [], durationSec: 0,
@@ -201,7 +213,8 @@ async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true })
   const stamp = report.date.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')
   const jsonFile = join(outDir, `faults-${stamp}${opts.quick ? '-quick' : ''}.json`)
-  writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`)
+  // one line: the events of every node make it large, and it is read by tools (jq), not diffed
+  writeFileSync(jsonFile, `${JSON.stringify(report)}\n`)
   if (opts.updateResults) updateResultsMd(join(benchDir, 'RESULTS.md'), renderMarkdownSection(report, relative(benchDir, jsonFile)))
   process.stdout.write(`${renderTables(report)}\n\n`)
   process.stdout.write(`wrote ${relative(process.cwd(), jsonFile)}${opts.updateResults ? ' and RESULTS.md' : ''}\n`)

@@ -96,7 +96,16 @@ const system = await ActorSystem.create(config.name, { remote })
 
 // ---- streams and what became of them ---------------------------------------------------------
 
-interface StreamOut { sent: number; dropped: number; deadLetters: number; firstAt: number; lastAt: number }
+interface StreamOut {
+  sent: number
+  /** Messages of 'dropped' events naming the sink (one message each). */
+  dropped: number
+  /** Messages that 'dropped' events without a recipient stand for (`count`: not confirmed when the association ended). */
+  droppedInAggregate: number
+  deadLetters: number
+  firstAt: number
+  lastAt: number
+}
 const streams = new Map<string, StreamOut>()
 const isSink = (path: string | undefined): boolean => path !== undefined && path.includes('/user/sink')
 /** A 'dropped' event for a sink message comes right before its dead letter (same call stack); count it once. */
@@ -106,11 +115,16 @@ for (const name of REPORTED_EVENTS) {
   system.events.on(name, (ev) => {
     send({ type: 'event', name, at: Date.now(), event: plain(ev) as Record<string, unknown> })
     if (name === 'dropped') {
-      const recipient = (ev as { recipient?: string }).recipient
+      const { recipient, remote, count } = ev as { recipient?: string; remote?: unknown; count?: unknown }
+      const n = typeof count === 'number' ? count : 1
       if (isSink(recipient)) {
-        for (const [to, s] of streams) if (recipient?.startsWith(to)) s.dropped++
+        for (const [to, s] of streams) if (recipient?.startsWith(to)) s.dropped += n
         dropJustReported++
         queueMicrotask(() => { dropJustReported = 0 })
+      } else if (recipient === undefined || !recipient.includes('/user/')) {
+        // an event that stands for several messages to a peer, recipients unknown: the stream's
+        // messages are the only user traffic to that peer while it runs
+        for (const [to, s] of streams) if (String(remote) === to) s.droppedInAggregate += n
       }
     }
   })
@@ -199,7 +213,7 @@ async function handle(c: Command): Promise<unknown> {
     case 'stream': {
       const to = system.resolveActorRef(c.path)
       const base = c.path.slice(0, c.path.indexOf('/user/'))
-      const s: StreamOut = { sent: 0, dropped: 0, deadLetters: 0, firstAt: Date.now(), lastAt: 0 }
+      const s: StreamOut = { sent: 0, dropped: 0, droppedInAggregate: 0, deadLetters: 0, firstAt: Date.now(), lastAt: 0 }
       streams.set(base, s)
       const me = system.address.toString()
       const start = Date.now()

@@ -10,6 +10,8 @@ export interface FaultsReport {
   bench: 'faults'
   date: string
   command: string
+  /** The commit measured. */
+  commit: string
   machine: MachineInfo
   mode: 'netns' | 'loopback'
   /** Why partitions were skipped, when they were. */
@@ -63,7 +65,7 @@ export function headline(r: ScenarioResult): string {
     case 'kill':
       return `${term}, max ${sec(f['terminatedMaxMs'])}`
     case 'stop':
-      return `${term}; resumed node quarantined ${f['resumedQuarantinedPeers']} peers; resolveOne+ask after resume: ${f['probesFromResumedOk']}/${r.nodes - 1} out, ${f['probesToResumedOk']}/${r.nodes - 1} in`
+      return `${term}; resumed node quarantined ${f['resumedQuarantinedPeers']} peers${f['resumedQuarantinedByPeers'] ? `, was told ${f['resumedQuarantinedByPeers']} quarantined it` : ''}; resolveOne+ask after resume: ${f['probesFromResumedOk']}/${r.nodes - 1} out, ${f['probesToResumedOk']}/${r.nodes - 1} in`
     case 'partition': {
       const rec = (n: unknown, max: unknown): string => `${n}/${r.nodes - 1}${max !== null && max !== undefined ? ` (max ${sec(max as number)})` : ''}`
       return `${term}; recovered in ${rec(f['recoveredToPartitioned'], f['recoveryToPartitionedMaxMs'])}, out ${rec(f['recoveredFromPartitioned'], f['recoveryFromPartitionedMaxMs'])}; stream ${f['streamDelivered']}/${f['streamSent']} delivered`
@@ -82,7 +84,7 @@ export function detectionLine(report: FaultsReport): string {
 export function renderTables(report: FaultsReport): string {
   const m = report.machine
   const out: string[] = [
-    `Faults — ${report.mode === 'netns' ? 'one network namespace per node' : 'all nodes on 127.0.0.1'}, node ${m.node}, ${m.nproc} x ${m.cpuModel}`,
+    `Faults — commit ${report.commit}, ${report.mode === 'netns' ? 'one network namespace per node' : 'all nodes on 127.0.0.1'}, node ${m.node}, ${m.nproc} x ${m.cpuModel}`,
     detectionLine(report),
   ]
   if (report.modeNote !== undefined) out.push(`partitions skipped: ${report.modeNote}`)
@@ -142,7 +144,7 @@ export function renderMarkdownSection(report: FaultsReport, jsonFile: string): s
     '',
     'Node crashes, stops, partitions and restarts in a cluster of actor systems, one process per node (written by `bench/faults.bench.ts --update-results`; edit outside the markers).',
     '',
-    `- Command: \`${report.command}\`; ${report.durationSec.toFixed(0)} s; JSON: \`${jsonFile}\``,
+    `- Command: \`${report.command}\` on commit ${report.commit}; ${report.durationSec.toFixed(0)} s; JSON: \`${jsonFile}\``,
     `- Machine: ${m.nproc} x ${m.cpuModel}, ${m.totalMemoryMb} MB RAM, ${m.platform}, node ${m.node}; ${report.date}`,
     `- Network: ${report.mode === 'netns' ? 'one network namespace per node, veth pairs to one bridge, 10.77.x.y/16, permanent neighbour entries; a partition takes the bridge-side end of the node\'s veth down' : `all nodes on 127.0.0.1; partitions skipped (${report.modeNote ?? ''})`}`,
     `- ${detectionLine(report)} (other remoting settings: defaults)`,

@@ -112,6 +112,10 @@ function terminatedOf(n: NodeProc, since: number, pathPart: string): TerminatedE
 
 const echoPart = (slot: NodeSlot): string => `@${slot.host}:${slot.port}/user/echo`
 
+/** A 'quarantined' event that says the peer quarantined this node (its `byPeer` field), not the reverse. */
+const QUARANTINED_BY_PEER = 'quarantined by the peer'
+const kindOf = (e: EventEntry): string => (e.name === 'quarantined' && e.event['byPeer'] === true ? QUARANTINED_BY_PEER : e.name)
+
 /** A row of times (ms after `t0`) of one kind of entry at each of `nodes`. */
 function timesRow(metric: string, nodes: NodeProc[], t0: number, find: (n: NodeProc) => LogEntry | undefined, note?: string): MetricRow {
   const values: number[] = []
@@ -162,16 +166,17 @@ function eventsSince(nodes: NodeProc[], since: number): Record<string, unknown[]
   const out: Record<string, unknown[]> = {}
   for (const n of nodes) {
     const list: unknown[] = []
-    const drops = new Map<string, { name: 'dropped (summary)'; remote: string; reason: string; count: number; firstAt: number; lastAt: number }>()
+    const drops = new Map<string, { name: 'dropped (summary)'; remote: string; reason: string; events: number; messages: number; firstAt: number; lastAt: number; first: unknown }>()
     for (const e of n.log) {
       if (e.at < since) continue
       if (e.type === 'event' && e.name === 'dropped') {
         const remote = String(e.event['remote'] ?? '')
         const reason = String(e.event['reason'] ?? '')
+        const messages = typeof e.event['count'] === 'number' ? e.event['count'] : 1
         const k = `${remote}|${reason}`
         const d = drops.get(k)
-        if (d === undefined) drops.set(k, { name: 'dropped (summary)', remote, reason, count: 1, firstAt: e.at, lastAt: e.at })
-        else { d.count++; d.lastAt = e.at }
+        if (d === undefined) drops.set(k, { name: 'dropped (summary)', remote, reason, events: 1, messages, firstAt: e.at, lastAt: e.at, first: e })
+        else { d.events++; d.messages += messages; d.lastAt = e.at }
         continue
       }
       list.push(e)
@@ -367,8 +372,8 @@ export function runStop(ctx: ScenarioContext, stopMs: number): Promise<ScenarioR
     const term = timesRow('Terminated at watchers (ms after SIGSTOP)', others, t0, (n) => terminatedOf(n, t0, echoPart(v.slot)))
     const resumed: MetricRow[] = []
     const vEvents = v.log.filter((e): e is EventEntry => e.type === 'event' && e.at >= tCont && e.at < tProbe)
-    for (const name of [...new Set(vEvents.map((e) => e.name))]) {
-      const es = vEvents.filter((e) => e.name === name)
+    for (const name of [...new Set(vEvents.map(kindOf))]) {
+      const es = vEvents.filter((e) => kindOf(e) === name)
       const peers = new Set(es.map((e) => String(e.event['remote'] ?? '')))
       const reasons = es.map((e) => e.event['reason']).filter((x) => x !== undefined).map(String)
       resumed.push({
@@ -390,11 +395,13 @@ export function runStop(ctx: ScenarioContext, stopMs: number): Promise<ScenarioR
       probeRow(`${ctx.opts.settleMs / 1000} s after SIGCONT: resumed -> other (resolveOne + ask)`, probes.fromV),
       probeRow(`${ctx.opts.settleMs / 1000} s after SIGCONT: other -> resumed (resolveOne + ask)`, probes.toV),
     )
-    const quarantinedPeers = new Set(vEvents.filter((e) => e.name === 'quarantined').map((e) => String(e.event['remote']))).size
+    const quarantinedPeers = new Set(vEvents.filter((e) => kindOf(e) === 'quarantined').map((e) => String(e.event['remote']))).size
+    const quarantinedBy = new Set(vEvents.filter((e) => kindOf(e) === QUARANTINED_BY_PEER).map((e) => String(e.event['remote']))).size
     r.figures = {
       terminatedP50Ms: p50(term.values),
       terminatedCount: term.values?.length ?? 0,
       resumedQuarantinedPeers: quarantinedPeers,
+      resumedQuarantinedByPeers: quarantinedBy,
       probesFromResumedOk: probes.fromV.filter((p) => p.ok).length,
       probesToResumedOk: probes.toV.filter((p) => p.ok).length,
     }
@@ -403,7 +410,7 @@ export function runStop(ctx: ScenarioContext, stopMs: number): Promise<ScenarioR
 
 // ---- 3. partition ---------------------------------------------------------------------------------
 
-interface StreamOut { sent: number; dropped: number; deadLetters: number }
+interface StreamOut { sent: number; dropped: number; droppedInAggregate?: number; deadLetters: number }
 interface SinkIn { count: number; unique: number; duplicates: number; outOfOrder: number }
 
 export function runPartition(ctx: ScenarioContext, partitionMs: number): Promise<ScenarioResult> {
@@ -473,16 +480,20 @@ export function runPartition(ctx: ScenarioContext, partitionMs: number): Promise
     const streamRow = (metric: string, out: StreamOut | null, inbox: SinkIn | undefined): MetricRow => {
       if (out === null) return { metric, note: 'no report' }
       const delivered = inbox?.unique ?? 0 // no entry: nothing arrived
-      const lost = out.sent - delivered - out.dropped - out.deadLetters
+      const aggregate = out.droppedInAggregate ?? 0
+      const unaccounted = out.sent - delivered - out.dropped - aggregate - out.deadLetters
       return {
         metric,
         count: `${delivered}/${out.sent} delivered`,
-        note: `dropped ${out.dropped}, dead letters ${out.deadLetters}, lost ${lost}${inbox !== undefined && (inbox.duplicates > 0 || inbox.outOfOrder > 0) ? `, duplicates ${inbox.duplicates}, out of order ${inbox.outOfOrder}` : ''}`,
+        note: `dropped ${out.dropped}${aggregate > 0 ? ` + ${aggregate} in aggregate reports for that peer (not confirmed: delivered or lost; may include the recovery probes)` : ''}, dead letters ${out.deadLetters}, `
+          + `${unaccounted >= 0 ? `lost without any event ${unaccounted}` : `reported ${-unaccounted} more than were missing`}`
+          + `${inbox !== undefined && (inbox.duplicates > 0 || inbox.outOfOrder > 0) ? `, duplicates ${inbox.duplicates}, out of order ${inbox.outOfOrder}` : ''}`,
       }
     }
 
     const term = timesRow('Terminated at watchers (ms after link down)', others, t0, (n) => terminatedOf(n, t0, echoPart(v.slot)))
-    const vQuar = v.log.filter((e): e is EventEntry => e.type === 'event' && e.name === 'quarantined' && e.at >= t0)
+    const vQuar = v.log.filter((e): e is EventEntry => e.type === 'event' && kindOf(e) === 'quarantined' && e.at >= t0)
+    const vQuarBy = v.log.filter((e): e is EventEntry => e.type === 'event' && kindOf(e) === QUARANTINED_BY_PEER && e.at >= t0)
     r.rows.push(
       term,
       timesRow('quarantined event at the others (ms after link down)', others, t0, (n) => firstEvent(n, t0, 'quarantined', v.slot),
@@ -491,6 +502,10 @@ export function runPartition(ctx: ScenarioContext, partitionMs: number): Promise
         metric: 'partitioned node: quarantined events (ms after link down)', count: `${new Set(vQuar.map((e) => String(e.event['remote']))).size} peers`,
         values: vQuar.map((e) => e.at - t0), ...(vQuar.length > 0 ? { note: tally(vQuar.map((e) => String(e.event['reason'])), 2) } : {}),
       },
+      ...(vQuarBy.length > 0 ? [{
+        metric: 'partitioned node: quarantined by a peer (byPeer; ms after link down)', count: `${new Set(vQuarBy.map((e) => String(e.event['remote']))).size} peers`,
+        values: vQuarBy.map((e) => e.at - t0), note: tally(vQuarBy.map((e) => String(e.event['reason'])), 2),
+      }] : []),
       { metric: 'events at the others during the partition', note: eventCounts(others, t0, tHeal) },
       { metric: 'events at the partitioned node during the partition', note: eventCounts([v], t0, tHeal) },
       { metric: 'events at the others after the heal', note: eventCounts(others, tHeal) },
