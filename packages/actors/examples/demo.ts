@@ -236,7 +236,8 @@ async function ping(options: DemoOptions): Promise<boolean> {
   process.once('exit', () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
 
   const self = { ...options, certs }
-  const [system, pongAddress] = await Promise.all([ActorSystem.create('ping', { remote: remoteOptions(self) }), pongReady(child, 10_000)])
+  // ping prints the events it gets itself (below): its logger writes errors only.
+  const [system, pongAddress] = await Promise.all([ActorSystem.create('ping', { logger: 'error', remote: remoteOptions(self) }), pongReady(child, 10_000)])
   let stoppedAt = Number.NaN
   const since = (): string => (Number.isNaN(stoppedAt) ? '' : ` (+${(performance.now() - stoppedAt).toFixed(0)} ms)`)
   system.events

@@ -8,6 +8,7 @@ import type { ActorSystemEvents } from './ActorSystemEvents.js'
 import type { Address } from './Address.js'
 import type { AssociationInfo } from './AssociationInfo.js'
 import type { Clock } from './Clock.js'
+import type { Logger, LoggerOption, LoggerOptions, LogLevel } from './Logger.js'
 import type { ActorSystemCore } from './internal/ActorSystemCore.js'
 import { createActorSystem } from './internal/createActorSystem.js'
 import { internalRef } from './internal/InternalActorRef.js'
@@ -97,6 +98,19 @@ export interface ActorSystemOptions {
   readonly throughput?: number
   /** Messages handled per event-loop turn before yielding to I/O (`setImmediate`). Default 10 000. */
   readonly messagesPerTurn?: number
+  /**
+   * Where the system reports trouble without a listener: dropped messages, peers that refuse
+   * connections, refused handshakes, quarantined nodes, failed actors (see {@link LogLevel} for
+   * what each level carries). The first occurrence of each kind is written at once, repeats as one
+   * count per interval. Default: standard error at level `'warn'` (or `HELIOS_LOG_LEVEL`);
+   * `'silent'` writes nothing, another level more or less; or pass your own {@link Logger}
+   * (`console` works), or {@link LoggerOptions}.
+   *
+   * @example
+   * await ActorSystem.create('A', { logger: 'silent' })
+   * await ActorSystem.create('A', { logger: { level: 'info', sink: console } })
+   */
+  readonly logger?: LoggerOption
 }
 
 /** Options of {@link ActorSystem.ask}. */

@@ -6,7 +6,9 @@ import { debug } from './internal/debug.js'
 
 /** An association with a remote node completed its uid handshake. */
 export interface AssociatedEvent {
+  /** This node. */
   readonly local: Address
+  /** The remote node. */
   readonly remote: Address
   /** The remote node's uid (64-bit). */
   readonly remoteUid: bigint
@@ -16,9 +18,13 @@ export interface AssociatedEvent {
 
 /** An association lost its connection(s) (it may reconnect; this is not a dead node). */
 export interface DisassociatedEvent {
+  /** This node. */
   readonly local: Address
+  /** The remote node. */
   readonly remote: Address
+  /** Its uid, when a handshake told it. */
   readonly remoteUid?: bigint | undefined
+  /** Why the connection was lost. */
   readonly reason: string
 }
 
@@ -28,9 +34,13 @@ export interface DisassociatedEvent {
  * `quarantineRecovery: 'new-uid'`, this node talks to it as `newLocalUid` from now on).
  */
 export interface QuarantinedEvent {
+  /** This node. */
   readonly local: Address
+  /** The remote node. */
   readonly remote: Address
+  /** The quarantined uid (or, with `byPeer`, the peer's uid). */
   readonly remoteUid?: bigint | undefined
+  /** Why. */
   readonly reason: string
   /** True when the remote node quarantined this node (not this node the remote one). */
   readonly byPeer?: boolean
@@ -42,19 +52,50 @@ export interface QuarantinedEvent {
 
 /** The failure detector declared a remote node unreachable. */
 export interface UnreachableEvent {
+  /** This node. */
   readonly local: Address
+  /** The remote node. */
   readonly remote: Address
+  /** Its uid. */
   readonly remoteUid?: bigint | undefined
   /** Phi when the node was declared unreachable. */
   readonly phi: number
 }
 
+/**
+ * Why remoting dropped a message (see {@link DroppedEvent}):
+ * - `queue-full`: the association's outbound queue (`outboundQueueSize`) was full;
+ * - `not-serializable`: it could not be encoded (an unregistered class, a function...);
+ * - `too-large`: larger than `maxMessageSize` (or a frame than `maxFrameSize`);
+ * - `unknown-manifest`: it arrived as a class this node has not registered;
+ * - `undecodable`: it arrived and failed to decode otherwise;
+ * - `lost-in-transit`: messages from the peer that never arrived (a cut connection, lost datagrams);
+ * - `unconfirmed`: messages sent to the peer and not confirmed when the association ended;
+ * - `undelivered`: queued messages dropped when the association was quarantined or its handshake timed out;
+ * - `misdirected`: it arrived for an actor of another node (never relayed).
+ */
+export type DropKind =
+  | 'queue-full'
+  | 'not-serializable'
+  | 'too-large'
+  | 'unknown-manifest'
+  | 'undecodable'
+  | 'lost-in-transit'
+  | 'unconfirmed'
+  | 'undelivered'
+  | 'misdirected'
+
 /** A message was dropped by remoting (full outbound queue, too large, quarantined peer…). */
 export interface DroppedEvent {
+  /** This node. */
   readonly local: Address
+  /** The remote node, when the message was for or from one. */
   readonly remote?: Address | undefined
   /** Recipient path (serialization format) when known. */
   readonly recipient?: string | undefined
+  /** Why, as a word to match on (the `reason` says it for people). */
+  readonly kind: DropKind
+  /** Why, for people (the `kind` says it for code). */
   readonly reason: string
   /** Encoded size in bytes when known. */
   readonly size?: number | undefined
@@ -74,18 +115,23 @@ export interface DroppedEvent {
  * timeout, too many connections in handshake.
  */
 export interface HandshakeFailedEvent {
+  /** This node. */
   readonly local: Address
   /** The peer: its address when it told one, else `ip:port`. */
   readonly remote: string
   /** True when the peer connected to us, false when we tried to reach it. */
   readonly inbound: boolean
+  /** Why the connection was refused: which check failed. */
   readonly reason: string
+  /** The error behind it, if any (e.g. a TLS handshake error). */
   readonly error?: unknown
 }
 
 /** A behavior threw or rejected; the actor was stopped (see the failure policy on {@link Behavior}). */
 export interface ActorFailedEvent {
+  /** The actor that failed (it is stopped). */
   readonly ref: ActorRef
+  /** What its behavior threw or rejected with. */
   readonly error: unknown
   /** The message being handled when it failed. */
   readonly message: unknown
@@ -93,13 +139,21 @@ export interface ActorFailedEvent {
 
 /** Event name → payload of {@link ActorSystemEvents}. */
 export interface SystemEventMap {
+  /** An association completed its handshake. */
   associated: AssociatedEvent
+  /** An association lost its connection. */
   disassociated: DisassociatedEvent
+  /** A node uid was quarantined (or this node, by a peer). */
   quarantined: QuarantinedEvent
+  /** The failure detector gave up on a node. */
   unreachable: UnreachableEvent
+  /** Remoting dropped one or more messages. */
   dropped: DroppedEvent
+  /** A connection was refused before it carried traffic. */
   handshakeFailed: HandshakeFailedEvent
+  /** A message could not be delivered. */
   deadLetter: DeadLetter
+  /** A behavior threw or rejected; its actor was stopped. */
   actorFailed: ActorFailedEvent
 }
 
@@ -142,7 +196,7 @@ for (const name of SystemEventNames) channels[name] = channel(DiagnosticsChannel
 /**
  * The typed event API of an actor system (`system.events`). Events are also published on
  * `node:diagnostics_channel` (see {@link DiagnosticsChannelNames}). A listener that throws does not
- * disturb the system: the error is reported with `process.emitWarning` and debuglog.
+ * disturb the system: the error is written to the system's logger (level `error`).
  *
  * @example
  * system.events.on('deadLetter', (d) => console.log('undelivered', d.message, 'to', d.recipient.path.toString()))
@@ -150,10 +204,12 @@ for (const name of SystemEventNames) channels[name] = channel(DiagnosticsChannel
 export class ActorSystemEvents {
   readonly #listeners: { [K in SystemEventName]?: SystemEventListener<K>[] } = {}
   readonly #system: () => Address
+  readonly #onListenerError: (name: SystemEventName, error: unknown) => void
 
   /** @internal created by the system. */
-  constructor(system: () => Address) {
+  constructor(system: () => Address, onListenerError: (name: SystemEventName, error: unknown) => void = () => {}) {
     this.#system = system
+    this.#onListenerError = onListenerError
   }
 
   /** Adds a listener; returns this. */
@@ -207,7 +263,7 @@ export class ActorSystemEvents {
           listener(event)
         } catch (error) {
           debug('listener of %s threw: %o', name, error)
-          process.emitWarning(`helios: a '${name}' listener threw: ${String(error)}`, { code: 'HELIOS_LISTENER_ERROR' })
+          this.#onListenerError(name, error)
         }
       }
     }

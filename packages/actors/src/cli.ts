@@ -34,7 +34,9 @@ const USAGE = `usage:
       the path (helios.tcp|tls|udp://...). --host: the address this node binds and advertises,
       reachable from the target (default 127.0.0.1)
   --certs DIR  TLS material: ca.crt, node.crt, node.key (default: a development CA made on
-               first use in ${defaultCertsDir()})`
+               first use in ${defaultCertsDir()})
+  ping writes trouble (a refused connection, a refused handshake) to stderr; HELIOS_LOG_LEVEL=info
+  shows more, =silent nothing`
 
 /** Bad command line: printed with the usage, exit code 2. */
 class UsageError extends Error {}
@@ -84,7 +86,8 @@ async function node(args: string[]): Promise<number> {
   const transport = parseTransport(values.transport) as Transport
   const port = parseInteger('port', values.port, 0, 65535)
   const log = (line: string): void => console.log(`node: ${line}`)
-  const system = await ActorSystem.create(values.name, { remote: remoteOptions(transport, values.host, port, values.certs, log) })
+  // Every event is printed below, with a timestamp: the logger would only repeat them.
+  const system = await ActorSystem.create(values.name, { logger: 'silent', remote: remoteOptions(transport, values.host, port, values.certs, log) })
   const echo = system.actorOf((message, ctx) => { ctx.sender?.tell(message, ctx.self) }, 'echo')
 
   const event = (line: string): void => console.log(`node: ${clock()} ${line}`)
@@ -145,8 +148,8 @@ async function ping(args: string[]): Promise<number> {
   if (asked !== undefined && asked !== transport) throw new UsageError(`--transport ${asked} does not match the path's ${path.address.protocol}`)
 
   const log = (line: string): void => console.log(`ping: ${line}`)
+  // Trouble (a refused connection, a refused handshake) goes to stderr through the default logger.
   const system = await ActorSystem.create(`ping-${process.pid}`, { remote: remoteOptions(transport, values.host, 0, values.certs, log) })
-  system.events.on('handshakeFailed', (e) => log(`handshake with ${e.remote} failed: ${e.reason}`))
   try {
     const resolveStart = performance.now()
     const ref = await system.actorSelection(path).resolveOne({ timeoutMs: Math.max(timeoutMs, 5000) })

@@ -42,26 +42,40 @@ export class InvalidActorNameError extends HeliosActorError {
   }
 }
 
-/** `system.ask` got no reply within `timeoutMs`. Code `ERR_ASK_TIMEOUT`. */
+/**
+ * `system.ask` got no reply within `timeoutMs`. Code `ERR_ASK_TIMEOUT`. When the asked actor's node
+ * could not be reached, the message ends with why, e.g. `(connection refused at 127.0.0.1:5000)`.
+ */
 export class AskTimeoutError extends HeliosActorError {
   /** Path of the asked actor, as a string with its uid when known. */
   readonly recipient: string
   /** The timeout that elapsed. */
   readonly timeoutMs: number
-  constructor(recipient: string, timeoutMs: number) {
-    super('ERR_ASK_TIMEOUT', `ask to ${recipient} timed out after ${timeoutMs} ms`)
+  /** Why the asked actor's node could not be reached, when the remoting knows. */
+  readonly reason: string | undefined
+  constructor(recipient: string, timeoutMs: number, reason?: string) {
+    super('ERR_ASK_TIMEOUT', `ask to ${recipient} timed out after ${timeoutMs} ms${reason === undefined ? '' : ` (${reason})`}`)
     this.recipient = recipient
     this.timeoutMs = timeoutMs
+    this.reason = reason
   }
 }
 
-/** `actorSelection(path).resolveOne()` found no live actor at the path. Code `ERR_ACTOR_NOT_FOUND`. */
+/**
+ * `actorSelection(path).resolveOne()` found no live actor at the path. Code `ERR_ACTOR_NOT_FOUND`.
+ * When the node could not be reached, the message ends with why, e.g.
+ * `no actor found at helios.tcp://B@127.0.0.1:5000/user/echo (connection refused at 127.0.0.1:5000)`.
+ */
 export class ActorNotFound extends HeliosActorError {
   /** The selection's path as given. */
   readonly path: string
-  constructor(path: string, options?: { cause?: unknown }) {
-    super('ERR_ACTOR_NOT_FOUND', `no actor found at ${path}`, options)
+  /** Why the node could not be reached, when known (the remoting's last connect failure or refusal). */
+  readonly reason: string | undefined
+  constructor(path: string, options?: { cause?: unknown; reason?: string | undefined }) {
+    super('ERR_ACTOR_NOT_FOUND', `no actor found at ${path}${options?.reason === undefined ? '' : ` (${options.reason})`}`,
+      options?.cause === undefined ? undefined : { cause: options.cause })
     this.path = path
+    this.reason = options?.reason
   }
 }
 

@@ -15,6 +15,7 @@ export {
   type ActorFailedEvent,
   type AssociatedEvent,
   type DisassociatedEvent,
+  type DropKind,
   type DroppedEvent,
   type HandshakeFailedEvent,
   type QuarantinedEvent,
@@ -27,6 +28,7 @@ export type { AssociationInfo } from './AssociationInfo.js'
 export { Address, AddressProtocols, type AddressProtocol } from './Address.js'
 export { ManualClock, systemClock, type Clock, type TimerHandle, type TimerOptions } from './Clock.js'
 export { DeadLetter } from './DeadLetter.js'
+export { LogLevels, type Logger, type LoggerOption, type LoggerOptions, type LogLevel } from './Logger.js'
 export {
   ActorNotFound,
   ActorSystemTerminatedError,

@@ -138,7 +138,11 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
         fail(kind === 'tls' && tcpUp ? handshakeError(err.message, err) : new ConnectRefusedError(address, { cause: err }))
       }
       const onClose = (): void => {
-        const cause = new Error(`socket closed before the connection was established`)
+        // TLS 1.3: our side finished, then the server closed instead of confirming: it did not
+        // accept this client's certificate (its alert does not reach Node as an error).
+        const cause = new Error(secured
+          ? "the server closed the connection before confirming the handshake (it refused this client's certificate)"
+          : 'socket closed before the connection was established')
         fail(kind === 'tls' && tcpUp ? handshakeError(cause.message, cause) : new ConnectRefusedError(address, { cause }))
       }
       const succeed = (): void => {

@@ -145,9 +145,13 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
           handshakeFailed(raw, new TlsHandshakeError(`TLS handshake with ${entry.peer} timed out after ${handshakeTimeoutMs} ms`, { cause }))
         }, handshakeTimeoutMs)
         raw.once('close', () => {
-          if (!pending.has(raw)) return
-          const cause = new Error('peer closed the connection during the TLS handshake')
-          handshakeFailed(raw, new TlsHandshakeError(`TLS handshake with ${entry.peer} failed: ${cause.message}`, { cause }))
+          // A client certificate that failed verification closes the socket first and is
+          // reported by 'tlsClientError' right after: let that one say why.
+          setImmediate(() => {
+            if (!pending.has(raw)) return
+            const cause = new Error('peer closed the connection during the TLS handshake')
+            handshakeFailed(raw, new TlsHandshakeError(`TLS handshake with ${entry.peer} failed: ${cause.message}`, { cause }))
+          })
         })
       })
       netServer.on('secureConnection', (socket: tls.TLSSocket) => {
@@ -160,7 +164,10 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
         const raw = parentOf(socket) ?? socket
         socket.destroy()
         const peer = pending.get(raw)?.peer ?? peerOf(raw)
-        handshakeFailed(raw, new TlsHandshakeError(`TLS handshake with ${peer} failed: ${err.message}`, { cause: err }))
+        // A client certificate refused by verification surfaces as a hang-up: name the verdict.
+        const verdict = (socket as tls.TLSSocket & { authorizationError?: string }).authorizationError
+        const what = verdict !== undefined && verdict !== null ? `client certificate refused (${verdict})` : err.message
+        handshakeFailed(raw, new TlsHandshakeError(`TLS handshake with ${peer} failed: ${what}`, { cause: err }))
       })
     } else {
       netServer.on('connection', accept)

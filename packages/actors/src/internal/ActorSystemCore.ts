@@ -14,6 +14,8 @@ import { Dispatcher } from './Dispatcher.js'
 import type { InternalActorRef } from './InternalActorRef.js'
 import { LocalActorRef } from './LocalActorRef.js'
 import { PromiseActorRef } from './PromiseActorRef.js'
+import { describeValue } from './describe.js'
+import { SystemLog } from './SystemLog.js'
 import type { RemoteProvider, RemoteProviderFactory, SystemInternals } from './RemoteProvider.js'
 import { TERMINATE } from './SystemMessage.js'
 import { newActorUid, newNodeUid } from './uid.js'
@@ -32,6 +34,7 @@ export class ActorSystemCore implements SystemInternals {
   readonly nodeUid: bigint = newNodeUid()
   readonly clock: Clock
   readonly events: ActorSystemEvents
+  readonly log: SystemLog
   readonly dispatcher: Dispatcher
   provider: RemoteProvider | undefined = undefined
   deadLetterCount = 0
@@ -55,7 +58,10 @@ export class ActorSystemCore implements SystemInternals {
     this.name = name
     this.#options = options
     this.clock = options.clock ?? systemClock
-    this.events = new ActorSystemEvents(() => this.address)
+    this.log = new SystemLog(options.logger, this.clock, () => (this.#address ?? Address.local(name)).toString())
+    this.events = new ActorSystemEvents(() => this.address, (event, error) => {
+      this.log.report('error', `listener:${event}`, () => `a '${event}' listener threw: ${describeError(error)}`, (n) => `a '${event}' listener threw ${n} more times`)
+    })
     this.dispatcher = new Dispatcher(options.throughput, options.messagesPerTurn)
   }
 
@@ -144,11 +150,17 @@ export class ActorSystemCore implements SystemInternals {
   deadLetter(message: unknown, sender: ActorRef | undefined, recipient: ActorRef): void {
     this.deadLetterCount++
     if (debug.enabled) debug('dead letter to %s: %o', recipient.path.toSerializationFormat(), message)
+    this.log.report('info', 'deadLetter',
+      () => `dead letter: ${describeValue(message)} to ${recipient.path.toString()}${sender === undefined ? '' : ` from ${sender.path.toString()}`}`,
+      (n) => `${n} more dead letter${n === 1 ? '' : 's'}`)
     if (this.events.wants('deadLetter')) this.events.emit('deadLetter', new DeadLetter(message, sender, recipient))
   }
 
   actorFailed(ref: ActorRef, error: unknown, message: unknown): void {
     debug('%s failed and is stopped: %o', ref.path.toString(), error)
+    this.log.report('error', `actorFailed:${ref.path.elements.join('/').replace(/\$[0-9a-z]+/g, '$')}`,
+      () => `actor ${ref.path.toString()} failed handling ${describeValue(message)} and was stopped: ${describeError(error)}`,
+      (n) => `${n} more failure${n === 1 ? '' : 's'} of actors like ${ref.path.toString()}`)
     if (this.events.wants('actorFailed')) this.events.emit('actorFailed', { ref, error, message })
   }
 
@@ -159,7 +171,9 @@ export class ActorSystemCore implements SystemInternals {
     return new Promise<unknown>((resolve, reject) => {
       const temp = new PromiseActorRef(this, path, resolve, reject, this.#removeTemp)
       this.#temp.set(name, temp)
-      temp.timer = this.clock.setTimeout(() => temp.fail(new AskTimeoutError(target.path.toSerializationFormat(), timeoutMs)), timeoutMs, { keepAlive: true })
+      temp.timer = this.clock.setTimeout(() => {
+        temp.fail(new AskTimeoutError(target.path.toSerializationFormat(), timeoutMs, this.provider?.unreachableReason?.(target)))
+      }, timeoutMs, { keepAlive: true })
       target.tell(message, temp)
       if (resendEveryMs !== undefined) this.#resend(target, message, temp, resendEveryMs)
     })
@@ -201,6 +215,7 @@ export class ActorSystemCore implements SystemInternals {
     await this.#stopGuardian(this.#systemGuardian as ActorCell)
     for (const temp of [...this.#temp.values()]) temp.fail(new ActorSystemTerminatedError(this.name))
     if (this.provider !== undefined) await this.provider.shutdown()
+    this.log.flush()
     this.#terminated = true
     debug('actor system %s terminated', this.name)
   }
@@ -212,4 +227,9 @@ export class ActorSystemCore implements SystemInternals {
       cell.sendSystemMessage(TERMINATE)
     })
   }
+}
+
+/** An error for a log line: its name and message (no stack). */
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : describeValue(error)
 }

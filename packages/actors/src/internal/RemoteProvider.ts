@@ -6,6 +6,7 @@ import type { Address } from '../Address.js'
 import type { AssociationInfo } from '../AssociationInfo.js'
 import type { Clock } from '../Clock.js'
 import type { InternalActorRef } from './InternalActorRef.js'
+import type { SystemLog } from './SystemLog.js'
 
 /**
  * THE REMOTING SEAM (read this first if you implement remoting).
@@ -61,6 +62,12 @@ export interface RemoteProvider {
   shutdown(): Promise<void>
   /** State and counters of every association. */
   associations(): AssociationInfo[]
+  /**
+   * Why the node of a remote `ref` cannot be reached, when the remoting knows (the last connect
+   * failure or refusal, a handshake without answer, a quarantine): added to the message of an ask
+   * that timed out towards it. Undefined for a local ref or a node that answers.
+   */
+  unreachableReason?(ref: ActorRef): string | undefined
 }
 
 /** What the system offers its remote provider (and tests). Implemented by `ActorSystemCore`. */
@@ -75,6 +82,8 @@ export interface SystemInternals {
   readonly clock: Clock
   /** The event API (`emit`, `wants`). */
   readonly events: ActorSystemEvents
+  /** The system's log (the `logger` option): what a user sees without a listener. */
+  readonly log: SystemLog
   /** This system's address (throws before the provider resolved). */
   readonly address: Address
   /** True for this system's address or its local form `helios://name`. */

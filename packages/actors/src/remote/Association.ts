@@ -2,6 +2,7 @@ import { DisassociateReason, type AssociationCodec, type DisassociatePdu, type H
 import type { Channel } from '@helios/transport'
 import type { ActorRef } from '../ActorRef.js'
 import type { Address } from '../Address.js'
+import type { DropKind } from '../ActorSystemEvents.js'
 import type { AssociationInfo } from '../AssociationInfo.js'
 import { debug } from '../internal/debug.js'
 import { internalRef } from '../internal/InternalActorRef.js'
@@ -169,7 +170,7 @@ export class Association implements LinkOwner, InboundPeer {
       return
     }
     if (!this.queue.offer({ recipient, message, sender })) {
-      this.drop(recipient.wirePath, `outbound queue full (${this.queue.capacity})`)
+      this.drop(recipient.wirePath, 'queue-full', `outbound queue full (${this.queue.capacity})`)
       return
     }
     this.connect()
@@ -202,7 +203,9 @@ export class Association implements LinkOwner, InboundPeer {
     try {
       frames = this.codec.encodeUserMessage(recipient.wirePath, message, sender === undefined ? undefined : this.host.wirePathOf(sender))
     } catch (err) {
-      this.drop(recipient.wirePath, `cannot encode: ${(err as Error).message}`, err)
+      const code = (err as { code?: unknown }).code
+      const kind = code === 'ERR_MESSAGE_TOO_LARGE' || code === 'ERR_FRAME_TOO_LONG' ? 'too-large' : 'not-serializable'
+      this.drop(recipient.wirePath, kind, `cannot encode: ${(err as Error).message}`, err)
       return
     }
     for (let i = 0; i < frames.length; i++) {
@@ -272,9 +275,22 @@ export class Association implements LinkOwner, InboundPeer {
     this.host.scheduleFlush(this)
   }
 
-  private drop(recipient: string, reason: string, cause?: unknown): void {
+  private drop(recipient: string, kind: DropKind, reason: string, cause?: unknown): void {
     this.stats.dropped++
-    this.host.events.dropped(this.remoteAddress, recipient, reason, cause)
+    this.host.events.dropped({ remote: this.remoteAddress, recipient, kind, reason, ...(cause !== undefined ? { cause } : {}) })
+  }
+
+  /**
+   * Why the peer could not be reached lately: the last connect failure or refusal, or a handshake
+   * that timed out (kept by the registry across successors; cleared once established). Asks and
+   * `resolveOne` that time out towards the peer say it.
+   */
+  get lastFailure(): string | undefined {
+    return this.registry.failureOf(this.key)
+  }
+
+  private failed(reason: string): void {
+    this.registry.noteFailure(this.key, reason)
   }
 
   /** Starts the handshake (idle → handshaking) and the lanes; each link decides whether it needs to connect. */
@@ -330,7 +346,9 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   onConnectFailed(lane: LaneId, error: Error): void {
-    this.host.events.connectFailed(this, lane, error)
+    const reason = describeConnectFailure(error, this.remoteAddress)
+    this.failed(reason)
+    this.host.events.connectFailed(this, lane, error, reason)
     // Reset or closed, then refused: nothing listens at the address any more, that incarnation is gone.
     if (lane !== LaneId.control || this.state.kind !== 'established' || this.lostAt === undefined) return
     if (!this.host.settings.downOnConnectionRefused || !isConnectionRefused(error)) return
@@ -347,6 +365,12 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   acceptorRefused(pdu: QuarantinedPdu | DisassociatePdu): void {
+    if (pdu.type === 'quarantined' || pdu.reason !== DisassociateReason.notAssociated) {
+      const why = pdu.type === 'quarantined' || pdu.reason === DisassociateReason.quarantined ? 'it quarantined this node'
+        : pdu.reason === DisassociateReason.shutdown ? 'it is shutting down'
+        : pdu.detail !== '' ? pdu.detail : `reason ${pdu.reason}`
+      this.failed(`${this.key} refused the connection: ${why}`)
+    }
     if (pdu.type === 'quarantined') {
       if (pdu.to.uid === this.localUid) this.registry.quarantinedByPeer(this, pdu.from.uid, `${this.key} refused a connection: it quarantined this node`)
       return
@@ -355,6 +379,7 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   linkRefused(reason: string): void {
+    this.failed(`${this.key} refused the connection: ${reason}`)
     this.host.events.handshakeFailed(this.key, reason, false)
   }
 
@@ -493,7 +518,10 @@ export class Association implements LinkOwner, InboundPeer {
         this.onDisassociate(pdu, false)
         return
       case 'quarantined':
-        if (pdu.to.uid === this.localUid && pdu.from.uid === this.uid) {
+        // About our uid on this pair, from the peer's current uid, or from one we know nothing of
+        // yet or quarantined ourselves (after a partition both sides may have).
+        if (pdu.to.uid === this.localUid && pdu.from.address === this.key &&
+          (this.uid === undefined || pdu.from.uid === this.uid || this.registry.quarantine.has(this.key, pdu.from.uid))) {
           this.registry.quarantinedByPeer(this, pdu.from.uid, 'the peer quarantined this node')
         }
         return
@@ -634,6 +662,7 @@ export class Association implements LinkOwner, InboundPeer {
       this.codec.setRemoteUid(uid)
     }
     this.state = { kind: 'established', uid, since: this.host.clock.now() }
+    this.registry.clearFailure(this.key)
     this.control.confirm()
     this.user.confirm()
     this.lostAt = undefined
@@ -723,7 +752,10 @@ export class Association implements LinkOwner, InboundPeer {
     const lost = this.userLedger.takeLost()
     if (lost === 0) return
     this.stats.lostInTransit += lost
-    this.host.events.dropped(this.remoteAddress, '(unknown)', `${lost} user message${lost === 1 ? '' : 's'} from ${this.key} never arrived (lost in transit: a connection was cut or datagrams were lost)`, undefined, lost)
+    this.host.events.dropped({
+      remote: this.remoteAddress, recipient: '(unknown)', kind: 'lost-in-transit', count: lost,
+      reason: `${lost} user message${lost === 1 ? '' : 's'} from ${this.key} never arrived (lost in transit: a connection was cut or datagrams were lost)`,
+    })
   }
 
   /** At the end of an established association: what the peer never confirmed is reported, not lost silently (an upper bound). */
@@ -731,7 +763,10 @@ export class Association implements LinkOwner, InboundPeer {
     const n = this.userLedger.unconfirmed(this.codec.lastUserSeq)
     if (n === 0) return
     this.stats.dropped += n
-    this.host.events.dropped(this.remoteAddress, '(unknown)', `${n} user message${n === 1 ? '' : 's'} sent to ${this.key} not confirmed before ${why} (delivered in its last 100 ms, or lost)`, undefined, n)
+    this.host.events.dropped({
+      remote: this.remoteAddress, recipient: '(unknown)', kind: 'unconfirmed', count: n,
+      reason: `${n} user message${n === 1 ? '' : 's'} sent to ${this.key} not confirmed before ${why} (delivered in its last 100 ms, or lost)`,
+    })
   }
 
   /** @internal This process was paused (SIGSTOP, GC, a blocked loop): the peer's silence meanwhile is forgiven. */
@@ -742,6 +777,8 @@ export class Association implements LinkOwner, InboundPeer {
   private handshakeTimedOut(): void {
     const reason = `handshake with ${this.key} timed out after ${this.host.settings.handshakeTimeoutMs} ms`
     debug(reason)
+    const before = this.lastFailure
+    this.failed(before === undefined ? `no answer to the handshake within ${this.host.settings.handshakeTimeoutMs} ms` : before)
     this.host.events.handshakeFailed(this.key, reason, false)
     if (this.sender.size > 0) {
       // Watches wait for this node: one that never answers is as good as down for them.
@@ -756,7 +793,7 @@ export class Association implements LinkOwner, InboundPeer {
 
   private dropQueued(reason: string): void {
     for (const m of this.queue.takeAll()) {
-      this.drop(m.recipient.wirePath, reason)
+      this.drop(m.recipient.wirePath, 'undelivered', reason)
       this.host.deadLetter(m.message, m.sender, m.recipient)
     }
   }
@@ -786,7 +823,7 @@ export class Association implements LinkOwner, InboundPeer {
     if (s.kind === 'established') this.reportUnconfirmed(`it was quarantined (${reason})`)
     debug('quarantined %s uid %s: %s', this.key, uid, reason)
     // Quarantined because the peer quarantined us: the registry publishes that (byPeer) instead.
-    if (cause !== 'peer') this.host.events.quarantined(this, uid, reason)
+    if (cause !== 'peer') this.host.events.quarantined(this, uid, reason, undefined, cause)
     this.end(`quarantined: ${reason}`)
   }
 
@@ -821,7 +858,7 @@ export class Association implements LinkOwner, InboundPeer {
     for (const m of this.queue.takeAll()) {
       if (m.recipient.path.uid === undefined) byPath.push(m)
       else {
-        this.drop(m.recipient.wirePath, reason)
+        this.drop(m.recipient.wirePath, 'undelivered', reason)
         this.host.deadLetter(m.message, m.sender, m.recipient)
       }
     }
@@ -858,4 +895,18 @@ function answerWatchOfEnded(message: SystemMessage): void {
 export function isConnectionRefused(error: Error): boolean {
   const cause = (error as { cause?: { code?: unknown } }).cause
   return (error as { code?: unknown }).code === 'ECONNREFUSED' || cause?.code === 'ECONNREFUSED'
+}
+
+/**
+ * A connect failure in a few words, for log lines and the messages of asks that time out:
+ * `connection refused at 127.0.0.1:5000`, `cannot connect to 10.0.0.9:5000 (EHOSTUNREACH)`,
+ * `connect to 127.0.0.1:5000 timed out after 10000 ms`, or the TLS handshake's failure.
+ */
+export function describeConnectFailure(error: Error, address: Address): string {
+  const at = `${address.host}:${address.port}`
+  const code = (error as { code?: unknown }).code
+  const errno = (error as { cause?: { code?: unknown } }).cause?.code
+  if (isConnectionRefused(error)) return `connection refused at ${at}`
+  if (code === 'ERR_CONNECT_REFUSED') return `cannot connect to ${at}${typeof errno === 'string' ? ` (${errno})` : `: ${error.message}`}`
+  return error.message
 }

@@ -2,6 +2,7 @@ import type { ConnectionOptions } from 'node:tls'
 import type { Codec, DisassociatePdu, HandshakeResponsePdu, QuarantinedPdu } from '@helios/codec'
 import type { Channel, Datagram, DatagramChannel } from '@helios/transport'
 import type { ActorRef } from '../ActorRef.js'
+import type { DropKind } from '../ActorSystemEvents.js'
 import type { Address } from '../Address.js'
 import type { Clock } from '../Clock.js'
 import type { Association } from './Association.js'
@@ -52,20 +53,35 @@ export interface AssociationHost {
   readonly events: AssociationEvents
 }
 
-/** What associations publish (events, debug lines, warnings). */
+/** One or more user messages dropped or lost (see {@link AssociationEvents.dropped}). */
+export interface DropReport {
+  readonly remote: Address | undefined
+  readonly recipient: string
+  readonly kind: DropKind
+  readonly reason: string
+  readonly cause?: unknown
+  /** How many messages, when more than one may be meant (lost in transit, unconfirmed). */
+  readonly count?: number
+}
+
+/** What associations publish (events, log lines). */
 export interface AssociationEvents {
   associated(a: Association): void
   disassociated(a: Association, reason: string): void
-  /** `byPeer`: the peer quarantined this node's `localUid` (and this node now presents `newLocalUid`). */
-  quarantined(a: Association, uid: bigint | undefined, reason: string, byPeer?: { readonly byPeer: true; readonly localUid: bigint; readonly newLocalUid?: bigint }): void
+  /**
+   * `byPeer`: the peer quarantined this node's `localUid` (and this node now presents
+   * `newLocalUid`); else this node quarantined the peer's `uid` for `cause`.
+   */
+  quarantined(a: Association, uid: bigint | undefined, reason: string, byPeer?: { readonly byPeer: true; readonly localUid: bigint; readonly newLocalUid?: bigint }, cause?: QuarantineCause): void
   unreachable(a: Association, phi: number): void
-  /** `count` user messages (default 1) were dropped or lost. */
-  dropped(remote: Address | undefined, recipient: string, reason: string, cause?: unknown, count?: number): void
+  /** User messages were dropped or lost. */
+  dropped(d: DropReport): void
   decodeFailed(a: Association, err: unknown): void
   handshakeFailed(remote: string, reason: string, inbound: boolean, cause?: unknown): void
-  connectFailed(a: Association, lane: LaneId, err: Error): void
-  /** A line the user must see without a listener (quarantined by a peer, a local pause). */
-  warn(code: string, message: string): void
+  /** A connection attempt to the peer failed; `reason` says it in a few words (`connection refused at 127.0.0.1:5000`). */
+  connectFailed(a: Association, lane: LaneId, err: Error, reason: string): void
+  /** A line the user must see without a listener (quarantined by a peer, a local pause), with a stable code. */
+  warn(code: string, key: string, message: string): void
 }
 
 /** What a link needs from the node. */
@@ -127,6 +143,8 @@ export type InboundVerdict = 'accepted' | 'parked' | 'refused'
 /** The association side of an accepted connection. */
 export interface InboundPeer {
   readonly key: string
+  /** The uid this node presents on the association (a connection belongs to one pair of uids). */
+  readonly localUid: bigint
   /** True while frames of the peer's incarnation `uid` are accepted. */
   accepts(uid: bigint): boolean
   /** The association that took over this one's address, if any. */

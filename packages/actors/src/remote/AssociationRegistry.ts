@@ -9,6 +9,8 @@ import { QuarantineList } from './QuarantineList.js'
 
 /** Per-address uids this node took after being quarantined by a peer, at most. */
 const LOCAL_UIDS_LIMIT = 10_000
+/** Addresses whose last connect failure is remembered, at most. */
+const FAILURES_LIMIT = 1024
 
 /**
  * The associations of one node: the current one per remote address (a successor replaces one that
@@ -24,6 +26,8 @@ export class AssociationRegistry {
   private readonly endpoints = new Map<string, Association>()
   /** The uid this node presents to an address, where it is not the node uid (a peer quarantined that one). */
   private readonly localUids = new Map<string, bigint>()
+  /** Why each address could not be reached lately (see {@link Association.lastFailure}). */
+  private readonly failures = new Map<string, string>()
 
   constructor(private readonly host: AssociationHost) {
     this.quarantine = new QuarantineList(10_000, Math.max(60_000, host.settings.reconnectMaxBackoffMs))
@@ -40,6 +44,23 @@ export class AssociationRegistry {
   /** The current association for `key`, if any (ended or not). */
   get(key: string): Association | undefined {
     return this.current.get(key)
+  }
+
+  /** Remembers why the node at `key` could not be reached (its last connect failure or refusal). */
+  noteFailure(key: string, reason: string): void {
+    this.failures.delete(key)
+    if (this.failures.size >= FAILURES_LIMIT) this.failures.delete(this.failures.keys().next().value as string)
+    this.failures.set(key, reason)
+  }
+
+  /** The node at `key` answered: its last failure is history. */
+  clearFailure(key: string): void {
+    this.failures.delete(key)
+  }
+
+  /** Why the node at `key` could not be reached lately, if it could not. */
+  failureOf(key: string): string | undefined {
+    return this.failures.get(key)
   }
 
   /** UDP: the association that datagrams from `endpoint` (`ip:port`) belong to. */
@@ -98,7 +119,7 @@ export class AssociationRegistry {
     if (this.host.settings.quarantineRecovery === 'none') {
       a.quarantine(`${reason}; no traffic with it while this node keeps uid ${oldUid}`, 'peer', false)
       this.host.events.quarantined(a, peerUid, reason, { byPeer: true, localUid: oldUid })
-      this.host.events.warn('HELIOS_QUARANTINED', `helios: ${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
+      this.host.events.warn('HELIOS_QUARANTINED', a.key, `${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
         "remote.quarantineRecovery is 'none': this node cannot talk to it again until it restarts.")
       return
     }
@@ -109,7 +130,7 @@ export class AssociationRegistry {
     const next = this.install(new Association(this.host, this, a.remoteAddress, { localUid: newUid }), a)
     a.retire(`${a.key} quarantined this node's uid ${oldUid}; talking to it as uid ${newUid} from now on`)
     this.host.events.quarantined(a, peerUid, reason, { byPeer: true, localUid: oldUid, newLocalUid: newUid })
-    this.host.events.warn('HELIOS_QUARANTINED', `helios: ${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
+    this.host.events.warn('HELIOS_QUARANTINED', a.key, `${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
       `Re-associating with it as uid ${newUid}: watchers of its actors got Terminated and refs obtained before are dead; resolve them again.`)
     next.connect()
   }

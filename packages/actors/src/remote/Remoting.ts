@@ -85,7 +85,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     this.settings = resolveRemoteSettings(options)
     this.internals = internals
     this.clock = internals.clock
-    this.events = new RemotingEvents(internals.events, () => this.address)
+    this.events = new RemotingEvents(internals.events, internals.log, () => this.address)
     this.registry = new AssociationRegistry(this)
     this.protocol = `helios.${options.transport}` as Address['protocol']
     // The built-in messages go into a registry of the system's own, in front of the application's
@@ -112,6 +112,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   static async start(options: RemoteOptions, internals: SystemInternals): Promise<Remoting> {
     const r = new Remoting(options, internals)
     await r.bind()
+    r.events.started(options.transport)
     r.scheduleTick()
     return r
   }
@@ -189,11 +190,24 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
       // that does not know this node yet) it is sent again until an answer comes.
       reply = await this.internals.ask(target, new Identify(id), timeoutMs, this.isUdp ? UDP_IDENTIFY_RESEND_MS : undefined)
     } catch (err) {
-      if (err instanceof AskTimeoutError) throw new ActorNotFound(path.toString(), { cause: err })
+      if (err instanceof AskTimeoutError) throw new ActorNotFound(path.toString(), { cause: err, reason: err.reason })
       throw err
     }
     if (reply instanceof ActorIdentity && reply.ref !== null) return reply.ref
     throw new ActorNotFound(path.toString())
+  }
+
+  unreachableReason(ref: ActorRef): string | undefined {
+    if (!(ref instanceof RemoteActorRef)) return undefined
+    const key = ref.path.address.toString()
+    const a = this.registry.get(key)
+    if (a?.state.kind === 'established') return undefined // it answers: the actor did not
+    const failure = this.registry.failureOf(key)
+    if (failure !== undefined) return failure
+    const s = a?.state
+    if (s?.kind === 'quarantined') return `${key} is quarantined: ${s.reason}`
+    if (s?.kind === 'handshaking') return `no answer from ${key} to the handshake for ${Math.round(this.clock.now() - s.since)} ms`
+    return undefined
   }
 
   async shutdown(): Promise<void> {
@@ -300,6 +314,12 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
         if (binding !== undefined) this.registry.bindEndpoint(key, binding.peer as Association)
         continue
       }
+      if (assoc !== undefined && (pdu.type === 'quarantined' || pdu.type === 'disassociate')) {
+        // A notice from a peer whose incarnation this node ended (e.g. it quarantined this node
+        // too, after a partition): the address's current association takes it.
+        this.registry.associationFor(assoc.remoteAddress).handle(pdu)
+        continue
+      }
       this.unknownDatagrams++
       // A frame of a peer this node does not know (it restarted, or forgot the peer), or of an
       // incarnation it quarantined: tell the sender, so it introduces itself again or learns it.
@@ -381,7 +401,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     if (cached !== undefined && cached.isLocal) return cached
     const path = ActorPath.parse(recipient)
     if (!this.internals.isLocalAddress(path.address)) {
-      this.events.dropped(undefined, recipient, 'recipient is not on this node')
+      this.events.dropped({ remote: undefined, recipient, kind: 'misdirected', reason: 'recipient is not on this node' })
       return undefined
     }
     return this.resolveCached(recipient)
@@ -511,7 +531,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
    */
   private paused(ms: number): void {
     this.registry.forgivePause()
-    this.events.warn('HELIOS_PAUSED', `helios: ${this.address.toString()} did not run for ${Math.round(ms)} ms (process stopped, long GC or blocked event loop); ` +
+    this.events.warn('HELIOS_PAUSED', 'pause', `${this.address.toString()} did not run for ${Math.round(ms)} ms (process stopped, long GC or blocked event loop); ` +
       'the failure detectors do not count that silence against peers. Peers may have quarantined this node meanwhile.')
   }
 

@@ -125,11 +125,11 @@ export class FakeNode implements AssociationHost {
     disassociated: (a, reason) => this.record('disassociated', { uid: a.uid, reason }),
     quarantined: (a, uid, reason, byPeer) => this.record('quarantined', { key: a.key, uid, reason, ...byPeer }),
     unreachable: (a, phi) => this.record('unreachable', { uid: a.uid, phi }),
-    dropped: (_remote, recipient, reason, _cause, count) => this.record('dropped', { recipient, reason, count }),
+    dropped: (d) => this.record('dropped', { recipient: d.recipient, kind: d.kind, reason: d.reason, count: d.count }),
     decodeFailed: (_a, err) => this.record('decodeFailed', { error: String(err) }),
     handshakeFailed: (remote, reason, inbound) => this.record('handshakeFailed', { remote, reason, inbound }),
     connectFailed: (_a, lane, err) => this.record('connectFailed', { lane, error: err.message }),
-    warn: (code, message) => this.record('warn', { code, message }),
+    warn: (code, _key, message) => this.record('warn', { code, message }),
   }
   readonly links = new Map<Association, { control: FakeLink; user: FakeLink }>()
   private readonly dirty = new Set<Association>()

@@ -1,0 +1,150 @@
+import type { Clock, TimerHandle } from '../Clock.js'
+import type { Logger, LoggerOption, LoggerOptions, LogLevel } from '../Logger.js'
+
+const RANK: { readonly [L in LogLevel]: number } = { debug: 10, info: 20, warn: 30, error: 40, silent: Number.POSITIVE_INFINITY }
+const LABEL: { readonly [L in Exclude<LogLevel, 'silent'>]: string } = { debug: 'DEBUG', info: 'INFO ', warn: 'WARN ', error: 'ERROR' }
+/** Kinds of trouble remembered at most (the oldest quiet one is forgotten first). */
+const MAX_KINDS = 1024
+const DEFAULT_REPEAT_INTERVAL_MS = 10_000
+
+/** The level used when the `logger` option is absent: `HELIOS_LOG_LEVEL` if valid, else `'warn'`. */
+function levelFromEnvironment(): LogLevel {
+  const v = process.env['HELIOS_LOG_LEVEL']?.trim().toLowerCase()
+  return v !== undefined && v in RANK ? (v as LogLevel) : 'warn'
+}
+
+function isLogger(o: LoggerOption): o is Logger {
+  return typeof o === 'object' && typeof (o as Logger).warn === 'function'
+}
+
+/** What one kind of trouble did in its current interval. */
+interface KindState {
+  level: Exclude<LogLevel, 'silent'>
+  /** When the current interval began (the last line written for this kind). */
+  since: number
+  /** Occurrences (or messages, for events that stand for several) counted but not written. */
+  suppressed: number
+  timer: TimerHandle | undefined
+  repeats: (n: number) => string
+}
+
+/**
+ * An actor system's log: the `logger` option resolved (level, sink, repeat interval), with
+ * per-kind rate limiting so that a flood of one kind of trouble writes its first line and then one
+ * count per interval. Lines are built only when their level is enabled.
+ */
+export class SystemLog {
+  /** The lowest rank written. */
+  private readonly threshold: number
+  private readonly sink: Logger | undefined
+  private readonly intervalMs: number
+  private readonly kinds = new Map<string, KindState>()
+
+  constructor(option: LoggerOption | undefined, private readonly clock: Clock, private readonly who: () => string) {
+    let o: LoggerOptions
+    if (option === undefined) o = { level: levelFromEnvironment() }
+    else if (typeof option === 'string') o = { level: option }
+    else if (isLogger(option)) o = { sink: option }
+    else o = option
+    const level = o.level ?? 'warn'
+    if (!(level in RANK)) throw new TypeError(`logger level must be one of debug, info, warn, error, silent; got ${JSON.stringify(level)}`)
+    this.threshold = RANK[level]
+    this.sink = o.sink
+    this.intervalMs = o.repeatIntervalMs ?? DEFAULT_REPEAT_INTERVAL_MS
+  }
+
+  /** True when lines of `level` are written. */
+  enabled(level: LogLevel): boolean {
+    return RANK[level] >= this.threshold
+  }
+
+  /** Writes one line now, with no rate limit (for what happens once: a node started). */
+  write(level: Exclude<LogLevel, 'silent'>, message: string): void {
+    if (RANK[level] < this.threshold) return
+    let who: string
+    try { who = this.who() } catch { who = '?' }
+    const sink = this.sink
+    if (sink === undefined) {
+      process.stderr.write(`${new Date().toISOString()} ${LABEL[level]} [${who}] ${message}\n`)
+      return
+    }
+    try {
+      sink[level]?.(`[${who}] ${message}`)
+    } catch {
+      // A logger that throws must not disturb the system.
+    }
+  }
+
+  /**
+   * One occurrence of trouble of kind `kind` (standing for `n` messages when it counts several).
+   * The first in an interval is written as `message()`; later ones are counted and written when
+   * the interval ends as `repeats(count)` followed by the interval's length.
+   */
+  report(level: Exclude<LogLevel, 'silent'>, kind: string, message: () => string, repeats: (n: number) => string, n = 1): void {
+    if (RANK[level] < this.threshold) return
+    const now = this.clock.now()
+    let s = this.kinds.get(kind)
+    if (s === undefined) {
+      if (this.kinds.size >= MAX_KINDS) this.forgetOne()
+      s = { level, since: now, suppressed: 0, timer: undefined, repeats }
+      this.kinds.set(kind, s)
+      this.write(level, message())
+      return
+    }
+    if (s.suppressed === 0 && now - s.since >= this.intervalMs) {
+      s.since = now
+      this.write(level, message())
+      return
+    }
+    s.suppressed += n
+    s.repeats = repeats
+    if (s.timer === undefined) {
+      const state = s
+      s.timer = this.clock.setTimeout(() => {
+        state.timer = undefined
+        this.writeRepeats(state)
+      }, Math.max(0, s.since + this.intervalMs - now))
+    }
+  }
+
+  /** Writes every pending count now (at terminate). */
+  flush(): void {
+    for (const s of this.kinds.values()) {
+      if (s.timer !== undefined) this.clock.clearTimeout(s.timer)
+      s.timer = undefined
+      this.writeRepeats(s)
+    }
+  }
+
+  private writeRepeats(s: KindState): void {
+    if (s.suppressed === 0) return
+    const now = this.clock.now()
+    const seconds = Math.max(1, Math.round((now - s.since) / 1000))
+    const n = s.suppressed
+    s.suppressed = 0
+    s.since = now
+    this.write(s.level, `${s.repeats(n)} (in the last ${seconds} s)`)
+  }
+
+  /** Forgets the oldest kind with nothing pending (or the oldest, after writing its count). */
+  private forgetOne(): void {
+    for (const [k, s] of this.kinds) {
+      if (s.suppressed === 0) {
+        if (s.timer !== undefined) this.clock.clearTimeout(s.timer)
+        this.kinds.delete(k)
+        return
+      }
+    }
+    const first = this.kinds.entries().next().value
+    if (first === undefined) return
+    const [k, s] = first
+    if (s.timer !== undefined) this.clock.clearTimeout(s.timer)
+    this.writeRepeats(s)
+    this.kinds.delete(k)
+  }
+}
+
+/** `n` with an English plural: `plural(2, 'message')` is `2 messages`. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
