@@ -17,7 +17,11 @@ class Received {
     socket.on('data', (d: Buffer) => {
       this.chunks.push(d)
       this.bytes += d.length
-      this.waiters = this.waiters.filter((w) => (this.bytes >= w.n ? (w.resolve(), false) : true))
+      this.waiters = this.waiters.filter((w) => {
+        if (this.bytes < w.n) return true
+        w.resolve()
+        return false
+      })
     })
   }
 

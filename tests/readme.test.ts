@@ -34,3 +34,20 @@ test('the README transport example binds an echo server', async (t) => {
   t.is(r.code, 0, r.stderr)
   t.regex(r.stdout, /listening on .*port: \d+/)
 })
+
+// Each package's README example runs too.
+const packageExamples: [string, RegExp][] = [
+  ['transport', /^HELLO\n$/],
+  ['codec', /^\d+ bytes: Greet\(Ada\)\n$/],
+  ['actors', /^hello over tcp\n$/],
+]
+for (const [pkg, expected] of packageExamples) {
+  test(`the README of @helios/${pkg} has one example, and it runs`, async (t) => {
+    const text = readFileSync(fileURLToPath(new URL(`../packages/${pkg}/README.md`, import.meta.url)), 'utf8')
+    const code = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] as string)
+    t.is(code.length, 1)
+    const r = await run(code[0] as string, `pkg-${pkg}`)
+    t.is(r.code, 0, r.stderr)
+    t.regex(r.stdout, expected)
+  })
+}

@@ -366,7 +366,7 @@ export function renderSvg(report: Report): string {
   for (let i = 0; i < lower.length; i += perRow) {
     const chunk = lower.slice(i, i + perRow)
     const pw = width / perRow
-    chunk.forEach((p, j) => rows.push(barPanel(j * pw, y, pw, panelH, p.title, p.sub, p.cats, p.series, p.options)))
+    chunk.forEach((p, j) => { rows.push(barPanel(j * pw, y, pw, panelH, p.title, p.sub, p.cats, p.series, p.options)) })
     y += panelH + 10
   }
   const m = report.machine

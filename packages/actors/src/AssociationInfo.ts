@@ -2,6 +2,7 @@ import type { Address } from './Address.js'
 
 /** State and counters of one association (see {@link ActorSystem.associations}). */
 export interface AssociationInfo {
+  /** The remote node. */
   readonly remote: Address
   /** The remote node's uid, once a handshake told it (claimed while handshaking, confirmed once established). */
   readonly remoteUid: bigint | undefined
@@ -19,11 +20,17 @@ export interface AssociationInfo {
   readonly unackedSystemMessages: number
   /** Current phi of the failure detector (0 before the first heartbeat reply). */
   readonly phi: number
+  /** User messages written to the peer. */
   readonly messagesSent: number
+  /** User messages received from the peer. */
   readonly messagesReceived: number
+  /** Bytes of frames written (control and user lanes). */
   readonly bytesSent: number
+  /** Bytes of frames received. */
   readonly bytesReceived: number
+  /** Frames written. */
   readonly framesSent: number
+  /** Frames received. */
   readonly framesReceived: number
   /** User messages dropped (full queue, too large, not encodable, quarantine, handshake failure, unconfirmed when the association ended). */
   readonly dropped: number
@@ -31,8 +38,11 @@ export interface AssociationInfo {
   readonly lostInTransit: number
   /** Frames that failed to decode, each failing alone. */
   readonly decodeErrors: number
+  /** System messages (watch, unwatch, death-watch notices) sent, resends excluded. */
   readonly systemMessagesSent: number
+  /** System messages sent again (unacknowledged in time, nacked, or after a reconnect). */
   readonly systemMessagesResent: number
+  /** System messages received and delivered (duplicates excluded). */
   readonly systemMessagesReceived: number
   /** Times the control connection was lost while established. */
   readonly reconnects: number

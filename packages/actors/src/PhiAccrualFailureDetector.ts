@@ -33,10 +33,15 @@ export interface PhiAccrualFailureDetectorOptions {
  * if (!fd.isAvailable()) markUnreachable()
  */
 export class PhiAccrualFailureDetector {
+  /** Phi at and above which the node is considered unavailable. */
   readonly threshold: number
+  /** Heartbeat intervals kept for the estimate. */
   readonly maxSampleSize: number
+  /** Lower bound of the standard deviation used (keeps phi sane with very regular heartbeats). */
   readonly minStdDeviationMs: number
+  /** A pause this long is tolerated on top of the mean interval. */
   readonly acceptableHeartbeatPauseMs: number
+  /** The interval assumed before any was measured. */
   readonly firstHeartbeatEstimateMs: number
   readonly #clock: Clock
   #history: HeartbeatHistory

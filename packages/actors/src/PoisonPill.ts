@@ -6,4 +6,7 @@
  * @example
  * ref.tell(PoisonPill)
  */
-export const PoisonPill: { readonly kind: 'PoisonPill' } = Object.freeze({ kind: 'PoisonPill' as const })
+export const PoisonPill: {
+  /** What tells it apart from any other message. */
+  readonly kind: 'PoisonPill'
+} = Object.freeze({ kind: 'PoisonPill' as const })

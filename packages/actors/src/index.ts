@@ -28,6 +28,9 @@ export type { AssociationInfo } from './AssociationInfo.js'
 export { Address, AddressProtocols, type AddressProtocol } from './Address.js'
 export { ManualClock, systemClock, type Clock, type TimerHandle, type TimerOptions } from './Clock.js'
 export { DeadLetter } from './DeadLetter.js'
+// The registry of message classes (`remote.registry`), so that an application that depends on
+// @helios/actors alone can make one.
+export { MessageRegistry, type MessageClass, type RegisterOptions } from '@helios/codec'
 export { LogLevels, type Logger, type LoggerOption, type LoggerOptions, type LogLevel } from './Logger.js'
 export {
   ActorNotFound,

@@ -1,6 +1,6 @@
 import test from 'ava'
 import {
-  ActorPath,
+  type ActorPath,
   ActorSystem,
   Address,
   Terminated,

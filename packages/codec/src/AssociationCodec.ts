@@ -216,7 +216,16 @@ export class AssociationCodec {
   }
 
   /** Entries usable in each direction (for metrics and tests). */
-  compressionStats(): { outboundActorRefs: number; outboundManifests: number; inboundActorRefs: number; inboundManifests: number } {
+  compressionStats(): {
+    /** Actor paths this side compresses towards the peer. */
+    outboundActorRefs: number;
+    /** Manifests this side compresses towards the peer. */
+    outboundManifests: number;
+    /** Actor paths the peer compresses towards this side. */
+    inboundActorRefs: number;
+    /** Manifests the peer compresses towards this side. */
+    inboundManifests: number;
+  } {
     return {
       outboundActorRefs: this.#outRefs.size,
       outboundManifests: this.#outManifests.size,

@@ -4,6 +4,7 @@ import { RegistrationKind } from './internal/Registration.js';
 
 /** A class whose instances can be registered (any constructor; it is never called on decode). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: any constructor signature (unknown[] would reject classes with typed parameters)
 export type MessageClass<T extends object = object> = abstract new (...args: any[]) => T;
 
 /**
@@ -35,7 +36,7 @@ interface WireStatics {
  * nodes agree on, so its instances arrive as instances (at any depth of a message).
  *
  * A received manifest that is not registered fails that one message with
- * {@link UnknownManifestError} (`ERR_UNKNOWN_MANIFEST`).
+ * `UnknownManifestError` (`ERR_UNKNOWN_MANIFEST`).
  *
  * @example
  * class Greet { constructor(readonly who: string) {} }

@@ -5,19 +5,33 @@
 
 /** First byte of every frame payload. */
 export const PduTag = {
+  /** {@link HandshakeRequestPdu}. */
   handshakeRequest: 0x01,
+  /** {@link HandshakeResponsePdu}. */
   handshakeResponse: 0x02,
+  /** {@link HeartbeatPdu}. */
   heartbeat: 0x03,
+  /** {@link HeartbeatReplyPdu}. */
   heartbeatReply: 0x04,
+  /** {@link DisassociatePdu}. */
   disassociate: 0x05,
+  /** {@link QuarantinedPdu}. */
   quarantined: 0x06,
+  /** {@link UserEnvelopePdu}. */
   userEnvelope: 0x10,
+  /** {@link SystemEnvelopePdu}. */
   systemEnvelope: 0x11,
+  /** {@link AckPdu}. */
   ack: 0x12,
+  /** {@link NackPdu}. */
   nack: 0x13,
+  /** {@link UserAckPdu}. */
   userAck: 0x14,
+  /** {@link FragmentPdu}. */
   fragment: 0x20,
+  /** {@link CompressionAdvertisementPdu}. */
   compressionAdvertisement: 0x30,
+  /** {@link CompressionAckPdu}. */
   compressionAck: 0x31,
 } as const;
 /** A PDU tag byte. */
@@ -33,7 +47,9 @@ export interface UniqueAddress {
 
 /** Sent first on every new connection: who I am, whom I meant to reach, and a nonce to echo. */
 export interface HandshakeRequestPdu {
+  /** Discriminant of {@link Pdu}: `'handshake-request'`. */
   readonly type: 'handshake-request';
+  /** The requesting node. */
   readonly from: UniqueAddress;
   /** The address the sender meant to reach; a node refuses a request for another address. */
   readonly to: string;
@@ -46,8 +62,11 @@ export interface HandshakeRequestPdu {
 
 /** Accepts a handshake: the responder's unique address, the requester it answers, and that request's nonce. */
 export interface HandshakeResponsePdu {
+  /** Discriminant of {@link Pdu}: `'handshake-response'`. */
   readonly type: 'handshake-response';
+  /** The responding node. */
   readonly from: UniqueAddress;
+  /** The address of the requester it answers. */
   readonly to: string;
   /** The nonce of the latest request the responder received from `to`. */
   readonly nonce: bigint;
@@ -55,22 +74,31 @@ export interface HandshakeResponsePdu {
 
 /** Failure-detector heartbeat (control lane). */
 export interface HeartbeatPdu {
+  /** Discriminant of {@link Pdu}: `'heartbeat'`. */
   readonly type: 'heartbeat';
 }
 
 /** Reply to a heartbeat, carrying the replying node's uid. */
 export interface HeartbeatReplyPdu {
+  /** Discriminant of {@link Pdu}: `'heartbeat-reply'`. */
   readonly type: 'heartbeat-reply';
+  /** The replying node's uid (the incarnation the heartbeat reached). */
   readonly uid: bigint;
 }
 
 /** Why an association is being closed (wire codes 0..6; unknown codes decode as `"unknown"`). */
 export const DisassociateReason = {
+  /** A code this node does not know. */
   unknown: 0,
+  /** An orderly close. */
   normal: 1,
+  /** The sender's actor system is terminating. */
   shutdown: 2,
+  /** The sender quarantined the receiver's uid. */
   quarantined: 3,
+  /** The sender refused the receiver's handshake (the detail says why). */
   handshakeFailed: 4,
+  /** The receiver broke the protocol. */
   protocolError: 5,
   /**
    * UDP: a frame came from a peer this node has no association with (it restarted, or never met
@@ -83,7 +111,9 @@ export type DisassociateReason = (typeof DisassociateReason)[keyof typeof Disass
 
 /** The sender closes the association. */
 export interface DisassociatePdu {
+  /** Discriminant of {@link Pdu}: `'disassociate'`. */
   readonly type: 'disassociate';
+  /** Why (a {@link DisassociateReason} code). */
   readonly reason: DisassociateReason;
   /** Human-readable detail, may be empty. */
   readonly detail: string;
@@ -91,13 +121,17 @@ export interface DisassociatePdu {
 
 /** Tells a node that `from` has quarantined it (`to`): no more traffic between these incarnations. */
 export interface QuarantinedPdu {
+  /** Discriminant of {@link Pdu}: `'quarantined'`. */
   readonly type: 'quarantined';
+  /** The node that quarantined. */
   readonly from: UniqueAddress;
+  /** The node incarnation it quarantined. */
   readonly to: UniqueAddress;
 }
 
 /** A user message for one actor. */
 export interface UserEnvelopePdu {
+  /** Discriminant of {@link Pdu}: `'user-envelope'`. */
   readonly type: 'user-envelope';
   /**
    * Per-association sequence number of user envelopes (1, 2, 3, ...): not for redelivery (user
@@ -108,16 +142,21 @@ export interface UserEnvelopePdu {
   readonly recipient: string;
   /** Full path of the sender actor, if any. */
   readonly sender: string | undefined;
+  /** The message value. */
   readonly message: unknown;
 }
 
 /** A system message (watch, unwatch, terminated...) with its sequence number for reliable delivery. */
 export interface SystemEnvelopePdu {
+  /** Discriminant of {@link Pdu}: `'system-envelope'`. */
   readonly type: 'system-envelope';
   /** Sequence number, a non-negative safe integer. */
   readonly seq: number;
+  /** Full path of the recipient actor. */
   readonly recipient: string;
+  /** Full path of the sender actor (the watcher, or the actor that terminated). */
   readonly sender: string | undefined;
+  /** The system message, in its wire form. */
   readonly message: unknown;
 }
 
@@ -126,13 +165,17 @@ export interface SystemEnvelopePdu {
  * resent: this only tells the sender which of them arrived, so that none is lost silently).
  */
 export interface UserAckPdu {
+  /** Discriminant of {@link Pdu}: `'user-ack'`. */
   readonly type: 'user-ack';
+  /** The highest user-envelope `seq` received. */
   readonly seq: number;
 }
 
 /** Cumulative ack of system messages up to `cumulative`, plus those received beyond it. */
 export interface AckPdu {
+  /** Discriminant of {@link Pdu}: `'ack'`. */
   readonly type: 'ack';
+  /** Every system message up to this sequence number was received. */
   readonly cumulative: number;
   /** Sequence numbers above `cumulative` already received (selective ack). */
   readonly selective: readonly number[];
@@ -140,13 +183,17 @@ export interface AckPdu {
 
 /** Cumulative ack up to `cumulative` and the sequence numbers missing after it (resend them). */
 export interface NackPdu {
+  /** Discriminant of {@link Pdu}: `'nack'`. */
   readonly type: 'nack';
+  /** Every system message up to this sequence number was received. */
   readonly cumulative: number;
+  /** Sequence numbers after `cumulative` that are missing: resend them. */
   readonly missing: readonly number[];
 }
 
 /** One piece of an envelope larger than the max frame size. */
 export interface FragmentPdu {
+  /** Discriminant of {@link Pdu}: `'fragment'`. */
   readonly type: 'fragment';
   /** Per-association id of the fragmented message. */
   readonly messageId: number;
@@ -163,9 +210,11 @@ export type CompressionTableKind = 'actor-ref' | 'manifest';
 
 /** Binds small integers to actor paths or manifests, for envelopes the advertiser will send. */
 export interface CompressionAdvertisementPdu {
+  /** Discriminant of {@link Pdu}: `'compression-advertisement'`. */
   readonly type: 'compression-advertisement';
   /** uid of the advertising node. */
   readonly originUid: bigint;
+  /** The table it fills. */
   readonly table: CompressionTableKind;
   /** Version of this advertisement (per table, increasing). */
   readonly version: number;
@@ -175,10 +224,13 @@ export interface CompressionAdvertisementPdu {
 
 /** Confirms an advertisement version has been applied; the advertiser may now use its indexes. */
 export interface CompressionAckPdu {
+  /** Discriminant of {@link Pdu}: `'compression-ack'`. */
   readonly type: 'compression-ack';
   /** uid of the acknowledging node. */
   readonly originUid: bigint;
+  /** The table acknowledged. */
   readonly table: CompressionTableKind;
+  /** The advertisement version applied. */
   readonly version: number;
 }
 

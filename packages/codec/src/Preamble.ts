@@ -16,7 +16,12 @@ export const FRAME_LENGTH_FIELD_LENGTH = 4;
  * Lanes of an association (byte 7 of the preamble). Control traffic (handshake, heartbeats,
  * system messages, acks, compression) never waits behind user traffic.
  */
-export const Lane = { control: 0, user: 1 } as const;
+export const Lane = {
+  /** Handshakes, heartbeats, system messages, acks, compression. */
+  control: 0,
+  /** User messages. */
+  user: 1,
+} as const;
 /** A lane number: `0` control, `1` user. */
 export type Lane = (typeof Lane)[keyof typeof Lane];
 

@@ -176,7 +176,7 @@ test('msgpackr extensions the protocol does not register are refused', (t) => {
     'c1', // never-used token
   ];
   for (const hex of cases) {
-    const payload = Buffer.from('1001a172c0' + hex, 'hex');
+    const payload = Buffer.from(`1001a172c0${hex}`, 'hex');
     const error = t.throws(() => codec.decode(payload));
     t.true(error instanceof UnsupportedExtensionError || error instanceof CorruptedFrameError, hex);
   }

@@ -98,7 +98,7 @@ test('strings around the str8/str16 boundaries are written as msgpackr writes th
   const strings = [
     'x'.repeat(31), 'x'.repeat(32), 'x'.repeat(255), 'x'.repeat(256), 'x'.repeat(2048), 'x'.repeat(2049),
     '\u20ac'.repeat(10), '\u20ac'.repeat(85), '\u20ac'.repeat(86), '\u00e9'.repeat(127), '\u00e9'.repeat(128),
-    '\u00e9'.repeat(200), '\u{1f600}'.repeat(40), '\u{1f600}'.repeat(64), 'a' + '\u20ac'.repeat(2047), '\u20ac'.repeat(2049),
+    '\u00e9'.repeat(200), '\u{1f600}'.repeat(40), '\u{1f600}'.repeat(64), `a${'\u20ac'.repeat(2047)}`, '\u20ac'.repeat(2049),
   ];
   for (const str of strings) {
     for (const value of [str, [1, str], { s: str }]) {

@@ -4,14 +4,19 @@ import type { WriteCallback } from './ChannelHandler.js'
 
 /** An IP endpoint. */
 export interface SocketAddress {
+  /** The IP address, e.g. `'127.0.0.1'` or `'::1'`. */
   readonly address: string
+  /** The port. */
   readonly port: number
+  /** `'IPv4'` or `'IPv6'`, when known. */
   readonly family?: string
 }
 
 /** A UDP datagram as it travels the pipeline of a UDP channel: inbound with `remote` set to the sender, outbound with `remote` the destination. */
 export interface Datagram {
+  /** The payload (one datagram). */
   readonly data: Uint8Array
+  /** The sender (inbound) or the destination (outbound). */
   readonly remote: SocketAddress
 }
 
@@ -26,10 +31,15 @@ export type ChannelKind = 'tcp' | 'tls' | 'udp' | 'embedded'
 export interface Channel {
   /** Unique per process, for logs. */
   readonly id: string
+  /** The network stack it runs on. */
   readonly kind: ChannelKind
+  /** Its handlers, between the socket (head) and the application (tail). */
   readonly pipeline: ChannelPipeline
+  /** The time source of its timers (idle, read timeout); the bootstrap's `clock` option. */
   readonly clock: Clock
+  /** The local end, once connected or bound. */
   readonly localAddress: SocketAddress | undefined
+  /** The peer (undefined for UDP and embedded channels). */
   readonly remoteAddress: SocketAddress | undefined
   /** Connected (or bound, for UDP) and not closed. */
   readonly isActive: boolean
@@ -42,8 +52,14 @@ export interface Channel {
   /** The error the channel was closed with, if it was closed because of one. */
   readonly closeReason: Error | undefined
 
+  /**
+   * Writes `message` through the pipeline's outbound handlers into the outbound buffer (nothing is
+   * sent before {@link Channel.flush}); `callback` gets the outcome once it was written or failed.
+   */
   write(message: unknown, callback?: WriteCallback): void
+  /** Sends what the outbound buffer holds, in as few syscalls as possible. */
   flush(): void
+  /** {@link Channel.write} then {@link Channel.flush}. */
   writeAndFlush(message: unknown, callback?: WriteCallback): void
   /** Closes the channel (through the pipeline's outbound handlers); resolves when it is closed. */
   close(error?: Error): Promise<void>
@@ -53,5 +69,6 @@ export interface Channel {
    * resumes when every suspension was resumed. The pipeline uses this for async handler steps.
    */
   suspendRead(): void
+  /** Lifts one {@link Channel.suspendRead}; reading resumes when none is left. */
   resumeRead(): void
 }

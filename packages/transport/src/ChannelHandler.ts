@@ -77,12 +77,19 @@ export interface ChannelHandlerContext {
   /** True once the handler was removed from the pipeline. */
   readonly isRemoved: boolean
 
+  /** Passes `channelActive` to the next inbound handler. */
   fireChannelActive(): void
+  /** Passes `channelInactive` to the next inbound handler. */
   fireChannelInactive(): void
+  /** Passes a read message to the next inbound handler. */
   fireChannelRead(message: unknown): void
+  /** Passes `channelReadComplete` (the end of one socket read) to the next inbound handler. */
   fireChannelReadComplete(): void
+  /** Passes `channelWritabilityChanged` to the next inbound handler. */
   fireChannelWritabilityChanged(): void
+  /** Passes a user event (e.g. an `IdleStateEvent`) to the next inbound handler. */
   fireUserEventTriggered(event: unknown): void
+  /** Passes an error to the next inbound handler's `exceptionCaught`. */
   fireExceptionCaught(error: Error): void
 
   /** Writes towards the head without flushing. */

@@ -19,8 +19,11 @@ export interface UnhandledCounts {
 
 /** Payload published on the `helios:transport:unhandled` diagnostics channel. */
 export interface UnhandledReport {
+  /** The channel whose tail it reached. */
   readonly channel: Channel
+  /** An inbound message, an error, or a user event. */
   readonly kind: 'message' | 'error' | 'event'
+  /** The message, error or event itself. */
   readonly value: unknown
 }
 
@@ -74,6 +77,7 @@ export class ChannelPipeline {
   private readonly byName = new Map<string, HandlerContext>()
   private destroyPending = false
 
+  /** @internal created by its channel. */
   constructor(channel: Channel, sink: PipelineSink) {
     this.channel = channel
     this.head = new HandlerContext(this, 'HEAD', new HeadHandler(sink))
@@ -139,18 +143,29 @@ export class ChannelPipeline {
   }
 
   // Inbound events enter at the head.
+  /** Fires `channelActive` at the head (the transport calls these; tests may too). */
   fireChannelActive(): void { this.head.invokeChannelActive() }
+  /** Fires `channelInactive` at the head. */
   fireChannelInactive(): void { this.head.invokeChannelInactive() }
+  /** Fires `channelRead(message)` at the head, as if the socket had read it. */
   fireChannelRead(message: unknown): void { this.head.invokeChannelRead(message) }
+  /** Fires `channelReadComplete` at the head: the end of one socket read. */
   fireChannelReadComplete(): void { this.head.invokeChannelReadComplete() }
+  /** Fires `channelWritabilityChanged` at the head. */
   fireChannelWritabilityChanged(): void { this.head.invokeChannelWritabilityChanged() }
+  /** Fires a user event at the head. */
   fireUserEventTriggered(event: unknown): void { this.head.invokeUserEventTriggered(event) }
+  /** Fires `exceptionCaught(error)` at the head. */
   fireExceptionCaught(error: Error): void { this.head.invokeExceptionCaught(error) }
 
   // Outbound operations enter at the tail.
+  /** Writes `message` from the tail through every outbound handler into the channel's buffer. */
   write(message: unknown, callback?: WriteCallback): void { this.tail.write(message, callback) }
+  /** Flushes from the tail: the channel sends what it buffered. */
   flush(): void { this.tail.flush() }
+  /** Write, then flush, from the tail. */
   writeAndFlush(message: unknown, callback?: WriteCallback): void { this.tail.writeAndFlush(message, callback) }
+  /** Closes the channel from the tail (outbound handlers see `close` first). */
   close(error?: Error): void { this.tail.close(error) }
 
   /** @internal Called by the channel when it is closed: removes every handler (handlerRemoved). */

@@ -1,5 +1,6 @@
 /** Opaque handle of a timer started by a {@link Clock}. */
 export interface TimerHandle {
+  /** A brand that keeps the handle opaque (never set): only a {@link Clock} makes one. */
   readonly __timer?: never
 }
 

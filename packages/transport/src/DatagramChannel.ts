@@ -9,7 +9,9 @@ import { AbstractChannel, DEFAULT_WATER_MARK, type WriteBufferWaterMark } from '
 
 /** Options of a {@link DatagramChannel}; bootstraps fill them from their own options. */
 export interface DatagramChannelOptions {
+  /** Time source of its timers. Default the real clock. */
   readonly clock?: Clock
+  /** Outbound buffer watermarks. Default 32 KiB / 64 KiB. */
   readonly writeBufferWaterMark?: WriteBufferWaterMark
   /** The one remote this socket is connected to (`dgram` `connect()`), if any. */
   readonly remote?: SocketAddress
@@ -30,7 +32,9 @@ export interface DatagramChannelOptions {
 export class DatagramChannel extends AbstractChannel {
   /** The underlying dgram socket. */
   readonly socket: UdpSocket
+  /** The address the socket is bound to. */
   readonly localAddress: SocketAddress | undefined
+  /** The peer a connected channel (`Bootstrap.connect` over udp) sends to; undefined when each datagram names its own. */
   readonly remoteAddress: SocketAddress | undefined
 
   private started = false
@@ -112,11 +116,13 @@ export class DatagramChannel extends AbstractChannel {
 
   // Node's dgram socket cannot pause receiving: while reads are suspended, arriving datagrams are
   // dropped and counted in droppedWhileSuspended (UDP has no backpressure to apply).
+  /** Stops handing received datagrams to the pipeline. */
   protected doSuspendRead(): void {
     if (!this.started) return
     this.socket.off('message', this.onMessage)
     this.socket.on('message', this.onDropped)
   }
+  /** Hands received datagrams to the pipeline again. */
   protected doResumeRead(): void {
     if (!this.started) return
     this.socket.off('message', this.onDropped)

@@ -42,8 +42,11 @@ export interface DelimiterBasedFrameDecoderOptions extends ByteToMessageDecoderO
  * an empty delimiter.
  */
 export class DelimiterBasedFrameDecoder extends ByteToMessageDecoder {
+  /** Longest frame accepted, delimiter excluded. */
   readonly maxFrameLength: number
+  /** Whether frames are passed on without their delimiter. */
   readonly stripDelimiter: boolean
+  /** Fail as soon as a frame exceeds `maxFrameLength`, instead of at its delimiter. */
   readonly failFast: boolean
   private readonly delimiters: Uint8Array[]
   private readonly longestDelimiter: number

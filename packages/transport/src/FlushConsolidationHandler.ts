@@ -32,7 +32,9 @@ export interface FlushConsolidationHandlerOptions {
  * @throws RangeError from the constructor when `explicitFlushAfterFlushes` is not a positive integer.
  */
 export class FlushConsolidationHandler implements ChannelHandler {
+  /** Flushes consolidated into one at most. */
   readonly explicitFlushAfterFlushes: number
+  /** Whether flushes outside a read are consolidated too. */
   readonly consolidateWhenNoReadInProgress: boolean
   private readInProgress = false
   private flushPendingCount = 0

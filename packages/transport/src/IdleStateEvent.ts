@@ -25,11 +25,17 @@ export type IdleState = (typeof IdleState)[keyof typeof IdleState]
  * ```
  */
 export class IdleStateEvent {
+  /** The first reader-idle event since the last read. */
   static readonly FIRST_READER_IDLE = new IdleStateEvent(IdleState.ReaderIdle, true)
+  /** A further reader-idle event. */
   static readonly READER_IDLE = new IdleStateEvent(IdleState.ReaderIdle, false)
+  /** The first writer-idle event since the last write. */
   static readonly FIRST_WRITER_IDLE = new IdleStateEvent(IdleState.WriterIdle, true)
+  /** A further writer-idle event. */
   static readonly WRITER_IDLE = new IdleStateEvent(IdleState.WriterIdle, false)
+  /** The first idle event of both directions. */
   static readonly FIRST_ALL_IDLE = new IdleStateEvent(IdleState.AllIdle, true)
+  /** A further idle event of both directions. */
   static readonly ALL_IDLE = new IdleStateEvent(IdleState.AllIdle, false)
 
   private constructor(
@@ -39,5 +45,6 @@ export class IdleStateEvent {
     readonly first: boolean,
   ) {}
 
+  /** `IdleStateEvent(state[, first])`. */
   toString(): string { return `IdleStateEvent(${this.state}${this.first ? ', first' : ''})` }
 }

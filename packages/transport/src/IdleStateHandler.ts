@@ -56,8 +56,11 @@ const DESTROYED = 2
  * @throws RangeError from the constructor for a negative or non-finite time.
  */
 export class IdleStateHandler implements ChannelHandler {
+  /** Reader idle time (0: off). */
   readonly readerIdleMs: number
+  /** Writer idle time (0: off). */
   readonly writerIdleMs: number
+  /** Idle time of both directions (0: off). */
   readonly allIdleMs: number
 
   private state = NEW

@@ -164,12 +164,19 @@ const DISCARDING = 2
  * @throws RangeError from the constructor for inconsistent options.
  */
 export class LengthFieldBasedFrameDecoder extends ByteToMessageDecoder {
+  /** Longest frame accepted, length field and adjustment included; a longer one fails with `ERR_FRAME_TOO_LONG`. */
   readonly maxFrameLength: number
+  /** Where the length field starts in a frame. */
   readonly lengthFieldOffset: number
+  /** Size of the length field in bytes. */
   readonly lengthFieldLength: LengthFieldLength
+  /** Added to the length field value to get the bytes that follow it. */
   readonly lengthAdjustment: number
+  /** Bytes cut from the front of each frame passed on (e.g. the length field). */
   readonly initialBytesToStrip: number
+  /** Byte order of the length field. */
   readonly byteOrder: ByteOrder
+  /** Fail as soon as the length field says too long, instead of after reading the whole frame. */
   readonly failFast: boolean
 
   /** False in a subclass that overrides decode(): the fast path would bypass it. */

@@ -42,9 +42,13 @@ const MAX_BY_FIELD_LENGTH = [0, 0xff, 0xffff, 0xffffff, 0xffffffff] as const
  */
 export class LengthFieldPrepender implements ChannelHandler {
   readonly sharable = true
+  /** Size of the length field in bytes. */
   readonly lengthFieldLength: LengthFieldLength
+  /** Added to the payload length before it is written. */
   readonly lengthAdjustment: number
+  /** Whether the written length counts the length field itself. */
   readonly lengthIncludesLengthFieldLength: boolean
+  /** Byte order of the length field. */
   readonly byteOrder: ByteOrder
   private readonly maxLength: number
   private readonly littleEndian: boolean

@@ -40,8 +40,11 @@ const CR = 0x0d
  * @throws RangeError from the constructor when `maxLength` is not a positive integer.
  */
 export class LineBasedFrameDecoder extends ByteToMessageDecoder {
+  /** Longest line accepted, delimiter excluded. */
   readonly maxLength: number
+  /** Whether lines are passed on without their delimiter. */
   readonly stripDelimiter: boolean
+  /** Fail as soon as a line exceeds `maxLength`, instead of at its delimiter. */
   readonly failFast: boolean
   private discarding = false
   private discardedBytes = 0

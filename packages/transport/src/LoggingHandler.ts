@@ -32,6 +32,7 @@ export interface LoggingHandlerOptions {
  */
 export class LoggingHandler implements ChannelHandler {
   readonly sharable = true
+  /** The name in front of each line. */
   readonly name: string
   private readonly logger: ((line: string) => void) & { readonly enabled?: boolean }
   private readonly hexDumpBytes: number

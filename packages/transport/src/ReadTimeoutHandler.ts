@@ -21,6 +21,7 @@ import { IdleStateHandler } from './IdleStateHandler.js'
 export class ReadTimeoutHandler extends IdleStateHandler {
   private timedOut = false
 
+  /** @param timeoutMs how long the channel may read nothing before it is closed. */
   constructor(readonly timeoutMs: number) {
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeoutMs must be a positive finite number: ${timeoutMs}`)
     super({ readerIdleMs: timeoutMs })

@@ -50,6 +50,7 @@ export interface ReconnectOptions<T> extends BackoffOptions {
 export interface ReconnectRetryEvent {
   /** The attempt that failed (from 1). */
   readonly attempt: number
+  /** Why it failed. */
   readonly error: Error
   /** Delay before the next attempt, in ms. */
   readonly delayMs: number
@@ -81,7 +82,7 @@ export class ReconnectCancelledError extends TransportError {
 export function backoffDelay(retry: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
   const { baseDelayMs = 100, maxDelayMs = 30_000, factor = 2, jitter = 1 } = options
   // base 0 stays 0 (0 * Infinity would be NaN once factor^retry overflows).
-  const cap = baseDelayMs === 0 ? 0 : Math.min(maxDelayMs, baseDelayMs * Math.pow(factor, retry))
+  const cap = baseDelayMs === 0 ? 0 : Math.min(maxDelayMs, baseDelayMs * factor ** retry)
   // min: rounding of the sum must never push a delay past its cap
   return Math.min(cap, cap * (1 - jitter) + jitter * random() * cap)
 }

@@ -14,7 +14,9 @@ import { AbstractChannel } from './internal/AbstractChannel.js'
  * resolves once all of it is closed.
  */
 export class ServerChannel extends AbstractChannel {
+  /** The address it listens on. */
   readonly localAddress: SocketAddress | undefined
+  /** Always undefined: a server has no peer. */
   readonly remoteAddress: SocketAddress | undefined = undefined
   /** Connections (or the UDP channel) currently open. */
   readonly children: ReadonlySet<Channel>
@@ -69,6 +71,8 @@ export class ServerChannel extends AbstractChannel {
   }
 
   // Accepting is not paced by the server pipeline; maxPendingHandshakes and backlog bound it.
+  /** Nothing to suspend: a server reads nothing itself. */
   protected doSuspendRead(): void {}
+  /** Nothing to resume. */
   protected doResumeRead(): void {}
 }

@@ -8,7 +8,9 @@ import { AbstractChannel, DEFAULT_WATER_MARK, type WriteBufferWaterMark } from '
 
 /** Options of a {@link SocketChannel}; bootstraps fill them from their own options. */
 export interface SocketChannelOptions {
+  /** Time source of its timers. Default the real clock. */
   readonly clock?: Clock
+  /** Outbound buffer watermarks. Default 32 KiB / 64 KiB. */
   readonly writeBufferWaterMark?: WriteBufferWaterMark
 }
 
@@ -37,7 +39,9 @@ const CLOSE_LINGER_MS = 10_000
 export class SocketChannel extends AbstractChannel {
   /** The underlying socket (a `tls.TLSSocket` for TLS channels). */
   readonly socket: Socket
+  /** The local end of the connection. */
   readonly localAddress: SocketAddress | undefined
+  /** The peer. */
   readonly remoteAddress: SocketAddress | undefined
 
   private started = false
@@ -141,7 +145,9 @@ export class SocketChannel extends AbstractChannel {
     this.lingerTimer = this.clock.setTimeout(this.onFinish, CLOSE_LINGER_MS)
   }
 
+  /** Pauses the socket. */
   protected doSuspendRead(): void { if (this.started) this.socket.pause() }
+  /** Resumes the socket. */
   protected doResumeRead(): void { if (this.started) this.socket.resume() }
 
   /**

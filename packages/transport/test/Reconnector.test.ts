@@ -189,7 +189,7 @@ test('property: every backoff delay lies between (1 - jitter) * cap and the cap,
     fc.double({ min: 1, max: 10, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
     (retry, base, extra, factor, jitter, r) => {
       const max = base + extra
-      const cap = Math.min(max, base * Math.pow(factor, retry))
+      const cap = Math.min(max, base * factor ** retry)
       const d = backoffDelay(retry, { baseDelayMs: base, maxDelayMs: max, factor, jitter }, () => r)
       return d >= 0 && d <= cap && d >= (1 - jitter) * cap - 1e-9 && d <= max
     }), { numRuns: 1000 })

@@ -1,7 +1,7 @@
 import test from 'ava'
 import * as net from 'node:net'
 import type { Channel, ChannelHandlerContext, Datagram } from '../src/index.js'
-import { Bootstrap, DatagramChannel, ServerBootstrap, SocketChannel, UnsupportedMessageError } from '../src/index.js'
+import { Bootstrap, DatagramChannel, ServerBootstrap, type SocketChannel, UnsupportedMessageError } from '../src/index.js'
 import { ManualClock } from '../src/testing.js'
 import { testCerts } from './helpers/certs.js'
 import { Collector, HOST, addFraming, echoServer, randomFrames, until } from './helpers/net.js'

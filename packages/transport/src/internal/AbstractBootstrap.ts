@@ -8,7 +8,9 @@ import { SocketChannel } from '../SocketChannel.js'
  * fluently. Options are merged as they are set; the subclass reads them when it connects or binds.
  */
 export abstract class AbstractBootstrap<O extends object> {
+  /** The transport chosen with {@link AbstractBootstrap.transport}. */
   protected kind: TransportKind = 'tcp'
+  /** The options set so far. */
   protected readonly opts: { -readonly [K in keyof O]: O[K] } = {} as { -readonly [K in keyof O]: O[K] }
 
   /** Chooses TCP (default), TLS or UDP. */

@@ -8,7 +8,9 @@ let nextId = 1
 
 /** Write buffer watermarks in bytes: above `high` a channel turns unwritable, below `low` writable again. */
 export interface WriteBufferWaterMark {
+  /** Below this many pending bytes an unwritable channel turns writable again. */
   readonly low: number
+  /** Above this many pending bytes the channel turns unwritable. */
   readonly high: number
 }
 
@@ -29,16 +31,22 @@ const CLOSED = 3
  * yet flushed plus the bytes the transport still holds ({@link transportPendingBytes}).
  */
 export abstract class AbstractChannel implements Channel {
+  /** Unique per process, for logs. */
   readonly id: string
+  /** The network stack it runs on. */
   readonly kind: ChannelKind
+  /** Its handlers, between the socket (head) and the application (tail). */
   readonly pipeline: ChannelPipeline
+  /** The time source of its timers. */
   readonly clock: Clock
+  /** Resolves once the channel is closed and `channelInactive` was fired; never rejects. */
   readonly closed: Promise<void>
   closeReason: Error | undefined
 
   /** Writes that failed with no callback to tell (channel closed first); never silently lost. */
   failedWrites = 0
 
+  /** Its write buffer watermarks. */
   protected readonly waterMark: WriteBufferWaterMark
   private state = OPEN
   private activated = false
@@ -70,7 +78,9 @@ export abstract class AbstractChannel implements Channel {
     this.closed = new Promise<void>((resolve) => { this.resolveClosed = resolve })
   }
 
+  /** The local end, once connected or bound. */
   abstract readonly localAddress: SocketAddress | undefined
+  /** The peer, when the channel has one. */
   abstract readonly remoteAddress: SocketAddress | undefined
 
   get isActive(): boolean { return this.state === ACTIVE }
@@ -83,18 +93,24 @@ export abstract class AbstractChannel implements Channel {
   /** True while reading is suspended (async handler steps, backpressure). */
   get isReadSuspended(): boolean { return this.readSuspensions > 0 }
 
+  /** Writes `message` through the pipeline into the outbound buffer (sent by {@link AbstractChannel.flush}). */
   write(message: unknown, callback?: WriteCallback): void { this.pipeline.write(message, callback) }
+  /** Sends what the outbound buffer holds. */
   flush(): void { this.pipeline.flush() }
+  /** Write, then flush. */
   writeAndFlush(message: unknown, callback?: WriteCallback): void { this.pipeline.writeAndFlush(message, callback) }
+  /** Closes the channel through the pipeline's outbound handlers; resolves when it is closed. */
   close(error?: Error): Promise<void> {
     if (this.state < CLOSING) this.pipeline.close(error)
     return this.closed
   }
 
+  /** Stops reading until a matching {@link AbstractChannel.resumeRead} (calls nest). */
   suspendRead(): void {
     if (this.readSuspensions++ === 0 && this.state < CLOSING) this.doSuspendRead()
   }
 
+  /** Lifts one suspension; reading resumes when none is left. */
   resumeRead(): void {
     if (this.readSuspensions === 0) return
     if (--this.readSuspensions === 0 && this.state < CLOSING) this.doResumeRead()
@@ -111,7 +127,9 @@ export abstract class AbstractChannel implements Channel {
   protected abstract doFlush(messages: readonly unknown[], callbacks: readonly (WriteCallback | undefined)[], count: number): void
   /** Starts closing the underlying socket; must end in {@link closeCompleted}. */
   protected abstract doClose(error: Error | undefined): void
+  /** Stops reading from the transport (the first suspension). */
   protected abstract doSuspendRead(): void
+  /** Reads from the transport again (the last suspension lifted). */
   protected abstract doResumeRead(): void
   /** Bytes the transport accepted but has not yet given to the OS. */
   protected transportPendingBytes(): number { return 0 }

@@ -49,7 +49,14 @@ export interface DevCertificates extends KeyAndCertificate {
 }
 
 /** File names inside a certificate directory (see {@link ensureDevCertificates}). */
-export const DevCertificateFiles = { ca: 'ca.crt', cert: 'node.crt', key: 'node.key' } as const;
+export const DevCertificateFiles = {
+  /** The CA certificate. */
+  ca: 'ca.crt',
+  /** The node certificate, signed by the CA. */
+  cert: 'node.crt',
+  /** The node certificate's private key. */
+  key: 'node.key',
+} as const;
 
 interface RsaKey {
   readonly pem: string;

@@ -9,6 +9,7 @@ import { ManualClock } from './ManualClock.js'
 export interface EmbeddedChannelOptions {
   /** The clock handlers see; a new ManualClock by default. */
   readonly clock?: ManualClock
+  /** Outbound buffer watermarks. Default 32 KiB / 64 KiB. */
   readonly waterMark?: WriteBufferWaterMark
   /**
    * When false, flushed bytes stay "in the transport" (count against the watermarks) until
@@ -33,8 +34,11 @@ const EMBEDDED_ADDRESS: SocketAddress = { address: 'embedded', port: 0 }
  * ```
  */
 export class EmbeddedChannel extends AbstractChannel {
+  /** The manual clock its timers run on: advance it to fire them. */
   override readonly clock: ManualClock
+  /** A fixed placeholder address. */
   readonly localAddress: SocketAddress | undefined = EMBEDDED_ADDRESS
+  /** A fixed placeholder address. */
   readonly remoteAddress: SocketAddress | undefined = EMBEDDED_ADDRESS
   /** Messages that reached the tail, oldest first. */
   readonly inboundMessages: unknown[] = []
@@ -136,7 +140,9 @@ export class EmbeddedChannel extends AbstractChannel {
     queueMicrotask(() => this.closeCompleted(error))
   }
 
+  /** Nothing to suspend: reads are what the test writes in. */
   protected doSuspendRead(): void {}
+  /** Nothing to resume. */
   protected doResumeRead(): void {}
 }
 
