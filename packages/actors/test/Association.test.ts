@@ -417,3 +417,16 @@ test('what the peer never confirmed when the association ends is reported as dro
   t.regex(String(event?.reason), /^2 user messages sent to .* not confirmed before it was quarantined/)
   t.is(a.info().dropped, 2)
 })
+
+test('after both sides quarantined each other, the peer\'s notice reaches the association looking for it: the pair goes on under a new uid', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  a.quarantine('unreachable (test)', 'unreachable')
+  const probe = node.peer() // looks for whoever answers at the address, no uid yet
+  probe.connect()
+  probe.handle({ type: 'quarantined', from: { address: PEER, uid: 7n }, to: { address: 'helios.tcp://A@127.0.0.1:1', uid: 1n } })
+  t.is(probe.state.kind, 'retired')
+  const next = node.peer()
+  t.not(next.localUid, 1n)
+  t.is(next.onHandshakeRequest(7n, 9n), 'accepted', 'the peer\'s old uid is forgiven on this new pair')
+})

@@ -152,10 +152,15 @@ export class InboundConnectionHandler implements ChannelHandler {
   }
 }
 
-/** The first successor of `peer` that accepts frames of `uid`, if any. */
+/**
+ * The first successor of `peer` that accepts frames of `uid` for the same pair of uids (after a
+ * proven restart of the peer), if any. A successor that presents another uid of this node (a new
+ * uid towards a peer that quarantined the old one) is another pair: connections of the old pair
+ * never move to it, whatever still arrives on them.
+ */
 function successorAccepting(peer: InboundPeer, uid: bigint): InboundPeer | undefined {
   let next = peer.successor
-  while (next !== undefined && !next.accepts(uid)) next = next.successor
+  while (next !== undefined && !(next.accepts(uid) && next.localUid === peer.localUid)) next = next.successor
   return next
 }
 
