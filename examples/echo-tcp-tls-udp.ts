@@ -3,11 +3,11 @@
  * process. TCP and TLS frames are length-prefixed (u32 BE); the TLS certificate is a self-signed
  * one made in-process at run time (@helios/transport/testing). Prints what was exchanged and exits 0.
  *
- *   npx tsx packages/transport/examples/echo-demo.ts
+ *   npx tsx examples/echo-tcp-tls-udp.ts
  */
-import type { Channel, ChannelHandler, ChannelHandlerContext, Datagram, TransportKind } from '../src/index.js'
-import { Bootstrap, LengthFieldBasedFrameDecoder, LengthFieldPrepender, ServerBootstrap } from '../src/index.js'
-import { selfSignedCertificate } from '../src/testing.js'
+import type { Channel, ChannelHandler, ChannelHandlerContext, Datagram, TransportKind } from '@helios/transport'
+import { Bootstrap, LengthFieldBasedFrameDecoder, LengthFieldPrepender, ServerBootstrap } from '@helios/transport'
+import { selfSignedCertificate } from '@helios/transport/testing'
 
 const HOST = '127.0.0.1'
 const MESSAGES = ['hello', 'helios', 'goodbye']
