@@ -3,7 +3,7 @@
  * and one-way throughput, each measured through @helios/actors and against a raw framed-socket
  * baseline in the same run (see lib/ and the "pingpong" section of RESULTS.md).
  *
- *   pnpm bench:pingpong [--quick] [--json] [--in-process] [--update-results] ...   (--help for all)
+ *   pnpm bench:pingpong [--quick] [--json] [--in-process] [--update-results] [--check-targets half] ...   (--help for all)
  *
  * Prints tables on stdout and progress on stderr, writes results/pingpong-<date>.json and
  * results/pingpong.svg (pingpong-quick.svg for --quick). With --json the last stdout line is
@@ -17,7 +17,7 @@ import { killAllChildren } from './lib/peer.js'
 import { Progress } from './lib/progress.js'
 import { jsonLine, renderMarkdownSection, renderSvg, renderTables, updateResultsMd } from './lib/report.js'
 import { runBench, stepCount } from './lib/runner.js'
-import { checkTargets } from './lib/targets.js'
+import { checkTargets, verdict } from './lib/targets.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 
@@ -59,6 +59,15 @@ async function main(): Promise<void> {
   process.stdout.write(`${renderTables(report)}\n`)
   process.stdout.write(`wrote ${relative(process.cwd(), jsonFile)} and ${relative(process.cwd(), svgFile)}${opts.updateResults ? ' and RESULTS.md' : ''}\n`)
   if (opts.json) process.stdout.write(`${jsonLine(report)}\n`)
+  if (opts.checkTargets !== undefined) {
+    // The gate: every target (loosened by half for 'half') met; a figure that could not be measured fails too.
+    const checks = checkTargets(report, opts.checkTargets === 'half' ? 0.5 : 1)
+    const failed = checks.filter((c) => c.ok !== true)
+    process.stdout.write(`\ntargets ${opts.checkTargets === 'half' ? 'loosened by half (a gross regression fails)' : 'as set'}:\n`)
+    for (const c of checks) process.stdout.write(`  ${verdict(c.ok).padEnd(4)}  ${c.target.padEnd(44)}  ${c.measured}\n`)
+    process.stdout.write(failed.length === 0 ? 'benchmark gate: passed\n' : `benchmark gate: FAILED (${failed.length} of ${checks.length})\n`)
+    if (failed.length > 0) process.exitCode = 1
+  }
 }
 
 main().then(

@@ -27,6 +27,11 @@ export interface BenchOptions {
   updateResults: boolean
   /** Write CPU profiles of both sides to <out>/profiles. */
   cpuProf: boolean
+  /**
+   * Exit with 1 when a target is missed ('full') or missed by more than half ('half': a lower bound
+   * x becomes x/2, an upper bound 2x); undefined: report only.
+   */
+  checkTargets: 'full' | 'half' | undefined
   help: boolean
 }
 
@@ -48,7 +53,10 @@ export const USAGE = `pnpm bench:pingpong [options]
   --raw-only | --project-only
   --out results           directory for pingpong-<date>.json and pingpong.svg
   --update-results        rewrite the pingpong section of bench/RESULTS.md
-  --cpu-prof              CPU profiles of side A and side B into <out>/profiles/`
+  --cpu-prof              CPU profiles of side A and side B into <out>/profiles/
+  --check-targets half    exit 1 when a target of issue 5 is missed by more than half (a ratio
+                          below half its bound, a latency ratio or RSS above twice its bound) or
+                          cannot be measured; 'full' checks the targets themselves (CI: half)`
 
 function list(value: string | undefined, fallback: number[]): number[] {
   if (value === undefined) return fallback
@@ -97,10 +105,13 @@ export function parseOptions(argv: string[]): BenchOptions {
       out: { type: 'string' },
       'update-results': { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
+      'check-targets': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
   const quick = values.quick === true
+  const gate = values['check-targets']
+  if (gate !== undefined && gate !== 'full' && gate !== 'half') throw new Error(`--check-targets takes full or half, not ${gate}`)
   const selected = transports(values.transports, TRANSPORTS)
   return {
     quick,
@@ -124,6 +135,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     outDir: values.out ?? 'results',
     updateResults: values['update-results'] === true,
     cpuProf: values['cpu-prof'] === true,
+    checkTargets: gate,
     help: values.help === true,
   }
 }
