@@ -430,3 +430,18 @@ test('after both sides quarantined each other, the peer\'s notice reaches the as
   t.not(next.localUid, 1n)
   t.is(next.onHandshakeRequest(7n, 9n), 'accepted', 'the peer\'s old uid is forgiven on this new pair')
 })
+
+test('a new claimant gets the whole handshake timeout, however long the association was looking; its uid is not refused if it never confirms', (t) => {
+  const node = new FakeNode({ handshakeTimeoutMs: 3000 })
+  const a = node.peer()
+  const r = node.ref(`${ECHO}#1`, a)
+  r.sendSystemMessage({ kind: 'watch', watchee: r, watcher: new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1') })
+  node.tick(2) // looking for 2 s
+  a.onHandshakeRequest(7n, 5n) // a new incarnation introduces itself
+  node.tick(2)
+  t.is(a.state.kind, 'handshaking', 'not timed out 1 s after the claim')
+  node.tick(1)
+  t.is(a.state.kind, 'quarantined', 'timed out 3 s after the claim, with the watch told')
+  t.deepEqual(node.of('addressTerminated'), [{ address: PEER }])
+  t.is(node.peer().onHandshakeRequest(7n, 6n), 'accepted', 'that never-confirmed uid may try again')
+})

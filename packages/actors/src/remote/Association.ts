@@ -642,7 +642,10 @@ export class Association implements LinkOwner, InboundPeer {
       this.codec = this.host.codec.createAssociation({ localUid: this.localUid })
     }
     this.codec.setRemoteUid(uid)
-    this.state = { kind: 'handshaking', uid, since: s.kind === 'handshaking' ? s.since : this.host.clock.now() }
+    // A new claimant gets the whole handshake timeout, even when this association has been looking
+    // for whoever answers at the address for a while (it would otherwise time out at once).
+    const since = s.kind === 'handshaking' && s.uid === uid ? s.since : this.host.clock.now()
+    this.state = { kind: 'handshaking', uid, since }
   }
 
   /** Our handshake response to the peer's latest request: now, or when the control lane is up. */
@@ -811,7 +814,9 @@ export class Association implements LinkOwner, InboundPeer {
     if (isFinal(s)) return
     const uid = peerUidOf(s)
     const now = this.host.clock.now()
-    if (uid !== undefined) {
+    // Only a confirmed uid is refused from now on: a claim that never got confirmed (a handshake
+    // that timed out) ends this association, not that incarnation's chances.
+    if (uid !== undefined && s.kind === 'established') {
       const probeAfter = cause === 'unreachable' ? PROBE_AFTER_INTERVALS * this.host.settings.heartbeatIntervalMs : undefined
       this.registry.quarantine.add(this.key, uid, now, probeAfter)
       if (notify) {
