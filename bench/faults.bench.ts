@@ -16,9 +16,27 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { killAllNodes } from './lib/faultCluster.js'
 import { createLoopbackNet, createNetnsNet, type FaultNet, makeClusterTls, netnsUnavailable } from './lib/faultNet.js'
-import { detectionLine, type FaultsReport, headline, jsonLine, renderMarkdownSection, renderTables, updateResultsMd } from './lib/faultReport.js'
 import {
-  detectionBound, type FaultsOptions, runKill, runPartition, runRestart, runStop, SCENARIOS, type ScenarioContext, type ScenarioName, type ScenarioResult, type Transport,
+  detectionLine,
+  type FaultsReport,
+  headline,
+  jsonLine,
+  renderMarkdownSection,
+  renderTables,
+  updateResultsMd,
+} from './lib/faultReport.js'
+import {
+  detectionBound,
+  type FaultsOptions,
+  runKill,
+  runPartition,
+  runRestart,
+  runStop,
+  SCENARIOS,
+  type ScenarioContext,
+  type ScenarioName,
+  type ScenarioResult,
+  type Transport,
 } from './lib/faultScenarios.js'
 import { machineInfo } from './lib/machine.js'
 import { Progress } from './lib/progress.js'
@@ -61,12 +79,23 @@ function parseOptions(argv: string[]): FaultsOptions & { outDir: string } {
     args: argv,
     strict: true,
     options: {
-      nodes: { type: 'string' }, transports: { type: 'string' }, scenarios: { type: 'string' },
-      quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
-      'update-results': { type: 'boolean', default: false }, out: { type: 'string' }, 'no-netns': { type: 'boolean', default: false },
-      'stop-ms': { type: 'string' }, 'partition-ms': { type: 'string' }, 'settle-ms': { type: 'string' }, 'recovery-ms': { type: 'string' },
+      nodes: { type: 'string' },
+      transports: { type: 'string' },
+      scenarios: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      'update-results': { type: 'boolean', default: false },
+      out: { type: 'string' },
+      'no-netns': { type: 'boolean', default: false },
+      'stop-ms': { type: 'string' },
+      'partition-ms': { type: 'string' },
+      'settle-ms': { type: 'string' },
+      'recovery-ms': { type: 'string' },
       'terminated-wait-ms': { type: 'string' },
-      'heartbeat-interval-ms': { type: 'string' }, threshold: { type: 'string' }, 'acceptable-pause-ms': { type: 'string' }, 'min-std-deviation-ms': { type: 'string' },
+      'heartbeat-interval-ms': { type: 'string' },
+      threshold: { type: 'string' },
+      'acceptable-pause-ms': { type: 'string' },
+      'min-std-deviation-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -74,7 +103,8 @@ function parseOptions(argv: string[]): FaultsOptions & { outDir: string } {
   const transports = (values.transports ?? 'tcp,udp').split(',').map((s) => s.trim())
   for (const t of transports) if (!(TRANSPORTS as readonly string[]).includes(t)) throw new Error(`unknown transport ${t}`)
   const scenarios = (values.scenarios ?? SCENARIOS.join(',')).split(',').map((s) => s.trim())
-  for (const s of scenarios) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`)
+  for (const s of scenarios)
+    if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`)
   const nodes = Math.round(positive(values.nodes, quick ? 4 : 8, 'nodes', 1))
   if (nodes > 65_000) throw new Error('--nodes: at most 65000')
   return {
@@ -109,7 +139,11 @@ function cleanup(): void {
   if (cleanedUp) return
   cleanedUp = true
   killAllNodes()
-  try { net?.cleanup() } catch (err) { process.stderr.write(`cleanup failed: ${(err as Error).message}\n`) }
+  try {
+    net?.cleanup()
+  } catch (err) {
+    process.stderr.write(`cleanup failed: ${(err as Error).message}\n`)
+  }
 }
 process.on('exit', cleanup)
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -127,8 +161,17 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 /** The commit measured, and whether packages/ had uncommitted changes (HELIOS_BENCH_COMMIT outside a git checkout). */
 function commitOf(): string {
   try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: benchDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', '../packages'], { cwd: benchDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== ''
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: benchDir,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim()
+    const dirty =
+      execFileSync('git', ['status', '--porcelain', '--', '../packages'], {
+        cwd: benchDir,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim() !== ''
     return `${head}${dirty ? ' + uncommitted changes in packages/' : ''}`
   } catch {
     return process.env['HELIOS_BENCH_COMMIT'] ?? 'unknown (not a git checkout)'
@@ -137,7 +180,8 @@ function commitOf(): string {
 
 function variantsOf(opts: FaultsOptions): number {
   let n = 0
-  for (const s of opts.scenarios) n += s === 'kill' ? 1 : s === 'stop' ? opts.stopMs.length : s === 'partition' ? opts.partitionMs.length : 2
+  for (const s of opts.scenarios)
+    n += s === 'kill' ? 1 : s === 'stop' ? opts.stopMs.length : s === 'partition' ? opts.partitionMs.length : 2
   return n
 }
 
@@ -151,18 +195,33 @@ async function main(): Promise<void> {
     process.exitCode = 2
     return
   }
-  if (opts.help) { process.stdout.write(`${USAGE}\n`); return }
+  if (opts.help) {
+    process.stdout.write(`${USAGE}\n`)
+    return
+  }
   const started = Date.now()
   const command = ['pnpm bench:faults', ...argv].join(' ')
-  const detection = { heartbeatIntervalMs: opts.heartbeatIntervalMs, ...opts.failureDetector, ...detectionBound(opts.heartbeatIntervalMs, opts.failureDetector) }
+  const detection = {
+    heartbeatIntervalMs: opts.heartbeatIntervalMs,
+    ...opts.failureDetector,
+    ...detectionBound(opts.heartbeatIntervalMs, opts.failureDetector),
+  }
   const progress = new Progress(opts.transports.length * variantsOf(opts))
 
   const unavailable = opts.netns ? netnsUnavailable() : '--no-netns given'
   const report: FaultsReport = {
-    bench: 'faults', date: new Date().toISOString(), command, commit: commitOf(), machine: machineInfo(),
+    bench: 'faults',
+    date: new Date().toISOString(),
+    command,
+    commit: commitOf(),
+    machine: machineInfo(),
     mode: unavailable === undefined ? 'netns' : 'loopback',
     ...(unavailable !== undefined ? { modeNote: unavailable } : {}),
-    options: { ...opts }, detection, results: [], notes: [], durationSec: 0,
+    options: { ...opts },
+    detection,
+    results: [],
+    notes: [],
+    durationSec: 0,
   }
   if (unavailable === undefined) {
     progress.note(`creating ${opts.nodes} network namespaces and a bridge`)
@@ -222,7 +281,10 @@ async function main(): Promise<void> {
 }
 
 main().then(
-  () => { cleanup(); setTimeout(() => process.exit(), 200).unref() },
+  () => {
+    cleanup()
+    setTimeout(() => process.exit(), 200).unref()
+  },
   (err: unknown) => {
     cleanup()
     process.stderr.write(`faults bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)

@@ -57,7 +57,9 @@ async function main(): Promise<void> {
   }
 
   process.stdout.write(`${renderTables(report)}\n`)
-  process.stdout.write(`wrote ${relative(process.cwd(), jsonFile)} and ${relative(process.cwd(), svgFile)}${opts.updateResults ? ' and RESULTS.md' : ''}\n`)
+  process.stdout.write(
+    `wrote ${relative(process.cwd(), jsonFile)} and ${relative(process.cwd(), svgFile)}${opts.updateResults ? ' and RESULTS.md' : ''}\n`,
+  )
   if (opts.json) process.stdout.write(`${jsonLine(report)}\n`)
   if (opts.checkTargets !== undefined) {
     // The gate: every target (loosened by half for 'half') met; a figure that could not be measured fails too.
@@ -65,7 +67,9 @@ async function main(): Promise<void> {
     const failed = checks.filter((c) => c.ok !== true)
     process.stdout.write(`\ntargets ${opts.checkTargets === 'half' ? 'loosened by half (a gross regression fails)' : 'as set'}:\n`)
     for (const c of checks) process.stdout.write(`  ${verdict(c.ok).padEnd(4)}  ${c.target.padEnd(44)}  ${c.measured}\n`)
-    process.stdout.write(failed.length === 0 ? 'benchmark gate: passed\n' : `benchmark gate: FAILED (${failed.length} of ${checks.length})\n`)
+    process.stdout.write(
+      failed.length === 0 ? 'benchmark gate: passed\n' : `benchmark gate: FAILED (${failed.length} of ${checks.length})\n`,
+    )
     if (failed.length > 0) process.exitCode = 1
   }
 }

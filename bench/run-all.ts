@@ -32,7 +32,11 @@ for (const file of benches) {
     })
   })
   if (json && lastLine !== undefined) {
-    try { collected.push(JSON.parse(lastLine)) } catch { failed++ }
+    try {
+      collected.push(JSON.parse(lastLine))
+    } catch {
+      failed++
+    }
   }
 }
 

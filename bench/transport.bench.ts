@@ -46,8 +46,16 @@ const WATER_MARK = { low: 512 * 1024, high: 1024 * 1024 }
 const MAX_FRAME = 1024 * 1024
 
 type Mode = 'stream' | 'pingpong'
-interface Case { readonly mode: Mode, readonly size: number, readonly label: string }
-const sizes: [number, string][] = [[64, '64B'], [1024, '1KiB'], [64 * 1024, '64KiB']]
+interface Case {
+  readonly mode: Mode
+  readonly size: number
+  readonly label: string
+}
+const sizes: [number, string][] = [
+  [64, '64B'],
+  [1024, '1KiB'],
+  [64 * 1024, '64KiB'],
+]
 const cases: Case[] = []
 for (const mode of ['stream', 'pingpong'] as const) {
   if (onlyMode !== undefined && onlyMode !== mode) continue
@@ -55,7 +63,11 @@ for (const mode of ['stream', 'pingpong'] as const) {
 }
 
 /** One measured run: frames counted over elapsed seconds, and the CPU time this process spent. */
-interface Run { frames: number, seconds: number, cpuMicros: number }
+interface Run {
+  frames: number
+  seconds: number
+  cpuMicros: number
+}
 
 // ---------------------------------------------------------------- pipeline contender
 
@@ -67,25 +79,36 @@ function framing(ch: Channel): void {
 
 class Counter implements ChannelHandler {
   count = 0
-  channelRead(): void { this.count++ }
+  channelRead(): void {
+    this.count++
+  }
 }
 
 const echo: ChannelHandler = {
   sharable: true,
-  channelRead(ctx: ChannelHandlerContext, msg: unknown) { ctx.write(msg) },
-  channelReadComplete(ctx: ChannelHandlerContext) { ctx.flush() },
+  channelRead(ctx: ChannelHandlerContext, msg: unknown) {
+    ctx.write(msg)
+  },
+  channelReadComplete(ctx: ChannelHandlerContext) {
+    ctx.flush()
+  },
 }
 
 async function runPipeline(c: Case, durationMs: number): Promise<Run> {
   const counter = new Counter()
   const server: ServerChannel = await new ServerBootstrap()
     .option('writeBufferWaterMark', WATER_MARK)
-    .childHandler((ch) => { framing(ch); ch.pipeline.addLast('app', c.mode === 'stream' ? new Counter() : echo) })
+    .childHandler((ch) => {
+      framing(ch)
+      ch.pipeline.addLast('app', c.mode === 'stream' ? new Counter() : echo)
+    })
     .bind(0, HOST)
   const payload = Buffer.alloc(c.size, 0xab)
   let stop = false
   let done: () => void = () => {}
-  const finished = new Promise<void>((r) => { done = r })
+  const finished = new Promise<void>((r) => {
+    done = r
+  })
   let clientCounter = counter
   let serverCounter: Counter | undefined
 
@@ -95,7 +118,9 @@ async function runPipeline(c: Case, durationMs: number): Promise<Run> {
       framing(ch)
       if (c.mode === 'stream') {
         ch.pipeline.addLast('pump', {
-          channelWritabilityChanged(ctx: ChannelHandlerContext) { if (ctx.channel.isWritable) pump(ctx.channel) },
+          channelWritabilityChanged(ctx: ChannelHandlerContext) {
+            if (ctx.channel.isWritable) pump(ctx.channel)
+          },
         })
       } else {
         clientCounter = counter
@@ -105,7 +130,9 @@ async function runPipeline(c: Case, durationMs: number): Promise<Run> {
             if (!stop) ctx.write(payload)
             else if (--outstanding === 0) done()
           },
-          channelReadComplete(ctx: ChannelHandlerContext) { ctx.flush() },
+          channelReadComplete(ctx: ChannelHandlerContext) {
+            ctx.flush()
+          },
         })
       }
     })
@@ -127,7 +154,10 @@ async function runPipeline(c: Case, durationMs: number): Promise<Run> {
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()
   if (c.mode === 'stream') pump(client)
-  else { for (let i = 0; i < IN_FLIGHT; i++) client.write(payload); client.flush() }
+  else {
+    for (let i = 0; i < IN_FLIGHT; i++) client.write(payload)
+    client.flush()
+  }
   await sleep(durationMs)
   const frames = counted()
   const elapsed = (performance.now() - t0) / 1000
@@ -162,7 +192,10 @@ class RawFramer {
     while (end - off >= 4) {
       const len = chunk.readUInt32BE(off)
       if (len > MAX_FRAME) throw new Error('frame too long')
-      if (end - off - 4 < len) { this.need = 4 + len; break }
+      if (end - off - 4 < len) {
+        this.need = 4 + len
+        break
+      }
       this.onFrame(chunk.subarray(off + 4, off + 4 + len))
       off += 4 + len
       this.need = 4
@@ -189,11 +222,15 @@ async function runRaw(c: Case, durationMs: number): Promise<Run> {
     sockets.add(s)
     s.on('close', () => sockets.delete(s))
     if (c.mode === 'stream') {
-      const framer = new RawFramer(() => { serverCount++ })
+      const framer = new RawFramer(() => {
+        serverCount++
+      })
       s.on('data', (d: Buffer) => framer.push(d))
     } else {
       const out: Buffer[] = []
-      const framer = new RawFramer((f) => { out.push(header(f.length), f) })
+      const framer = new RawFramer((f) => {
+        out.push(header(f.length), f)
+      })
       s.on('data', (d: Buffer) => {
         framer.push(d)
         s.cork()
@@ -203,11 +240,15 @@ async function runRaw(c: Case, durationMs: number): Promise<Run> {
       })
     }
   })
-  await new Promise<void>((r) => { server.listen(0, HOST, r) })
+  await new Promise<void>((r) => {
+    server.listen(0, HOST, r)
+  })
   const port = (server.address() as net.AddressInfo).port
   const client = net.connect(port, HOST)
   client.setNoDelay(true)
-  await new Promise<void>((r) => { client.once('connect', r) })
+  await new Promise<void>((r) => {
+    client.once('connect', r)
+  })
   await waitFor(() => sockets.size === 1)
 
   const payload = Buffer.alloc(c.size, 0xab)
@@ -215,12 +256,17 @@ async function runRaw(c: Case, durationMs: number): Promise<Run> {
   let clientCount = 0
   let outstanding = IN_FLIGHT
   let done: () => void = () => {}
-  const finished = new Promise<void>((r) => { done = r })
+  const finished = new Promise<void>((r) => {
+    done = r
+  })
 
   const pump = (): void => {
     while (!stop && client.writableLength < WATER_MARK.high) {
       client.cork()
-      for (let i = 0; i < BATCH; i++) { client.write(header(payload.length)); client.write(payload) }
+      for (let i = 0; i < BATCH; i++) {
+        client.write(header(payload.length))
+        client.write(payload)
+      }
       client.uncork()
     }
   }
@@ -248,7 +294,10 @@ async function runRaw(c: Case, durationMs: number): Promise<Run> {
   if (c.mode === 'stream') pump()
   else {
     client.cork()
-    for (let i = 0; i < IN_FLIGHT; i++) { client.write(header(payload.length)); client.write(payload) }
+    for (let i = 0; i < IN_FLIGHT; i++) {
+      client.write(header(payload.length))
+      client.write(payload)
+    }
     client.uncork()
   }
   await sleep(durationMs)
@@ -259,13 +308,19 @@ async function runRaw(c: Case, durationMs: number): Promise<Run> {
   if (c.mode === 'pingpong') await finished
   client.destroy()
   for (const s of sockets) s.destroy()
-  await new Promise<void>((r) => { server.close(() => r()) })
+  await new Promise<void>((r) => {
+    server.close(() => r())
+  })
   return { frames, seconds: elapsed, cpuMicros: cpu.user + cpu.system }
 }
 
 // ---------------------------------------------------------------- driver
 
-function sleep(ms: number): Promise<void> { return new Promise((r) => { setTimeout(r, ms) }) }
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => {
+    setTimeout(r, ms)
+  })
+}
 
 async function waitFor(p: () => boolean): Promise<void> {
   for (let i = 0; !p(); i++) {
@@ -281,7 +336,7 @@ function median(xs: number[]): number {
 }
 
 /** The round whose pipeline/raw ratio is the median (the lower middle one for an even count). */
-function medianPair(raw: number[], pipe: number[]): { value: number, baseline: number } {
+function medianPair(raw: number[], pipe: number[]): { value: number; baseline: number } {
   if (raw.length === 0 || pipe.length === 0 || raw.length !== pipe.length) {
     return { value: pipe.length > 0 ? median(pipe) : 0, baseline: raw.length > 0 ? median(raw) : 0 }
   }
@@ -290,15 +345,27 @@ function medianPair(raw: number[], pipe: number[]): { value: number, baseline: n
   return { value: pipe[i]!, baseline: raw[i]! }
 }
 
-function fmt(n: number): string { return Math.round(n).toLocaleString('en-US') }
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US')
+}
 
-interface Result { case: string, value: number, unit: 'msgs/s', baseline: number, ratio: number }
+interface Result {
+  case: string
+  value: number
+  unit: 'msgs/s'
+  baseline: number
+  ratio: number
+}
 
 async function main(): Promise<void> {
   const cpu = cpus()[0]?.model.trim() ?? 'unknown'
-  const log = (s: string): void => { console.log(s) }
+  const log = (s: string): void => {
+    console.log(s)
+  }
   log(`transport bench: node ${process.version}, ${cpu}, ${availableParallelism()} cores, ${process.platform}-${process.arch}`)
-  log(`client and server in one process; ${rounds} rounds x ${seconds} s per contender and case, interleaved; the round with the median ratio is reported`)
+  log(
+    `client and server in one process; ${rounds} rounds x ${seconds} s per contender and case, interleaved; the round with the median ratio is reported`,
+  )
   const durationMs = seconds * 1000
   // Warm-up: let both contenders' hot paths be compiled before anything is measured.
   // Every case: the paths differ by size (small frames are coalesced on flush, large ones not).
@@ -314,8 +381,16 @@ async function main(): Promise<void> {
     const rawCpu: number[] = []
     const pipeCpu: number[] = []
     for (let r = 0; r < rounds; r++) {
-      if (onlyImpl !== 'pipeline') { const x = await runRaw(c, durationMs); raw.push(x.frames / x.seconds); rawCpu.push(x.cpuMicros / x.frames) }
-      if (onlyImpl !== 'raw') { const x = await runPipeline(c, durationMs); pipe.push(x.frames / x.seconds); pipeCpu.push(x.cpuMicros / x.frames) }
+      if (onlyImpl !== 'pipeline') {
+        const x = await runRaw(c, durationMs)
+        raw.push(x.frames / x.seconds)
+        rawCpu.push(x.cpuMicros / x.frames)
+      }
+      if (onlyImpl !== 'raw') {
+        const x = await runPipeline(c, durationMs)
+        pipe.push(x.frames / x.seconds)
+        pipeCpu.push(x.cpuMicros / x.frames)
+      }
     }
     // CPU time per frame (both sides, this process) moves less with outside load than the rate does.
     const cpuCol = `${rawCpu.length > 0 ? median(rawCpu).toFixed(2) : '-'} / ${pipeCpu.length > 0 ? median(pipeCpu).toFixed(2) : '-'}`
@@ -325,9 +400,23 @@ async function main(): Promise<void> {
     const baseline = pair.baseline
     const v = pair.value
     const ratio = baseline > 0 ? v / baseline : 0
-    results.push({ case: c.label, value: Math.round(v), unit: 'msgs/s', baseline: Math.round(baseline), ratio: Math.round(ratio * 1000) / 1000 })
+    results.push({
+      case: c.label,
+      value: Math.round(v),
+      unit: 'msgs/s',
+      baseline: Math.round(baseline),
+      ratio: Math.round(ratio * 1000) / 1000,
+    })
     const mbps = (v * c.size) / 2 ** 20
-    rows.push([c.label, fmt(baseline), fmt(v), `${mbps.toFixed(0)} MiB/s`, cpuCol, ratio.toFixed(2), target(c) > 0 ? (ratio >= target(c) ? `>= ${target(c)} ok` : `< ${target(c)} MISSED`) : ''])
+    rows.push([
+      c.label,
+      fmt(baseline),
+      fmt(v),
+      `${mbps.toFixed(0)} MiB/s`,
+      cpuCol,
+      ratio.toFixed(2),
+      target(c) > 0 ? (ratio >= target(c) ? `>= ${target(c)} ok` : `< ${target(c)} MISSED`) : '',
+    ])
     const ratios = raw.length === pipe.length ? raw.map((r, i) => (pipe[i]! / r).toFixed(2)).join(' ') : '-'
     log(`  ${c.label}: raw ${raw.map(fmt).join(' / ')}; pipeline ${pipe.map(fmt).join(' / ')}; ratios ${ratios}`)
   }
@@ -341,6 +430,8 @@ async function main(): Promise<void> {
   if (asJson) console.log(JSON.stringify({ bench: 'transport', results }))
 }
 
-function target(c: Case): number { return c.size === 64 ? 0.6 : 0.8 }
+function target(c: Case): number {
+  return c.size === 64 ? 0.6 : 0.8
+}
 
 await main()

@@ -11,9 +11,7 @@ import { WordInfoHandler } from './lib/wordInfo.js'
 const server = await new ServerBootstrap()
   .transport('tcp')
   .childHandler((ch: Channel) => {
-    ch.pipeline
-      .addLast('lines', new LineBasedFrameDecoder({ maxLength: 1024 }))
-      .addLast('words', new WordInfoHandler())
+    ch.pipeline.addLast('lines', new LineBasedFrameDecoder({ maxLength: 1024 })).addLast('words', new WordInfoHandler())
   })
   .bind(0, '127.0.0.1')
 const port = server.localAddress?.port as number
@@ -22,19 +20,19 @@ console.log(`server listening on 127.0.0.1:${port}`)
 const words = ['helios', 'netty', 'akka', 'pipeline']
 const answers: string[] = []
 let allAnswered!: () => void
-const done = new Promise<void>((resolve) => { allAnswered = resolve })
+const done = new Promise<void>((resolve) => {
+  allAnswered = resolve
+})
 const client = await new Bootstrap()
   .transport('tcp')
   .handler((ch: Channel) => {
-    ch.pipeline
-      .addLast('lines', new LineBasedFrameDecoder({ maxLength: 1024 }))
-      .addLast('print', {
-        channelRead(_ctx, line) {
-          answers.push(Buffer.from(line as Uint8Array).toString('utf8'))
-          console.log(`client got: ${answers.at(-1)}`)
-          if (answers.length === words.length) allAnswered()
-        },
-      })
+    ch.pipeline.addLast('lines', new LineBasedFrameDecoder({ maxLength: 1024 })).addLast('print', {
+      channelRead(_ctx, line) {
+        answers.push(Buffer.from(line as Uint8Array).toString('utf8'))
+        console.log(`client got: ${answers.at(-1)}`)
+        if (answers.length === words.length) allAnswered()
+      },
+    })
   })
   .connect(port, '127.0.0.1')
 
@@ -43,4 +41,8 @@ client.writeAndFlush(Buffer.from(words.map((w) => `${w}\n`).join('')))
 await done
 await client.close()
 await server.close()
-console.log(answers.every((a, i) => a.startsWith(`${words[i]}:`)) ? 'echo server: every word answered, in order' : 'echo server: answers out of order')
+console.log(
+  answers.every((a, i) => a.startsWith(`${words[i]}:`))
+    ? 'echo server: every word answered, in order'
+    : 'echo server: answers out of order',
+)

@@ -31,15 +31,19 @@ function echo(kind: TransportKind): ChannelHandler {
         ctx.write(msg)
       }
     },
-    channelReadComplete(ctx: ChannelHandlerContext) { ctx.flush() },
+    channelReadComplete(ctx: ChannelHandlerContext) {
+      ctx.flush()
+    },
   }
 }
 
 /** Client side: resolves with the replies once `count` arrived. */
-function replies(kind: TransportKind, count: number): { handler: ChannelHandler, all: Promise<string[]> } {
+function replies(kind: TransportKind, count: number): { handler: ChannelHandler; all: Promise<string[]> } {
   const got: string[] = []
   let done!: (v: string[]) => void
-  const all = new Promise<string[]>((resolve) => { done = resolve })
+  const all = new Promise<string[]>((resolve) => {
+    done = resolve
+  })
   const handler: ChannelHandler = {
     channelRead(_ctx: ChannelHandlerContext, msg: unknown) {
       const data = kind === 'udp' ? (msg as Datagram).data : (msg as Uint8Array)
@@ -47,14 +51,18 @@ function replies(kind: TransportKind, count: number): { handler: ChannelHandler,
       console.log(`  [${kind} client] received "${text(data)}"`)
       if (got.length === count) done(got)
     },
-    exceptionCaught(_ctx: ChannelHandlerContext, error: Error) { console.error(`  [${kind} client] error`, error) },
+    exceptionCaught(_ctx: ChannelHandlerContext, error: Error) {
+      console.error(`  [${kind} client] error`, error)
+    },
   }
   return { handler, all }
 }
 
-function text(data: Uint8Array): string { return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8') }
+function text(data: Uint8Array): string {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')
+}
 
-async function demo(kind: TransportKind, tls?: { key: string, cert: string }): Promise<boolean> {
+async function demo(kind: TransportKind, tls?: { key: string; cert: string }): Promise<boolean> {
   console.log(`${kind.toUpperCase()}:`)
   const server = await new ServerBootstrap()
     .transport(kind)
@@ -82,7 +90,12 @@ async function demo(kind: TransportKind, tls?: { key: string, cert: string }): P
     client.write(Buffer.from(m))
   }
   client.flush()
-  const got = await Promise.race([all, new Promise<string[]>((resolve) => { setTimeout(() => resolve([]), 5000).unref() })])
+  const got = await Promise.race([
+    all,
+    new Promise<string[]>((resolve) => {
+      setTimeout(() => resolve([]), 5000).unref()
+    }),
+  ])
   await client.close()
   await server.close()
   const ok = got.length === MESSAGES.length && got.every((g, i) => g === MESSAGES[i])

@@ -19,28 +19,44 @@ if (process.argv[2] === 'subscriber') {
   const [name, topicPath] = process.argv.slice(3) as [string, string]
   const system = await ActorSystem.create(name, { remote })
   let read = 0
-  const me = system.actorOf(reader(name, () => {
-    if (++read === PUBLICATIONS.length) process.send?.('done')
-  }), 'reader')
+  const me = system.actorOf(
+    reader(name, () => {
+      if (++read === PUBLICATIONS.length) process.send?.('done')
+    }),
+    'reader',
+  )
   const news = await system.actorSelection(topicPath).resolveOne({ timeoutMs: 5000 })
   await system.ask(news, new Subscribe(me), { timeoutMs: 5000 })
   process.send?.('subscribed')
   // The publisher disconnects when it is done: stop, and let the topic know we left.
-  process.once('disconnect', () => { void system.terminate() })
+  process.once('disconnect', () => {
+    void system.terminate()
+  })
 } else {
   // ---------------------------------------------------------------- the publisher
   const system = await ActorSystem.create('publisher', { remote })
   const news = system.actorOf(topic(), 'news')
   const children: ChildProcess[] = ['reader1', 'reader2'].map((name) =>
-    fork(fileURLToPath(import.meta.url), ['subscriber', name, news.path.toString()], { execArgv: process.execArgv }))
-  const said = (what: string): Promise<unknown> => Promise.all(children.map((c) => new Promise<void>((resolve, reject) => {
-    c.on('message', (m) => { if (m === what) resolve() })
-    c.once('exit', (code) => reject(new Error(`a subscriber exited (${code}) before it said ${what}`)))
-  })))
+    fork(fileURLToPath(import.meta.url), ['subscriber', name, news.path.toString()], { execArgv: process.execArgv }),
+  )
+  const said = (what: string): Promise<unknown> =>
+    Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve, reject) => {
+            c.on('message', (m) => {
+              if (m === what) resolve()
+            })
+            c.once('exit', (code) => reject(new Error(`a subscriber exited (${code}) before it said ${what}`)))
+          }),
+      ),
+    )
   await said('subscribed')
   console.log(`publisher: 2 subscribers on ${news.path.toString()}`)
   const done = said('done')
-  PUBLICATIONS.forEach((text, i) => { news.tell(new Publish(i + 1, text)) })
+  PUBLICATIONS.forEach((text, i) => {
+    news.tell(new Publish(i + 1, text))
+  })
   await done
   for (const c of children) c.disconnect()
   await Promise.all(children.map((c) => new Promise((resolve) => c.once('exit', resolve))))

@@ -15,14 +15,23 @@ const news = publisher.actorOf(topic(), 'news')
 
 const texts = ['one datagram', 'two datagrams', 'three datagrams']
 let readAll!: () => void
-const allRead = new Promise<void>((resolve) => { readAll = resolve })
+const allRead = new Promise<void>((resolve) => {
+  readAll = resolve
+})
 let read = 0
-const me = subscriber.actorOf(reader('subscriber', () => { if (++read === texts.length) readAll() }), 'reader')
+const me = subscriber.actorOf(
+  reader('subscriber', () => {
+    if (++read === texts.length) readAll()
+  }),
+  'reader',
+)
 
 const ref = await subscriber.actorSelection(`${publisher.address.toString()}/user/news`).resolveOne({ timeoutMs: 5000 })
 console.log(`subscriber resolved ${ref.path.toString()}`)
 await subscriber.ask(ref, new Subscribe(me), { timeoutMs: 5000 })
-texts.forEach((text, i) => { news.tell(new Publish(i + 1, text)) })
+texts.forEach((text, i) => {
+  news.tell(new Publish(i + 1, text))
+})
 await allRead
 await subscriber.terminate()
 await publisher.terminate()

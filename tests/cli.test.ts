@@ -19,7 +19,9 @@ interface Started {
 /** Starts `helios ...args` as `node --import tsx src/cli.ts`; killed at teardown if still running. */
 function helios(t: ExecutionContext, args: string[]): Started {
   const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { cwd: root })
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
   let text = ''
   const waiters = new Set<() => void>()
   const append = (s: string): void => {
@@ -47,7 +49,13 @@ function helios(t: ExecutionContext, args: string[]): Started {
           reject(new Error(`no ${re} within ${timeoutMs} ms in:\n${text}`))
         }, timeoutMs)
         waiters.add(check)
-        void closed.then(() => { if (waiters.has(check)) { waiters.delete(check); clearTimeout(timer); reject(new Error(`exited without ${re}:\n${text}`)) } })
+        void closed.then(() => {
+          if (waiters.has(check)) {
+            waiters.delete(check)
+            clearTimeout(timer)
+            reject(new Error(`exited without ${re}:\n${text}`))
+          }
+        })
         check()
       })
     },

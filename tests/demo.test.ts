@@ -16,10 +16,16 @@ interface Run {
 function runDemo(t: { teardown(fn: () => void): void }, args: string[]): Promise<Run> {
   const started = performance.now()
   const child = spawn(process.execPath, ['--import', 'tsx', demo, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
   let output = ''
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { output += s })
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { output += s })
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    output += s
+  })
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    output += s
+  })
   // 'close', not 'exit': the pong child shares the pipes and its last lines come after ping's exit.
   return new Promise((resolve) => child.once('close', (code) => resolve({ code, output, ms: performance.now() - started })))
 }
@@ -60,8 +66,14 @@ test.serial('the demo over tls with --kill shows crash detection and removes its
   t.truthy(certs)
   t.false(existsSync(certs as string), 'the temp dir of the certificates is gone')
   t.regex(run.output, /^ping: associated with helios\.tls:\/\/pong@127\.0\.0\.1:\d+$/m)
-  t.regex(run.output, /^ping: quarantined helios\.tls:\/\/pong@\S+: down: 127\.0\.0\.1:\d+ refused the connection after the connection to it was lost \(\+\d+ ms\)$/m)
-  t.regex(run.output, /^ping: Terminated\(helios\.tls:\/\/pong@127\.0\.0\.1:\d+\/user\/pong\) after SIGKILL, \d+ ms later, node declared down$/m)
+  t.regex(
+    run.output,
+    /^ping: quarantined helios\.tls:\/\/pong@\S+: down: 127\.0\.0\.1:\d+ refused the connection after the connection to it was lost \(\+\d+ ms\)$/m,
+  )
+  t.regex(
+    run.output,
+    /^ping: Terminated\(helios\.tls:\/\/pong@127\.0\.0\.1:\d+\/user\/pong\) after SIGKILL, \d+ ms later, node declared down$/m,
+  )
 })
 
 test('the demo refuses an unknown transport with exit code 2', async (t) => {

@@ -20,7 +20,10 @@ test('echo-server: a transport-only server answers each line through a handler w
   const r = await run('echo-server.ts')
   t.is(r.code, 0, r.stderr)
   t.regex(r.stdout, /^server listening on 127\.0\.0\.1:\d+\n/)
-  t.regex(r.stdout, /client got: helios: 6 letters, 3 vowels\nclient got: netty: 5 letters, 1 vowels\nclient got: akka: 4 letters, 2 vowels\nclient got: pipeline: 8 letters, 4 vowels\n/)
+  t.regex(
+    r.stdout,
+    /client got: helios: 6 letters, 3 vowels\nclient got: netty: 5 letters, 1 vowels\nclient got: akka: 4 letters, 2 vowels\nclient got: pipeline: 8 letters, 4 vowels\n/,
+  )
   t.regex(r.stdout, /echo server: every word answered, in order\n$/)
   t.is(r.stderr, '')
 })
@@ -35,7 +38,10 @@ test('echo-tcp-tls-udp: one echo server and client per transport', async (t) => 
 test('tls-cluster: three nodes over mutual TLS; when one stops, the other two get Terminated', async (t) => {
   const r = await run('tls-cluster.ts')
   t.is(r.code, 0, r.stderr)
-  t.regex(r.stdout, /^cluster up: helios\.tls:\/\/alpha@127\.0\.0\.1:\d+, helios\.tls:\/\/beta@127\.0\.0\.1:\d+, helios\.tls:\/\/gamma@127\.0\.0\.1:\d+\n/)
+  t.regex(
+    r.stdout,
+    /^cluster up: helios\.tls:\/\/alpha@127\.0\.0\.1:\d+, helios\.tls:\/\/beta@127\.0\.0\.1:\d+, helios\.tls:\/\/gamma@127\.0\.0\.1:\d+\n/,
+  )
   t.regex(r.stdout, /alpha: Terminated\(helios\.tls:\/\/gamma@127\.0\.0\.1:\d+\/user\/member\)/)
   t.regex(r.stdout, /beta: Terminated\(helios\.tls:\/\/gamma@127\.0\.0\.1:\d+\/user\/member\)/)
   t.regex(r.stdout, /tls cluster: alpha and beta were told that gamma's member is gone\n$/)
@@ -49,7 +55,11 @@ test('pubsub: two subscriber processes read every publication of a topic in anot
   for (const reader of ['reader1', 'reader2']) {
     // Each reader's lines in order (the two processes' lines may interleave).
     const lines = r.stdout.split('\n').filter((l) => l.startsWith(`${reader} `))
-    t.deepEqual(lines, [`${reader} read #1: helios 0.1.0 is out`, `${reader} read #2: protocol version 3`, `${reader} read #3: examples run as they are`])
+    t.deepEqual(lines, [
+      `${reader} read #1: helios 0.1.0 is out`,
+      `${reader} read #2: protocol version 3`,
+      `${reader} read #3: examples run as they are`,
+    ])
   }
   t.regex(r.stdout, /pubsub: both subscribers read every publication\n$/)
   t.is(r.stderr, '')
@@ -58,7 +68,10 @@ test('pubsub: two subscriber processes read every publication of a topic in anot
 test('udp: the same topic actors over udp', async (t) => {
   const r = await run('udp.ts')
   t.is(r.code, 0, r.stderr)
-  t.regex(r.stdout, /^subscriber resolved helios\.udp:\/\/publisher@127\.0\.0\.1:\d+\/user\/news\nsubscriber read #1: one datagram\nsubscriber read #2: two datagrams\nsubscriber read #3: three datagrams\nudp: the subscriber read every publication\n$/)
+  t.regex(
+    r.stdout,
+    /^subscriber resolved helios\.udp:\/\/publisher@127\.0\.0\.1:\d+\/user\/news\nsubscriber read #1: one datagram\nsubscriber read #2: two datagrams\nsubscriber read #3: three datagrams\nudp: the subscriber read every publication\n$/,
+  )
   t.is(r.stderr, '')
 })
 

@@ -25,7 +25,9 @@ class Received {
     })
   }
 
-  get data(): Buffer { return Buffer.concat(this.chunks) }
+  get data(): Buffer {
+    return Buffer.concat(this.chunks)
+  }
 
   atLeast(n: number): Promise<void> {
     if (this.bytes >= n) return Promise.resolve()
@@ -34,7 +36,9 @@ class Received {
 }
 
 /** A TCP server that hands out what each accepted connection receives. */
-async function target(t: import('ava').ExecutionContext): Promise<{ port: number; server: Server; accepted: Received[]; next: () => Promise<Received> }> {
+async function target(
+  t: import('ava').ExecutionContext,
+): Promise<{ port: number; server: Server; accepted: Received[]; next: () => Promise<Received> }> {
   const accepted: Received[] = []
   const waiting: ((r: Received) => void)[] = []
   const server = createServer((s) => {
@@ -45,13 +49,22 @@ async function target(t: import('ava').ExecutionContext): Promise<{ port: number
   })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
-  t.teardown(() => { for (const r of accepted) r.socket.destroy(); server.close() })
+  t.teardown(() => {
+    for (const r of accepted) r.socket.destroy()
+    server.close()
+  })
   let taken = 0
   return {
     port: (server.address() as { port: number }).port,
     server,
     accepted,
-    next: () => (taken < accepted.length ? Promise.resolve(accepted[taken++] as Received) : new Promise((resolve) => { taken++; waiting.push(resolve) })),
+    next: () =>
+      taken < accepted.length
+        ? Promise.resolve(accepted[taken++] as Received)
+        : new Promise((resolve) => {
+            taken++
+            waiting.push(resolve)
+          }),
   }
 }
 
@@ -63,7 +76,11 @@ async function client(port: number): Promise<Received> {
   return r
 }
 
-async function proxyTo(t: import('ava').ExecutionContext, targetPort: number, options: { protocol?: 'tcp' | 'udp'; maxHeldBytes?: number } = {}): Promise<FaultProxy> {
+async function proxyTo(
+  t: import('ava').ExecutionContext,
+  targetPort: number,
+  options: { protocol?: 'tcp' | 'udp'; maxHeldBytes?: number } = {},
+): Promise<FaultProxy> {
   const p = await startFaultProxy({ targetPort, ...options })
   t.teardown(() => p.close())
   return p
@@ -78,7 +95,9 @@ function numbered(count: number, size: number): Buffer[] {
 function closeCode(s: Socket): Promise<string | undefined> {
   return new Promise((resolve) => {
     let code: string | undefined
-    s.on('error', (e: NodeJS.ErrnoException) => { code = e.code })
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      code = e.code
+    })
     s.once('close', () => resolve(code))
   })
 }
@@ -112,7 +131,10 @@ test('tcp: the lane byte of a Helios preamble is recorded per connection', async
     c.socket.write(Buffer.from([0x4f, 0x53, 2, lane]))
     await s.atLeast(8)
   }
-  t.deepEqual(proxy.lanes.map((l) => l.lane), [1, 0])
+  t.deepEqual(
+    proxy.lanes.map((l) => l.lane),
+    [1, 0],
+  )
 })
 
 test('tcp: a blackhole both ways holds the bytes; heal delivers them in order, nothing lost', async (t) => {
@@ -257,7 +279,9 @@ test('tcp: refuse resets new connections right after accept; off again, they pas
 
 // ---- udp -------------------------------------------------------------------------------------
 
-async function udpSocket(t: import('ava').ExecutionContext): Promise<{ socket: UdpSocket; port: number; next: () => Promise<{ msg: string; port: number }> }> {
+async function udpSocket(
+  t: import('ava').ExecutionContext,
+): Promise<{ socket: UdpSocket; port: number; next: () => Promise<{ msg: string; port: number }> }> {
   const socket = createSocket('udp4')
   const inbox: { msg: string; port: number }[] = []
   const waiting: ((m: { msg: string; port: number }) => void)[] = []
@@ -273,7 +297,8 @@ async function udpSocket(t: import('ava').ExecutionContext): Promise<{ socket: U
   return {
     socket,
     port: socket.address().port,
-    next: () => (inbox.length > 0 ? Promise.resolve(inbox.shift() as { msg: string; port: number }) : new Promise((resolve) => waiting.push(resolve))),
+    next: () =>
+      inbox.length > 0 ? Promise.resolve(inbox.shift() as { msg: string; port: number }) : new Promise((resolve) => waiting.push(resolve)),
   }
 }
 
@@ -281,7 +306,9 @@ test('udp: forwards both ways, drops in a black-holed direction and counts', asy
   const server = await udpSocket(t)
   const cl = await udpSocket(t)
   const proxy = await proxyTo(t, server.port, { protocol: 'udp' })
-  const send = (s: UdpSocket, msg: string, port: number): void => { s.send(msg, port, '127.0.0.1') }
+  const send = (s: UdpSocket, msg: string, port: number): void => {
+    s.send(msg, port, '127.0.0.1')
+  }
 
   send(cl.socket, 'ping', proxy.port)
   const got = await server.next()
@@ -329,39 +356,46 @@ test('udp: delay delays datagrams, in order', async (t) => {
 
 const PARTITION_MS = 1000
 
-for (const transport of ['tcp', 'tls'] as const) test(`${transport} actor systems: an ask sent during a 1 s blackhole both ways gets its reply after heal`, async (t) => {
-  const { a, b, toA, toB } = await proxiedPair(t, { transport })
-  b.actorOf((m, ctx) => { ctx.sender?.tell(m) }, 'echo')
-  const echo = await a.actorSelection(`${b.address.toString()}/user/echo`).resolveOne({ timeoutMs: 5000 })
-  t.is(await a.ask(echo, 'before', { timeoutMs: 5000 }), 'before')
-  const quarantined: string[] = []
-  a.events.on('quarantined', (e) => quarantined.push(e.reason))
-  b.events.on('quarantined', (e) => quarantined.push(e.reason))
+for (const transport of ['tcp', 'tls'] as const)
+  test(`${transport} actor systems: an ask sent during a 1 s blackhole both ways gets its reply after heal`, async (t) => {
+    const { a, b, toA, toB } = await proxiedPair(t, { transport })
+    b.actorOf((m, ctx) => {
+      ctx.sender?.tell(m)
+    }, 'echo')
+    const echo = await a.actorSelection(`${b.address.toString()}/user/echo`).resolveOne({ timeoutMs: 5000 })
+    t.is(await a.ask(echo, 'before', { timeoutMs: 5000 }), 'before')
+    const quarantined: string[] = []
+    a.events.on('quarantined', (e) => quarantined.push(e.reason))
+    b.events.on('quarantined', (e) => quarantined.push(e.reason))
 
-  toA.blackhole('both')
-  toB.blackhole('both')
-  const asked = performance.now()
-  const reply = a.ask(echo, 'during', { timeoutMs: 10_000 })
-  await toB.until((p) => p.stats.forward.bytesHeldTotal > 0, 5000, 'the ask held by the proxy')
-  await new Promise((r) => setTimeout(r, PARTITION_MS))
-  toA.heal()
-  toB.heal()
-  t.is(await reply, 'during')
-  const elapsed = performance.now() - asked
-  t.true(elapsed >= PARTITION_MS, `reply after ${elapsed.toFixed(0)} ms`)
-  t.deepEqual(quarantined, [])
-  t.is(a.associations()[0]?.state, 'established')
-})
+    toA.blackhole('both')
+    toB.blackhole('both')
+    const asked = performance.now()
+    const reply = a.ask(echo, 'during', { timeoutMs: 10_000 })
+    await toB.until((p) => p.stats.forward.bytesHeldTotal > 0, 5000, 'the ask held by the proxy')
+    await new Promise((r) => setTimeout(r, PARTITION_MS))
+    toA.heal()
+    toB.heal()
+    t.is(await reply, 'during')
+    const elapsed = performance.now() - asked
+    t.true(elapsed >= PARTITION_MS, `reply after ${elapsed.toFixed(0)} ms`)
+    t.deepEqual(quarantined, [])
+    t.is(a.associations()[0]?.state, 'established')
+  })
 
 test('udp actor systems: during a 1 s blackhole both ways the ask is lost (user messages are at most once), a watch is resent; after heal asks work', async (t) => {
   const { a, b, toA, toB } = await proxiedPair(t, { transport: 'udp' })
-  b.actorOf((m, ctx) => { ctx.sender?.tell(m) }, 'echo')
+  b.actorOf((m, ctx) => {
+    ctx.sender?.tell(m)
+  }, 'echo')
   const victim = b.actorOf(() => {}, 'victim')
   const echo = await a.actorSelection(`${b.address.toString()}/user/echo`).resolveOne({ timeoutMs: 5000 })
   const victimOnA = await a.actorSelection(`${b.address.toString()}/user/victim`).resolveOne({ timeoutMs: 5000 })
   t.is(await a.ask(echo, 'before', { timeoutMs: 5000 }), 'before')
   let terminated!: (m: Terminated) => void
-  const gotTerminated = new Promise<Terminated>((resolve) => { terminated = resolve })
+  const gotTerminated = new Promise<Terminated>((resolve) => {
+    terminated = resolve
+  })
 
   toA.blackhole('both')
   toB.blackhole('both')

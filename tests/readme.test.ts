@@ -13,7 +13,7 @@ function run(code: string, name: string): Promise<{ code: number | null; stdout:
   return new Promise((resolve) => {
     execFile(process.execPath, ['--import', 'tsx', file], { timeout: 30_000 }, (err, stdout, stderr) => {
       rmSync(file, { force: true })
-      resolve({ code: err === null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr })
+      resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? 1), stdout, stderr })
     })
   })
 }

@@ -20,7 +20,9 @@ async function until(what: string, cond: () => boolean, ms = 5000): Promise<void
 
 test('a node that only answers writes its replies on the user-lane connection the asker opened', async (t) => {
   const { a, b, toA, toB } = await proxiedPair(t)
-  b.actorOf((m, ctx) => { ctx.sender?.tell(m) }, 'echo')
+  b.actorOf((m, ctx) => {
+    ctx.sender?.tell(m)
+  }, 'echo')
   const echo = await a.actorSelection(`${b.address.toString()}/user/echo`).resolveOne({ timeoutMs: 5000 })
   for (let i = 0; i < 50; i++) t.is(await a.ask(echo, i, { timeoutMs: 5000 }), i)
 
@@ -38,7 +40,9 @@ test('a node that only answers writes its replies on the user-lane connection th
 test('when the connection it answers on is cut, the answering node goes on: on the new one, or on its own', async (t) => {
   const { a, b, toA, toB } = await proxiedPair(t)
   const fromB: unknown[] = []
-  const inbox = a.actorOf((m) => { fromB.push(m) }, 'inbox')
+  const inbox = a.actorOf((m) => {
+    fromB.push(m)
+  }, 'inbox')
   let inboxOnB: ActorRef | undefined
   b.actorOf((m, ctx) => {
     if (m === 'remember me') inboxOnB = ctx.sender
@@ -73,7 +77,9 @@ test('when the connection it answers on is cut, the answering node goes on: on t
 })
 
 /** A fake node at `port`: answers each connection with whatever `reply(lane)` returns. */
-async function fakeAcceptor(reply: (lane: number, nonce: bigint) => Buffer | undefined): Promise<{ port: number; server: Server; sockets: Socket[] }> {
+async function fakeAcceptor(
+  reply: (lane: number, nonce: bigint) => Buffer | undefined,
+): Promise<{ port: number; server: Server; sockets: Socket[] }> {
   const sockets: Socket[] = []
   const server = createServer((socket) => {
     sockets.push(socket)
@@ -89,24 +95,33 @@ async function fakeAcceptor(reply: (lane: number, nonce: bigint) => Buffer | und
   return { port: (server.address() as { port: number }).port, server, sockets }
 }
 
-
 test('an acceptor whose first frame back is not its handshake response is refused with a reason', async (t) => {
-  const fake = await fakeAcceptor((lane) => lane === USER
-    ? Buffer.concat([encodePreamble(Lane.user), frame(new Codec().encode({ type: 'heartbeat' }))])
-    : undefined)
+  const fake = await fakeAcceptor((lane) =>
+    lane === USER ? Buffer.concat([encodePreamble(Lane.user), frame(new Codec().encode({ type: 'heartbeat' }))]) : undefined,
+  )
   const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0, handshakeTimeoutMs: 1000 } })
-  t.teardown(async () => { await a.terminate(); for (const s of fake.sockets) s.destroy(); fake.server.close() })
-  const refused = new Promise<HandshakeFailedEvent>((resolve) => a.events.on('handshakeFailed', (e) => { if (/first frame/.test(e.reason)) resolve(e) }))
+  t.teardown(async () => {
+    await a.terminate()
+    for (const s of fake.sockets) s.destroy()
+    fake.server.close()
+  })
+  const refused = new Promise<HandshakeFailedEvent>((resolve) =>
+    a.events.on('handshakeFailed', (e) => {
+      if (/first frame/.test(e.reason)) resolve(e)
+    }),
+  )
   a.resolveActorRef(`helios.tcp://Fake@127.0.0.1:${fake.port}/user/x`).tell('hello')
   const ev = await refused
   t.regex(ev.reason, /protocol error: the acceptor's first frame must be its handshake response .*got heartbeat/)
   t.false(ev.inbound)
 })
 
-test('the acceptor\'s handshake response must name the address dialled; its uid then counts like any handshake', async (t) => {
+test("the acceptor's handshake response must name the address dialled; its uid then counts like any handshake", async (t) => {
   const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0, handshakeTimeoutMs: 1000 } })
   const received: unknown[] = []
-  const inbox = a.actorOf((m) => { received.push(m) }, 'inbox')
+  const inbox = a.actorOf((m) => {
+    received.push(m)
+  }, 'inbox')
   const codec = new Codec()
   /** A fake node that answers A's user connection as `claimed` (uid 5) and sends `text` to A's inbox. */
   const fake = (claimed: (port: number) => string, text: string): Promise<{ port: number; server: Server; sockets: Socket[] }> => {
@@ -119,15 +134,25 @@ test('the acceptor\'s handshake response must name the address dialled; its uid 
         ...codec.createAssociation().encodeUserMessage(inbox.path.toSerializationFormat(), text).map(frame),
       ])
     })
-    return started.then((f) => { port = f.port; return f })
+    return started.then((f) => {
+      port = f.port
+      return f
+    })
   }
   const honest = await fake((port) => `helios.tcp://Fake@127.0.0.1:${port}`, 'from the node dialled')
   const spoofing = await fake(() => 'helios.tcp://Other@127.0.0.1:1', 'spoofed')
   t.teardown(async () => {
     await a.terminate()
-    for (const f of [honest, spoofing]) { for (const s of f.sockets) s.destroy(); f.server.close() }
+    for (const f of [honest, spoofing]) {
+      for (const s of f.sockets) s.destroy()
+      f.server.close()
+    }
   })
-  const refused = new Promise<HandshakeFailedEvent>((resolve) => a.events.on('handshakeFailed', (e) => { if (/Other/.test(e.reason)) resolve(e) }))
+  const refused = new Promise<HandshakeFailedEvent>((resolve) =>
+    a.events.on('handshakeFailed', (e) => {
+      if (/Other/.test(e.reason)) resolve(e)
+    }),
+  )
   a.resolveActorRef(`helios.tcp://Fake@127.0.0.1:${honest.port}/user/x`).tell('hello')
   a.resolveActorRef(`helios.tcp://Fake@127.0.0.1:${spoofing.port}/user/x`).tell('hello')
   t.regex((await refused).reason, /protocol error: handshake response from helios\.tcp:\/\/Other@127\.0\.0\.1:1/)

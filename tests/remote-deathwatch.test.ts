@@ -19,7 +19,10 @@ function remote(extra: Partial<RemoteOptions> = {}): RemoteOptions {
 test('a watcher gets Terminated when the remote actor stops', async (t) => {
   const b = await spawnNode({ name: 'B', transport: 'tcp', remote: fast })
   const a = await ActorSystem.create('A', { remote: remote() })
-  t.teardown(async () => { await a.terminate(); await b.kill() })
+  t.teardown(async () => {
+    await a.terminate()
+    await b.kill()
+  })
   const path = await b.command<string>('spawn', { name: 'victim' })
   const ref = await a.actorSelection(path.split('#')[0] as string).resolveOne({ timeoutMs: 5000 })
   const w = watchFrom(a, ref)
@@ -35,7 +38,10 @@ test('a watcher gets Terminated when the remote actor stops', async (t) => {
 test('a peer killed with SIGKILL is declared down at once: its reset connection and the refused reconnect prove it gone', async (t) => {
   const b = await spawnNode({ name: 'B', transport: 'tcp', remote: fast })
   const a = await ActorSystem.create('A', { remote: remote() })
-  t.teardown(async () => { await a.terminate(); await b.kill() })
+  t.teardown(async () => {
+    await a.terminate()
+    await b.kill()
+  })
   const ref = await a.actorSelection(`${b.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
   const w = watchFrom(a, ref)
   await w.ready
@@ -55,7 +61,10 @@ test('a peer killed with SIGKILL is declared down at once: its reset connection 
 test('with downOnConnectionRefused off, a peer killed with SIGKILL is declared down by the failure detector within its bound', async (t) => {
   const b = await spawnNode({ name: 'B', transport: 'tcp', remote: fast })
   const a = await ActorSystem.create('A', { remote: remote({ downOnConnectionRefused: false }) })
-  t.teardown(async () => { await a.terminate(); await b.kill() })
+  t.teardown(async () => {
+    await a.terminate()
+    await b.kill()
+  })
   const ref = await a.actorSelection(`${b.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
   const w = watchFrom(a, ref)
   await w.ready
@@ -74,7 +83,11 @@ test('with downOnConnectionRefused off, a peer killed with SIGKILL is declared d
 test('a hung peer (SIGSTOP, sockets open) is declared unreachable and quarantined', async (t) => {
   const b = await spawnNode({ name: 'B', transport: 'tcp', remote: fast })
   const a = await ActorSystem.create('A', { remote: remote() })
-  t.teardown(async () => { await a.terminate(); b.process.kill('SIGCONT'); await b.kill() })
+  t.teardown(async () => {
+    await a.terminate()
+    b.process.kill('SIGCONT')
+    await b.kill()
+  })
   const ref = await a.actorSelection(`${b.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
   const w = watchFrom(a, ref)
   await w.ready
@@ -99,12 +112,21 @@ test('a hung peer (SIGSTOP, sockets open) is declared unreachable and quarantine
 
 test('a peer restarted on the same port (new uid) is recognised once its new uid answers at the address', async (t) => {
   // A slow detector and no down-on-refused: only the new uid answering A's reconnect can explain a quick Terminated.
-  const slow = { heartbeatIntervalMs: 200, failureDetector: { acceptableHeartbeatPauseMs: 20_000 }, reconnectMaxBackoffMs: 300, downOnConnectionRefused: false }
+  const slow = {
+    heartbeatIntervalMs: 200,
+    failureDetector: { acceptableHeartbeatPauseMs: 20_000 },
+    reconnectMaxBackoffMs: 300,
+    downOnConnectionRefused: false,
+  }
   const b1 = await spawnNode({ name: 'B', transport: 'tcp', remote: slow })
   const port = Number(b1.address.split(':').pop())
   const a = await ActorSystem.create('A', { remote: remote(slow) })
   let b2: Awaited<ReturnType<typeof spawnNode>> | undefined
-  t.teardown(async () => { await a.terminate(); await b1.kill(); await b2?.kill() })
+  t.teardown(async () => {
+    await a.terminate()
+    await b1.kill()
+    await b2?.kill()
+  })
   const ref = await a.actorSelection(`${b1.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
   const w = watchFrom(a, ref)
   await w.ready
@@ -129,7 +151,10 @@ test('a peer restarted on the same port (new uid) is recognised once its new uid
 test('a watch sent before the association exists is not lost', async (t) => {
   const a = await ActorSystem.create('A', { remote: remote() })
   const b = await ActorSystem.create('B', { remote: remote() })
-  t.teardown(async () => { await a.terminate(); await b.terminate() })
+  t.teardown(async () => {
+    await a.terminate()
+    await b.terminate()
+  })
   const target = b.actorOf(() => {}, 'target')
   // No selection, no ask: the watch is the first thing A ever sends to B.
   const ref = a.resolveActorRef(`${b.address.toString()}/user/target`)

@@ -7,8 +7,13 @@ for (const transport of ['tcp', 'tls'] as const) {
   test(`${transport}: 100,000 messages to another process arrive in order and none is lost`, async (t) => {
     const tls = transport === 'tls' ? { tls: 'trusted' as const } : {}
     const b = await spawnNode({ name: 'B', transport, ...tls })
-    const a = await ActorSystem.create('A', { remote: { transport, host: '127.0.0.1', port: 0, ...(transport === 'tls' ? { tls: trustedTls() } : {}) } })
-    t.teardown(async () => { await a.terminate(); await b.kill() })
+    const a = await ActorSystem.create('A', {
+      remote: { transport, host: '127.0.0.1', port: 0, ...(transport === 'tls' ? { tls: trustedTls() } : {}) },
+    })
+    t.teardown(async () => {
+      await a.terminate()
+      await b.kill()
+    })
     const sink = await a.actorSelection(`${b.address}/user/sink`).resolveOne({ timeoutMs: 5000 })
     const dropped: string[] = []
     a.events.on('dropped', (e) => dropped.push(e.reason))
@@ -37,13 +42,25 @@ for (const transport of ['tcp', 'tls'] as const) {
 test('a slow consumer makes the sender drop with dropped events while its memory stays bounded', async (t) => {
   const queue = 2000
   const b = await spawnNode({ name: 'B', transport: 'tcp' })
-  const opts: RemoteOptions = { transport: 'tcp', host: '127.0.0.1', port: 0, outboundQueueSize: queue, failureDetector: { acceptableHeartbeatPauseMs: 60_000 } }
+  const opts: RemoteOptions = {
+    transport: 'tcp',
+    host: '127.0.0.1',
+    port: 0,
+    outboundQueueSize: queue,
+    failureDetector: { acceptableHeartbeatPauseMs: 60_000 },
+  }
   const a = await ActorSystem.create('A', { remote: opts })
-  t.teardown(async () => { b.process.kill('SIGCONT'); await a.terminate(); await b.kill() })
+  t.teardown(async () => {
+    b.process.kill('SIGCONT')
+    await a.terminate()
+    await b.kill()
+  })
   const sink = await a.actorSelection(`${b.address}/user/sink`).resolveOne({ timeoutMs: 5000 })
   await b.kill('SIGSTOP') // B stops reading: its socket buffers fill, then A's channel turns unwritable
   let dropped = 0
-  a.events.on('dropped', () => { dropped++ })
+  a.events.on('dropped', () => {
+    dropped++
+  })
   const payload = 'x'.repeat(1024)
   const heapBefore = process.memoryUsage().heapUsed
   let sent = 0

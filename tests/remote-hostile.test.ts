@@ -4,13 +4,22 @@ import { Codec, Lane, MessageRegistry, encodePreamble } from '@helios/codec'
 import { ActorSystem, type HandshakeFailedEvent } from '@helios/actors'
 import { frame } from './support/wire.js'
 
-async function nodes(t: import('ava').ExecutionContext): Promise<{ a: ActorSystem; c: ActorSystem; port: number; check: () => Promise<void> }> {
+async function nodes(
+  t: import('ava').ExecutionContext,
+): Promise<{ a: ActorSystem; c: ActorSystem; port: number; check: () => Promise<void> }> {
   const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0, handshakeTimeoutMs: 500 } })
   const c = await ActorSystem.create('C', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0 } })
-  t.teardown(async () => { await c.terminate(); await a.terminate() })
-  a.actorOf((m, ctx) => { ctx.sender?.tell(m, ctx.self) }, 'echo')
+  t.teardown(async () => {
+    await c.terminate()
+    await a.terminate()
+  })
+  a.actorOf((m, ctx) => {
+    ctx.sender?.tell(m, ctx.self)
+  }, 'echo')
   const echo = await c.actorSelection(`${a.address.toString()}/user/echo`).resolveOne({ timeoutMs: 5000 })
-  const check = async (): Promise<void> => { t.is(await c.ask(echo, 'still serving', { timeoutMs: 5000 }), 'still serving') }
+  const check = async (): Promise<void> => {
+    t.is(await c.ask(echo, 'still serving', { timeoutMs: 5000 }), 'still serving')
+  }
   return { a, c, port: a.address.port as number, check }
 }
 
@@ -25,7 +34,6 @@ function rawConnect(port: number): Promise<{ socket: Socket; closed: Promise<voi
     socket.once('error', reject)
   })
 }
-
 
 function nextRefusal(a: ActorSystem): Promise<HandshakeFailedEvent> {
   return new Promise((resolve) => a.events.once('handshakeFailed', resolve))
@@ -88,7 +96,9 @@ test('a peer that connects and says nothing is closed after the handshake timeou
 test('a message that cannot be encoded is dropped at the sender alone', async (t) => {
   const { a, c, check } = await nodes(t)
   const received: unknown[] = []
-  a.actorOf((m) => { received.push(m) }, 'inbox')
+  a.actorOf((m) => {
+    received.push(m)
+  }, 'inbox')
   const inbox = await c.actorSelection(`${a.address.toString()}/user/inbox`).resolveOne({ timeoutMs: 5000 })
   const dropped = new Promise<{ reason: string }>((resolve) => c.events.once('dropped', resolve))
   inbox.tell(() => 'a function cannot cross the wire')
@@ -99,12 +109,22 @@ test('a message that cannot be encoded is dropped at the sender alone', async (t
 })
 
 test('a message of a class the receiver does not know fails alone (ERR_UNKNOWN_MANIFEST) and the association goes on', async (t) => {
-  class Secret { constructor(readonly x: number) {} }
+  class Secret {
+    constructor(readonly x: number) {}
+  }
   const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0 } })
-  const c = await ActorSystem.create('C', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0, registry: new MessageRegistry().register(Secret, 'test.Secret') } })
-  t.teardown(async () => { await c.terminate(); await a.terminate() })
+  const c = await ActorSystem.create('C', {
+    remote: { transport: 'tcp', host: '127.0.0.1', port: 0, registry: new MessageRegistry().register(Secret, 'test.Secret') },
+  })
+  t.teardown(async () => {
+    await c.terminate()
+    await a.terminate()
+  })
   const received: unknown[] = []
-  a.actorOf((m, ctx) => { received.push(m); ctx.sender?.tell('ack') }, 'inbox')
+  a.actorOf((m, ctx) => {
+    received.push(m)
+    ctx.sender?.tell('ack')
+  }, 'inbox')
   const inbox = await c.actorSelection(`${a.address.toString()}/user/inbox`).resolveOne({ timeoutMs: 5000 })
   const dropped = new Promise<{ reason: string; cause?: unknown }>((resolve) => a.events.once('dropped', resolve))
   inbox.tell(new Secret(1))
@@ -114,7 +134,7 @@ test('a message of a class the receiver does not know fails alone (ERR_UNKNOWN_M
   t.deepEqual(received, ['after'])
 })
 
-test('a peer of another protocol version gets this node\'s preamble back and is closed', async (t) => {
+test("a peer of another protocol version gets this node's preamble back and is closed", async (t) => {
   const { a, check } = await nodes(t)
   const refused = nextRefusal(a)
   const { socket, closed } = await rawConnect(a.address.port as number)
@@ -130,7 +150,9 @@ test('a peer of another protocol version gets this node\'s preamble back and is 
 test('an envelope with a malformed sender or a recipient on another node fails alone; the connection goes on', async (t) => {
   const { a, check } = await nodes(t)
   const received: unknown[] = []
-  const sink = a.actorOf((m) => { received.push(m) }, 'sink')
+  const sink = a.actorOf((m) => {
+    received.push(m)
+  }, 'sink')
   const sinkPath = sink.path.toSerializationFormat()
   const { socket } = await rawConnect(a.address.port as number)
   const codec = new Codec()
@@ -149,20 +171,36 @@ test('an envelope with a malformed sender or a recipient on another node fails a
   const deadline = Date.now() + 5000
   while (received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
   t.deepEqual(received, ['m1', 'm2'])
-  t.true(dropped.some((r) => /not on this node/.test(r)), dropped.join('; '))
-  t.true(dropped.some((r) => /path/i.test(r)), dropped.join('; '))
-  t.false(a.associations().some((x) => x.remote.toString().includes('Z@')), 'no association to the third node')
+  t.true(
+    dropped.some((r) => /not on this node/.test(r)),
+    dropped.join('; '),
+  )
+  t.true(
+    dropped.some((r) => /path/i.test(r)),
+    dropped.join('; '),
+  )
+  t.false(
+    a.associations().some((x) => x.remote.toString().includes('Z@')),
+    'no association to the third node',
+  )
   socket.destroy()
   await check()
 })
 
 test('handshakes from made-up addresses leave no associations behind', async (t) => {
-  const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0, handshakeTimeoutMs: 300, heartbeatIntervalMs: 100 } })
+  const a = await ActorSystem.create('A', {
+    remote: { transport: 'tcp', host: '127.0.0.1', port: 0, handshakeTimeoutMs: 300, heartbeatIntervalMs: 100 },
+  })
   t.teardown(() => a.terminate())
   const codec = new Codec()
   for (let i = 0; i < 50; i++) {
     const { socket } = await rawConnect(a.address.port as number)
-    const hs = codec.encode({ type: 'handshake-request', from: { address: `helios.tcp://Fake${i}@127.0.0.1:${1 + i}`, uid: BigInt(1000 + i) }, to: a.address.toString(), nonce: BigInt(i + 1) })
+    const hs = codec.encode({
+      type: 'handshake-request',
+      from: { address: `helios.tcp://Fake${i}@127.0.0.1:${1 + i}`, uid: BigInt(1000 + i) },
+      to: a.address.toString(),
+      nonce: BigInt(i + 1),
+    })
     socket.end(Buffer.concat([encodePreamble(Lane.control), frame(hs)]))
   }
   await new Promise((r) => setTimeout(r, 150))

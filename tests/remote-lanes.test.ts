@@ -8,7 +8,10 @@ test('a stream of 4 MiB messages never delays heartbeats past the acceptable pau
   const remote = { heartbeatIntervalMs: 100, failureDetector: { acceptableHeartbeatPauseMs: 1000, threshold: 8 } }
   const b = await spawnNode({ name: 'B', transport: 'tcp', remote })
   const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0, ...remote } })
-  t.teardown(async () => { await a.terminate(); await b.kill() })
+  t.teardown(async () => {
+    await a.terminate()
+    await b.kill()
+  })
   const sink = await a.actorSelection(`${b.address}/user/echo`).resolveOne({ timeoutMs: 5000 })
   const bad: string[] = []
   a.events.on('unreachable', () => bad.push('unreachable'))
@@ -31,5 +34,8 @@ test('a stream of 4 MiB messages never delays heartbeats past the acceptable pau
   t.true(replies >= 4)
   t.deepEqual(bad, [])
   t.true(maxPhi < 8)
-  t.deepEqual(b.events.filter((e) => e.name === 'unreachable' || e.name === 'quarantined'), [])
+  t.deepEqual(
+    b.events.filter((e) => e.name === 'unreachable' || e.name === 'quarantined'),
+    [],
+  )
 })

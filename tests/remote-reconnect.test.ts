@@ -13,10 +13,15 @@ test('after cut connections the association reconnects and system messages arriv
 
   const seen: string[] = []
   let allIn!: () => void
-  const all = new Promise<void>((r) => { allIn = r })
+  const all = new Promise<void>((r) => {
+    allIn = r
+  })
   const watcher = a.actorOf((m, ctx) => {
     if (m === 'watch') for (const r of targets) ctx.watch(r)
-    else if (m instanceof Terminated) { seen.push(m.ref.path.name); if (seen.length === N) allIn() }
+    else if (m instanceof Terminated) {
+      seen.push(m.ref.path.name)
+      if (seen.length === N) allIn()
+    }
   })
   const disassociations: string[] = []
   a.events.on('disassociated', (e) => disassociations.push(e.reason))
@@ -28,7 +33,10 @@ test('after cut connections the association reconnects and system messages arriv
   // notifications (system messages from B to A) and the watches (A to B) must survive.
   for (let i = 0; i < N; i++) {
     b.stop(b.resolveActorRef(`${b.address.toString()}/user/t${i}`))
-    if (i % 10 === 0) { proxy.cut(); proxyToA.cut() }
+    if (i % 10 === 0) {
+      proxy.cut()
+      proxyToA.cut()
+    }
     await new Promise((r) => setTimeout(r, 10))
   }
   await all
@@ -38,7 +46,9 @@ test('after cut connections the association reconnects and system messages arriv
   t.true(proxy.connections > 2 && proxyToA.connections > 2, 'the associations reconnected')
   t.true(disassociations.length > 0)
   // User traffic flows again after the cuts.
-  b.actorOf((m, ctx) => { ctx.sender?.tell(m) }, 'echo')
+  b.actorOf((m, ctx) => {
+    ctx.sender?.tell(m)
+  }, 'echo')
   const echo = await a.actorSelection(`${b.address.toString()}/user/echo`).resolveOne({ timeoutMs: 5000 })
   t.is(await a.ask(echo, 'back', { timeoutMs: 5000 }), 'back')
 })

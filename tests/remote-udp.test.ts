@@ -6,8 +6,13 @@ const udp = { transport: 'udp' as const, host: '127.0.0.1', port: 0, heartbeatIn
 test('udp: a message larger than a datagram is fragmented and arrives whole', async (t) => {
   const a = await ActorSystem.create('A', { remote: udp })
   const b = await ActorSystem.create('B', { remote: udp })
-  t.teardown(async () => { await a.terminate(); await b.terminate() })
-  b.actorOf((m, ctx) => { ctx.sender?.tell((m as Uint8Array).reduce((s, x) => s + x, 0)) }, 'sum')
+  t.teardown(async () => {
+    await a.terminate()
+    await b.terminate()
+  })
+  b.actorOf((m, ctx) => {
+    ctx.sender?.tell((m as Uint8Array).reduce((s, x) => s + x, 0))
+  }, 'sum')
   const sum = await a.actorSelection(`${b.address.toString()}/user/sum`).resolveOne({ timeoutMs: 5000 })
   const big = new Uint8Array(300 * 1024).map((_, i) => i % 7)
   const expected = big.reduce((s, x) => s + x, 0)
@@ -17,11 +22,17 @@ test('udp: a message larger than a datagram is fragmented and arrives whole', as
 test('udp: death watch works over datagrams (system messages are reliable)', async (t) => {
   const a = await ActorSystem.create('A', { remote: udp })
   const b = await ActorSystem.create('B', { remote: udp })
-  t.teardown(async () => { await a.terminate(); await b.terminate() })
+  t.teardown(async () => {
+    await a.terminate()
+    await b.terminate()
+  })
   const target = b.actorOf(() => {}, 'target')
   const ref = await a.actorSelection(`${b.address.toString()}/user/target`).resolveOne({ timeoutMs: 5000 })
   const terminated = new Promise<Terminated>((resolve) => {
-    a.actorOf((m, ctx) => { if (m === 'go') ctx.watch(ref); else if (m instanceof Terminated) resolve(m) }).tell('go')
+    a.actorOf((m, ctx) => {
+      if (m === 'go') ctx.watch(ref)
+      else if (m instanceof Terminated) resolve(m)
+    }).tell('go')
   })
   await new Promise((r) => setTimeout(r, 300))
   b.stop(target)
@@ -33,14 +44,29 @@ test('udp: death watch works over datagrams (system messages are reliable)', asy
 test('a ref to an actor that was stopped and recreated under the same name resolves to dead letters', async (t) => {
   const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0 } })
   const b = await ActorSystem.create('B', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0 } })
-  t.teardown(async () => { await a.terminate(); await b.terminate() })
+  t.teardown(async () => {
+    await a.terminate()
+    await b.terminate()
+  })
   const got: unknown[] = []
-  const first = b.actorOf((m) => { got.push(`first:${String(m)}`) }, 'x')
+  const first = b.actorOf((m) => {
+    got.push(`first:${String(m)}`)
+  }, 'x')
   const oldRef = await a.actorSelection(`${b.address.toString()}/user/x`).resolveOne({ timeoutMs: 5000 })
-  const stopped = new Promise<void>((resolve) => b.actorOf((m, ctx) => { if (m === 'go') ctx.watch(first); else resolve() }).tell('go'))
+  const stopped = new Promise<void>((resolve) =>
+    b
+      .actorOf((m, ctx) => {
+        if (m === 'go') ctx.watch(first)
+        else resolve()
+      })
+      .tell('go'),
+  )
   b.stop(first)
   await stopped
-  b.actorOf((m, ctx) => { got.push(`second:${String(m)}`); ctx.sender?.tell('ok') }, 'x')
+  b.actorOf((m, ctx) => {
+    got.push(`second:${String(m)}`)
+    ctx.sender?.tell('ok')
+  }, 'x')
   const deadLetters = new Promise<unknown>((resolve) => b.events.once('deadLetter', (d) => resolve(d.message)))
   oldRef.tell('to the old incarnation')
   t.is(await deadLetters, 'to the old incarnation')

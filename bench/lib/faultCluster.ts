@@ -21,7 +21,11 @@ const live = new Set<ChildProcess>()
 /** SIGKILLs every node process still alive (stopped ones too); synchronous. */
 export function killAllNodes(): void {
   for (const c of live) {
-    try { c.kill('SIGKILL') } catch { /* gone */ }
+    try {
+      c.kill('SIGKILL')
+    } catch {
+      /* gone */
+    }
   }
   live.clear()
 }
@@ -43,21 +47,34 @@ export class NodeProc {
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }>()
   private readonly waiters: { pred: (e: LogEntry) => boolean; resolve(e: LogEntry | undefined): void; timer: NodeJS.Timeout }[] = []
 
-  constructor(readonly slot: NodeSlot, readonly name: string, readonly child: ChildProcess) {
+  constructor(
+    readonly slot: NodeSlot,
+    readonly name: string,
+    readonly child: ChildProcess,
+  ) {
     live.add(child)
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-      this.exitedAt = Date.now()
-      this.exitReason = signal !== null ? `signal ${signal}` : `code ${code}`
-      live.delete(child)
-      for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(new Error(`${name} exited`)) }
-      this.pending.clear()
-      resolve()
-    }))
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        this.exitedAt = Date.now()
+        this.exitReason = signal !== null ? `signal ${signal}` : `code ${code}`
+        live.delete(child)
+        for (const p of this.pending.values()) {
+          clearTimeout(p.timer)
+          p.reject(new Error(`${name} exited`))
+        }
+        this.pending.clear()
+        resolve()
+      }),
+    )
     child.on('message', (m: NodeMessage) => this.onMessage(m))
   }
 
-  get pid(): number { return this.child.pid ?? -1 }
-  get alive(): boolean { return this.exitedAt === undefined }
+  get pid(): number {
+    return this.child.pid ?? -1
+  }
+  get alive(): boolean {
+    return this.exitedAt === undefined
+  }
 
   private onMessage(m: NodeMessage): void {
     if (m.type === 'reply') {
@@ -73,7 +90,11 @@ export class NodeProc {
     this.log.push(m)
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const w = this.waiters[i] as (typeof this.waiters)[number]
-      if (w.pred(m)) { this.waiters.splice(i, 1); clearTimeout(w.timer); w.resolve(m) }
+      if (w.pred(m)) {
+        this.waiters.splice(i, 1)
+        clearTimeout(w.timer)
+        w.resolve(m)
+      }
     }
   }
 
@@ -82,7 +103,10 @@ export class NodeProc {
     if (!this.alive || !this.child.connected) return Promise.reject(new Error(`${this.name} is not running`))
     const id = this.nextId++
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => { this.pending.delete(id); reject(new Error(`${this.name} did not answer '${cmd}' within ${timeoutMs} ms`)) }, timeoutMs)
+      const timer = setTimeout(() => {
+        this.pending.delete(id)
+        reject(new Error(`${this.name} did not answer '${cmd}' within ${timeoutMs} ms`))
+      }, timeoutMs)
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer })
       this.child.send({ id, cmd, ...args })
     })
@@ -93,7 +117,14 @@ export class NodeProc {
     const found = this.log.find(pred)
     if (found !== undefined) return Promise.resolve(found)
     return new Promise((resolve) => {
-      const w = { pred, resolve, timer: setTimeout(() => { this.waiters.splice(this.waiters.indexOf(w), 1); resolve(undefined) }, timeoutMs) }
+      const w = {
+        pred,
+        resolve,
+        timer: setTimeout(() => {
+          this.waiters.splice(this.waiters.indexOf(w), 1)
+          resolve(undefined)
+        }, timeoutMs),
+      }
       this.waiters.push(w)
     })
   }
@@ -128,14 +159,21 @@ export class Cluster {
 
   constructor(readonly options: ClusterOptions) {}
 
-  name(slot: NodeSlot): string { return `N${slot.index}` }
+  name(slot: NodeSlot): string {
+    return `N${slot.index}`
+  }
 
   /** Starts a node in `slot`; resolves once its actor system listens. */
   async spawn(slot: NodeSlot, timeoutMs = 60_000): Promise<NodeProc> {
     const o = this.options
     const config: FaultNodeConfig = {
-      name: this.name(slot), transport: o.transport, host: slot.host, port: slot.port,
-      heartbeatIntervalMs: o.heartbeatIntervalMs, failureDetector: o.failureDetector, watchTargets: o.watchTargets,
+      name: this.name(slot),
+      transport: o.transport,
+      host: slot.host,
+      port: slot.port,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+      failureDetector: o.failureDetector,
+      watchTargets: o.watchTargets,
       ...(o.transport === 'tls' && o.tls !== undefined ? { tls: o.tls } : {}),
     }
     const { file, args } = o.net.command(slot, [process.execPath, '--import', 'tsx', nodeMain, JSON.stringify(config)])
@@ -145,14 +183,23 @@ export class Cluster {
     const forward = (chunk: Buffer): void => {
       const text = chunk.toString('utf8')
       proc.outputTail = (proc.outputTail + text).slice(-4096)
-      o.output.write(text.split('\n').filter((l) => l !== '').map((l) => `${prefix}${l}\n`).join(''))
+      o.output.write(
+        text
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => `${prefix}${l}\n`)
+          .join(''),
+      )
     }
     child.stdout?.on('data', forward)
     child.stderr?.on('data', forward)
     this.all.push(proc)
     this.nodes[slot.index] = proc
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${config.name} did not start within ${timeoutMs} ms`)) }, timeoutMs)
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL')
+        reject(new Error(`${config.name} did not start within ${timeoutMs} ms`))
+      }, timeoutMs)
       child.on('message', (m: NodeMessage) => {
         if (m.type !== 'ready') return
         clearTimeout(timer)
@@ -161,8 +208,14 @@ export class Cluster {
         proc.readyAt = m.at
         resolve()
       })
-      child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`${config.name} exited at start (code ${code}, signal ${signal})`)) })
-      child.once('error', (err) => { clearTimeout(timer); reject(err) })
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer)
+        reject(new Error(`${config.name} exited at start (code ${code}, signal ${signal})`))
+      })
+      child.once('error', (err) => {
+        clearTimeout(timer)
+        reject(err)
+      })
     })
     return proc
   }
@@ -183,15 +236,19 @@ export class Cluster {
   async fullMesh(timeoutMs = 30_000): Promise<{ ms: number; complete: boolean; failures: string[] }> {
     const started = Date.now()
     const failures: string[] = []
-    await Promise.all(this.nodes.map(async (n) => {
-      const paths = this.nodes.filter((o) => o !== n).map((o) => `${o.address}/user/echo`)
-      const res = await n.command<{ path: string; ok: boolean; error?: string }[]>('watch', { paths, timeoutMs: 10_000 }, 60_000)
-      for (const r of res) if (!r.ok) failures.push(`${n.name} -> ${r.path}: ${r.error}`)
-    }))
+    await Promise.all(
+      this.nodes.map(async (n) => {
+        const paths = this.nodes.filter((o) => o !== n).map((o) => `${o.address}/user/echo`)
+        const res = await n.command<{ path: string; ok: boolean; error?: string }[]>('watch', { paths, timeoutMs: 10_000 }, 60_000)
+        for (const r of res) if (!r.ok) failures.push(`${n.name} -> ${r.path}: ${r.error}`)
+      }),
+    )
     const want = this.nodes.length - 1
     let complete = false
     while (Date.now() - started < timeoutMs) {
-      const states = await Promise.all(this.nodes.map((n) => n.command<{ state: string; unackedSystemMessages: number }[]>('associations', {}, 10_000).catch(() => [])))
+      const states = await Promise.all(
+        this.nodes.map((n) => n.command<{ state: string; unackedSystemMessages: number }[]>('associations', {}, 10_000).catch(() => [])),
+      )
       complete = states.every((list) => list.filter((a) => a.state === 'established' && a.unackedSystemMessages === 0).length >= want)
       if (complete) break
       await new Promise((r) => setTimeout(r, 200))

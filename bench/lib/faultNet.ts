@@ -64,18 +64,35 @@ function mac(index: number, bridgeSide: boolean): string {
 /** Namespaces left by a run that could not clean up: their processes are killed, then they go. */
 export function removeLeftovers(): string[] {
   let list = ''
-  try { list = ip(['netns', 'list']) } catch { return [] }
-  const names = list.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter((n) => n.startsWith(NS_PREFIX))
+  try {
+    list = ip(['netns', 'list'])
+  } catch {
+    return []
+  }
+  const names = list
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter((n) => n.startsWith(NS_PREFIX))
   for (const ns of names) {
     try {
       for (const pid of ip(['netns', 'pids', ns]).split(/\s+/).filter(Boolean)) {
-        try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ }
+        try {
+          process.kill(Number(pid), 'SIGKILL')
+        } catch {
+          /* gone */
+        }
       }
-    } catch { /* no pids */ }
+    } catch {
+      /* no pids */
+    }
   }
   // the bridge namespace last: deleting a node namespace first removes its veth
   for (const ns of [...names.filter((n) => n !== BRIDGE_NS), ...names.filter((n) => n === BRIDGE_NS)]) {
-    try { ip(['netns', 'del', ns]) } catch { /* already gone */ }
+    try {
+      ip(['netns', 'del', ns])
+    } catch {
+      /* already gone */
+    }
   }
   return names
 }
@@ -83,7 +100,11 @@ export function removeLeftovers(): string[] {
 /** Whether this process can make namespaces (root with CAP_NET_ADMIN, `ip` present); else why not. */
 export function netnsUnavailable(): string | undefined {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not running as root (network namespaces need root)'
-  try { ip(['netns', 'list']) } catch (err) { return `\`ip netns\` is not usable: ${(err as Error).message.split('\n')[0]}` }
+  try {
+    ip(['netns', 'list'])
+  } catch (err) {
+    return `\`ip netns\` is not usable: ${(err as Error).message.split('\n')[0]}`
+  }
   return undefined
 }
 
@@ -99,10 +120,20 @@ export function createNetnsNet(count: number): FaultNet {
     for (const ns of [...made].reverse()) {
       try {
         for (const pid of ip(['netns', 'pids', ns]).split(/\s+/).filter(Boolean)) {
-          try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ }
+          try {
+            process.kill(Number(pid), 'SIGKILL')
+          } catch {
+            /* gone */
+          }
         }
-      } catch { /* none */ }
-      try { ip(['netns', 'del', ns]) } catch { /* gone */ }
+      } catch {
+        /* none */
+      }
+      try {
+        ip(['netns', 'del', ns])
+      } catch {
+        /* gone */
+      }
     }
   }
   try {
@@ -135,8 +166,12 @@ export function createNetnsNet(count: number): FaultNet {
     mode: 'netns',
     slots,
     command: (slot, argv) => ({ file: 'ip', args: ['netns', 'exec', slot.ns as string, ...argv] }),
-    partition: (slot) => { ip(['-n', BRIDGE_NS, 'link', 'set', slot.veth as string, 'down']) },
-    heal: (slot) => { ip(['-n', BRIDGE_NS, 'link', 'set', slot.veth as string, 'up']) },
+    partition: (slot) => {
+      ip(['-n', BRIDGE_NS, 'link', 'set', slot.veth as string, 'down'])
+    },
+    heal: (slot) => {
+      ip(['-n', BRIDGE_NS, 'link', 'set', slot.veth as string, 'up'])
+    },
     cleanup,
   }
 }
@@ -166,7 +201,9 @@ export async function createLoopbackNet(count: number, udp: boolean, reason: str
     ports.add(port)
     slots.push({ index: slots.length, host: '127.0.0.1', port })
   }
-  const unavailable = (): never => { throw new Error(`partitions need network namespaces: ${reason}`) }
+  const unavailable = (): never => {
+    throw new Error(`partitions need network namespaces: ${reason}`)
+  }
   return {
     mode: 'loopback',
     noPartitionReason: reason,

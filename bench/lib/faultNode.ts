@@ -37,16 +37,29 @@ export type NodeMessage =
   | { type: 'reply'; id: number; ok: false; error: string }
 
 /** The events reported to the parent. */
-export const REPORTED_EVENTS = ['associated', 'disassociated', 'quarantined', 'unreachable', 'dropped', 'handshakeFailed'] as const satisfies readonly SystemEventName[]
+export const REPORTED_EVENTS = [
+  'associated',
+  'disassociated',
+  'quarantined',
+  'unreachable',
+  'dropped',
+  'handshakeFailed',
+] as const satisfies readonly SystemEventName[]
 
 /** A JSON-safe copy of any value: bigint as a string, addresses and refs by their text, errors by name and message. */
 export function plain(value: unknown, depth = 0): unknown {
   if (value === null || value === undefined) return value ?? null
   switch (typeof value) {
-    case 'bigint': return value.toString()
-    case 'number': return Number.isFinite(value) ? value : String(value) // JSON has no Infinity
-    case 'string': case 'boolean': return value
-    case 'function': case 'symbol': return String(value)
+    case 'bigint':
+      return value.toString()
+    case 'number':
+      return Number.isFinite(value) ? value : String(value) // JSON has no Infinity
+    case 'string':
+    case 'boolean':
+      return value
+    case 'function':
+    case 'symbol':
+      return String(value)
   }
   if (value instanceof Error) {
     const code = (value as { code?: unknown }).code
@@ -59,7 +72,8 @@ export function plain(value: unknown, depth = 0): unknown {
     // Address, ActorRef, ActorPath ...: their text form is what a reader wants
     const path = (value as { path?: unknown }).path
     if (path !== undefined && typeof (value as { tell?: unknown }).tell === 'function') return String(path)
-    if (typeof (value as { toString?: unknown }).toString === 'function' && (value as object).toString !== Object.prototype.toString) return String(value)
+    if (typeof (value as { toString?: unknown }).toString === 'function' && (value as object).toString !== Object.prototype.toString)
+      return String(value)
   }
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = plain(v, depth + 1)
@@ -120,7 +134,9 @@ for (const name of REPORTED_EVENTS) {
       if (isSink(recipient)) {
         for (const [to, s] of streams) if (recipient?.startsWith(to)) s.dropped += n
         dropJustReported++
-        queueMicrotask(() => { dropJustReported = 0 })
+        queueMicrotask(() => {
+          dropJustReported = 0
+        })
       } else if (recipient === undefined || !recipient.includes('/user/')) {
         // an event that stands for several messages to a peer, recipients unknown: the stream's
         // messages are the only user traffic to that peer while it runs
@@ -132,18 +148,29 @@ for (const name of REPORTED_EVENTS) {
 system.events.on('deadLetter', (d) => {
   const m = d.message as { from?: unknown; seq?: unknown } | undefined
   if (typeof m !== 'object' || m === null || typeof m.seq !== 'number') return
-  if (dropJustReported > 0) { dropJustReported--; return } // counted as dropped
+  if (dropJustReported > 0) {
+    dropJustReported--
+    return
+  } // counted as dropped
   const path = d.recipient.path.toString()
   for (const [to, s] of streams) if (path.startsWith(to)) s.deadLetters++
 })
 
 // ---- actors ------------------------------------------------------------------------------
 
-system.actorOf((m, ctx) => { ctx.sender?.tell(m, ctx.self) }, 'echo')
+system.actorOf((m, ctx) => {
+  ctx.sender?.tell(m, ctx.self)
+}, 'echo')
 
 const watcher = system.actorOf((m, ctx) => {
   if (m instanceof Terminated) {
-    send({ type: 'terminated', path: m.ref.path.toString(), addressTerminated: m.addressTerminated, existenceConfirmed: m.existenceConfirmed, at: Date.now() })
+    send({
+      type: 'terminated',
+      path: m.ref.path.toString(),
+      addressTerminated: m.addressTerminated,
+      existenceConfirmed: m.existenceConfirmed,
+      at: Date.now(),
+    })
   } else if (typeof m === 'object' && m !== null) {
     const w = (m as { watch?: ActorRef }).watch
     const u = (m as { unwatch?: ActorRef }).unwatch
@@ -152,7 +179,13 @@ const watcher = system.actorOf((m, ctx) => {
   }
 }, 'watcher')
 
-interface SinkFrom { count: number; unique: Set<number>; duplicates: number; outOfOrder: number; last: number }
+interface SinkFrom {
+  count: number
+  unique: Set<number>
+  duplicates: number
+  outOfOrder: number
+  last: number
+}
 const sink = new Map<string, SinkFrom>()
 system.actorOf((m) => {
   const { from, seq } = m as { from: string; seq: number }
@@ -179,15 +212,17 @@ const errorText = (err: unknown): string => {
 async function handle(c: Command): Promise<unknown> {
   switch (c.cmd) {
     case 'watch': {
-      const results = await Promise.all(c.paths.map(async (path) => {
-        try {
-          const ref = await system.actorSelection(path).resolveOne({ timeoutMs: c.timeoutMs })
-          watcher.tell({ watch: ref })
-          return { path, ok: true }
-        } catch (err) {
-          return { path, ok: false, error: errorText(err) }
-        }
-      }))
+      const results = await Promise.all(
+        c.paths.map(async (path) => {
+          try {
+            const ref = await system.actorSelection(path).resolveOne({ timeoutMs: c.timeoutMs })
+            watcher.tell({ watch: ref })
+            return { path, ok: true }
+          } catch (err) {
+            return { path, ok: false, error: errorText(err) }
+          }
+        }),
+      )
       return results
     }
     case 'watchRefs': {
@@ -233,7 +268,8 @@ async function handle(c: Command): Promise<unknown> {
     }
     case 'sinkReport': {
       const out: Record<string, unknown> = {}
-      for (const [from, s] of sink) out[from] = { count: s.count, unique: s.unique.size, duplicates: s.duplicates, outOfOrder: s.outOfOrder }
+      for (const [from, s] of sink)
+        out[from] = { count: s.count, unique: s.unique.size, duplicates: s.duplicates, outOfOrder: s.outOfOrder }
       return out
     }
     case 'stopTargets':

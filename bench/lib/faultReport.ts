@@ -17,7 +17,15 @@ export interface FaultsReport {
   /** Why partitions were skipped, when they were. */
   modeNote?: string
   options: Record<string, unknown>
-  detection: { heartbeatIntervalMs: number; threshold: number; acceptableHeartbeatPauseMs: number; minStdDeviationMs: number; silenceMs: number; loMs: number; hiMs: number }
+  detection: {
+    heartbeatIntervalMs: number
+    threshold: number
+    acceptableHeartbeatPauseMs: number
+    minStdDeviationMs: number
+    silenceMs: number
+    loMs: number
+    hiMs: number
+  }
   results: ScenarioResult[]
   notes: string[]
   durationSec: number
@@ -31,7 +39,8 @@ export interface JsonCase {
   skipped?: string
 }
 
-const sec = (ms: number | null | undefined): string => (ms === null || ms === undefined ? '-' : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 1000).toFixed(2)} s`)
+const sec = (ms: number | null | undefined): string =>
+  ms === null || ms === undefined ? '-' : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 1000).toFixed(2)} s`
 const ms = (n: number | null | undefined): string => (n === null || n === undefined ? '-' : Math.round(n).toLocaleString('en-US'))
 
 function stats(values: number[] | undefined): { min: number | null; p50: number | null; max: number | null } {
@@ -42,7 +51,11 @@ function stats(values: number[] | undefined): { min: number | null; p50: number 
 
 function table(headers: string[], rows: string[][], right: number[] = []): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: string[]): string => cells.map((c, i) => (right.includes(i) ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ').trimEnd()
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (right.includes(i) ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd()
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 
@@ -67,7 +80,8 @@ export function headline(r: ScenarioResult): string {
     case 'stop':
       return `${term}; resumed node quarantined ${f['resumedQuarantinedPeers']} peers${f['resumedQuarantinedByPeers'] ? `, was told ${f['resumedQuarantinedByPeers']} quarantined it` : ''}; resolveOne+ask after resume: ${f['probesFromResumedOk']}/${r.nodes - 1} out, ${f['probesToResumedOk']}/${r.nodes - 1} in`
     case 'partition': {
-      const rec = (n: unknown, max: unknown): string => `${n}/${r.nodes - 1}${max !== null && max !== undefined ? ` (max ${sec(max as number)})` : ''}`
+      const rec = (n: unknown, max: unknown): string =>
+        `${n}/${r.nodes - 1}${max !== null && max !== undefined ? ` (max ${sec(max as number)})` : ''}`
       return `${term}; recovered in ${rec(f['recoveredToPartitioned'], f['recoveryToPartitionedMaxMs'])}, out ${rec(f['recoveredFromPartitioned'], f['recoveryFromPartitionedMaxMs'])}; stream ${f['streamDelivered']}/${f['streamSent']} delivered`
     }
     case 'restart':
@@ -91,7 +105,10 @@ export function renderTables(report: FaultsReport): string {
   out.push('')
   for (const r of report.results) {
     out.push(`== ${title(r)}`)
-    if (r.skipped !== undefined) { out.push(`skipped: ${r.skipped}`, ''); continue }
+    if (r.skipped !== undefined) {
+      out.push(`skipped: ${r.skipped}`, '')
+      continue
+    }
     if (r.error !== undefined) out.push(`error: ${r.error.split('\n')[0]}`)
     if (r.rows.length > 0) out.push(table(['metric', 'count', 'min ms', 'p50 ms', 'max ms', 'note'], r.rows.map(metricCells), [2, 3, 4]))
     out.push('')
@@ -146,7 +163,7 @@ export function renderMarkdownSection(report: FaultsReport, jsonFile: string): s
     '',
     `- Command: \`${report.command}\` on commit ${report.commit}; ${report.durationSec.toFixed(0)} s; JSON: \`${jsonFile}\``,
     `- Machine: ${m.nproc} x ${m.cpuModel}, ${m.totalMemoryMb} MB RAM, ${m.platform}, node ${m.node}; ${report.date}`,
-    `- Network: ${report.mode === 'netns' ? 'one network namespace per node, veth pairs to one bridge, 10.77.x.y/16, permanent neighbour entries; a partition takes the bridge-side end of the node\'s veth down' : `all nodes on 127.0.0.1; partitions skipped (${report.modeNote ?? ''})`}`,
+    `- Network: ${report.mode === 'netns' ? "one network namespace per node, veth pairs to one bridge, 10.77.x.y/16, permanent neighbour entries; a partition takes the bridge-side end of the node's veth down" : `all nodes on 127.0.0.1; partitions skipped (${report.modeNote ?? ''})`}`,
     `- ${detectionLine(report)} (other remoting settings: defaults)`,
     '- Each scenario runs on a fresh cluster whose nodes all watch /user/echo on every other node; the victim is node N1, the observer of the message streams N0. Times are Date.now() stamps of the nodes (one machine, one clock).',
     '',
@@ -154,14 +171,24 @@ export function renderMarkdownSection(report: FaultsReport, jsonFile: string): s
     `|---|${transports.map(() => '---').join('|')}|`,
   ]
   for (const v of variants) {
-    lines.push(`| ${v} | ${transports.map((t) => { const r = report.results.find((x) => x.variant === v && x.transport === t); return r ? cell(headline(r)) : '' }).join(' | ')} |`)
+    lines.push(
+      `| ${v} | ${transports
+        .map((t) => {
+          const r = report.results.find((x) => x.variant === v && x.transport === t)
+          return r ? cell(headline(r)) : ''
+        })
+        .join(' | ')} |`,
+    )
   }
   lines.push('')
   for (const t of transports as Transport[]) {
     lines.push(`<details><summary>${t}: every scenario's table</summary>`, '')
     for (const r of report.results.filter((x) => x.transport === t)) {
       lines.push(`**${cell(title(r))}**`, '')
-      if (r.skipped !== undefined) { lines.push(`skipped: ${r.skipped}`, ''); continue }
+      if (r.skipped !== undefined) {
+        lines.push(`skipped: ${r.skipped}`, '')
+        continue
+      }
       if (r.error !== undefined) lines.push(`error: ${cell(r.error.split('\n')[0] as string)}`, '')
       if (r.rows.length === 0) continue
       lines.push('| metric | count | min ms | p50 ms | max ms | note |', '|---|---|---:|---:|---:|---|')

@@ -84,7 +84,10 @@ const STREAM_INTERVAL_MS = 20
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)))
 
 /** When phi crosses the threshold for a node that went silent, from the detector's own formula. */
-export function detectionBound(heartbeatIntervalMs: number, fd: FaultsOptions['failureDetector']): { silenceMs: number; loMs: number; hiMs: number } {
+export function detectionBound(
+  heartbeatIntervalMs: number,
+  fd: FaultsOptions['failureDetector'],
+): { silenceMs: number; loMs: number; hiMs: number } {
   // Regular heartbeats: the mean interval is the heartbeat interval, the deviation its floor.
   const mean = heartbeatIntervalMs + fd.acceptableHeartbeatPauseMs
   const std = fd.minStdDeviationMs
@@ -103,7 +106,9 @@ function about(e: EventEntry, slot: NodeSlot): boolean {
 }
 
 function firstEvent(n: NodeProc, since: number, name: string, slot?: NodeSlot): EventEntry | undefined {
-  return n.log.find((e): e is EventEntry => e.type === 'event' && e.at >= since && e.name === name && (slot === undefined || about(e, slot)))
+  return n.log.find(
+    (e): e is EventEntry => e.type === 'event' && e.at >= since && e.name === name && (slot === undefined || about(e, slot)),
+  )
 }
 
 function terminatedOf(n: NodeProc, since: number, pathPart: string): TerminatedEntry | undefined {
@@ -154,10 +159,12 @@ function tally(texts: string[], limit = 4): string {
 /** Counts of the events of `n` since `since` by name: "disassociated 7, quarantined 7". */
 function eventCounts(n: NodeProc[], since: number, until = Infinity): string {
   const m = new Map<string, number>()
-  for (const node of n) for (const e of node.log) if (e.at >= since && e.at <= until) {
-    const k = e.type === 'event' ? e.name : 'Terminated'
-    m.set(k, (m.get(k) ?? 0) + 1)
-  }
+  for (const node of n)
+    for (const e of node.log)
+      if (e.at >= since && e.at <= until) {
+        const k = e.type === 'event' ? e.name : 'Terminated'
+        m.set(k, (m.get(k) ?? 0) + 1)
+      }
   return [...m].map(([k, c]) => `${k} ${c}`).join(', ') || 'none'
 }
 
@@ -166,7 +173,19 @@ function eventsSince(nodes: NodeProc[], since: number): Record<string, unknown[]
   const out: Record<string, unknown[]> = {}
   for (const n of nodes) {
     const list: unknown[] = []
-    const drops = new Map<string, { name: 'dropped (summary)'; remote: string; reason: string; events: number; messages: number; firstAt: number; lastAt: number; first: unknown }>()
+    const drops = new Map<
+      string,
+      {
+        name: 'dropped (summary)'
+        remote: string
+        reason: string
+        events: number
+        messages: number
+        firstAt: number
+        lastAt: number
+        first: unknown
+      }
+    >()
     for (const e of n.log) {
       if (e.at < since) continue
       if (e.type === 'event' && e.name === 'dropped') {
@@ -175,8 +194,13 @@ function eventsSince(nodes: NodeProc[], since: number): Record<string, unknown[]
         const messages = typeof e.event['count'] === 'number' ? e.event['count'] : 1
         const k = `${remote}|${reason}`
         const d = drops.get(k)
-        if (d === undefined) drops.set(k, { name: 'dropped (summary)', remote, reason, events: 1, messages, firstAt: e.at, lastAt: e.at, first: e })
-        else { d.events++; d.messages += messages; d.lastAt = e.at }
+        if (d === undefined)
+          drops.set(k, { name: 'dropped (summary)', remote, reason, events: 1, messages, firstAt: e.at, lastAt: e.at, first: e })
+        else {
+          d.events++
+          d.messages += messages
+          d.lastAt = e.at
+        }
         continue
       }
       list.push(e)
@@ -198,30 +222,53 @@ export function foldRepeats(list: unknown[]): unknown[] {
   const kept: unknown[] = []
   for (const item of list) {
     const e = item as Partial<EventEntry>
-    if (e.type !== 'event' || e.event === undefined || e.name === undefined || e.at === undefined) { kept.push(item); continue }
+    if (e.type !== 'event' || e.event === undefined || e.name === undefined || e.at === undefined) {
+      kept.push(item)
+      continue
+    }
     const remote = String(e.event['remote'] ?? '')
     const reason = String(e.event['reason'] ?? '')
     const key = `${e.name}|${remote}|${normalize(reason)}|${String(e.event['inbound'] ?? '')}`
     const n = (seen.get(key) ?? 0) + 1
     seen.set(key, n)
-    if (n <= 2) { kept.push(item); continue }
+    if (n <= 2) {
+      kept.push(item)
+      continue
+    }
     const f = folded.get(key)
-    if (f === undefined) folded.set(key, { name: `${e.name} (repeats)`, remote, reason: normalize(reason), count: 1, firstAt: e.at, lastAt: e.at })
-    else { f.count++; f.lastAt = e.at }
+    if (f === undefined)
+      folded.set(key, { name: `${e.name} (repeats)`, remote, reason: normalize(reason), count: 1, firstAt: e.at, lastAt: e.at })
+    else {
+      f.count++
+      f.lastAt = e.at
+    }
   }
   return [...kept, ...folded.values()]
 }
 
-interface ProbeResult { ok: boolean; resolveMs?: number; totalMs: number; at: number; phase?: string; error?: string }
+interface ProbeResult {
+  ok: boolean
+  resolveMs?: number
+  totalMs: number
+  at: number
+  phase?: string
+  error?: string
+}
 
 /** A fresh resolveOne + ask that `from` runs itself (never fails: a failure is a result). */
 function probe(from: NodeProc, path: string, resolveTimeoutMs: number, askTimeoutMs: number): Promise<ProbeResult> {
-  return from.command<ProbeResult>('probe', { path, resolveTimeoutMs, askTimeoutMs }, resolveTimeoutMs + askTimeoutMs + 10_000)
+  return from
+    .command<ProbeResult>('probe', { path, resolveTimeoutMs, askTimeoutMs }, resolveTimeoutMs + askTimeoutMs + 10_000)
     .catch((err: unknown) => ({ ok: false, totalMs: 0, at: Date.now(), phase: 'command', error: (err as Error).message }))
 }
 
 /** One fresh resolveOne + ask per pair, both directions between `v` and every other node. */
-async function probeBothWays(v: NodeProc, others: NodeProc[], resolveTimeoutMs: number, askTimeoutMs: number): Promise<{ fromV: ProbeResult[]; toV: ProbeResult[] }> {
+async function probeBothWays(
+  v: NodeProc,
+  others: NodeProc[],
+  resolveTimeoutMs: number,
+  askTimeoutMs: number,
+): Promise<{ fromV: ProbeResult[]; toV: ProbeResult[] }> {
   const [fromV, toV] = await Promise.all([
     Promise.all(others.map((o) => probe(v, `${o.address}/user/echo`, resolveTimeoutMs, askTimeoutMs))),
     Promise.all(others.map((o) => probe(o, `${v.address}/user/echo`, resolveTimeoutMs, askTimeoutMs))),
@@ -235,7 +282,12 @@ function probeRow(metric: string, results: ProbeResult[], values?: number[]): Me
   const errors = failed.map((r) => `${r.phase}: ${r.error}`)
   const after = failed.map((r) => r.totalMs)
   const note = failed.length === 0 ? undefined : `${tally(errors, 2)}; failed after ${Math.min(...after)}-${Math.max(...after)} ms`
-  return { metric, count: `${ok}/${results.length} ok`, ...(values !== undefined ? { values } : {}), ...(note !== undefined ? { note } : {}) }
+  return {
+    metric,
+    count: `${ok}/${results.length} ok`,
+    ...(values !== undefined ? { values } : {}),
+    ...(note !== undefined ? { note } : {}),
+  }
 }
 
 /**
@@ -243,7 +295,12 @@ function probeRow(metric: string, results: ProbeResult[], values?: number[]): Me
  * overlap) until one succeeds or `windowMs` passed. Resolves with the ms from `t0` to the first
  * success, or null, and the last error.
  */
-async function pollRecovery(from: NodeProc, path: string, t0: number, windowMs: number): Promise<{ ms: number | null; attempts: number; lastError?: string }> {
+async function pollRecovery(
+  from: NodeProc,
+  path: string,
+  t0: number,
+  windowMs: number,
+): Promise<{ ms: number | null; attempts: number; lastError?: string }> {
   let done = false
   let first: number | null = null
   let lastError: string | undefined
@@ -252,12 +309,14 @@ async function pollRecovery(from: NodeProc, path: string, t0: number, windowMs: 
   const timeout = 2_000
   while (!done && Date.now() - t0 < windowMs) {
     attempts++
-    inflight.push(probe(from, path, timeout, timeout).then((r) => {
-      if (r.ok) {
-        if (first === null || r.at - t0 < first) first = r.at - t0
-        done = true
-      } else lastError = `${r.phase}: ${r.error}`
-    }))
+    inflight.push(
+      probe(from, path, timeout, timeout).then((r) => {
+        if (r.ok) {
+          if (first === null || r.at - t0 < first) first = r.at - t0
+          done = true
+        } else lastError = `${r.phase}: ${r.error}`
+      }),
+    )
     await sleep(500)
   }
   await Promise.all(inflight)
@@ -266,7 +325,9 @@ async function pollRecovery(from: NodeProc, path: string, t0: number, windowMs: 
 
 // ---- the cluster of a scenario -------------------------------------------------------------------
 
-async function freshCluster(ctx: ScenarioContext): Promise<{ cluster: Cluster; mesh: { ms: number; complete: boolean; failures: string[] } }> {
+async function freshCluster(
+  ctx: ScenarioContext,
+): Promise<{ cluster: Cluster; mesh: { ms: number; complete: boolean; failures: string[] } }> {
   const cluster = new Cluster({
     transport: ctx.transport,
     net: ctx.net,
@@ -279,7 +340,10 @@ async function freshCluster(ctx: ScenarioContext): Promise<{ cluster: Cluster; m
   try {
     await cluster.start()
     const mesh = await cluster.fullMesh()
-    if (!mesh.complete) ctx.progress.note(`  warning: the mesh of ${ctx.transport} is not complete after ${mesh.ms} ms: ${mesh.failures.slice(0, 3).join('; ')}`)
+    if (!mesh.complete)
+      ctx.progress.note(
+        `  warning: the mesh of ${ctx.transport} is not complete after ${mesh.ms} ms: ${mesh.failures.slice(0, 3).join('; ')}`,
+      )
     // a few heartbeats, so that every failure detector has a history
     await sleep(Math.max(1000, 5 * ctx.opts.heartbeatIntervalMs))
     return { cluster, mesh }
@@ -293,7 +357,16 @@ type Body = (c: Cluster, r: ScenarioResult) => Promise<void>
 
 async function withCluster(ctx: ScenarioContext, scenario: ScenarioName, variant: string, body: Body): Promise<ScenarioResult> {
   const started = Date.now()
-  const r: ScenarioResult = { scenario, variant, transport: ctx.transport, nodes: ctx.net.slots.length, rows: [], figures: {}, events: {}, durationMs: 0 }
+  const r: ScenarioResult = {
+    scenario,
+    variant,
+    transport: ctx.transport,
+    nodes: ctx.net.slots.length,
+    rows: [],
+    figures: {},
+    events: {},
+    durationMs: 0,
+  }
   let cluster: Cluster | undefined
   try {
     const fresh = await freshCluster(ctx)
@@ -306,7 +379,10 @@ async function withCluster(ctx: ScenarioContext, scenario: ScenarioName, variant
     for (const n of collectAll(cluster)) {
       if (n.exitedAt !== undefined && n.exitReason !== 'signal SIGKILL') {
         const said = n.outputTail.trim().split('\n').slice(-3).join(' | ')
-        r.rows.push({ metric: `${n.name} (uid ${n.uid}) exited by itself`, note: `${n.exitReason}, ${n.exitedAt - since} ms after the scenario started${said !== '' ? `; last output: ${said}` : ''}` })
+        r.rows.push({
+          metric: `${n.name} (uid ${n.uid}) exited by itself`,
+          note: `${n.exitReason}, ${n.exitedAt - since} ms after the scenario started${said !== '' ? `; last output: ${said}` : ''}`,
+        })
       }
     }
     r.events = eventsSince(collectAll(cluster), since)
@@ -316,7 +392,13 @@ async function withCluster(ctx: ScenarioContext, scenario: ScenarioName, variant
   } finally {
     if (cluster !== undefined) await cluster.stop()
     // a node partitioned when something threw must not stay cut off for the next scenario
-    if (scenario === 'partition' && ctx.net.mode === 'netns') { try { ctx.net.heal(ctx.net.slots[VICTIM] as NodeSlot) } catch { /* up already */ } }
+    if (scenario === 'partition' && ctx.net.mode === 'netns') {
+      try {
+        ctx.net.heal(ctx.net.slots[VICTIM] as NodeSlot)
+      } catch {
+        /* up already */
+      }
+    }
   }
   r.durationMs = Date.now() - started
   return r
@@ -336,18 +418,37 @@ export function runKill(ctx: ScenarioContext): Promise<ScenarioResult> {
     const others = c.nodes.filter((n) => n !== v)
     const t0 = Date.now()
     await v.kill()
-    await Promise.all(others.map((n) => n.waitFor((e) => e.type === 'terminated' && e.at >= t0 && e.path.includes(echoPart(v.slot)), ctx.opts.terminatedWaitMs)))
+    await Promise.all(
+      others.map((n) =>
+        n.waitFor((e) => e.type === 'terminated' && e.at >= t0 && e.path.includes(echoPart(v.slot)), ctx.opts.terminatedWaitMs),
+      ),
+    )
     // the events that come with it, if they have not yet
-    await Promise.all(others.map((n) => n.waitFor((e) => e.type === 'event' && e.name === 'quarantined' && e.at >= t0 && about(e, v.slot), 1000)))
+    await Promise.all(
+      others.map((n) => n.waitFor((e) => e.type === 'event' && e.name === 'quarantined' && e.at >= t0 && about(e, v.slot), 1000)),
+    )
     const term = timesRow('Terminated at watchers (ms after SIGKILL)', others, t0, (n) => terminatedOf(n, t0, echoPart(v.slot)))
     const terminated = others.map((n) => terminatedOf(n, t0, echoPart(v.slot))).filter((e) => e !== undefined)
-    term.note = terminated.length > 0 ? `addressTerminated: ${tally(terminated.map((e) => String(e.addressTerminated)))}` : `none within ${ctx.opts.terminatedWaitMs} ms`
+    term.note =
+      terminated.length > 0
+        ? `addressTerminated: ${tally(terminated.map((e) => String(e.addressTerminated)))}`
+        : `none within ${ctx.opts.terminatedWaitMs} ms`
     r.rows.push(
       term,
       timesRow('disassociated event (first)', others, t0, (n) => firstEvent(n, t0, 'disassociated', v.slot)),
       timesRow('unreachable event', others, t0, (n) => firstEvent(n, t0, 'unreachable', v.slot)),
-      timesRow('quarantined event', others, t0, (n) => firstEvent(n, t0, 'quarantined', v.slot),
-        tally(others.map((n) => firstEvent(n, t0, 'quarantined', v.slot)).filter((e) => e !== undefined).map((e) => String(e.event['reason'])))),
+      timesRow(
+        'quarantined event',
+        others,
+        t0,
+        (n) => firstEvent(n, t0, 'quarantined', v.slot),
+        tally(
+          others
+            .map((n) => firstEvent(n, t0, 'quarantined', v.slot))
+            .filter((e) => e !== undefined)
+            .map((e) => String(e.event['reason'])),
+        ),
+      ),
       { metric: 'all events at the others', note: eventCounts(others, t0) },
     )
     r.figures = { terminatedP50Ms: p50(term.values), terminatedMaxMs: maxOf(term.values), terminatedCount: term.values?.length ?? 0 }
@@ -375,7 +476,10 @@ export function runStop(ctx: ScenarioContext, stopMs: number): Promise<ScenarioR
     for (const name of [...new Set(vEvents.map(kindOf))]) {
       const es = vEvents.filter((e) => kindOf(e) === name)
       const peers = new Set(es.map((e) => String(e.event['remote'] ?? '')))
-      const reasons = es.map((e) => e.event['reason']).filter((x) => x !== undefined).map(String)
+      const reasons = es
+        .map((e) => e.event['reason'])
+        .filter((x) => x !== undefined)
+        .map(String)
       resumed.push({
         metric: `stopped node after SIGCONT: ${name} (ms after SIGCONT)`,
         count: `${es.length} (${peers.size} peers)`,
@@ -383,14 +487,30 @@ export function runStop(ctx: ScenarioContext, stopMs: number): Promise<ScenarioR
         ...(reasons.length > 0 ? { note: tally(reasons, 2) } : {}),
       })
     }
-    if (resumed.length === 0) resumed.push({ metric: 'stopped node after SIGCONT: events', count: '0', note: `none within ${ctx.opts.settleMs} ms` })
+    if (resumed.length === 0)
+      resumed.push({ metric: 'stopped node after SIGCONT: events', count: '0', note: `none within ${ctx.opts.settleMs} ms` })
     const vTerm = v.log.filter((e): e is TerminatedEntry => e.type === 'terminated' && e.at >= tCont)
     r.rows.push(
       term,
-      timesRow('quarantined event at the others (ms after SIGSTOP)', others, t0, (n) => firstEvent(n, t0, 'quarantined', v.slot),
-        tally(others.map((n) => firstEvent(n, t0, 'quarantined', v.slot)).filter((e) => e !== undefined).map((e) => String(e.event['reason'])), 2)),
+      timesRow(
+        'quarantined event at the others (ms after SIGSTOP)',
+        others,
+        t0,
+        (n) => firstEvent(n, t0, 'quarantined', v.slot),
+        tally(
+          others
+            .map((n) => firstEvent(n, t0, 'quarantined', v.slot))
+            .filter((e) => e !== undefined)
+            .map((e) => String(e.event['reason'])),
+          2,
+        ),
+      ),
       ...resumed,
-      { metric: 'stopped node: Terminated after SIGCONT (ms after SIGCONT)', count: `${vTerm.length}/${others.length}`, values: vTerm.map((e) => e.at - tCont) },
+      {
+        metric: 'stopped node: Terminated after SIGCONT (ms after SIGCONT)',
+        count: `${vTerm.length}/${others.length}`,
+        values: vTerm.map((e) => e.at - tCont),
+      },
       { metric: `events at the others between SIGCONT and the probes`, note: eventCounts(others, tCont, tProbe) },
       probeRow(`${ctx.opts.settleMs / 1000} s after SIGCONT: resumed -> other (resolveOne + ask)`, probes.fromV),
       probeRow(`${ctx.opts.settleMs / 1000} s after SIGCONT: other -> resumed (resolveOne + ask)`, probes.toV),
@@ -410,14 +530,31 @@ export function runStop(ctx: ScenarioContext, stopMs: number): Promise<ScenarioR
 
 // ---- 3. partition ---------------------------------------------------------------------------------
 
-interface StreamOut { sent: number; dropped: number; droppedInAggregate?: number; deadLetters: number }
-interface SinkIn { count: number; unique: number; duplicates: number; outOfOrder: number }
+interface StreamOut {
+  sent: number
+  dropped: number
+  droppedInAggregate?: number
+  deadLetters: number
+}
+interface SinkIn {
+  count: number
+  unique: number
+  duplicates: number
+  outOfOrder: number
+}
 
 export function runPartition(ctx: ScenarioContext, partitionMs: number): Promise<ScenarioResult> {
   const variant = `partition ${partitionMs / 1000} s`
   if (ctx.net.mode !== 'netns') {
     return Promise.resolve({
-      scenario: 'partition', variant, transport: ctx.transport, nodes: ctx.net.slots.length, rows: [], figures: {}, events: {}, durationMs: 0,
+      scenario: 'partition',
+      variant,
+      transport: ctx.transport,
+      nodes: ctx.net.slots.length,
+      rows: [],
+      figures: {},
+      events: {},
+      durationMs: 0,
       skipped: `partitions need network namespaces: ${ctx.net.noPartitionReason ?? 'not available'}`,
     })
   }
@@ -454,8 +591,17 @@ export function runPartition(ctx: ScenarioContext, partitionMs: number): Promise
       const values = res.map((x) => x.ms).filter((x): x is number => x !== null)
       const failed = res.filter((x) => x.ms === null)
       return {
-        metric, count: `${values.length}/${res.length} recovered`, values,
-        ...(failed.length > 0 ? { note: `not recovered within ${ctx.opts.recoveryMs / 1000} s: ${failed.length}; last error: ${tally(failed.map((x) => x.lastError ?? '?'), 2)}` } : {}),
+        metric,
+        count: `${values.length}/${res.length} recovered`,
+        values,
+        ...(failed.length > 0
+          ? {
+              note: `not recovered within ${ctx.opts.recoveryMs / 1000} s: ${failed.length}; last error: ${tally(
+                failed.map((x) => x.lastError ?? '?'),
+                2,
+              )}`,
+            }
+          : {}),
       }
     }
 
@@ -474,8 +620,8 @@ export function runPartition(ctx: ScenarioContext, partitionMs: number): Promise
     const [oOut, vOut, oIn, vIn] = await Promise.all([
       o.command<StreamOut | null>('streamReport', { to: base(v) }).catch(() => null),
       v.command<StreamOut | null>('streamReport', { to: base(o) }).catch(() => null),
-      o.command<Record<string, SinkIn>>('sinkReport').catch(() => ({} as Record<string, SinkIn>)),
-      v.command<Record<string, SinkIn>>('sinkReport').catch(() => ({} as Record<string, SinkIn>)),
+      o.command<Record<string, SinkIn>>('sinkReport').catch(() => ({}) as Record<string, SinkIn>),
+      v.command<Record<string, SinkIn>>('sinkReport').catch(() => ({}) as Record<string, SinkIn>),
     ])
     const streamRow = (metric: string, out: StreamOut | null, inbox: SinkIn | undefined): MetricRow => {
       if (out === null) return { metric, note: 'no report' }
@@ -485,9 +631,10 @@ export function runPartition(ctx: ScenarioContext, partitionMs: number): Promise
       return {
         metric,
         count: `${delivered}/${out.sent} delivered`,
-        note: `dropped ${out.dropped}${aggregate > 0 ? ` + ${aggregate} in aggregate reports for that peer (not confirmed: delivered or lost; may include the recovery probes)` : ''}, dead letters ${out.deadLetters}, `
-          + `${unaccounted >= 0 ? `lost without any event ${unaccounted}` : `reported ${-unaccounted} more than were missing`}`
-          + `${inbox !== undefined && (inbox.duplicates > 0 || inbox.outOfOrder > 0) ? `, duplicates ${inbox.duplicates}, out of order ${inbox.outOfOrder}` : ''}`,
+        note:
+          `dropped ${out.dropped}${aggregate > 0 ? ` + ${aggregate} in aggregate reports for that peer (not confirmed: delivered or lost; may include the recovery probes)` : ''}, dead letters ${out.deadLetters}, ` +
+          `${unaccounted >= 0 ? `lost without any event ${unaccounted}` : `reported ${-unaccounted} more than were missing`}` +
+          `${inbox !== undefined && (inbox.duplicates > 0 || inbox.outOfOrder > 0) ? `, duplicates ${inbox.duplicates}, out of order ${inbox.outOfOrder}` : ''}`,
       }
     }
 
@@ -496,16 +643,45 @@ export function runPartition(ctx: ScenarioContext, partitionMs: number): Promise
     const vQuarBy = v.log.filter((e): e is EventEntry => e.type === 'event' && kindOf(e) === QUARANTINED_BY_PEER && e.at >= t0)
     r.rows.push(
       term,
-      timesRow('quarantined event at the others (ms after link down)', others, t0, (n) => firstEvent(n, t0, 'quarantined', v.slot),
-        tally(others.map((n) => firstEvent(n, t0, 'quarantined', v.slot)).filter((e) => e !== undefined).map((e) => String(e.event['reason'])), 2)),
+      timesRow(
+        'quarantined event at the others (ms after link down)',
+        others,
+        t0,
+        (n) => firstEvent(n, t0, 'quarantined', v.slot),
+        tally(
+          others
+            .map((n) => firstEvent(n, t0, 'quarantined', v.slot))
+            .filter((e) => e !== undefined)
+            .map((e) => String(e.event['reason'])),
+          2,
+        ),
+      ),
       {
-        metric: 'partitioned node: quarantined events (ms after link down)', count: `${new Set(vQuar.map((e) => String(e.event['remote']))).size} peers`,
-        values: vQuar.map((e) => e.at - t0), ...(vQuar.length > 0 ? { note: tally(vQuar.map((e) => String(e.event['reason'])), 2) } : {}),
+        metric: 'partitioned node: quarantined events (ms after link down)',
+        count: `${new Set(vQuar.map((e) => String(e.event['remote']))).size} peers`,
+        values: vQuar.map((e) => e.at - t0),
+        ...(vQuar.length > 0
+          ? {
+              note: tally(
+                vQuar.map((e) => String(e.event['reason'])),
+                2,
+              ),
+            }
+          : {}),
       },
-      ...(vQuarBy.length > 0 ? [{
-        metric: 'partitioned node: quarantined by a peer (byPeer; ms after link down)', count: `${new Set(vQuarBy.map((e) => String(e.event['remote']))).size} peers`,
-        values: vQuarBy.map((e) => e.at - t0), note: tally(vQuarBy.map((e) => String(e.event['reason'])), 2),
-      }] : []),
+      ...(vQuarBy.length > 0
+        ? [
+            {
+              metric: 'partitioned node: quarantined by a peer (byPeer; ms after link down)',
+              count: `${new Set(vQuarBy.map((e) => String(e.event['remote']))).size} peers`,
+              values: vQuarBy.map((e) => e.at - t0),
+              note: tally(
+                vQuarBy.map((e) => String(e.event['reason'])),
+                2,
+              ),
+            },
+          ]
+        : []),
       { metric: 'events at the others during the partition', note: eventCounts(others, t0, tHeal) },
       { metric: 'events at the partitioned node during the partition', note: eventCounts([v], t0, tHeal) },
       { metric: 'events at the others after the heal', note: eventCounts(others, tHeal) },
@@ -545,7 +721,11 @@ export function runRestart(ctx: ScenarioContext, afterQuarantine: boolean): Prom
     await old.kill()
     let waitedMs: number | undefined
     if (afterQuarantine) {
-      await Promise.all(others.map((n) => n.waitFor((e) => e.type === 'event' && e.name === 'quarantined' && e.at >= t0 && about(e, old.slot), ctx.opts.terminatedWaitMs)))
+      await Promise.all(
+        others.map((n) =>
+          n.waitFor((e) => e.type === 'event' && e.name === 'quarantined' && e.at >= t0 && about(e, old.slot), ctx.opts.terminatedWaitMs),
+        ),
+      )
       waitedMs = Date.now() - t0
     }
     const fresh = await c.spawn(old.slot)
@@ -559,16 +739,41 @@ export function runRestart(ctx: ScenarioContext, afterQuarantine: boolean): Prom
     const quarantined = others.map((n) => firstEvent(n, t0, 'quarantined', old.slot))
     r.rows.push(
       { ...probeRow('others -> restarted: ONE resolveOne (15 s) + ask (ms from listening to the answer)', probes), values: okTimes },
-      ...(retries.length > 0 ? [{ ...probeRow('  then a second resolveOne (5 s) + ask where the first failed (ms from listening)', retries), values: retries.filter((p) => p.ok).map((p) => p.at - tListen) }] : []),
-      { metric: 'restarted node listening (ms after SIGKILL)', count: '1', values: [tListen - t0], ...(waitedMs !== undefined ? { note: `started after every other node quarantined the old uid or ${ctx.opts.terminatedWaitMs} ms (${waitedMs} ms)` } : {}) },
+      ...(retries.length > 0
+        ? [
+            {
+              ...probeRow('  then a second resolveOne (5 s) + ask where the first failed (ms from listening)', retries),
+              values: retries.filter((p) => p.ok).map((p) => p.at - tListen),
+            },
+          ]
+        : []),
+      {
+        metric: 'restarted node listening (ms after SIGKILL)',
+        count: '1',
+        values: [tListen - t0],
+        ...(waitedMs !== undefined
+          ? { note: `started after every other node quarantined the old uid or ${ctx.opts.terminatedWaitMs} ms (${waitedMs} ms)` }
+          : {}),
+      },
       timesRow('Terminated (old incarnation) at watchers (ms after SIGKILL)', others, t0, (n) => terminatedOf(n, t0, echoPart(old.slot))),
       {
-        ...timesRow('quarantined (old uid) at the others (ms after SIGKILL)', others, t0, (n) => firstEvent(n, t0, 'quarantined', old.slot)),
-        note: tally(quarantined.filter((e) => e !== undefined).map((e) => String(e.event['reason'])), 2),
+        ...timesRow('quarantined (old uid) at the others (ms after SIGKILL)', others, t0, (n) =>
+          firstEvent(n, t0, 'quarantined', old.slot),
+        ),
+        note: tally(
+          quarantined.filter((e) => e !== undefined).map((e) => String(e.event['reason'])),
+          2,
+        ),
       },
       { metric: 'events at the others from listening to the end of the probes', note: eventCounts(others, tListen) },
       { metric: 'events at the restarted node', note: eventCounts([fresh], 0) },
     )
-    r.figures = { probesOk: okTimes.length, probesOf: probes.length, successP50Ms: p50(okTimes), successMaxMs: maxOf(okTimes), secondAttemptsOk: retries.filter((p) => p.ok).length }
+    r.figures = {
+      probesOk: okTimes.length,
+      probesOf: probes.length,
+      successP50Ms: p50(okTimes),
+      successMaxMs: maxOf(okTimes),
+      secondAttemptsOk: retries.filter((p) => p.ok).length,
+    }
   })
 }

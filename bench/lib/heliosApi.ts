@@ -97,7 +97,11 @@ export async function createRemoteSystem(
 ): Promise<HeliosSystem> {
   let system: HeliosSystem
   try {
-    system = await withTimeout(ActorSystem.create(name, { remote: remoteOptions(transport, tls) }), 15_000, `ActorSystem.create over ${transport}`)
+    system = await withTimeout(
+      ActorSystem.create(name, { remote: remoteOptions(transport, tls) }),
+      15_000,
+      `ActorSystem.create over ${transport}`,
+    )
   } catch (err) {
     throw new Error(`${NOT_YET} over ${transport} (${message(err).split('\n')[0]})`)
   }

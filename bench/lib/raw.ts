@@ -72,7 +72,10 @@ export async function startRawServer(opts: RawServerOptions): Promise<RawServer>
     socket.on('close', () => sockets.delete(socket))
     socket.on('error', () => socket.destroy())
     let link: StreamLink | undefined
-    link = new StreamLink(socket, serverHandler(opts.mode, opts.ackEvery, () => link!))
+    link = new StreamLink(
+      socket,
+      serverHandler(opts.mode, opts.ackEvery, () => link!),
+    )
   }
   let server: Server
   if (opts.transport === 'tls') {
@@ -114,10 +117,14 @@ async function startUdpServer(opts: RawServerOptions): Promise<RawServer> {
   const socket = await bindUdp()
   const link = new DatagramLink(socket, HOST, 0)
   const handle = serverHandler(opts.mode, opts.ackEvery, () => link)
-  onDatagramFrames(socket, (value, port) => {
-    link.retarget(port)
-    handle(value)
-  }, () => link)
+  onDatagramFrames(
+    socket,
+    (value, port) => {
+      link.retarget(port)
+      handle(value)
+    },
+    () => link,
+  )
   return {
     port: socket.address().port,
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
@@ -140,7 +147,11 @@ async function connectRaw(
   if (transport === 'udp') {
     const socket = await bindUdp()
     const link = new DatagramLink(socket, HOST, port, mode)
-    onDatagramFrames(socket, (value) => onFrame(value), () => link)
+    onDatagramFrames(
+      socket,
+      (value) => onFrame(value),
+      () => link,
+    )
     return { link, close: () => socket.close() }
   }
   const socket = await new Promise<Socket>((resolve, reject) => {

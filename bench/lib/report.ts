@@ -70,7 +70,13 @@ export interface JsonCase {
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000
 
-function jsonCase(name: string, unit: string, value: number | null | undefined, baseline: number | null | undefined, skipped?: string): JsonCase {
+function jsonCase(
+  name: string,
+  unit: string,
+  value: number | null | undefined,
+  baseline: number | null | undefined,
+  skipped?: string,
+): JsonCase {
   const v = value ?? null
   const b = baseline ?? null
   const out: JsonCase = { case: name, value: v, unit, baseline: b, ratio: v !== null && b !== null && b > 0 ? round3(v / b) : null }
@@ -94,7 +100,9 @@ export function jsonCases(report: Report): JsonCase[] {
     }
   }
   for (const r of report.oneway) {
-    cases.push(jsonCase(`oneway ${r.transport} ${sizeLabel(r.payloadBytes)}`, 'msgs/s', r.project?.msgsPerSec, r.raw?.msgsPerSec, r.skipped))
+    cases.push(
+      jsonCase(`oneway ${r.transport} ${sizeLabel(r.payloadBytes)}`, 'msgs/s', r.project?.msgsPerSec, r.raw?.msgsPerSec, r.skipped),
+    )
   }
   return cases
 }
@@ -113,8 +121,7 @@ const ratio = (v: number | null | undefined, b: number | null | undefined): stri
 
 function table(headers: string[], rows: string[][], alignLeft = 1): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: string[]): string =>
-    cells.map((c, i) => (i < alignLeft ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
+  const line = (cells: string[]): string => cells.map((c, i) => (i < alignLeft ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 
@@ -149,7 +156,10 @@ export function renderTables(report: Report): string {
   if (report.latency.length > 0) {
     const rows: string[][] = []
     for (const r of report.latency) {
-      for (const [side, l] of [['raw', r.raw], ['helios', r.project]] as const) {
+      for (const [side, l] of [
+        ['raw', r.raw],
+        ['helios', r.project],
+      ] as const) {
         rows.push([
           `latency ${r.transport} ${sizeLabel(r.payloadBytes)} ${side}`,
           l ? int(l.count) : '-',
@@ -183,17 +193,37 @@ export function renderTables(report: Report): string {
   out.push(
     table(
       ['process', 'pid', 'rss at start MB', 'rss at end MB', 'peak rss MB', `< ${report.memoryLimitMb} MB`],
-      report.memory.map((r) => [r.role, String(r.pid), num(r.startRssMb), num(r.rssMb), num(r.maxRssMb), r.maxRssMb < report.memoryLimitMb ? 'ok' : 'EXCEEDED']),
+      report.memory.map((r) => [
+        r.role,
+        String(r.pid),
+        num(r.startRssMb),
+        num(r.rssMb),
+        num(r.maxRssMb),
+        r.maxRssMb < report.memoryLimitMb ? 'ok' : 'EXCEEDED',
+      ]),
     ),
   )
-  out.push('', table(['target (issue 5)', 'measured', 'verdict'], checkTargets(report).map((c) => [c.target, c.measured, verdict(c.ok)]), 3), '')
-  const skipped = [...new Set([...report.pingpong, ...report.latency, ...report.oneway].map((r) => r.skipped).filter((s) => s !== undefined))]
+  out.push(
+    '',
+    table(
+      ['target (issue 5)', 'measured', 'verdict'],
+      checkTargets(report).map((c) => [c.target, c.measured, verdict(c.ok)]),
+      3,
+    ),
+    '',
+  )
+  const skipped = [
+    ...new Set([...report.pingpong, ...report.latency, ...report.oneway].map((r) => r.skipped).filter((s) => s !== undefined)),
+  ]
   for (const s of skipped) out.push(`helios side skipped: ${s}`)
-  for (const r of report.pingpong) if (r.rawError !== undefined) out.push(`raw pingpong ${r.transport} N=${r.clients} failed: ${r.rawError}`)
+  for (const r of report.pingpong)
+    if (r.rawError !== undefined) out.push(`raw pingpong ${r.transport} N=${r.clients} failed: ${r.rawError}`)
   for (const r of report.latency) if (r.rawError !== undefined) out.push(`raw latency ${r.transport} failed: ${r.rawError}`)
-  for (const r of report.oneway) if (r.rawError !== undefined) out.push(`raw oneway ${r.transport} ${sizeLabel(r.payloadBytes)} failed: ${r.rawError}`)
+  for (const r of report.oneway)
+    if (r.rawError !== undefined) out.push(`raw oneway ${r.transport} ${sizeLabel(r.payloadBytes)} failed: ${r.rawError}`)
   const lossy = report.pingpong.filter((r) => (r.raw?.lost ?? 0) > 0 || (r.project?.lost ?? 0) > 0)
-  for (const r of lossy) out.push(`lost (counted after a ${'stall'}): ${r.transport} N=${r.clients} raw ${r.raw?.lost ?? 0}, helios ${r.project?.lost ?? 0}`)
+  for (const r of lossy)
+    out.push(`lost (counted after a ${'stall'}): ${r.transport} N=${r.clients} raw ${r.raw?.lost ?? 0}, helios ${r.project?.lost ?? 0}`)
   if ([...report.pingpong].some((r) => r.raw?.capped || r.project?.capped)) {
     out.push('* capped: the case hit its time cap; the rate is over the replies received until then')
   }
@@ -245,7 +275,17 @@ interface PanelOptions {
 }
 
 /** A grouped bar chart panel at (x, y). */
-function barPanel(x: number, y: number, w: number, h: number, title: string, subtitle: string, categories: string[], series: Series[], options: PanelOptions = {}): string {
+function barPanel(
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+  title: string,
+  subtitle: string,
+  categories: string[],
+  series: Series[],
+  options: PanelOptions = {},
+): string {
   const left = 46
   const top = 36
   const bottom = options.footer ? 34 : 22
@@ -290,8 +330,11 @@ function barPanel(x: number, y: number, w: number, h: number, title: string, sub
       }
       const bh = Math.max(1, scale(v) * plotH)
       const by = top + plotH - bh
-      parts.push(`<rect x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(barW - 1).toFixed(1)}" height="${bh.toFixed(1)}" fill="${s.color}"><title>${esc(`${s.name} ${cat}: ${compact(v)}`)}</title></rect>`)
-      if (labels) parts.push(`<text x="${(bx + barW / 2).toFixed(1)}" y="${(by - 2).toFixed(1)}" class="v" text-anchor="middle">${compact(v)}</text>`)
+      parts.push(
+        `<rect x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(barW - 1).toFixed(1)}" height="${bh.toFixed(1)}" fill="${s.color}"><title>${esc(`${s.name} ${cat}: ${compact(v)}`)}</title></rect>`,
+      )
+      if (labels)
+        parts.push(`<text x="${(bx + barW / 2).toFixed(1)}" y="${(by - 2).toFixed(1)}" class="v" text-anchor="middle">${compact(v)}</text>`)
     })
     const cx = left + ci * groupW + groupW / 2
     parts.push(`<text x="${cx.toFixed(1)}" y="${top + plotH + 13}" class="a" text-anchor="middle">${esc(cat)}</text>`)
@@ -324,10 +367,20 @@ export function renderSvg(report: Report): string {
     transports.forEach((t, i) => {
       const rs = report.pingpong.filter((r) => r.transport === t)
       rows.push(
-        barPanel(i * pw, y, pw, panelH, `RemotePingPong ${t}: msgs/s per N`, shortReason(rs), rs.map((r) => `N=${r.clients}`), [
-          { name: 'raw', color: RAW_COLOR, values: rs.map((r) => r.raw?.msgsPerSec ?? null) },
-          { name: 'helios', color: PROJECT_COLOR, values: rs.map((r) => r.project?.msgsPerSec ?? null) },
-        ], { footer: rs.map((r) => ratioText(r.project?.msgsPerSec, r.raw?.msgsPerSec)) }),
+        barPanel(
+          i * pw,
+          y,
+          pw,
+          panelH,
+          `RemotePingPong ${t}: msgs/s per N`,
+          shortReason(rs),
+          rs.map((r) => `N=${r.clients}`),
+          [
+            { name: 'raw', color: RAW_COLOR, values: rs.map((r) => r.raw?.msgsPerSec ?? null) },
+            { name: 'helios', color: PROJECT_COLOR, values: rs.map((r) => r.project?.msgsPerSec ?? null) },
+          ],
+          { footer: rs.map((r) => ratioText(r.project?.msgsPerSec, r.raw?.msgsPerSec)) },
+        ),
       )
     })
     y += panelH + 10
@@ -346,7 +399,12 @@ export function renderSvg(report: Report): string {
       ],
       options: {
         log: true,
-        footer: [ratioText(r.project?.p50, r.raw?.p50), ratioText(r.project?.p90, r.raw?.p90), ratioText(r.project?.p99, r.raw?.p99), ratioText(r.project?.p999, r.raw?.p999)],
+        footer: [
+          ratioText(r.project?.p50, r.raw?.p50),
+          ratioText(r.project?.p90, r.raw?.p90),
+          ratioText(r.project?.p99, r.raw?.p99),
+          ratioText(r.project?.p999, r.raw?.p999),
+        ],
       },
     })
   }
@@ -366,7 +424,9 @@ export function renderSvg(report: Report): string {
   for (let i = 0; i < lower.length; i += perRow) {
     const chunk = lower.slice(i, i + perRow)
     const pw = width / perRow
-    chunk.forEach((p, j) => { rows.push(barPanel(j * pw, y, pw, panelH, p.title, p.sub, p.cats, p.series, p.options)) })
+    chunk.forEach((p, j) => {
+      rows.push(barPanel(j * pw, y, pw, panelH, p.title, p.sub, p.cats, p.series, p.options))
+    })
     y += panelH + 10
   }
   const m = report.machine
@@ -412,7 +472,7 @@ export function renderMarkdownSection(report: Report, jsonFile: string): string 
     '- RemotePingPong: per client an echo actor on B and a benchmark actor on A that resolves it with `actorSelection(path).resolveOne`, keeps 50 "hit" strings in flight and sends one more per reply. Raw: the same with `[client, "hit"]` frames over one connection; the echo side unpacks each frame and packs it again.',
     '- Latency: one request in flight, `[seq, 100-byte string]`, echoed; per side the round with the lowest p50 (all percentiles from that round); 2,000 warm-up round trips (500 with --quick) are not recorded; hdr-histogram, microseconds. The raw latency client writes each request at once; the raw echo server writes its reply at the end of the read that brought the request.',
     '- One-way (best of the rounds, like ping-pong): 100 B and 4 KiB strings (4 KiB: a third as many) to a sink that acks cumulatively every min(500, window/4) messages; at most 2 MiB (and 2,000 messages) unacknowledged; a fin returns the count received. Preceded by an unreported run of a fifth of the messages.',
-    '- udp (and any helios case that reports \'dropped\' events): when nothing arrives for 200 ms, what was in flight is counted lost and the window is sent again.',
+    "- udp (and any helios case that reports 'dropped' events): when nothing arrives for 200 ms, what was in flight is counted lost and the window is sent again.",
     '- `--max-case-ms 600000` restores exactly 100,000 replies per client (a full run then takes far longer than 5 minutes).',
     '',
     '</details>',
@@ -423,15 +483,22 @@ export function renderMarkdownSection(report: Report, jsonFile: string): string 
   if (report.pingpong.length > 0) {
     lines.push('| case | raw msgs/s | helios msgs/s | ratio |', '|---|---:|---:|---:|')
     for (const r of report.pingpong) {
-      lines.push(`| pingpong ${r.transport} N=${r.clients} | ${int(r.raw?.msgsPerSec)}${mark(r.raw)} | ${r.project ? int(r.project.msgsPerSec) + mark(r.project) : 'skipped'} | ${ratio(r.project?.msgsPerSec, r.raw?.msgsPerSec)} |`)
+      lines.push(
+        `| pingpong ${r.transport} N=${r.clients} | ${int(r.raw?.msgsPerSec)}${mark(r.raw)} | ${r.project ? int(r.project.msgsPerSec) + mark(r.project) : 'skipped'} | ${ratio(r.project?.msgsPerSec, r.raw?.msgsPerSec)} |`,
+      )
     }
     lines.push('')
   }
   if (report.latency.length > 0) {
     lines.push('| round trip, one in flight (us) | p50 | p90 | p99 | p99.9 | max |', '|---|---:|---:|---:|---:|---:|')
     for (const r of report.latency) {
-      for (const [side, l] of [['raw', r.raw], ['helios', r.project]] as const) {
-        lines.push(`| ${r.transport} ${sizeLabel(r.payloadBytes)} ${side} | ${num(l?.p50)} | ${num(l?.p90)} | ${num(l?.p99)} | ${num(l?.p999)} | ${num(l?.max)} |`)
+      for (const [side, l] of [
+        ['raw', r.raw],
+        ['helios', r.project],
+      ] as const) {
+        lines.push(
+          `| ${r.transport} ${sizeLabel(r.payloadBytes)} ${side} | ${num(l?.p50)} | ${num(l?.p90)} | ${num(l?.p99)} | ${num(l?.p999)} | ${num(l?.max)} |`,
+        )
       }
     }
     lines.push('')
@@ -439,7 +506,9 @@ export function renderMarkdownSection(report: Report, jsonFile: string): string 
   if (report.oneway.length > 0) {
     lines.push('| one-way | raw msgs/s | raw MB/s | helios msgs/s | helios MB/s | ratio |', '|---|---:|---:|---:|---:|---:|')
     for (const r of report.oneway) {
-      lines.push(`| ${r.transport} ${sizeLabel(r.payloadBytes)} | ${int(r.raw?.msgsPerSec)} | ${num(r.raw?.mbPerSec)} | ${r.project ? int(r.project.msgsPerSec) : 'skipped'} | ${num(r.project?.mbPerSec)} | ${ratio(r.project?.msgsPerSec, r.raw?.msgsPerSec)} |`)
+      lines.push(
+        `| ${r.transport} ${sizeLabel(r.payloadBytes)} | ${int(r.raw?.msgsPerSec)} | ${num(r.raw?.mbPerSec)} | ${r.project ? int(r.project.msgsPerSec) : 'skipped'} | ${num(r.project?.mbPerSec)} | ${ratio(r.project?.msgsPerSec, r.raw?.msgsPerSec)} |`,
+      )
     }
     lines.push('')
   }
@@ -450,7 +519,9 @@ export function renderMarkdownSection(report: Report, jsonFile: string): string 
     `Memory (peak RSS, limit ${report.memoryLimitMb} MB): ${report.memory.map((r) => `${r.role} ${num(r.maxRssMb)} MB (${num(r.startRssMb)} MB before any traffic: node + tsx loader)`).join(', ')}.`,
     '',
   )
-  const skipped = [...new Set([...report.pingpong, ...report.latency, ...report.oneway].map((r) => r.skipped).filter((s) => s !== undefined))]
+  const skipped = [
+    ...new Set([...report.pingpong, ...report.latency, ...report.oneway].map((r) => r.skipped).filter((s) => s !== undefined)),
+  ]
   for (const s of skipped) lines.push(`Helios side skipped: ${s}.`, '')
   for (const n of report.notes) lines.push(`${n}`, '')
   lines.push(SECTION_END)

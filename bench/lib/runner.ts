@@ -15,7 +15,15 @@ import { childProfileArgs, profileSelf } from './profile.js'
 import type { Progress } from './progress.js'
 import { rawLatency, rawOneWay, rawPingPong } from './raw.js'
 import type { LatencyRow, MemoryRow, OneWayRow, PingPongRow, Report } from './report.js'
-import { type LatencyResult, type OneWayResult, type OneWaySpec, oneWayWindow, type PingPongSpec, TRANSPORTS, type Transport } from './workloads.js'
+import {
+  type LatencyResult,
+  type OneWayResult,
+  type OneWaySpec,
+  oneWayWindow,
+  type PingPongSpec,
+  TRANSPORTS,
+  type Transport,
+} from './workloads.js'
 
 const MEMORY_LIMIT_MB = 200
 /** Makes the names of B's actors unique even when a client count or size is listed twice. */
@@ -108,7 +116,9 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
       // Raw echo server on B, warmed up with a short run that is not reported.
       if (opts.raw && rawSetupError === undefined) {
         try {
-          rawPort = (await peer.request<{ port: number }>({ op: 'raw-listen', transport: t, mode: 'echo', ackEvery: 1, ...(tls ? { tls } : {}) })).port
+          rawPort = (
+            await peer.request<{ port: number }>({ op: 'raw-listen', transport: t, mode: 'echo', ackEvery: 1, ...(tls ? { tls } : {}) })
+          ).port
           await rawPingPong(rawPort, warmSpec(opts, t), tls)
         } catch (err) {
           rawSetupError = reason(err)
@@ -122,7 +132,12 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
           project.a = await createRemoteSystem(helios.ActorSystem, 'A', t, tls)
           await peer.request({ op: 'helios-start', transport: t, ...(tls ? { tls } : {}) })
           const poolSize = Math.max(5, ...(opts.transports.includes(t) ? opts.clients : []))
-          const { paths } = await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: `echo-${++actorSerial}`, count: poolSize })
+          const { paths } = await peer.request<{ paths: string[] }>({
+            op: 'helios-echo',
+            transport: t,
+            prefix: `echo-${++actorSerial}`,
+            count: poolSize,
+          })
           project.clients = await withTimeout(PingPongClients.create(project.a, paths), 30_000, 'resolving the echo actors')
           await withTimeout(heliosPingPong(project.clients, warmSpec(opts, t)), 30_000, 'helios warm-up')
         } catch (err) {
@@ -138,7 +153,13 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
 
       if (opts.transports.includes(t)) {
         for (const n of opts.clients) {
-          const spec: PingPongSpec = { transport: t, clients: n, repliesPerClient: opts.replies, window: opts.window, maxMs: opts.maxCaseMs }
+          const spec: PingPongSpec = {
+            transport: t,
+            clients: n,
+            repliesPerClient: opts.replies,
+            window: opts.window,
+            maxMs: opts.maxCaseMs,
+          }
           const row: PingPongRow = { transport: t, clients: n, raw: null, project: null, rawRounds: [], projectRounds: [] }
           const runRaw = async (round: number): Promise<void> => {
             progress.step(`pingpong ${t} N=${n} raw${roundLabel(opts, round)}`)
@@ -173,7 +194,13 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
       }
 
       if (opts.latencyTransports.includes(t)) {
-        const spec = { transport: t, payloadBytes: opts.latencyPayload, warmup: opts.latencyWarmup, count: opts.latencyCount, maxMs: opts.maxCaseMs * 2 }
+        const spec = {
+          transport: t,
+          payloadBytes: opts.latencyPayload,
+          warmup: opts.latencyWarmup,
+          count: opts.latencyCount,
+          maxMs: opts.maxCaseMs * 2,
+        }
         const row: LatencyRow = { transport: t, payloadBytes: spec.payloadBytes, raw: null, project: null }
         let echoPath: string | undefined
         // Each side keeps its round with the lowest p50 (all its percentiles come from that round).
@@ -195,8 +222,18 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
           if (!project.a) row.skipped = project.skipped ?? 'not run'
           else if (row.skipped === undefined) {
             try {
-              echoPath ??= (await peer.request<{ paths: string[] }>({ op: 'helios-echo', transport: t, prefix: `echo-${++actorSerial}-latency`, count: 1 })).paths[0]!
-              const r = nonEmpty(await withTimeout(heliosLatency(project.a, echoPath, spec), spec.maxMs + CASE_SLACK_MS, 'helios latency'), spec.maxMs)
+              echoPath ??= (
+                await peer.request<{ paths: string[] }>({
+                  op: 'helios-echo',
+                  transport: t,
+                  prefix: `echo-${++actorSerial}-latency`,
+                  count: 1,
+                })
+              ).paths[0]!
+              const r = nonEmpty(
+                await withTimeout(heliosLatency(project.a, echoPath, spec), spec.maxMs + CASE_SLACK_MS, 'helios latency'),
+                spec.maxMs,
+              )
               if (!row.project || r.p50 < row.project.p50) row.project = r
             } catch (err) {
               row.skipped = `failed: ${reason(err)}`
@@ -218,7 +255,13 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
           const row: OneWayRow = { transport: t, payloadBytes: size, raw: null, project: null }
           // A fresh sink per run (sink counts are cumulative).
           const rawOnce = async (s: OneWaySpec): Promise<OneWayResult> => {
-            const { port } = await peer.request<{ port: number }>({ op: 'raw-listen', transport: t, mode: 'sink', ackEvery, ...(tls ? { tls } : {}) })
+            const { port } = await peer.request<{ port: number }>({
+              op: 'raw-listen',
+              transport: t,
+              mode: 'sink',
+              ackEvery,
+              ...(tls ? { tls } : {}),
+            })
             try {
               return await withTimeout(rawOneWay(port, s, tls), s.maxMs + CASE_SLACK_MS, 'raw one-way')
             } finally {
@@ -226,7 +269,12 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
             }
           }
           const heliosOnce = async (s: OneWaySpec): Promise<OneWayResult & { dropped: number }> => {
-            const { path } = await peer.request<{ path: string }>({ op: 'helios-sink', transport: t, name: `sink-${++actorSerial}-${size}`, ackEvery })
+            const { path } = await peer.request<{ path: string }>({
+              op: 'helios-sink',
+              transport: t,
+              name: `sink-${++actorSerial}-${size}`,
+              ackEvery,
+            })
             return withTimeout(heliosOneWay(project.a!, path, s), s.maxMs + CASE_SLACK_MS, 'helios one-way')
           }
           const runRaw = async (round: number): Promise<void> => {
@@ -282,11 +330,15 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
     }
     report.memory = rows
     for (const r of rows) {
-      if (r.maxRssMb >= MEMORY_LIMIT_MB) report.notes.push(`WARNING: ${r.role} peaked at ${r.maxRssMb} MB RSS, above the ${MEMORY_LIMIT_MB} MB limit`)
+      if (r.maxRssMb >= MEMORY_LIMIT_MB)
+        report.notes.push(`WARNING: ${r.role} peaked at ${r.maxRssMb} MB RSS, above the ${MEMORY_LIMIT_MB} MB limit`)
     }
   } finally {
     await peer.close()
-    if (stopProfile) report.notes.push(`CPU profiles: ${await stopProfile()} (side A) and ${opts.inProcess ? 'none' : 'CPU.*.cpuprofile'} (side B) in ${profileDir}`)
+    if (stopProfile)
+      report.notes.push(
+        `CPU profiles: ${await stopProfile()} (side A) and ${opts.inProcess ? 'none' : 'CPU.*.cpuprofile'} (side B) in ${profileDir}`,
+      )
   }
   report.durationSec = (Date.now() - started) / 1000
   return report
@@ -307,7 +359,11 @@ function warmOneWay(spec: OneWaySpec): OneWaySpec {
  * Runs `opts.rounds` rounds of both sides, alternating which goes first; each side keeps its best
  * round (the one least disturbed by whatever else the shared machine was doing).
  */
-async function alternate(opts: BenchOptions, runRaw: (round: number) => Promise<void>, runProject: (round: number) => Promise<void>): Promise<void> {
+async function alternate(
+  opts: BenchOptions,
+  runRaw: (round: number) => Promise<void>,
+  runProject: (round: number) => Promise<void>,
+): Promise<void> {
   for (let round = 0; round < opts.rounds; round++) {
     const order = round % 2 === 0 ? [runRaw, runProject] : [runProject, runRaw]
     for (const side of order) {

@@ -37,8 +37,16 @@ export function checkTargets(report: Report, slack = 1): TargetCheck[] {
   if (complete) {
     const worst = tcp.reduce((a, b) => (b.ratio < a.ratio ? b : a))
     const best = tcp.reduce((a, b) => (b.ratio > a.ratio ? b : a))
-    checks.push({ target: `pingpong tcp >= ${g(atLeast(0.5))} of raw at every N`, measured: `min ${fmt(worst.ratio)} (N=${worst.n})`, ok: worst.ratio >= atLeast(0.5) })
-    checks.push({ target: `pingpong tcp >= ${g(atLeast(0.65))} of raw at the best N`, measured: `max ${fmt(best.ratio)} (N=${best.n})`, ok: best.ratio >= atLeast(0.65) })
+    checks.push({
+      target: `pingpong tcp >= ${g(atLeast(0.5))} of raw at every N`,
+      measured: `min ${fmt(worst.ratio)} (N=${worst.n})`,
+      ok: worst.ratio >= atLeast(0.5),
+    })
+    checks.push({
+      target: `pingpong tcp >= ${g(atLeast(0.65))} of raw at the best N`,
+      measured: `max ${fmt(best.ratio)} (N=${best.n})`,
+      ok: best.ratio >= atLeast(0.65),
+    })
   } else {
     checks.push({ target: `pingpong tcp >= ${g(atLeast(0.5))} of raw at every N`, measured: 'n/a', ok: null })
     checks.push({ target: `pingpong tcp >= ${g(atLeast(0.65))} of raw at the best N`, measured: 'n/a', ok: null })
@@ -47,8 +55,16 @@ export function checkTargets(report: Report, slack = 1): TargetCheck[] {
   if (lat?.raw && lat.project) {
     const p50 = lat.project.p50 / lat.raw.p50
     const p99 = lat.project.p99 / lat.raw.p99
-    checks.push({ target: `latency tcp p50 <= ${g(atMost(1.3))} x raw`, measured: `${fmt(p50)} x (${lat.project.p50.toFixed(1)} vs ${lat.raw.p50.toFixed(1)} us)`, ok: p50 <= atMost(1.3) })
-    checks.push({ target: `latency tcp p99 <= ${g(atMost(2))} x raw`, measured: `${fmt(p99)} x (${lat.project.p99.toFixed(1)} vs ${lat.raw.p99.toFixed(1)} us)`, ok: p99 <= atMost(2) })
+    checks.push({
+      target: `latency tcp p50 <= ${g(atMost(1.3))} x raw`,
+      measured: `${fmt(p50)} x (${lat.project.p50.toFixed(1)} vs ${lat.raw.p50.toFixed(1)} us)`,
+      ok: p50 <= atMost(1.3),
+    })
+    checks.push({
+      target: `latency tcp p99 <= ${g(atMost(2))} x raw`,
+      measured: `${fmt(p99)} x (${lat.project.p99.toFixed(1)} vs ${lat.raw.p99.toFixed(1)} us)`,
+      ok: p99 <= atMost(2),
+    })
   } else {
     checks.push({ target: `latency tcp p50 <= ${g(atMost(1.3))} x raw`, measured: 'n/a', ok: null })
     checks.push({ target: `latency tcp p99 <= ${g(atMost(2))} x raw`, measured: 'n/a', ok: null })
@@ -61,15 +77,27 @@ export function checkTargets(report: Report, slack = 1): TargetCheck[] {
   // tls within 0.7 of tcp: helios tls / helios tcp at each N both were measured.
   const pairs = report.pingpong
     .filter((r) => r.transport === 'tls' && r.project)
-    .map((r) => ({ n: r.clients, tls: r.project!.msgsPerSec, tcp: report.pingpong.find((x) => x.transport === 'tcp' && x.clients === r.clients)?.project?.msgsPerSec }))
+    .map((r) => ({
+      n: r.clients,
+      tls: r.project!.msgsPerSec,
+      tcp: report.pingpong.find((x) => x.transport === 'tcp' && x.clients === r.clients)?.project?.msgsPerSec,
+    }))
     .filter((p): p is { n: number; tls: number; tcp: number } => p.tcp !== undefined && p.tcp > 0)
   if (pairs.length > 0) {
     const worst = pairs.map((p) => ({ n: p.n, r: p.tls / p.tcp })).reduce((a, b) => (b.r < a.r ? b : a))
-    checks.push({ target: `pingpong tls >= ${g(atLeast(0.7))} of helios tcp`, measured: `min ${fmt(worst.r)} (N=${worst.n})`, ok: worst.r >= atLeast(0.7) })
+    checks.push({
+      target: `pingpong tls >= ${g(atLeast(0.7))} of helios tcp`,
+      measured: `min ${fmt(worst.r)} (N=${worst.n})`,
+      ok: worst.r >= atLeast(0.7),
+    })
   } else checks.push({ target: `pingpong tls >= ${g(atLeast(0.7))} of helios tcp`, measured: 'n/a', ok: null })
   const peak = Math.max(...report.memory.map((m) => m.maxRssMb), 0)
   const rssLimit = atMost(report.memoryLimitMb)
-  checks.push({ target: `RSS of each process < ${g(rssLimit)} MB`, measured: `peak ${peak.toFixed(1)} MB`, ok: report.memory.length > 0 ? peak < rssLimit : null })
+  checks.push({
+    target: `RSS of each process < ${g(rssLimit)} MB`,
+    measured: `peak ${peak.toFixed(1)} MB`,
+    ok: report.memory.length > 0 ? peak < rssLimit : null,
+  })
   return checks
 }
 

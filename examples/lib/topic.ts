@@ -7,14 +7,15 @@ export class Subscribe {
 
 /** One publication on a topic. */
 export class Publish {
-  constructor(readonly seq: number, readonly text: string) {}
+  constructor(
+    readonly seq: number,
+    readonly text: string,
+  ) {}
 }
 
 /** The messages that cross the wire, registered under the same manifests on every node. */
 export function topicMessages(): MessageRegistry {
-  return new MessageRegistry()
-    .register(Subscribe, 'example.Subscribe')
-    .register(Publish, 'example.Publish')
+  return new MessageRegistry().register(Subscribe, 'example.Subscribe').register(Publish, 'example.Publish')
 }
 
 /**

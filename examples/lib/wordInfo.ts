@@ -14,7 +14,9 @@ export async function lookUp(word: string): Promise<{ letters: number; vowels: n
  */
 export class WordInfoHandler implements ChannelHandler {
   async channelRead(ctx: ChannelHandlerContext, message: unknown): Promise<void> {
-    const word = Buffer.from(message as Uint8Array).toString('utf8').trim()
+    const word = Buffer.from(message as Uint8Array)
+      .toString('utf8')
+      .trim()
     if (word === '') return
     const info = await lookUp(word)
     ctx.writeAndFlush(Buffer.from(`${word}: ${info.letters} letters, ${info.vowels} vowels\n`))

@@ -99,7 +99,13 @@ const HOST = '127.0.0.1'
 const DEFAULT_MAX_HELD = 64 * 1024 * 1024
 
 const emptyStats = (): DirectionStats => ({
-  bytesForwarded: 0, bytesHeld: 0, peakBytesHeld: 0, bytesHeldTotal: 0, bytesDropped: 0, datagramsForwarded: 0, datagramsDropped: 0,
+  bytesForwarded: 0,
+  bytesHeld: 0,
+  peakBytesHeld: 0,
+  bytesHeldTotal: 0,
+  bytesDropped: 0,
+  datagramsForwarded: 0,
+  datagramsDropped: 0,
 })
 
 /** The state shared by both protocols: faults, counters, change notification. */
@@ -113,12 +119,19 @@ abstract class ProxyBase implements FaultProxy {
   protected refusing = false
   protected readonly changes = new EventEmitter()
 
-  constructor(readonly targetPort: number, readonly targetHost: string) {
+  constructor(
+    readonly targetPort: number,
+    readonly targetHost: string,
+  ) {
     this.changes.setMaxListeners(0)
   }
 
-  get connections(): number { return this.stats.connections }
-  get blackholed(): Direction | undefined { return this.hole }
+  get connections(): number {
+    return this.stats.connections
+  }
+  get blackholed(): Direction | undefined {
+    return this.hole
+  }
 
   /** True when bytes travelling `dir` must not pass now. */
   isBlackholed(dir: 'forward' | 'backward'): boolean {
@@ -141,7 +154,9 @@ abstract class ProxyBase implements FaultProxy {
     this.delayMs = ms
   }
 
-  get currentDelay(): number { return this.delayMs }
+  get currentDelay(): number {
+    return this.delayMs
+  }
 
   refuse(on: boolean): void {
     this.refusing = on
@@ -202,13 +217,20 @@ class Flow {
     private readonly destReady: () => boolean,
   ) {}
 
-  private get stats(): DirectionStats { return this.proxy.stats[this.dir] }
+  private get stats(): DirectionStats {
+    return this.proxy.stats[this.dir]
+  }
 
-  get pendingBytes(): number { return this.queuedBytes }
+  get pendingBytes(): number {
+    return this.queuedBytes
+  }
 
   push(kind: 'data' | 'end' | 'reset', buf?: Buffer): void {
     if (this.dead) {
-      if (buf !== undefined) { this.stats.bytesDropped += buf.length; this.proxy.changed() }
+      if (buf !== undefined) {
+        this.stats.bytesDropped += buf.length
+        this.proxy.changed()
+      }
       return
     }
     const due = Math.max(Date.now() + this.proxy.currentDelay, this.lastDue)
@@ -229,14 +251,21 @@ class Flow {
 
   /** Delivers what is due, unless black-holed or the destination is not ready. */
   pump(): void {
-    if (this.dead || this.proxy.isBlackholed(this.dir) || !this.destReady()) { this.updateFlow(); return }
+    if (this.dead || this.proxy.isBlackholed(this.dir) || !this.destReady()) {
+      this.updateFlow()
+      return
+    }
     const dest = this.dest() as Socket
     let moved = false
     while (this.head < this.queue.length) {
       const item = this.queue[this.head] as Item
       const wait = item.due - Date.now()
       if (wait > 0) {
-        if (this.timer === undefined) this.timer = setTimeout(() => { this.timer = undefined; this.pump() }, wait)
+        if (this.timer === undefined)
+          this.timer = setTimeout(() => {
+            this.timer = undefined
+            this.pump()
+          }, wait)
         break
       }
       this.head++
@@ -247,7 +276,10 @@ class Flow {
         this.stats.bytesForwarded += item.buf.length
         if (!dest.write(item.buf) && !this.destBlocked) {
           this.destBlocked = true
-          dest.once('drain', () => { this.destBlocked = false; this.updateFlow() })
+          dest.once('drain', () => {
+            this.destBlocked = false
+            this.updateFlow()
+          })
         }
       } else {
         this.finished = true
@@ -255,7 +287,10 @@ class Flow {
         else dest.resetAndDestroy()
       }
     }
-    if (this.head === this.queue.length) { this.queue = []; this.head = 0 }
+    if (this.head === this.queue.length) {
+      this.queue = []
+      this.head = 0
+    }
     this.updateFlow()
     if (moved) this.proxy.changed()
   }
@@ -265,8 +300,13 @@ class Flow {
     const src = this.source()
     if (src === undefined || src.destroyed) return
     const pause = this.queuedBytes >= this.proxy.maxHeldBytes || this.destBlocked
-    if (pause && !this.sourcePaused) { this.sourcePaused = true; src.pause() }
-    else if (!pause && this.sourcePaused) { this.sourcePaused = false; src.resume() }
+    if (pause && !this.sourcePaused) {
+      this.sourcePaused = true
+      src.pause()
+    } else if (!pause && this.sourcePaused) {
+      this.sourcePaused = false
+      src.resume()
+    }
   }
 
   /** The destination is gone (or the pair was cut): what is still held is lost. */
@@ -292,9 +332,25 @@ class Pair {
   private preamble: Buffer = Buffer.alloc(0)
   private done = false
 
-  constructor(private readonly proxy: TcpFaultProxy, readonly inbound: Socket, private readonly info: LaneInfo) {
-    this.forward = new Flow(proxy, 'forward', () => this.inbound, () => this.upstream, () => this.upstreamConnected && !(this.upstream as Socket).destroyed)
-    this.backward = new Flow(proxy, 'backward', () => this.upstream, () => this.inbound, () => !this.inbound.destroyed)
+  constructor(
+    private readonly proxy: TcpFaultProxy,
+    readonly inbound: Socket,
+    private readonly info: LaneInfo,
+  ) {
+    this.forward = new Flow(
+      proxy,
+      'forward',
+      () => this.inbound,
+      () => this.upstream,
+      () => this.upstreamConnected && !(this.upstream as Socket).destroyed,
+    )
+    this.backward = new Flow(
+      proxy,
+      'backward',
+      () => this.upstream,
+      () => this.inbound,
+      () => !this.inbound.destroyed,
+    )
     inbound.on('data', (d: Buffer) => {
       if (this.preamble.length < 8) this.sniff(d)
       this.forward.push('data', d)
@@ -307,7 +363,8 @@ class Pair {
   /** Reads the lane byte of a Helios preamble ("HELIOS", version, lane) from the first bytes. */
   private sniff(d: Buffer): void {
     this.preamble = Buffer.concat([this.preamble, d.subarray(0, 8 - this.preamble.length)])
-    if (this.preamble.length >= 8 && this.preamble.subarray(0, 6).toString('latin1') === 'HELIOS') this.info.lane = this.preamble[7] as number
+    if (this.preamble.length >= 8 && this.preamble.subarray(0, 6).toString('latin1') === 'HELIOS')
+      this.info.lane = this.preamble[7] as number
   }
 
   /** Opens the upstream connection (at accept, or at heal for a connection accepted during a blackhole). */
@@ -316,12 +373,21 @@ class Pair {
     const up = connect({ port: this.proxy.targetPort, host: this.proxy.targetHost, allowHalfOpen: true })
     this.upstream = up
     up.setNoDelay(true)
-    up.on('connect', () => { this.upstreamConnected = true; this.forward.pump() })
-    up.on('data', (d: Buffer) => { this.info.bytesBack += d.length; this.backward.push('data', d) })
+    up.on('connect', () => {
+      this.upstreamConnected = true
+      this.forward.pump()
+    })
+    up.on('data', (d: Buffer) => {
+      this.info.bytesBack += d.length
+      this.backward.push('data', d)
+    })
     up.on('end', () => this.backward.push('end'))
     up.on('error', () => {})
     up.on('close', (hadError) => {
-      if (!this.upstreamConnected) { this.destroy(true); return } // target refused: reset the client
+      if (!this.upstreamConnected) {
+        this.destroy(true)
+        return
+      } // target refused: reset the client
       this.sideClosed(this.backward, this.forward, hadError)
     })
   }
@@ -334,7 +400,10 @@ class Pair {
     if (this.done) return
     toIt.kill()
     if (!fromIt.finished && (hadError || !this.endSeen(fromIt))) {
-      if (fromIt === this.forward && this.upstream === undefined) { this.destroy(false); return } // never reached the target
+      if (fromIt === this.forward && this.upstream === undefined) {
+        this.destroy(false)
+        return
+      } // never reached the target
       fromIt.push('reset')
     }
     // A client that closed during a blackhole, before its connection reached the target, still
@@ -379,7 +448,11 @@ class TcpFaultProxy extends ProxyBase {
   port = 0
   private readonly server: Server
 
-  constructor(targetPort: number, targetHost: string, readonly maxHeldBytes: number) {
+  constructor(
+    targetPort: number,
+    targetHost: string,
+    readonly maxHeldBytes: number,
+  ) {
     super(targetPort, targetHost)
     this.server = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => this.accept(socket))
   }
@@ -447,7 +520,10 @@ class DatagramQueue {
   add(send: () => void): void {
     const due = Math.max(Date.now() + this.proxy.currentDelay, this.lastDue)
     this.lastDue = due
-    if (this.queue.length === 0 && due <= Date.now()) { send(); return }
+    if (this.queue.length === 0 && due <= Date.now()) {
+      send()
+      return
+    }
     this.queue.push({ due, send })
     this.pump()
   }
@@ -456,7 +532,11 @@ class DatagramQueue {
     while (this.queue.length > 0) {
       const wait = (this.queue[0] as { due: number }).due - Date.now()
       if (wait > 0) {
-        if (this.timer === undefined) this.timer = setTimeout(() => { this.timer = undefined; this.pump() }, wait)
+        if (this.timer === undefined)
+          this.timer = setTimeout(() => {
+            this.timer = undefined
+            this.pump()
+          }, wait)
         return
       }
       ;(this.queue.shift() as { send: () => void }).send()
@@ -509,10 +589,16 @@ class UdpFaultProxy extends ProxyBase {
   }
 
   private fromClient(msg: Buffer, rinfo: RemoteInfo): void {
-    if (this.isBlackholed('forward')) { this.drop('forward', msg); return }
+    if (this.isBlackholed('forward')) {
+      this.drop('forward', msg)
+      return
+    }
     const up = this.upstreamFor(rinfo)
     this.forwardQueue.add(() => {
-      if (this.isBlackholed('forward')) { this.drop('forward', msg); return }
+      if (this.isBlackholed('forward')) {
+        this.drop('forward', msg)
+        return
+      }
       try {
         up.send(msg, this.targetPort, this.targetHost, () => {})
         this.sent('forward', msg)
@@ -530,9 +616,15 @@ class UdpFaultProxy extends ProxyBase {
     up.on('error', () => {})
     up.bind(0, HOST) // sends issued before the bind completes are queued by node:dgram
     up.on('message', (reply) => {
-      if (this.isBlackholed('backward')) { this.drop('backward', reply); return }
+      if (this.isBlackholed('backward')) {
+        this.drop('backward', reply)
+        return
+      }
       this.backwardQueue.add(() => {
-        if (this.isBlackholed('backward')) { this.drop('backward', reply); return }
+        if (this.isBlackholed('backward')) {
+          this.drop('backward', reply)
+          return
+        }
         try {
           this.front.send(reply, rinfo.port, rinfo.address, () => {})
           this.sent('backward', reply)
@@ -567,9 +659,10 @@ class UdpFaultProxy extends ProxyBase {
 /** Starts a proxy on 127.0.0.1 (a free port) to `targetHost:targetPort` (default 127.0.0.1). */
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const host = options.targetHost ?? HOST
-  const proxy = options.protocol === 'udp'
-    ? new UdpFaultProxy(options.targetPort, host)
-    : new TcpFaultProxy(options.targetPort, host, options.maxHeldBytes ?? DEFAULT_MAX_HELD)
+  const proxy =
+    options.protocol === 'udp'
+      ? new UdpFaultProxy(options.targetPort, host)
+      : new TcpFaultProxy(options.targetPort, host, options.maxHeldBytes ?? DEFAULT_MAX_HELD)
   await proxy.listen()
   return proxy
 }
@@ -577,7 +670,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 // ------------------------------------------------------------------------- nodes behind proxies
 
 /** Fast heartbeats and reconnects, so that cuts heal within a test. */
-export const FAST_REMOTING = { heartbeatIntervalMs: 200, reconnectMinBackoffMs: 20, reconnectMaxBackoffMs: 200, systemMessageResendIntervalMs: 200 }
+export const FAST_REMOTING = {
+  heartbeatIntervalMs: 200,
+  reconnectMinBackoffMs: 20,
+  reconnectMaxBackoffMs: 200,
+  systemMessageResendIntervalMs: 200,
+}
 
 /** A port that was free a moment ago on 127.0.0.1 (TCP by default). */
 export async function freePort(protocol: FaultProtocol = 'tcp'): Promise<number> {
@@ -607,7 +705,10 @@ export interface ProxiedPairOptions {
  * connection (or datagram) either sends passes a proxy the test controls: `toA` carries what B
  * opens or sends to A, `toB` what A opens or sends to B. Torn down with the test.
  */
-export async function proxiedPair(t: ExecutionContext, options: ProxiedPairOptions = {}): Promise<{ a: ActorSystem; b: ActorSystem; toA: FaultProxy; toB: FaultProxy }> {
+export async function proxiedPair(
+  t: ExecutionContext,
+  options: ProxiedPairOptions = {},
+): Promise<{ a: ActorSystem; b: ActorSystem; toA: FaultProxy; toB: FaultProxy }> {
   const transport = options.transport ?? 'tcp'
   const protocol: FaultProtocol = transport === 'udp' ? 'udp' : 'tcp'
   const [aPort, bPort] = [await freePort(protocol), await freePort(protocol)]
@@ -616,7 +717,12 @@ export async function proxiedPair(t: ExecutionContext, options: ProxiedPairOptio
   const common = { transport, host: HOST, ...FAST_REMOTING, ...(transport === 'tls' ? { tls: trustedTls() } : {}), ...options.remote }
   const b = await ActorSystem.create('B', { remote: { ...common, port: bPort, advertisedPort: toB.port } })
   const a = await ActorSystem.create('A', { remote: { ...common, port: aPort, advertisedPort: toA.port } })
-  t.teardown(async () => { await a.terminate(); await b.terminate(); await toA.close(); await toB.close() })
+  t.teardown(async () => {
+    await a.terminate()
+    await b.terminate()
+    await toA.close()
+    await toB.close()
+  })
   return { a, b, toA, toB }
 }
 
@@ -625,11 +731,17 @@ export async function proxiedPair(t: ExecutionContext, options: ProxiedPairOptio
  * advertises the proxy's, so what other nodes open to it passes the proxy. TCP and TLS only (a
  * UDP node's replies would bypass the proxy). Torn down with the test.
  */
-export async function spawnProxiedNode(t: ExecutionContext, options: Omit<SpawnOptions, 'port' | 'advertisedPort'>): Promise<{ node: TestNode; proxy: FaultProxy }> {
+export async function spawnProxiedNode(
+  t: ExecutionContext,
+  options: Omit<SpawnOptions, 'port' | 'advertisedPort'>,
+): Promise<{ node: TestNode; proxy: FaultProxy }> {
   if (options.transport === 'udp') throw new Error('spawnProxiedNode: tcp or tls only')
   const port = await freePort('tcp')
   const proxy = await startFaultProxy({ protocol: 'tcp', targetPort: port })
   const node = await spawnNode({ ...options, port, advertisedPort: proxy.port })
-  t.teardown(async () => { await node.kill('SIGKILL'); await proxy.close() })
+  t.teardown(async () => {
+    await node.kill('SIGKILL')
+    await proxy.close()
+  })
   return { node, proxy }
 }

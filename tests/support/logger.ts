@@ -11,10 +11,18 @@ export class CapturedLog implements Logger {
   readonly lines: LogLine[] = []
   private readonly waiters: { re: RegExp; resolve: (l: LogLine) => void }[] = []
 
-  debug(message: string): void { this.push('debug', message) }
-  info(message: string): void { this.push('info', message) }
-  warn(message: string): void { this.push('warn', message) }
-  error(message: string): void { this.push('error', message) }
+  debug(message: string): void {
+    this.push('debug', message)
+  }
+  info(message: string): void {
+    this.push('info', message)
+  }
+  warn(message: string): void {
+    this.push('warn', message)
+  }
+  error(message: string): void {
+    this.push('error', message)
+  }
 
   /** The `logger` option of a system writing here at `level` (default 'info'). */
   options(level: LogLevel = 'info', repeatIntervalMs?: number): LoggerOptions {
@@ -31,8 +39,22 @@ export class CapturedLog implements Logger {
     const found = this.lines.find((l) => re.test(l.message))
     if (found !== undefined) return Promise.resolve(found)
     return new Promise<LogLine>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no log line matching ${re} within ${timeoutMs} ms; got:\n${this.lines.map((l) => `${l.level} ${l.message}`).join('\n')}`)), timeoutMs)
-      this.waiters.push({ re, resolve: (l) => { clearTimeout(timer); resolve(l) } })
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no log line matching ${re} within ${timeoutMs} ms; got:\n${this.lines.map((l) => `${l.level} ${l.message}`).join('\n')}`,
+            ),
+          ),
+        timeoutMs,
+      )
+      this.waiters.push({
+        re,
+        resolve: (l) => {
+          clearTimeout(timer)
+          resolve(l)
+        },
+      })
     })
   }
 

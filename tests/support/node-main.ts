@@ -16,11 +16,15 @@ interface Config {
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config
-const send = (m: unknown): void => { process.send?.(m) }
+const send = (m: unknown): void => {
+  process.send?.(m)
+}
 
 const system = await ActorSystem.create(config.name, {
   remote: {
-    transport: config.transport, host: '127.0.0.1', port: config.port ?? 0,
+    transport: config.transport,
+    host: '127.0.0.1',
+    port: config.port ?? 0,
     ...(config.advertisedPort !== undefined ? { advertisedPort: config.advertisedPort } : {}),
     ...(config.tls === 'trusted' ? { tls: trustedTls() } : config.tls === 'untrusted' ? { tls: untrustedTls() } : {}),
     ...config.remote,
@@ -33,12 +37,17 @@ for (const e of ['associated', 'disassociated', 'quarantined', 'unreachable', 'd
   })
 }
 
-system.actorOf((m, ctx) => { ctx.sender?.tell(m, ctx.self) }, 'echo')
+system.actorOf((m, ctx) => {
+  ctx.sender?.tell(m, ctx.self)
+}, 'echo')
 
 // sink: counts messages of {seq} per sender and checks their order
 const sinkState = { count: 0, outOfOrder: 0, last: new Map<string, number>() }
 system.actorOf((m, ctx) => {
-  if (m === 'report') { ctx.sender?.tell({ count: sinkState.count, outOfOrder: sinkState.outOfOrder }); return }
+  if (m === 'report') {
+    ctx.sender?.tell({ count: sinkState.count, outOfOrder: sinkState.outOfOrder })
+    return
+  }
   const seq = (m as { seq: number }).seq
   const key = ctx.sender?.path.toString() ?? '-'
   const prev = sinkState.last.get(key) ?? 0
@@ -49,7 +58,8 @@ system.actorOf((m, ctx) => {
 
 // watcher: watches refs given by path, reports Terminated
 const watcher = system.actorOf((m, ctx) => {
-  if (m instanceof Terminated) send({ type: 'terminated', path: m.ref.path.toString(), addressTerminated: m.addressTerminated, at: Date.now() })
+  if (m instanceof Terminated)
+    send({ type: 'terminated', path: m.ref.path.toString(), addressTerminated: m.addressTerminated, at: Date.now() })
   else if (typeof m === 'object' && m !== null && 'watch' in m) ctx.watch((m as { watch: ActorRef }).watch)
 }, 'watcher')
 
@@ -61,7 +71,9 @@ process.on('message', (raw) => {
   void (async () => {
     switch (cmd.cmd) {
       case 'spawn': {
-        const ref = system.actorOf((m, ctx) => { ctx.sender?.tell(m, ctx.self) }, cmd.name)
+        const ref = system.actorOf((m, ctx) => {
+          ctx.sender?.tell(m, ctx.self)
+        }, cmd.name)
         created.set(cmd.name as string, ref)
         reply(ref.path.toSerializationFormat())
         return

@@ -43,21 +43,34 @@ export interface TestNode {
 
 const main = fileURLToPath(new URL('./node-main.ts', import.meta.url))
 const live = new Set<ChildProcess>()
-process.once('exit', () => { for (const p of live) p.kill('SIGKILL') })
+process.once('exit', () => {
+  for (const p of live) p.kill('SIGKILL')
+})
 
 /** Starts a test node in a child process; resolves once its actor system is up. */
 export function spawnNode(options: SpawnOptions): Promise<TestNode> {
   if (options.tls !== undefined) nodeCerts() // made here, inherited by the child: one CA for all
   const child = fork(main, [JSON.stringify(options)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   live.add(child)
-  const exited = new Promise<void>((resolve) => child.once('exit', () => { live.delete(child); resolve() }))
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      live.delete(child)
+      resolve()
+    }),
+  )
   const events: NodeEvent[] = []
   const waiters: { pred: (e: NodeEvent) => boolean; resolve: (e: NodeEvent) => void }[] = []
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
   let nextId = 1
   return new Promise<TestNode>((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('test node did not start in 20 s')) }, 20_000)
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`test node exited early (${code})`)) })
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error('test node did not start in 20 s'))
+    }, 20_000)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`test node exited early (${code})`))
+    })
     child.on('message', (raw) => {
       const m = raw as { type: string; id?: number; result?: unknown; error?: string; address?: string; uid?: string }
       if (m.type === 'ready') {
@@ -78,8 +91,17 @@ export function spawnNode(options: SpawnOptions): Promise<TestNode> {
             const found = events.find(pred)
             if (found !== undefined) return Promise.resolve(found)
             return new Promise<NodeEvent>((res, rej) => {
-              const t = setTimeout(() => rej(new Error(`no matching event within ${timeoutMs} ms; saw ${JSON.stringify(events)}`)), timeoutMs)
-              waiters.push({ pred, resolve: (e) => { clearTimeout(t); res(e) } })
+              const t = setTimeout(
+                () => rej(new Error(`no matching event within ${timeoutMs} ms; saw ${JSON.stringify(events)}`)),
+                timeoutMs,
+              )
+              waiters.push({
+                pred,
+                resolve: (e) => {
+                  clearTimeout(t)
+                  res(e)
+                },
+              })
             })
           },
           kill(signal = 'SIGKILL') {
@@ -97,7 +119,10 @@ export function spawnNode(options: SpawnOptions): Promise<TestNode> {
         events.push(e)
         for (let i = waiters.length - 1; i >= 0; i--) {
           const w = waiters[i]!
-          if (w.pred(e)) { waiters.splice(i, 1); w.resolve(e) }
+          if (w.pred(e)) {
+            waiters.splice(i, 1)
+            w.resolve(e)
+          }
         }
       }
     })

@@ -11,10 +11,15 @@ export interface Watch {
 /** Watches `target` from a fresh actor of `system`. */
 export function watchFrom(system: ActorSystem, target: ActorRef): Watch {
   let ready!: () => void
-  const readyP = new Promise<void>((r) => { ready = r })
+  const readyP = new Promise<void>((r) => {
+    ready = r
+  })
   const terminated = new Promise<{ msg: Terminated; at: number }>((resolve) => {
     const w = system.actorOf((m, ctx) => {
-      if (m === 'go') { ctx.watch(target); ready() } else if (m instanceof Terminated) resolve({ msg: m, at: performance.now() })
+      if (m === 'go') {
+        ctx.watch(target)
+        ready()
+      } else if (m instanceof Terminated) resolve({ msg: m, at: performance.now() })
     })
     w.tell('go')
   })

@@ -106,7 +106,9 @@ function remoteOptions(options: DemoOptions): RemoteOptions {
 /** The forked node: an echo actor at /user/pong; reports its address, stops on 'stop'. */
 async function pong(options: DemoOptions): Promise<void> {
   const system = await ActorSystem.create('pong', { remote: remoteOptions(options) })
-  system.actorOf((message, ctx) => { ctx.sender?.tell(message, ctx.self) }, 'pong')
+  system.actorOf((message, ctx) => {
+    ctx.sender?.tell(message, ctx.self)
+  }, 'pong')
   system.events.on('associated', (e) => console.log(`pong: associated with ${e.remote.toString()}`))
   // The parent is gone (it exited or was killed): nothing left to play with.
   process.once('disconnect', () => process.exit(0))
@@ -114,8 +116,14 @@ async function pong(options: DemoOptions): Promise<void> {
     if (message !== 'stop') return
     console.log('pong: shutting down: system.terminate()')
     system.terminate().then(
-      () => { console.log('pong: actor system terminated, exiting'); process.exit(0) },
-      (error: unknown) => { console.error('pong: terminate failed:', error); process.exit(1) },
+      () => {
+        console.log('pong: actor system terminated, exiting')
+        process.exit(0)
+      },
+      (error: unknown) => {
+        console.error('pong: terminate failed:', error)
+        process.exit(1)
+      },
     )
   })
   console.log(`pong: listening at ${system.address.toString()} (pid ${process.pid})`)
@@ -128,14 +136,22 @@ async function pong(options: DemoOptions): Promise<void> {
 function pongReady(child: ChildProcess, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`pong did not start within ${timeoutMs} ms`)), timeoutMs)
-    child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`pong exited before it was ready (${signal ?? code})`)) })
-    child.once('message', (message) => { clearTimeout(timer); resolve((message as { address: string }).address) })
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`pong exited before it was ready (${signal ?? code})`))
+    })
+    child.once('message', (message) => {
+      clearTimeout(timer)
+      resolve((message as { address: string }).address)
+    })
   })
 }
 
 function timeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
-  const expired = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms) })
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)
+  })
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer))
 }
 
@@ -165,8 +181,14 @@ class PingPong {
   #onTerminated!: (t: { message: Terminated; at: number }) => void
   readonly ref: ActorRef
 
-  constructor(system: ActorSystem, readonly pong: ActorRef, readonly window: number) {
-    this.terminated = new Promise((resolve) => { this.#onTerminated = resolve })
+  constructor(
+    system: ActorSystem,
+    readonly pong: ActorRef,
+    readonly window: number,
+  ) {
+    this.terminated = new Promise((resolve) => {
+      this.#onTerminated = resolve
+    })
     this.ref = system.actorOf((message, ctx) => {
       if (typeof message === 'number') this.#reply(message)
       else if (message instanceof Terminated) this.#onTerminated({ message, at: performance.now() })
@@ -231,13 +253,21 @@ async function ping(options: DemoOptions): Promise<boolean> {
     console.log(`ping: made a throwaway CA and node certificate in ${dir} (removed at exit)`)
   }
   const childArgs = ['--role', 'pong', '--transport', options.transport, ...(certs !== undefined ? ['--certs', certs] : [])]
-  const child = fork(fileURLToPath(import.meta.url), childArgs, { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(fileURLToPath(import.meta.url), childArgs, {
+    execArgv: process.execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code ?? 0)))
-  process.once('exit', () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  process.once('exit', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
 
   const self = { ...options, certs }
   // ping prints the events it gets itself (below): its logger writes errors only.
-  const [system, pongAddress] = await Promise.all([ActorSystem.create('ping', { logger: 'error', remote: remoteOptions(self) }), pongReady(child, 10_000)])
+  const [system, pongAddress] = await Promise.all([
+    ActorSystem.create('ping', { logger: 'error', remote: remoteOptions(self) }),
+    pongReady(child, 10_000),
+  ])
   let stoppedAt = Number.NaN
   const since = (): string => (Number.isNaN(stoppedAt) ? '' : ` (+${(performance.now() - stoppedAt).toFixed(0)} ms)`)
   system.events
@@ -278,8 +308,11 @@ async function ping(options: DemoOptions): Promise<boolean> {
       ['lost', `${count(run.lost)}${options.transport === 'udp' ? '  (udp: user messages at most once)' : ''}`],
     ]
     if (association !== undefined) {
-      rows.push(['association', `${count(association.messagesSent)} msgs / ${(association.bytesSent / 1e6).toFixed(1)} MB out, ` +
-        `${count(association.messagesReceived)} msgs / ${(association.bytesReceived / 1e6).toFixed(1)} MB in, ${count(association.dropped)} dropped`])
+      rows.push([
+        'association',
+        `${count(association.messagesSent)} msgs / ${(association.bytesSent / 1e6).toFixed(1)} MB out, ` +
+          `${count(association.messagesReceived)} msgs / ${(association.bytesReceived / 1e6).toFixed(1)} MB in, ${count(association.dropped)} dropped`,
+      ])
     }
     console.log('')
     for (const [name, value] of rows) console.log(`  ${name.padEnd(16)} ${value}`)
@@ -287,7 +320,9 @@ async function ping(options: DemoOptions): Promise<boolean> {
 
     stoppedAt = performance.now()
     if (options.kill) {
-      console.log(`ping: SIGKILL to pong (pid ${child.pid}): no goodbye; ${options.transport === 'udp' ? 'the failure detector has to notice' : 'a refused reconnect proves it gone'}`)
+      console.log(
+        `ping: SIGKILL to pong (pid ${child.pid}): no goodbye; ${options.transport === 'udp' ? 'the failure detector has to notice' : 'a refused reconnect proves it gone'}`,
+      )
       child.kill('SIGKILL')
     } else {
       console.log('ping: asking pong to shut its node down')
@@ -316,10 +351,13 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 if (options.role === 'pong') {
   await pong(options)
 } else {
-  setTimeout(() => {
-    console.error(`demo: still running after ${options.seconds + WATCHDOG_MS / 1000} s, giving up`)
-    process.exit(1)
-  }, options.seconds * 1000 + WATCHDOG_MS).unref()
+  setTimeout(
+    () => {
+      console.error(`demo: still running after ${options.seconds + WATCHDOG_MS / 1000} s, giving up`)
+      process.exit(1)
+    },
+    options.seconds * 1000 + WATCHDOG_MS,
+  ).unref()
   let ok = false
   try {
     ok = await ping(options)

@@ -41,7 +41,8 @@ export class ActorPath {
    */
   constructor(address: Address, elements: readonly string[], uid?: number) {
     for (const e of elements) {
-      if (!isValidPathElement(e)) throw new InvalidActorPathError(`${address}/${elements.join('/')}`, `malformed element ${JSON.stringify(e)}`)
+      if (!isValidPathElement(e))
+        throw new InvalidActorPathError(`${address}/${elements.join('/')}`, `malformed element ${JSON.stringify(e)}`)
     }
     if (uid !== undefined && !(Number.isSafeInteger(uid) && uid > 0)) {
       throw new InvalidActorPathError(`${address}/${elements.join('/')}#${uid}`, 'uid must be a positive safe integer')

@@ -56,7 +56,13 @@ function parseInteger(name: string, value: string, min: number, max: number): nu
   return n
 }
 
-function remoteOptions(transport: Transport, host: string, port: number, certs: string | undefined, log: (line: string) => void): RemoteOptions {
+function remoteOptions(
+  transport: Transport,
+  host: string,
+  port: number,
+  certs: string | undefined,
+  log: (line: string) => void,
+): RemoteOptions {
   let tls = {}
   if (transport === 'tls') {
     const dir = certs ?? defaultCertsDir()
@@ -87,8 +93,13 @@ async function node(args: string[]): Promise<number> {
   const port = parseInteger('port', values.port, 0, 65535)
   const log = (line: string): void => console.log(`node: ${line}`)
   // Every event is printed below, with a timestamp: the logger would only repeat them.
-  const system = await ActorSystem.create(values.name, { logger: 'silent', remote: remoteOptions(transport, values.host, port, values.certs, log) })
-  const echo = system.actorOf((message, ctx) => { ctx.sender?.tell(message, ctx.self) }, 'echo')
+  const system = await ActorSystem.create(values.name, {
+    logger: 'silent',
+    remote: remoteOptions(transport, values.host, port, values.certs, log),
+  })
+  const echo = system.actorOf((message, ctx) => {
+    ctx.sender?.tell(message, ctx.self)
+  }, 'echo')
 
   const event = (line: string): void => console.log(`node: ${clock()} ${line}`)
   system.events
@@ -145,7 +156,8 @@ async function ping(args: string[]): Promise<number> {
   if (path.address.isLocal) throw new UsageError(`${path.toString()} is not a remote path (helios.tcp|tls|udp://system@host:port/...)`)
   const transport = path.address.protocol.slice('helios.'.length) as Transport
   const asked = parseTransport(values.transport)
-  if (asked !== undefined && asked !== transport) throw new UsageError(`--transport ${asked} does not match the path's ${path.address.protocol}`)
+  if (asked !== undefined && asked !== transport)
+    throw new UsageError(`--transport ${asked} does not match the path's ${path.address.protocol}`)
 
   const log = (line: string): void => console.log(`ping: ${line}`)
   // Trouble (a refused connection, a refused handshake) goes to stderr through the default logger.
@@ -181,7 +193,9 @@ async function ping(args: string[]): Promise<number> {
     console.log(`${count} asks, ${rtts.length} replies, ${count - rtts.length} without reply`)
     if (sorted.length > 0) {
       const f = (x: number): string => x.toFixed(2)
-      console.log(`round trip min/p50/avg/p99/max = ${f(sorted[0] as number)}/${f(at(50))}/${f(avg)}/${f(at(99))}/${f(sorted[sorted.length - 1] as number)} ms`)
+      console.log(
+        `round trip min/p50/avg/p99/max = ${f(sorted[0] as number)}/${f(at(50))}/${f(avg)}/${f(at(99))}/${f(sorted[sorted.length - 1] as number)} ms`,
+      )
     }
     return rtts.length === count ? 0 : 1
   } finally {

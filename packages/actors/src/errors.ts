@@ -72,8 +72,11 @@ export class ActorNotFound extends HeliosActorError {
   /** Why the node could not be reached, when known (the remoting's last connect failure or refusal). */
   readonly reason: string | undefined
   constructor(path: string, options?: { cause?: unknown; reason?: string | undefined }) {
-    super('ERR_ACTOR_NOT_FOUND', `no actor found at ${path}${options?.reason === undefined ? '' : ` (${options.reason})`}`,
-      options?.cause === undefined ? undefined : { cause: options.cause })
+    super(
+      'ERR_ACTOR_NOT_FOUND',
+      `no actor found at ${path}${options?.reason === undefined ? '' : ` (${options.reason})`}`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    )
     this.path = path
     this.reason = options?.reason
   }

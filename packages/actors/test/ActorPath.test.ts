@@ -8,14 +8,13 @@ const port = fc.integer({ min: 0, max: 65535 })
 const remoteAddress = fc
   .tuple(fc.constantFrom('helios.tcp' as const, 'helios.tls' as const, 'helios.udp' as const), systemName, host, port)
   .map(([p, s, h, n]) => new Address(p, s, h, n))
-const address = fc.oneof(remoteAddress, systemName.map((s) => Address.local(s)))
-const element = fc
-  .stringMatching(/^[A-Za-z0-9_\-~$+=:@!*',;&.]{1,12}$/)
-  .filter((e) => e !== '.' && e !== '..')
+const address = fc.oneof(
+  remoteAddress,
+  systemName.map((s) => Address.local(s)),
+)
+const element = fc.stringMatching(/^[A-Za-z0-9_\-~$+=:@!*',;&.]{1,12}$/).filter((e) => e !== '.' && e !== '..')
 const uid = fc.option(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), { nil: undefined })
-const path = fc
-  .tuple(address, fc.array(element, { minLength: 1, maxLength: 5 }), uid)
-  .map(([a, e, u]) => new ActorPath(a, e, u))
+const path = fc.tuple(address, fc.array(element, { minLength: 1, maxLength: 5 }), uid).map(([a, e, u]) => new ActorPath(a, e, u))
 
 test('formats a remote path with host, port, elements and uid', (t) => {
   const p = new ActorPath(new Address('helios.tcp', 'A', '127.0.0.1', 41234), ['user', 'a', 'b'], 17)

@@ -14,7 +14,9 @@ import { TestProbe } from './helpers/TestProbe.js'
 test('a local-only system has the address helios://name and paths under /user', async (t) => {
   const system = await ActorSystem.create('A')
   t.is(system.address.toString(), 'helios://A')
-  const echo = system.actorOf((message, ctx) => { ctx.sender?.tell(message, ctx.self) }, 'echo')
+  const echo = system.actorOf((message, ctx) => {
+    ctx.sender?.tell(message, ctx.self)
+  }, 'echo')
   t.is(echo.path.toString(), 'helios://A/user/echo')
   t.true(typeof echo.path.uid === 'number' && echo.path.uid > 0 && echo.path.uid < 2 ** 32)
   t.is(typeof system.nodeUid, 'bigint')
@@ -23,7 +25,9 @@ test('a local-only system has the address helios://name and paths under /user', 
 
 test('ask resolves with the reply of an echo actor', async (t) => {
   const system = await ActorSystem.create('A')
-  const echo = system.actorOf((message, ctx) => { ctx.sender?.tell(message, ctx.self) }, 'echo')
+  const echo = system.actorOf((message, ctx) => {
+    ctx.sender?.tell(message, ctx.self)
+  }, 'echo')
   t.is(await system.ask<string>(echo, 'hello', { timeoutMs: 1000 }), 'hello')
   await system.terminate()
 })
@@ -45,7 +49,9 @@ test('a late reply to a timed-out ask is a dead letter', async (t) => {
   const clock = new ManualClock()
   const system = await ActorSystem.create('A', { clock })
   let asker: ActorRef | undefined
-  const slow = system.actorOf((_m, ctx) => { asker = ctx.sender })
+  const slow = system.actorOf((_m, ctx) => {
+    asker = ctx.sender
+  })
   const reply = system.ask(slow, 'q', { timeoutMs: 10 })
   await new Promise<void>((resolve) => setImmediate(resolve))
   clock.advance(10)
@@ -71,7 +77,10 @@ test('handles messages one at a time and in order even when the behavior is asyn
   })
   for (let i = 0; i < 50; i++) worker.tell(i)
   const got = await probe.take(50)
-  t.deepEqual(got, Array.from({ length: 50 }, (_, i) => i))
+  t.deepEqual(
+    got,
+    Array.from({ length: 50 }, (_, i) => i),
+  )
   t.is(maxRunning, 1)
   await system.terminate()
 })
@@ -96,7 +105,9 @@ test('delivers 100,000 local messages in order', async (t) => {
 test('keeps per-sender order when two actors ping-pong 10,000 times', async (t) => {
   const system = await ActorSystem.create('A')
   const finished = new Promise<number>((resolve) => {
-    const pong = system.actorOf((message: number, ctx) => { ctx.sender?.tell(message + 1, ctx.self) }, 'pong')
+    const pong = system.actorOf((message: number, ctx) => {
+      ctx.sender?.tell(message + 1, ctx.self)
+    }, 'pong')
     const ping = system.actorOf((message: number, ctx) => {
       if (message >= 10_000) resolve(message)
       else pong.tell(message, ctx.self)
@@ -113,9 +124,14 @@ test('lets other actors progress while one actor has a long backlog', async (t) 
   const done = new Promise<void>((resolve) => {
     const busy = system.actorOf((m: number) => {
       if (m === 0) order.push('busy-first')
-      if (m === 999) { order.push('busy-last'); resolve() }
+      if (m === 999) {
+        order.push('busy-last')
+        resolve()
+      }
     })
-    const other = system.actorOf(() => { order.push('other') })
+    const other = system.actorOf(() => {
+      order.push('other')
+    })
     for (let i = 0; i < 1000; i++) busy.tell(i)
     other.tell('x')
   })
@@ -137,7 +153,9 @@ test('refuses a taken, reserved or malformed actor name', async (t) => {
 
 test('actorSelection resolves a live local actor, including by a relative path', async (t) => {
   const system = await ActorSystem.create('A')
-  const parent = system.actorOf((_m, ctx) => { ctx.sender?.tell(ctx.actorOf(() => {}, 'child')) }, 'parent')
+  const parent = system.actorOf((_m, ctx) => {
+    ctx.sender?.tell(ctx.actorOf(() => {}, 'child'))
+  }, 'parent')
   const child = await system.ask<ActorRef>(parent, 'make', { timeoutMs: 1000 })
   const viaAbsolute = await system.actorSelection('helios://A/user/parent/child').resolveOne({ timeoutMs: 100 })
   const viaRelative = await system.actorSelection('/user/parent/child').resolveOne()
@@ -161,7 +179,9 @@ test('actorSelection rejects with ActorNotFound when no actor lives at the path'
 test('a PoisonPill stops the actor after the messages sent before it', async (t) => {
   const system = await ActorSystem.create('A')
   const probe = new TestProbe(system)
-  const actor = system.actorOf((m) => { probe.ref.tell(m) })
+  const actor = system.actorOf((m) => {
+    probe.ref.tell(m)
+  })
   actor.tell(1)
   actor.tell(2)
   actor.tell(PoisonPill)
@@ -203,7 +223,12 @@ test('terminate fails pending asks', async (t) => {
 test('terminate completes even while a behavior awaits a promise that never settles', async (t) => {
   const system = await ActorSystem.create('A')
   const started = new Promise<void>((resolve) => {
-    system.actorOf(() => { resolve(); return new Promise<void>(() => {}) }).tell('hang')
+    system
+      .actorOf(() => {
+        resolve()
+        return new Promise<void>(() => {})
+      })
+      .tell('hang')
   })
   await started
   await system.terminate()
@@ -226,8 +251,19 @@ test('an actor that keeps sending to itself does not starve timers and I/O', asy
   const system = await ActorSystem.create('A')
   let syncCount = 0
   let asyncCount = 0
-  system.actorOf((m, ctx) => { syncCount++; ctx.self.tell(m) }).tell('spin')
-  system.actorOf(async (m, ctx) => { await Promise.resolve(); asyncCount++; ctx.self.tell(m) }).tell('spin')
+  system
+    .actorOf((m, ctx) => {
+      syncCount++
+      ctx.self.tell(m)
+    })
+    .tell('spin')
+  system
+    .actorOf(async (m, ctx) => {
+      await Promise.resolve()
+      asyncCount++
+      ctx.self.tell(m)
+    })
+    .tell('spin')
   await new Promise<void>((resolve) => setTimeout(resolve, 5))
   t.true(syncCount > 0)
   t.true(asyncCount > 0)

@@ -35,12 +35,25 @@ test('a send starts the handshake; messages wait until a response echoing our no
   node.control(a).up()
   node.user(a).up()
   node.flush()
-  t.deepEqual(node.user(a).take().map((p) => p.type), ['handshake-request'], 'nothing but the handshake before the answer')
+  t.deepEqual(
+    node
+      .user(a)
+      .take()
+      .map((p) => p.type),
+    ['handshake-request'],
+    'nothing but the handshake before the answer',
+  )
   t.is(a.queuedMessages, 2)
   a.onHandshakeResponse(7n, node.control(a).lastNonce())
   node.flush()
   t.is(a.state.kind, 'established')
-  t.deepEqual(node.user(a).take().map((p) => (p.type === 'user-envelope' ? p.message : p.type)), ['one', 'two'])
+  t.deepEqual(
+    node
+      .user(a)
+      .take()
+      .map((p) => (p.type === 'user-envelope' ? p.message : p.type)),
+    ['one', 'two'],
+  )
   t.deepEqual(node.of('associated'), [{ uid: 7n, localUid: 1n }])
 })
 
@@ -54,7 +67,7 @@ test('a response that does not echo a nonce of ours establishes nothing and is r
   t.regex(String(node.of('handshakeFailed')[0]?.reason), /does not echo a nonce this node sent/)
 })
 
-test('the peer\'s request is answered with its nonce and makes us dial; only the answer to our own request establishes', (t) => {
+test("the peer's request is answered with its nonce and makes us dial; only the answer to our own request establishes", (t) => {
   const node = new FakeNode()
   const a = node.peer()
   t.is(a.onHandshakeRequest(7n, 555n), 'accepted')
@@ -62,36 +75,61 @@ test('the peer\'s request is answered with its nonce and makes us dial; only the
   t.is(node.control(a).connects, 1)
   node.control(a).up()
   const sent = node.control(a).take()
-  t.deepEqual(sent.map((p) => p.type), ['handshake-request', 'handshake-response'])
+  t.deepEqual(
+    sent.map((p) => p.type),
+    ['handshake-request', 'handshake-response'],
+  )
   const response = sent[1]
-  t.true(response?.type === 'handshake-response' && response.nonce === 555n, 'our response echoes the peer\'s nonce')
-  t.true(a.accepts(7n), 'the claimed uid\'s frames are read meanwhile')
+  t.true(response?.type === 'handshake-response' && response.nonce === 555n, "our response echoes the peer's nonce")
+  t.true(a.accepts(7n), "the claimed uid's frames are read meanwhile")
   t.false(a.accepts(8n))
   const request = sent[0]
   a.onHandshakeResponse(7n, request?.type === 'handshake-request' ? request.nonce : 0n)
   t.is(a.state.kind, 'established')
 })
 
-test('after a reconnect nothing but the handshake goes out until the answer to the new connection\'s nonce; an older nonce is stale', (t) => {
+test("after a reconnect nothing but the handshake goes out until the answer to the new connection's nonce; an older nonce is stale", (t) => {
   const node = new FakeNode()
   const a = establish(node)
   const watcher = new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1')
   const echo = node.ref(`${ECHO}#42`, a)
   const oldNonce = a.handshake.nonce
   node.control(a).down()
-  t.deepEqual(node.of('disassociated').map((e) => e.reason), ['connection reset'])
+  t.deepEqual(
+    node.of('disassociated').map((e) => e.reason),
+    ['connection reset'],
+  )
   echo.sendSystemMessage({ kind: 'watch', watchee: echo, watcher })
   echo.tell('queued')
   node.control(a).up()
   node.flush()
-  t.deepEqual(node.control(a).take().map((p) => p.type), ['handshake-request'])
+  t.deepEqual(
+    node
+      .control(a)
+      .take()
+      .map((p) => p.type),
+    ['handshake-request'],
+  )
   a.onHandshakeResponse(7n, oldNonce)
   node.flush()
-  t.deepEqual(node.control(a).take(), [], 'an answer to the old connection\'s request confirms nothing')
+  t.deepEqual(node.control(a).take(), [], "an answer to the old connection's request confirms nothing")
   a.onHandshakeResponse(7n, a.handshake.nonce)
   node.flush()
-  t.deepEqual(node.control(a).take().map((p) => p.type).filter((x) => x !== 'compression-advertisement'), ['system-envelope'])
-  t.deepEqual(node.user(a).take().map((p) => (p.type === 'user-envelope' ? p.message : p.type)), ['queued'])
+  t.deepEqual(
+    node
+      .control(a)
+      .take()
+      .map((p) => p.type)
+      .filter((x) => x !== 'compression-advertisement'),
+    ['system-envelope'],
+  )
+  t.deepEqual(
+    node
+      .user(a)
+      .take()
+      .map((p) => (p.type === 'user-envelope' ? p.message : p.type)),
+    ['queued'],
+  )
   t.is(a.info().reconnects, 1)
 })
 
@@ -102,13 +140,27 @@ test('unacknowledged system messages are sent again after a confirmed reconnect;
   const refs = [1, 2, 3].map((i) => node.ref(`${PEER}/user/x${i}#${i}`, a))
   for (const r of refs) r.sendSystemMessage({ kind: 'watch', watchee: r, watcher })
   node.flush()
-  t.deepEqual(node.control(a).take().filter((p) => p.type === 'system-envelope').map((p) => (p.type === 'system-envelope' ? p.seq : 0)), [1, 2, 3])
+  t.deepEqual(
+    node
+      .control(a)
+      .take()
+      .filter((p) => p.type === 'system-envelope')
+      .map((p) => (p.type === 'system-envelope' ? p.seq : 0)),
+    [1, 2, 3],
+  )
   a.handle({ type: 'ack', cumulative: 2, selective: [] })
   node.control(a).down()
   node.control(a).up()
   a.onHandshakeResponse(7n, node.control(a).lastNonce())
   node.flush()
-  t.deepEqual(node.control(a).take().filter((p) => p.type === 'system-envelope').map((p) => (p.type === 'system-envelope' ? p.seq : 0)), [3])
+  t.deepEqual(
+    node
+      .control(a)
+      .take()
+      .filter((p) => p.type === 'system-envelope')
+      .map((p) => (p.type === 'system-envelope' ? p.seq : 0)),
+    [3],
+  )
   t.is(a.info().systemMessagesResent, 1)
 })
 
@@ -120,7 +172,11 @@ test('a restart claim is not believed: the established uid stays, the address is
   t.true(a.verifying(99n))
   node.flush()
   const ask = node.control(a).take()
-  t.deepEqual(ask.map((p) => p.type), ['handshake-request'], 'our request goes to the address on the established connection')
+  t.deepEqual(
+    ask.map((p) => p.type),
+    ['handshake-request'],
+    'our request goes to the address on the established connection',
+  )
   const request = ask[0]
   // Whoever is at the address answers our request: the old incarnation, alive.
   a.onHandshakeResponse(7n, request?.type === 'handshake-request' ? request.nonce : 0n)
@@ -132,7 +188,13 @@ test('a restart claim is not believed: the established uid stays, the address is
   // Traffic with the live incarnation goes on.
   node.ref(ECHO, a).tell('still here')
   node.flush()
-  t.deepEqual(node.user(a).take().map((p) => p.type), ['user-envelope'])
+  t.deepEqual(
+    node
+      .user(a)
+      .take()
+      .map((p) => p.type),
+    ['user-envelope'],
+  )
 })
 
 test('a claim repeated every 100 ms while the old uid answers costs nothing: no quarantine, no dropped message', (t) => {
@@ -146,7 +208,10 @@ test('a claim repeated every 100 ms while the old uid answers costs nothing: no 
     a.onHandshakeResponse(7n, node.control(a).lastNonce()) // the live node answers each verification
     echo.tell(i)
     node.flush()
-    delivered += node.user(a).take().filter((p) => p.type === 'user-envelope').length
+    delivered += node
+      .user(a)
+      .take()
+      .filter((p) => p.type === 'user-envelope').length
     node.clock.advance(100)
   }
   t.is(delivered, 50)
@@ -172,10 +237,13 @@ test('a restart proven at the address ends the old incarnation and a successor t
   t.is(a.successor, next)
   t.is(next?.state.kind, 'established')
   t.is(next?.uid, 99n)
-  t.is(node.registry.get(PEER), next, 'the registry\'s current association for the address')
+  t.is(node.registry.get(PEER), next, "the registry's current association for the address")
   t.regex(String(node.of('quarantined')[0]?.reason), /node restarted \(uid 99 confirmed at/)
   t.deepEqual(node.of('addressTerminated'), [{ address: PEER }], 'watchers of the old incarnation are told')
-  t.deepEqual(node.of('deadLetter').map((e) => e.message), ['for the old actor'])
+  t.deepEqual(
+    node.of('deadLetter').map((e) => e.message),
+    ['for the old actor'],
+  )
   // The successor answers the claimant's request (its nonce) and sends what was sent by path.
   const successor = next as Association
   node.control(successor).up()
@@ -184,10 +252,20 @@ test('a restart proven at the address ends the old incarnation and a successor t
   node.flush()
   const control = node.control(successor).take()
   t.true(control.some((p) => p.type === 'handshake-response' && p.nonce === 5n))
-  t.deepEqual(node.user(successor).take().filter((p) => p.type === 'user-envelope').map((p) => (p.type === 'user-envelope' ? p.message : 0)), ['for whoever lives there'])
+  t.deepEqual(
+    node
+      .user(successor)
+      .take()
+      .filter((p) => p.type === 'user-envelope')
+      .map((p) => (p.type === 'user-envelope' ? p.message : 0)),
+    ['for whoever lives there'],
+  )
   // Refs bound to the old association: by path they move on, to one actor incarnation they are dead.
   oldActor.tell('again')
-  t.deepEqual(node.of('deadLetter').map((e) => e.message), ['for the old actor', 'again'])
+  t.deepEqual(
+    node.of('deadLetter').map((e) => e.message),
+    ['for the old actor', 'again'],
+  )
   const watcher = new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1')
   oldActor.sendSystemMessage({ kind: 'watch', watchee: oldActor, watcher })
   t.like(watcher.system[0], { kind: 'deathWatchNotification', addressTerminated: true })
@@ -199,23 +277,37 @@ test('a restart claim that nobody confirms at the address expires after the hand
   const node = new FakeNode({ handshakeTimeoutMs: 3000 })
   const a = establish(node)
   a.onHandshakeRequest(99n, 5n)
-  for (let i = 0; i < 3; i++) { a.handle({ type: 'heartbeat-reply', uid: 7n }); node.tick() }
+  for (let i = 0; i < 3; i++) {
+    a.handle({ type: 'heartbeat-reply', uid: 7n })
+    node.tick()
+  }
   t.false(a.verifying(99n))
   t.is(a.state.kind, 'established')
   t.regex(String(node.of('handshakeFailed').at(-1)?.reason), /no answer naming it at .* within 3000 ms/)
 })
 
 test('the failure detector quarantines a silent peer, and heartbeat replies keep a live one', (t) => {
-  const node = new FakeNode({ heartbeatIntervalMs: 1000, failureDetector: { threshold: 8, acceptableHeartbeatPauseMs: 3000, minStdDeviationMs: 100 } })
+  const node = new FakeNode({
+    heartbeatIntervalMs: 1000,
+    failureDetector: { threshold: 8, acceptableHeartbeatPauseMs: 3000, minStdDeviationMs: 100 },
+  })
   const a = establish(node)
   for (let i = 0; i < 20; i++) {
     node.tick()
-    t.true(node.control(a).take().some((p) => p.type === 'heartbeat'))
+    t.true(
+      node
+        .control(a)
+        .take()
+        .some((p) => p.type === 'heartbeat'),
+    )
     a.handle({ type: 'heartbeat-reply', uid: 7n })
   }
   t.is(a.state.kind, 'established')
   let ticks = 0
-  while (a.state.kind === 'established' && ticks < 30) { node.tick(); ticks++ }
+  while (a.state.kind === 'established' && ticks < 30) {
+    node.tick()
+    ticks++
+  }
   t.is(a.state.kind, 'quarantined')
   t.true(ticks >= 3 && ticks <= 6, `declared after ${ticks} silent intervals`)
   t.is(node.of('unreachable').length, 1)
@@ -225,7 +317,10 @@ test('the failure detector quarantines a silent peer, and heartbeat replies keep
 test('a pause of this process is not held against the peer', (t) => {
   const node = new FakeNode({ heartbeatIntervalMs: 1000, failureDetector: { threshold: 8, acceptableHeartbeatPauseMs: 3000 } })
   const a = establish(node)
-  for (let i = 0; i < 5; i++) { node.tick(); a.handle({ type: 'heartbeat-reply', uid: 7n }) }
+  for (let i = 0; i < 5; i++) {
+    node.tick()
+    a.handle({ type: 'heartbeat-reply', uid: 7n })
+  }
   node.clock.advance(30_000) // SIGSTOP: no tick ran, no reply was read
   node.registry.forgivePause()
   node.registry.tick(node.clock.now())
@@ -272,8 +367,14 @@ test('messages sent to a quarantined address wait in a successor that looks for 
   t.is(node.control(next).connects, 1)
   node.tick(5)
   t.is(next.state.kind, 'idle')
-  t.deepEqual(node.of('dropped').map((e) => e.reason), [`handshake with ${PEER} timed out after 5000 ms`])
-  t.deepEqual(node.of('deadLetter').map((e) => e.message), ['held'])
+  t.deepEqual(
+    node.of('dropped').map((e) => e.reason),
+    [`handshake with ${PEER} timed out after 5000 ms`],
+  )
+  t.deepEqual(
+    node.of('deadLetter').map((e) => e.message),
+    ['held'],
+  )
   node.tick()
   t.not(node.peer(), next, 'the idle successor was forgotten')
 })
@@ -285,14 +386,28 @@ test('a held message is delivered when a new incarnation answers at the address'
   node.ref(ECHO, a).tell('held')
   const next = node.peer()
   establish(node, 99n, next, false)
-  t.deepEqual(node.user(next).take().filter((p) => p.type === 'user-envelope').map((p) => (p.type === 'user-envelope' ? p.message : 0)), ['held'])
+  t.deepEqual(
+    node
+      .user(next)
+      .take()
+      .filter((p) => p.type === 'user-envelope')
+      .map((p) => (p.type === 'user-envelope' ? p.message : 0)),
+    ['held'],
+  )
 })
 
 test('a quarantined uid is refused and told so, whatever association is current for the address', (t) => {
   const node = new FakeNode()
   const a = establish(node)
   a.quarantine('unreachable (test)', 'unreachable')
-  t.deepEqual(node.control(a).take().map((p) => p.type), ['quarantined'], 'the peer is told')
+  t.deepEqual(
+    node
+      .control(a)
+      .take()
+      .map((p) => p.type),
+    ['quarantined'],
+    'the peer is told',
+  )
   const next = node.peer()
   t.is(next.onHandshakeRequest(7n, 3n), 'refused')
   t.is(next.quarantinedNoticeFor(7n)?.[0], 0x06)
@@ -363,7 +478,10 @@ test('a handshake that times out with a watch waiting quarantines (the watcher i
   t.is(watched.state.kind, 'quarantined')
   t.deepEqual(node.of('addressTerminated'), [{ address: PEER }])
   t.is(other.state.kind, 'idle')
-  t.deepEqual(node.of('dropped').map((e) => e.recipient), ['helios.tcp://C@127.0.0.1:3/user/x'])
+  t.deepEqual(
+    node.of('dropped').map((e) => e.recipient),
+    ['helios.tcp://C@127.0.0.1:3/user/x'],
+  )
 })
 
 test('an address quarantined as unreachable is probed later: who answers there is found out without any send', (t) => {
@@ -385,7 +503,13 @@ test('over udp the peer that does not know this node makes it introduce itself a
   node.control(a).take()
   a.handle({ type: 'disassociate', reason: 6, detail: '' })
   node.flush()
-  t.deepEqual(node.control(a).take().map((p) => p.type), ['handshake-request'])
+  t.deepEqual(
+    node
+      .control(a)
+      .take()
+      .map((p) => p.type),
+    ['handshake-request'],
+  )
   a.handle({ type: 'disassociate', reason: 6, detail: '' })
   t.deepEqual(node.control(a).take(), [], 'at most once per 100 ms')
 })
@@ -393,17 +517,32 @@ test('over udp the peer that does not know this node makes it introduce itself a
 test('user messages from the peer that never arrived (a gap in their numbering) are reported with their count', (t) => {
   const node = new FakeNode()
   const a = establish(node)
-  const envelope = (seq: number) => ({ type: 'user-envelope' as const, seq, recipient: 'helios.tcp://A@127.0.0.1:1/user/x', sender: undefined, message: seq })
+  const envelope = (seq: number) => ({
+    type: 'user-envelope' as const,
+    seq,
+    recipient: 'helios.tcp://A@127.0.0.1:1/user/x',
+    sender: undefined,
+    message: seq,
+  })
   for (const seq of [1, 2, 3, 7, 8]) a.handle(envelope(seq))
   node.tick()
-  t.deepEqual(node.of('dropped').map((e) => e.reason), [`3 user messages from ${PEER} never arrived (lost in transit: a connection was cut or datagrams were lost)`])
+  t.deepEqual(
+    node.of('dropped').map((e) => e.reason),
+    [`3 user messages from ${PEER} never arrived (lost in transit: a connection was cut or datagrams were lost)`],
+  )
   t.is(a.info().lostInTransit, 3)
   node.tick()
   t.is(node.of('dropped').length, 1, 'reported once')
   // The receiver tells the sender what arrived: once 100 ms after the last message.
   node.clock.advance(100)
   node.flush()
-  t.deepEqual(node.control(a).take().filter((p) => p.type === 'user-ack'), [{ type: 'user-ack', seq: 8 }])
+  t.deepEqual(
+    node
+      .control(a)
+      .take()
+      .filter((p) => p.type === 'user-ack'),
+    [{ type: 'user-ack', seq: 8 }],
+  )
 })
 
 test('what the peer never confirmed when the association ends is reported as dropped, with its count', (t) => {
@@ -418,7 +557,7 @@ test('what the peer never confirmed when the association ends is reported as dro
   t.is(a.info().dropped, 2)
 })
 
-test('after both sides quarantined each other, the peer\'s notice reaches the association looking for it: the pair goes on under a new uid', (t) => {
+test("after both sides quarantined each other, the peer's notice reaches the association looking for it: the pair goes on under a new uid", (t) => {
   const node = new FakeNode()
   const a = establish(node)
   a.quarantine('unreachable (test)', 'unreachable')
@@ -428,7 +567,7 @@ test('after both sides quarantined each other, the peer\'s notice reaches the as
   t.is(probe.state.kind, 'retired')
   const next = node.peer()
   t.not(next.localUid, 1n)
-  t.is(next.onHandshakeRequest(7n, 9n), 'accepted', 'the peer\'s old uid is forgiven on this new pair')
+  t.is(next.onHandshakeRequest(7n, 9n), 'accepted', "the peer's old uid is forgiven on this new pair")
 })
 
 test('a new claimant gets the whole handshake timeout, however long the association was looking; its uid is not refused if it never confirms', (t) => {

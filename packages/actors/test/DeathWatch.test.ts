@@ -79,7 +79,9 @@ test('stop stops children first, then the actor', async (t) => {
   const system = await ActorSystem.create('A')
   const probe = new TestProbe(system)
   const parent = system.actorOf((_m, ctx) => {
-    const child = ctx.actorOf((_m2, ctx2) => { ctx2.sender?.tell(ctx2.actorOf(() => {}, 'grandchild')) }, 'child')
+    const child = ctx.actorOf((_m2, ctx2) => {
+      ctx2.sender?.tell(ctx2.actorOf(() => {}, 'grandchild'))
+    }, 'child')
     ctx.sender?.tell(child)
   }, 'parent')
   const child = await system.ask<ActorRef>(parent, 'make')
@@ -110,7 +112,10 @@ test('ctx.stop() without argument stops the actor after its current message; lat
   actor.tell('a')
   actor.tell('stop')
   actor.tell('b')
-  t.deepEqual((await probe.take(3)).map((m) => (m instanceof Terminated ? 'terminated' : m)), ['a', 'stop', 'terminated'])
+  t.deepEqual(
+    (await probe.take(3)).map((m) => (m instanceof Terminated ? 'terminated' : m)),
+    ['a', 'stop', 'terminated'],
+  )
   actor.tell('c')
   t.deepEqual(
     deadLetters.map((d) => d.message),
@@ -124,12 +129,16 @@ test('ctx.stop() without argument stops the actor after its current message; lat
 test('a ref to a stopped actor recreated under the same name resolves to dead letters', async (t) => {
   const system = await ActorSystem.create('A')
   const probe = new TestProbe(system)
-  const first = system.actorOf((m) => { probe.ref.tell(['first', m]) }, 'worker')
+  const first = system.actorOf((m) => {
+    probe.ref.tell(['first', m])
+  }, 'worker')
   const w = watcher(system, probe)
   await system.ask(w, { watch: first })
   system.stop(first)
   await probe.next()
-  const second = system.actorOf((m) => { probe.ref.tell(['second', m]) }, 'worker')
+  const second = system.actorOf((m) => {
+    probe.ref.tell(['second', m])
+  }, 'worker')
   t.not(second.path.uid, first.path.uid)
   t.is(second.path.toString(), first.path.toString())
   const oldRef = system.resolveActorRef(first.path.toSerializationFormat())
@@ -186,14 +195,19 @@ test('an async behavior that rejects stops its actor and its children', async (t
   await system.ask(w, { watch: kid })
   fragile.tell('fail')
   t.is(((await failed).error as Error).message, 'async boom')
-  t.deepEqual(((await probe.take(2)) as Terminated[]).map((m) => m.ref.path.name), ['kid', 'fragile'])
+  t.deepEqual(
+    ((await probe.take(2)) as Terminated[]).map((m) => m.ref.path.name),
+    ['kid', 'fragile'],
+  )
   await system.terminate()
 })
 
 test('events are published on diagnostics channels only when subscribed', async (t) => {
   const system = await ActorSystem.create('A')
   const seen: unknown[] = []
-  const onMessage = (message: unknown): void => { seen.push(message) }
+  const onMessage = (message: unknown): void => {
+    seen.push(message)
+  }
   t.false(system.events.wants('deadLetter'))
   subscribe('helios:deadLetter', onMessage)
   try {
@@ -214,8 +228,12 @@ test('events are published on diagnostics channels only when subscribed', async 
 
 test('a listener that throws does not disturb the system; the error is logged', async (t) => {
   const errors: string[] = []
-  const system = await ActorSystem.create('A', { logger: { level: 'error', sink: { info: () => {}, warn: () => {}, error: (m) => errors.push(m) } } })
-  system.events.on('deadLetter', () => { throw new Error('bad listener') })
+  const system = await ActorSystem.create('A', {
+    logger: { level: 'error', sink: { info: () => {}, warn: () => {}, error: (m) => errors.push(m) } },
+  })
+  system.events.on('deadLetter', () => {
+    throw new Error('bad listener')
+  })
   const later: unknown[] = []
   system.events.on('deadLetter', (d) => later.push(d.message))
   system.deadLetters.tell('x')
@@ -241,15 +259,27 @@ test('a watcher with a full bounded mailbox still gets its Terminated', async (t
   const system = await ActorSystem.create('A')
   const target = system.actorOf(() => {}, 'target')
   let release: () => void = () => {}
-  const gate = new Promise<void>((resolve) => { release = resolve })
+  const gate = new Promise<void>((resolve) => {
+    release = resolve
+  })
   let watching: () => void = () => {}
-  const watched = new Promise<void>((resolve) => { watching = resolve })
+  const watched = new Promise<void>((resolve) => {
+    watching = resolve
+  })
   let w: ActorRef | undefined
   const got = new Promise<Terminated>((resolve) => {
-    w = system.actorOf(async (m, ctx) => {
-      if (m === 'watch') { ctx.watch(target); watching(); await gate }
-      if (m instanceof Terminated) resolve(m)
-    }, 'w', { mailboxCapacity: 1 })
+    w = system.actorOf(
+      async (m, ctx) => {
+        if (m === 'watch') {
+          ctx.watch(target)
+          watching()
+          await gate
+        }
+        if (m instanceof Terminated) resolve(m)
+      },
+      'w',
+      { mailboxCapacity: 1 },
+    )
     w.tell('watch')
   })
   await watched
@@ -268,13 +298,17 @@ test('stopping an actor whose async behavior is pending takes effect at once and
   const probe = new TestProbe(system)
   let finishHandling: () => void = () => {}
   const started = new Promise<void>((resolve) => {
-    system.actorOf(async (m) => {
-      if (m === 'slow') {
-        resolve()
-        await new Promise<void>((r) => { finishHandling = r })
-        throw new Error('ignored: the actor was already stopped')
-      }
-    }, 'slow').tell('slow')
+    system
+      .actorOf(async (m) => {
+        if (m === 'slow') {
+          resolve()
+          await new Promise<void>((r) => {
+            finishHandling = r
+          })
+          throw new Error('ignored: the actor was already stopped')
+        }
+      }, 'slow')
+      .tell('slow')
   })
   await started
   const slow = system.resolveActorRef('helios://A/user/slow')

@@ -4,7 +4,9 @@ import { Dispatcher, type Runnable } from '../src/internal/Dispatcher.js'
 /** A cell that has more work until stopped: each run handles `throughput` messages and asks to run again. */
 function spinner(t: import('ava').ExecutionContext, d: Dispatcher): Runnable & { handled: number } {
   let stopped = false
-  t.teardown(() => { stopped = true })
+  t.teardown(() => {
+    stopped = true
+  })
   const cell = {
     handled: 0,
     run(throughput: number): number {
@@ -21,7 +23,12 @@ const turn = (): Promise<void> => new Promise((r) => setImmediate(r))
 test('runNow runs queued cells at once, without waiting for the microtask', (t) => {
   const d = new Dispatcher(10, 100)
   let ran = 0
-  d.schedule({ run: () => { ran++; return 1 } })
+  d.schedule({
+    run: () => {
+      ran++
+      return 1
+    },
+  })
   d.runNow()
   t.is(ran, 1)
 })
@@ -54,8 +61,17 @@ test('a runNow that spends the budget yields: the queued microtask does not run 
 test('a cell that throws does not strand the cells queued behind it', async (t) => {
   const d = new Dispatcher(10, 100)
   let after = 0
-  d.schedule({ run: () => { throw new Error('bug in a cell') } })
-  d.schedule({ run: () => { after++; return 1 } })
+  d.schedule({
+    run: () => {
+      throw new Error('bug in a cell')
+    },
+  })
+  d.schedule({
+    run: () => {
+      after++
+      return 1
+    },
+  })
   t.throws(() => d.runNow(), { message: 'bug in a cell' })
   await turn()
   t.is(after, 1)

@@ -1,11 +1,5 @@
 import test from 'ava'
-import {
-  type ActorPath,
-  ActorSystem,
-  Address,
-  Terminated,
-  type ActorRef,
-} from '../src/index.js'
+import { type ActorPath, ActorSystem, Address, Terminated, type ActorRef } from '../src/index.js'
 import { createActorSystem } from '../src/internal/createActorSystem.js'
 import { InternalActorRef } from '../src/internal/InternalActorRef.js'
 import type { RemoteProvider, SystemInternals } from '../src/internal/RemoteProvider.js'
@@ -15,7 +9,10 @@ import { TestProbe } from './helpers/TestProbe.js'
 /** A remote ref that records what would go over the wire. */
 class FakeRemoteRef extends InternalActorRef {
   readonly isLocal = false
-  constructor(readonly path: ActorPath, readonly wire: unknown[]) {
+  constructor(
+    readonly path: ActorPath,
+    readonly wire: unknown[],
+  ) {
     super()
   }
   tell(message: unknown, sender?: ActorRef): void {
@@ -36,7 +33,9 @@ async function remoteSystem() {
       address: new Address('helios.tcp', 'A', settings.host, 2552),
       resolveRemoteRef: (path) => new FakeRemoteRef(path, wire),
       resolveSelection: async (path) => new FakeRemoteRef(path.withUid(7), wire),
-      shutdown: async () => { wire.push('shutdown') },
+      shutdown: async () => {
+        wire.push('shutdown')
+      },
       associations: () => [],
     }
     return provider
@@ -58,9 +57,7 @@ test('resolveActorRef asks the provider for paths on other nodes and tells go to
   t.true(remote instanceof FakeRemoteRef)
   const local = system.actorOf(() => {}, 'me')
   remote.tell('hi', local)
-  t.deepEqual(wire, [
-    { to: 'helios.tcp://B@127.0.0.1:5000/user/echo#9', message: 'hi', sender: local.path.toSerializationFormat() },
-  ])
+  t.deepEqual(wire, [{ to: 'helios.tcp://B@127.0.0.1:5000/user/echo#9', message: 'hi', sender: local.path.toSerializationFormat() }])
   const selected = await system.actorSelection('helios.tcp://B@127.0.0.1:5000/user/echo').resolveOne({ timeoutMs: 100 })
   t.is(selected.path.uid, 7)
   await system.terminate()
@@ -77,11 +74,16 @@ test('local paths in both the global and the local form resolve to the local act
 
 test('deliver hands an inbound message to a local actor with its remote sender', async (t) => {
   const { system, internals, wire } = await remoteSystem()
-  const echo = system.actorOf((message, ctx) => { ctx.sender?.tell(message, ctx.self) }, 'echo')
+  const echo = system.actorOf((message, ctx) => {
+    ctx.sender?.tell(message, ctx.self)
+  }, 'echo')
   const sender = internals.resolveActorRef('helios.tcp://B@127.0.0.1:5000/temp/$0#5')
   internals.deliver(`${echo.path.toSerializationFormat()}`, 'ping', sender)
   const replied = new Promise<void>((resolve) => {
-    const check = (): void => { if (wire.length > 0) resolve(); else setImmediate(check) }
+    const check = (): void => {
+      if (wire.length > 0) resolve()
+      else setImmediate(check)
+    }
     check()
   })
   await replied
@@ -99,7 +101,11 @@ test('watching a remote ref sends a watch system message, and addressTerminated 
   const other = system.resolveActorRef('helios.tcp://C@127.0.0.1:5001/user/echo')
   const w = system.actorOf((m, ctx) => {
     if (m instanceof Terminated) probe.ref.tell(m)
-    else { ctx.watch(remote); ctx.watch(other); ctx.sender?.tell('ok') }
+    else {
+      ctx.watch(remote)
+      ctx.watch(other)
+      ctx.sender?.tell('ok')
+    }
   })
   await system.ask(w, 'watch')
   t.deepEqual(wire, [
@@ -120,7 +126,10 @@ test('a death-watch notification from a remote node (with uid) reaches a watcher
   const remote = system.resolveActorRef('helios.tcp://B@127.0.0.1:5000/user/echo')
   const w = system.actorOf((m, ctx) => {
     if (m instanceof Terminated) probe.ref.tell(m)
-    else { ctx.watch(remote); ctx.sender?.tell('ok') }
+    else {
+      ctx.watch(remote)
+      ctx.sender?.tell('ok')
+    }
   })
   await system.ask(w, 'watch')
   const incoming = internals.resolveActorRef('helios.tcp://B@127.0.0.1:5000/user/echo#77') as InternalActorRef
@@ -142,7 +151,12 @@ test('a remote watcher of a local actor is sent a death-watch notification when 
   const watchee = internals.resolveActorRef(local.path.toSerializationFormat())
   watchee.sendSystemMessage({ kind: 'watch', watchee, watcher: remoteWatcher })
   const stopped = new Promise<void>((resolve) => {
-    system.actorOf((m, ctx) => { if (m instanceof Terminated) resolve(); else ctx.watch(local) }).tell('go')
+    system
+      .actorOf((m, ctx) => {
+        if (m instanceof Terminated) resolve()
+        else ctx.watch(local)
+      })
+      .tell('go')
   })
   system.stop(local)
   await stopped

@@ -20,13 +20,30 @@ interface FakeChannel {
 
 function fakeChannel(name: string): FakeChannel & Channel {
   let resolve!: () => void
-  const closed = new Promise<void>((r) => { resolve = r })
+  const closed = new Promise<void>((r) => {
+    resolve = r
+  })
   const ch = {
-    name, isWritable: true, frames: 0, closing: false, closed, closeReason: undefined,
-    write() { if (!ch.closing) ch.frames++ },
+    name,
+    isWritable: true,
+    frames: 0,
+    closing: false,
+    closed,
+    closeReason: undefined,
+    write() {
+      if (!ch.closing) ch.frames++
+    },
     flush() {},
-    close() { ch.closing = true; return closed },
-    async finishClose() { ch.isWritable = false; resolve(); await closed; await Promise.resolve() },
+    close() {
+      ch.closing = true
+      return closed
+    },
+    async finishClose() {
+      ch.isWritable = false
+      resolve()
+      await closed
+      await Promise.resolve()
+    },
   }
   return ch as unknown as FakeChannel & Channel
 }
@@ -34,15 +51,26 @@ function fakeChannel(name: string): FakeChannel & Channel {
 function setup(): { link: TcpOutboundLink; events: string[]; assoc: { queuedMessages: number } } {
   const events: string[] = []
   const owner = {
-    queuedMessages: 0, wantsConnection: true, remoteAddress: { host: '127.0.0.1', port: 1 }, key: 'helios.tcp://B@127.0.0.1:1',
+    queuedMessages: 0,
+    wantsConnection: true,
+    remoteAddress: { host: '127.0.0.1', port: 1 },
+    key: 'helios.tcp://B@127.0.0.1:1',
     handshakeResponse: () => new Uint8Array(3),
-    onLinkUp: () => { events.push('up') }, onLinkDown: () => { events.push('down') },
+    onLinkUp: () => {
+      events.push('up')
+    },
+    onLinkDown: () => {
+      events.push('down')
+    },
   }
   const host = { settings: {}, clock: new ManualClock() }
   return { link: new TcpOutboundLink(host as never, owner as never, LaneId.user), events, assoc: owner }
 }
 
-const writeOne = (link: TcpOutboundLink): void => { link.write(new Uint8Array([1, 2, 3])); link.flush() }
+const writeOne = (link: TcpOutboundLink): void => {
+  link.write(new Uint8Array([1, 2, 3]))
+  link.flush()
+}
 
 test('a lent connection answers with the preamble and handshake response and carries the frames', (t) => {
   const { link, events } = setup()

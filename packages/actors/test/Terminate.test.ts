@@ -6,11 +6,11 @@ test('terminate leaves no open handles: a process that terminated its system exi
   const fixture = fileURLToPath(new URL('./fixtures/terminateExits.ts', import.meta.url))
   const child = spawn(process.execPath, ['--import=tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] })
   let stdout = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk
+  })
   const guard = setTimeout(() => child.kill('SIGKILL'), 15_000)
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-    child.on('exit', (c, s) => resolve([c, s])),
-  )
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])))
   clearTimeout(guard)
   t.is(signal, null, 'killed by the guard: the child did not exit by itself')
   t.is(code, 0)

@@ -1,11 +1,11 @@
-import { DuplicateRegistrationError } from './errors.js';
-import type { Registration } from './internal/Registration.js';
-import { RegistrationKind } from './internal/Registration.js';
+import { DuplicateRegistrationError } from './errors.js'
+import type { Registration } from './internal/Registration.js'
+import { RegistrationKind } from './internal/Registration.js'
 
 /** A class whose instances can be registered (any constructor; it is never called on decode). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 // biome-ignore lint/suspicious/noExplicitAny: any constructor signature (unknown[] would reject classes with typed parameters)
-export type MessageClass<T extends object = object> = abstract new (...args: any[]) => T;
+export type MessageClass<T extends object = object> = abstract new (...args: any[]) => T
 
 /**
  * How instances of a registered class become wire data.
@@ -19,16 +19,16 @@ export type MessageClass<T extends object = object> = abstract new (...args: any
  */
 export interface RegisterOptions<T extends object> {
   /** Property names, written positionally. */
-  readonly fields?: readonly string[];
+  readonly fields?: readonly string[]
   /** Turns an instance into a wire value (anything the codec can carry). */
-  readonly toWire?: (instance: T) => unknown;
+  readonly toWire?: (instance: T) => unknown
   /** Rebuilds an instance from what `toWire` produced. */
-  readonly fromWire?: (data: unknown) => T;
+  readonly fromWire?: (data: unknown) => T
 }
 
 interface WireStatics {
-  toWire?: unknown;
-  fromWire?: unknown;
+  toWire?: unknown
+  fromWire?: unknown
 }
 
 /**
@@ -45,9 +45,9 @@ interface WireStatics {
  *   .register(Point, 'demo.Point', { fields: ['x', 'y'] });
  */
 export class MessageRegistry {
-  readonly #byPrototype = new Map<object, Registration>();
-  readonly #byManifest = new Map<string, Registration>();
-  readonly #parent: MessageRegistry | undefined;
+  readonly #byPrototype = new Map<object, Registration>()
+  readonly #byManifest = new Map<string, Registration>()
+  readonly #parent: MessageRegistry | undefined
 
   /**
    * @param parent a registry whose registrations this one also knows (looked up after its own,
@@ -55,7 +55,7 @@ export class MessageRegistry {
    *   registry.
    */
   constructor(parent?: MessageRegistry) {
-    this.#parent = parent;
+    this.#parent = parent
   }
 
   /**
@@ -64,41 +64,43 @@ export class MessageRegistry {
    * @throws {DuplicateRegistrationError} the class or the manifest is already registered.
    */
   register<T extends object>(ctor: MessageClass<T>, manifest: string, options: RegisterOptions<T> = {}): this {
-    const proto = ctor.prototype as object;
-    if (this.byPrototype(proto) !== undefined) throw new DuplicateRegistrationError(`class ${ctor.name} is already registered`);
-    if (this.byManifest(manifest) !== undefined) throw new DuplicateRegistrationError(`manifest ${JSON.stringify(manifest)} is already registered`);
-    if (manifest.length === 0) throw new DuplicateRegistrationError('a manifest must not be empty');
-    const statics = ctor as unknown as WireStatics;
-    const toWire = options.toWire ?? (typeof statics.toWire === 'function' ? (statics.toWire.bind(ctor) as (v: T) => unknown) : undefined);
-    const fromWire = options.fromWire ?? (typeof statics.fromWire === 'function' ? (statics.fromWire.bind(ctor) as (d: unknown) => T) : undefined);
-    let registration: Registration;
+    const proto = ctor.prototype as object
+    if (this.byPrototype(proto) !== undefined) throw new DuplicateRegistrationError(`class ${ctor.name} is already registered`)
+    if (this.byManifest(manifest) !== undefined)
+      throw new DuplicateRegistrationError(`manifest ${JSON.stringify(manifest)} is already registered`)
+    if (manifest.length === 0) throw new DuplicateRegistrationError('a manifest must not be empty')
+    const statics = ctor as unknown as WireStatics
+    const toWire = options.toWire ?? (typeof statics.toWire === 'function' ? (statics.toWire.bind(ctor) as (v: T) => unknown) : undefined)
+    const fromWire =
+      options.fromWire ?? (typeof statics.fromWire === 'function' ? (statics.fromWire.bind(ctor) as (d: unknown) => T) : undefined)
+    let registration: Registration
     if (toWire !== undefined || fromWire !== undefined) {
       if (toWire === undefined || fromWire === undefined) {
-        throw new DuplicateRegistrationError(`class ${ctor.name}: toWire and fromWire go together`);
+        throw new DuplicateRegistrationError(`class ${ctor.name}: toWire and fromWire go together`)
       }
-      registration = { manifest, proto, kind: RegistrationKind.custom, fields: [], toWire: toWire as (v: object) => unknown, fromWire };
+      registration = { manifest, proto, kind: RegistrationKind.custom, fields: [], toWire: toWire as (v: object) => unknown, fromWire }
     } else if (options.fields !== undefined) {
-      registration = { manifest, proto, kind: RegistrationKind.fields, fields: [...options.fields], toWire: undefined, fromWire: undefined };
+      registration = { manifest, proto, kind: RegistrationKind.fields, fields: [...options.fields], toWire: undefined, fromWire: undefined }
     } else {
-      registration = { manifest, proto, kind: RegistrationKind.properties, fields: [], toWire: undefined, fromWire: undefined };
+      registration = { manifest, proto, kind: RegistrationKind.properties, fields: [], toWire: undefined, fromWire: undefined }
     }
-    this.#byPrototype.set(proto, registration);
-    this.#byManifest.set(manifest, registration);
-    return this;
+    this.#byPrototype.set(proto, registration)
+    this.#byManifest.set(manifest, registration)
+    return this
   }
 
   /** The manifest `ctor` is registered under, if any. */
   manifestOf(ctor: MessageClass): string | undefined {
-    return this.byPrototype(ctor.prototype as object)?.manifest;
+    return this.byPrototype(ctor.prototype as object)?.manifest
   }
 
   /** @internal */
   byPrototype(proto: object): Registration | undefined {
-    return this.#byPrototype.get(proto) ?? this.#parent?.byPrototype(proto);
+    return this.#byPrototype.get(proto) ?? this.#parent?.byPrototype(proto)
   }
 
   /** @internal */
   byManifest(manifest: string): Registration | undefined {
-    return this.#byManifest.get(manifest) ?? this.#parent?.byManifest(manifest);
+    return this.#byManifest.get(manifest) ?? this.#parent?.byManifest(manifest)
   }
 }

@@ -33,57 +33,57 @@ export const PduTag = {
   compressionAdvertisement: 0x30,
   /** {@link CompressionAckPdu}. */
   compressionAck: 0x31,
-} as const;
+} as const
 /** A PDU tag byte. */
-export type PduTag = (typeof PduTag)[keyof typeof PduTag];
+export type PduTag = (typeof PduTag)[keyof typeof PduTag]
 
 /** A node's unique address: its address string plus the random 64-bit uid of this incarnation. */
 export interface UniqueAddress {
   /** e.g. `helios.tcp://sys@10.0.0.1:2552`. */
-  readonly address: string;
+  readonly address: string
   /** Unsigned 64-bit random node uid, `0n <= uid < 2n ** 64n`. */
-  readonly uid: bigint;
+  readonly uid: bigint
 }
 
 /** Sent first on every new connection: who I am, whom I meant to reach, and a nonce to echo. */
 export interface HandshakeRequestPdu {
   /** Discriminant of {@link Pdu}: `'handshake-request'`. */
-  readonly type: 'handshake-request';
+  readonly type: 'handshake-request'
   /** The requesting node. */
-  readonly from: UniqueAddress;
+  readonly from: UniqueAddress
   /** The address the sender meant to reach; a node refuses a request for another address. */
-  readonly to: string;
+  readonly to: string
   /**
    * Random 64-bit value the sender sends only to `to`; a response that echoes it proves that the
    * responder received a request sent to that address (an incarnation confirmed there, not claimed).
    */
-  readonly nonce: bigint;
+  readonly nonce: bigint
 }
 
 /** Accepts a handshake: the responder's unique address, the requester it answers, and that request's nonce. */
 export interface HandshakeResponsePdu {
   /** Discriminant of {@link Pdu}: `'handshake-response'`. */
-  readonly type: 'handshake-response';
+  readonly type: 'handshake-response'
   /** The responding node. */
-  readonly from: UniqueAddress;
+  readonly from: UniqueAddress
   /** The address of the requester it answers. */
-  readonly to: string;
+  readonly to: string
   /** The nonce of the latest request the responder received from `to`. */
-  readonly nonce: bigint;
+  readonly nonce: bigint
 }
 
 /** Failure-detector heartbeat (control lane). */
 export interface HeartbeatPdu {
   /** Discriminant of {@link Pdu}: `'heartbeat'`. */
-  readonly type: 'heartbeat';
+  readonly type: 'heartbeat'
 }
 
 /** Reply to a heartbeat, carrying the replying node's uid. */
 export interface HeartbeatReplyPdu {
   /** Discriminant of {@link Pdu}: `'heartbeat-reply'`. */
-  readonly type: 'heartbeat-reply';
+  readonly type: 'heartbeat-reply'
   /** The replying node's uid (the incarnation the heartbeat reached). */
-  readonly uid: bigint;
+  readonly uid: bigint
 }
 
 /** Why an association is being closed (wire codes 0..6; unknown codes decode as `"unknown"`). */
@@ -105,59 +105,59 @@ export const DisassociateReason = {
    * it): the peer should introduce itself again with a handshake request.
    */
   notAssociated: 6,
-} as const;
+} as const
 /** A disassociate reason code. */
-export type DisassociateReason = (typeof DisassociateReason)[keyof typeof DisassociateReason];
+export type DisassociateReason = (typeof DisassociateReason)[keyof typeof DisassociateReason]
 
 /** The sender closes the association. */
 export interface DisassociatePdu {
   /** Discriminant of {@link Pdu}: `'disassociate'`. */
-  readonly type: 'disassociate';
+  readonly type: 'disassociate'
   /** Why (a {@link DisassociateReason} code). */
-  readonly reason: DisassociateReason;
+  readonly reason: DisassociateReason
   /** Human-readable detail, may be empty. */
-  readonly detail: string;
+  readonly detail: string
 }
 
 /** Tells a node that `from` has quarantined it (`to`): no more traffic between these incarnations. */
 export interface QuarantinedPdu {
   /** Discriminant of {@link Pdu}: `'quarantined'`. */
-  readonly type: 'quarantined';
+  readonly type: 'quarantined'
   /** The node that quarantined. */
-  readonly from: UniqueAddress;
+  readonly from: UniqueAddress
   /** The node incarnation it quarantined. */
-  readonly to: UniqueAddress;
+  readonly to: UniqueAddress
 }
 
 /** A user message for one actor. */
 export interface UserEnvelopePdu {
   /** Discriminant of {@link Pdu}: `'user-envelope'`. */
-  readonly type: 'user-envelope';
+  readonly type: 'user-envelope'
   /**
    * Per-association sequence number of user envelopes (1, 2, 3, ...): not for redelivery (user
    * messages are at most once) but so that the receiver counts what never arrived.
    */
-  readonly seq: number;
+  readonly seq: number
   /** Full path of the recipient actor. */
-  readonly recipient: string;
+  readonly recipient: string
   /** Full path of the sender actor, if any. */
-  readonly sender: string | undefined;
+  readonly sender: string | undefined
   /** The message value. */
-  readonly message: unknown;
+  readonly message: unknown
 }
 
 /** A system message (watch, unwatch, terminated...) with its sequence number for reliable delivery. */
 export interface SystemEnvelopePdu {
   /** Discriminant of {@link Pdu}: `'system-envelope'`. */
-  readonly type: 'system-envelope';
+  readonly type: 'system-envelope'
   /** Sequence number, a non-negative safe integer. */
-  readonly seq: number;
+  readonly seq: number
   /** Full path of the recipient actor. */
-  readonly recipient: string;
+  readonly recipient: string
   /** Full path of the sender actor (the watcher, or the actor that terminated). */
-  readonly sender: string | undefined;
+  readonly sender: string | undefined
   /** The system message, in its wire form. */
-  readonly message: unknown;
+  readonly message: unknown
 }
 
 /**
@@ -166,72 +166,72 @@ export interface SystemEnvelopePdu {
  */
 export interface UserAckPdu {
   /** Discriminant of {@link Pdu}: `'user-ack'`. */
-  readonly type: 'user-ack';
+  readonly type: 'user-ack'
   /** The highest user-envelope `seq` received. */
-  readonly seq: number;
+  readonly seq: number
 }
 
 /** Cumulative ack of system messages up to `cumulative`, plus those received beyond it. */
 export interface AckPdu {
   /** Discriminant of {@link Pdu}: `'ack'`. */
-  readonly type: 'ack';
+  readonly type: 'ack'
   /** Every system message up to this sequence number was received. */
-  readonly cumulative: number;
+  readonly cumulative: number
   /** Sequence numbers above `cumulative` already received (selective ack). */
-  readonly selective: readonly number[];
+  readonly selective: readonly number[]
 }
 
 /** Cumulative ack up to `cumulative` and the sequence numbers missing after it (resend them). */
 export interface NackPdu {
   /** Discriminant of {@link Pdu}: `'nack'`. */
-  readonly type: 'nack';
+  readonly type: 'nack'
   /** Every system message up to this sequence number was received. */
-  readonly cumulative: number;
+  readonly cumulative: number
   /** Sequence numbers after `cumulative` that are missing: resend them. */
-  readonly missing: readonly number[];
+  readonly missing: readonly number[]
 }
 
 /** One piece of an envelope larger than the max frame size. */
 export interface FragmentPdu {
   /** Discriminant of {@link Pdu}: `'fragment'`. */
-  readonly type: 'fragment';
+  readonly type: 'fragment'
   /** Per-association id of the fragmented message. */
-  readonly messageId: number;
+  readonly messageId: number
   /** Size of the whole envelope payload. */
-  readonly totalLength: number;
+  readonly totalLength: number
   /** Offset of `chunk` within the envelope payload. */
-  readonly offset: number;
+  readonly offset: number
   /** The bytes (a view into the frame). */
-  readonly chunk: Uint8Array;
+  readonly chunk: Uint8Array
 }
 
 /** Which compression table: actor paths or class manifests. */
-export type CompressionTableKind = 'actor-ref' | 'manifest';
+export type CompressionTableKind = 'actor-ref' | 'manifest'
 
 /** Binds small integers to actor paths or manifests, for envelopes the advertiser will send. */
 export interface CompressionAdvertisementPdu {
   /** Discriminant of {@link Pdu}: `'compression-advertisement'`. */
-  readonly type: 'compression-advertisement';
+  readonly type: 'compression-advertisement'
   /** uid of the advertising node. */
-  readonly originUid: bigint;
+  readonly originUid: bigint
   /** The table it fills. */
-  readonly table: CompressionTableKind;
+  readonly table: CompressionTableKind
   /** Version of this advertisement (per table, increasing). */
-  readonly version: number;
+  readonly version: number
   /** `[index, value]` pairs. */
-  readonly entries: readonly (readonly [number, string])[];
+  readonly entries: readonly (readonly [number, string])[]
 }
 
 /** Confirms an advertisement version has been applied; the advertiser may now use its indexes. */
 export interface CompressionAckPdu {
   /** Discriminant of {@link Pdu}: `'compression-ack'`. */
-  readonly type: 'compression-ack';
+  readonly type: 'compression-ack'
   /** uid of the acknowledging node. */
-  readonly originUid: bigint;
+  readonly originUid: bigint
   /** The table acknowledged. */
-  readonly table: CompressionTableKind;
+  readonly table: CompressionTableKind
   /** The advertisement version applied. */
-  readonly version: number;
+  readonly version: number
 }
 
 /** Every PDU. */
@@ -249,7 +249,7 @@ export type Pdu =
   | NackPdu
   | FragmentPdu
   | CompressionAdvertisementPdu
-  | CompressionAckPdu;
+  | CompressionAckPdu
 
 /** PDUs that are not envelopes or fragments (no message value, never fragmented). */
-export type ControlPdu = Exclude<Pdu, UserEnvelopePdu | SystemEnvelopePdu | FragmentPdu>;
+export type ControlPdu = Exclude<Pdu, UserEnvelopePdu | SystemEnvelopePdu | FragmentPdu>

@@ -1,25 +1,20 @@
-import {
-  CorruptedFrameError,
-  FragmentOutOfOrderError,
-  MessageTooLargeError,
-  ReassemblyOverflowError,
-} from './errors.js';
-import type { FragmentPdu } from './Pdu.js';
+import { CorruptedFrameError, FragmentOutOfOrderError, MessageTooLargeError, ReassemblyOverflowError } from './errors.js'
+import type { FragmentPdu } from './Pdu.js'
 
 /** Limits of a {@link Reassembler}. */
 export interface ReassemblerOptions {
   /** Largest message accepted after reassembly (default 16 MiB). */
-  readonly maxMessageSize: number;
+  readonly maxMessageSize: number
   /** Bytes buffered at most across all incomplete messages of the association (default 2 x maxMessageSize). */
-  readonly maxBufferedBytes: number;
+  readonly maxBufferedBytes: number
   /** Incomplete messages kept at most at once (default 8). */
-  readonly maxPendingMessages: number;
+  readonly maxPendingMessages: number
 }
 
 interface Pending {
-  readonly totalLength: number;
-  received: number;
-  readonly chunks: Uint8Array[];
+  readonly totalLength: number
+  received: number
+  readonly chunks: Uint8Array[]
 }
 
 /**
@@ -31,22 +26,22 @@ interface Pending {
  * they arrive (a small fragment declaring a large total allocates nothing up front).
  */
 export class Reassembler {
-  readonly #options: ReassemblerOptions;
-  readonly #pending = new Map<number, Pending>();
-  #buffered = 0;
+  readonly #options: ReassemblerOptions
+  readonly #pending = new Map<number, Pending>()
+  #buffered = 0
 
   constructor(options: ReassemblerOptions) {
-    this.#options = options;
+    this.#options = options
   }
 
   /** Bytes currently buffered for incomplete messages. */
   get bufferedBytes(): number {
-    return this.#buffered;
+    return this.#buffered
   }
 
   /** Number of incomplete messages. */
   get pendingMessages(): number {
-    return this.#pending.size;
+    return this.#pending.size
   }
 
   /**
@@ -58,52 +53,52 @@ export class Reassembler {
    * @throws {CorruptedFrameError} inconsistent lengths.
    */
   push(fragment: FragmentPdu): Uint8Array | undefined {
-    const { messageId, totalLength, offset, chunk } = fragment;
-    const options = this.#options;
-    let pending = this.#pending.get(messageId);
+    const { messageId, totalLength, offset, chunk } = fragment
+    const options = this.#options
+    let pending = this.#pending.get(messageId)
     if (totalLength > options.maxMessageSize) {
-      this.discard(messageId);
-      throw new MessageTooLargeError(totalLength, options.maxMessageSize);
+      this.discard(messageId)
+      throw new MessageTooLargeError(totalLength, options.maxMessageSize)
     }
     if (chunk.length === 0 || offset + chunk.length > totalLength) {
-      this.discard(messageId);
-      throw new CorruptedFrameError(`fragment [${offset}, ${offset + chunk.length}) outside message of ${totalLength} bytes`);
+      this.discard(messageId)
+      throw new CorruptedFrameError(`fragment [${offset}, ${offset + chunk.length}) outside message of ${totalLength} bytes`)
     }
     if (pending === undefined) {
-      if (offset !== 0) throw new FragmentOutOfOrderError(messageId, `first fragment of message ${messageId} starts at ${offset}`);
+      if (offset !== 0) throw new FragmentOutOfOrderError(messageId, `first fragment of message ${messageId} starts at ${offset}`)
       if (this.#pending.size >= options.maxPendingMessages) {
-        throw new ReassemblyOverflowError(messageId, `more than ${options.maxPendingMessages} fragmented messages pending`);
+        throw new ReassemblyOverflowError(messageId, `more than ${options.maxPendingMessages} fragmented messages pending`)
       }
-      pending = { totalLength, received: 0, chunks: [] };
-      this.#pending.set(messageId, pending);
+      pending = { totalLength, received: 0, chunks: [] }
+      this.#pending.set(messageId, pending)
     } else if (pending.totalLength !== totalLength || pending.received !== offset) {
-      this.discard(messageId);
-      throw new FragmentOutOfOrderError(messageId, `fragment of message ${messageId} at ${offset}, expected ${pending.received}`);
+      this.discard(messageId)
+      throw new FragmentOutOfOrderError(messageId, `fragment of message ${messageId} at ${offset}, expected ${pending.received}`)
     }
     if (this.#buffered + chunk.length > options.maxBufferedBytes) {
-      this.discard(messageId);
-      throw new ReassemblyOverflowError(messageId, `reassembly would buffer more than ${options.maxBufferedBytes} bytes`);
+      this.discard(messageId)
+      throw new ReassemblyOverflowError(messageId, `reassembly would buffer more than ${options.maxBufferedBytes} bytes`)
     }
-    pending.chunks.push(Uint8Array.prototype.slice.call(chunk));
-    pending.received += chunk.length;
-    this.#buffered += chunk.length;
-    if (pending.received < totalLength) return undefined;
-    this.#pending.delete(messageId);
-    this.#buffered -= totalLength;
-    return Buffer.concat(pending.chunks, totalLength);
+    pending.chunks.push(Uint8Array.prototype.slice.call(chunk))
+    pending.received += chunk.length
+    this.#buffered += chunk.length
+    if (pending.received < totalLength) return undefined
+    this.#pending.delete(messageId)
+    this.#buffered -= totalLength
+    return Buffer.concat(pending.chunks, totalLength)
   }
 
   /** Drops the partial state of one message. */
   discard(messageId: number): void {
-    const pending = this.#pending.get(messageId);
-    if (pending === undefined) return;
-    this.#pending.delete(messageId);
-    this.#buffered -= pending.received;
+    const pending = this.#pending.get(messageId)
+    if (pending === undefined) return
+    this.#pending.delete(messageId)
+    this.#buffered -= pending.received
   }
 
   /** Drops every incomplete message (e.g. when the connection carrying them closes). */
   clear(): void {
-    this.#pending.clear();
-    this.#buffered = 0;
+    this.#pending.clear()
+    this.#buffered = 0
   }
 }

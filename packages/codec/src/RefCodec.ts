@@ -12,9 +12,9 @@
  */
 export interface RefCodec {
   /** Whether `value` is an actor ref (called for every non-plain object in an outgoing message). */
-  isRef(value: unknown): boolean;
+  isRef(value: unknown): boolean
   /** The full path of a ref, with address and uid, e.g. `helios.tcp://sys@host:2552/user/a#42`. */
-  toPath(ref: unknown): string;
+  toPath(ref: unknown): string
   /** Rebuilds a ref from a path received; may throw (it becomes a {@link MessageDecodeError}). */
-  fromPath(path: string): unknown;
+  fromPath(path: string): unknown
 }

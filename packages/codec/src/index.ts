@@ -21,9 +21,9 @@
  *
  * @packageDocumentation
  */
-export { AssociationCodec } from './AssociationCodec.js';
-export { Codec } from './Codec.js';
-export type { CodecOptions, ResolvedCodecOptions } from './Codec.js';
+export { AssociationCodec } from './AssociationCodec.js'
+export { Codec } from './Codec.js'
+export type { CodecOptions, ResolvedCodecOptions } from './Codec.js'
 export {
   BadMagicError,
   CodecError,
@@ -48,13 +48,13 @@ export {
   UnsupportedExtensionError,
   UnsupportedValueError,
   UnsupportedVersionError,
-} from './errors.js';
-export type { EnvelopeHeader } from './errors.js';
-export { MAX_COMPRESSED_VALUE_BYTES, MAX_COMPRESSION_ENTRIES } from './internal/CompressionTables.js';
-export { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE, FRAGMENT_HEADER_MAX } from './limits.js';
-export { MessageRegistry } from './MessageRegistry.js';
-export type { MessageClass, RegisterOptions } from './MessageRegistry.js';
-export { DisassociateReason, PduTag } from './Pdu.js';
+} from './errors.js'
+export type { EnvelopeHeader } from './errors.js'
+export { MAX_COMPRESSED_VALUE_BYTES, MAX_COMPRESSION_ENTRIES } from './internal/CompressionTables.js'
+export { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE, FRAGMENT_HEADER_MAX } from './limits.js'
+export { MessageRegistry } from './MessageRegistry.js'
+export type { MessageClass, RegisterOptions } from './MessageRegistry.js'
+export { DisassociateReason, PduTag } from './Pdu.js'
 export type {
   AckPdu,
   CompressionAckPdu,
@@ -74,7 +74,7 @@ export type {
   SystemEnvelopePdu,
   UniqueAddress,
   UserEnvelopePdu,
-} from './Pdu.js';
+} from './Pdu.js'
 export {
   FRAME_LENGTH_FIELD_LENGTH,
   Lane,
@@ -83,8 +83,8 @@ export {
   PROTOCOL_VERSION,
   decodePreamble,
   encodePreamble,
-} from './Preamble.js';
-export type { Preamble } from './Preamble.js';
-export { Reassembler } from './Reassembler.js';
-export type { ReassemblerOptions } from './Reassembler.js';
-export type { RefCodec } from './RefCodec.js';
+} from './Preamble.js'
+export type { Preamble } from './Preamble.js'
+export { Reassembler } from './Reassembler.js'
+export type { ReassemblerOptions } from './Reassembler.js'
+export type { RefCodec } from './RefCodec.js'

@@ -8,7 +8,6 @@ import { type Clock, type TimerHandle, systemClock } from './Clock.js'
 import { DatagramChannel } from './DatagramChannel.js'
 import { BindError, ConnectRefusedError, ConnectTimeoutError, ReadTimeoutError, TlsHandshakeError, toError } from './errors.js'
 
-
 /**
  * Fluent set-up of client channels: transport kind, options and the channel initializer.
  *
@@ -36,7 +35,10 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
   private initializer: ChannelInitializer | undefined
 
   /** The initializer that adds handlers to each new channel before it turns active. */
-  handler(initializer: ChannelInitializer): this { this.initializer = initializer; return this }
+  handler(initializer: ChannelInitializer): this {
+    this.initializer = initializer
+    return this
+  }
 
   /**
    * Opens a channel to `host:port` (default host `127.0.0.1`). UDP: a connected datagram socket
@@ -54,11 +56,14 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
    * @throws (rejects) BindError
    */
   bind(port = 0, host = '0.0.0.0'): Promise<DatagramChannel> {
-    if (this.kind !== 'udp') return Promise.reject(new BindError(`${host}:${port}`, { cause: new Error('Bootstrap.bind is for UDP; use ServerBootstrap for TCP/TLS servers') }))
+    if (this.kind !== 'udp')
+      return Promise.reject(
+        new BindError(`${host}:${port}`, { cause: new Error('Bootstrap.bind is for UDP; use ServerBootstrap for TCP/TLS servers') }),
+      )
     return bindUdp(port, host, this.opts, (socket) => this.makeUdpChannel(socket, undefined))
   }
 
-  private makeUdpChannel(socket: dgram.Socket, remote: { address: string, port: number } | undefined): DatagramChannel {
+  private makeUdpChannel(socket: dgram.Socket, remote: { address: string; port: number } | undefined): DatagramChannel {
     const ch = new DatagramChannel(socket, {
       clock: this.opts.clock ?? systemClock,
       ...(this.opts.writeBufferWaterMark === undefined ? {} : { writeBufferWaterMark: this.opts.writeBufferWaterMark }),
@@ -81,7 +86,10 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
       // dgram hands a failed connect (e.g. an unresolvable host) to the callback, not to 'error'.
       const onConnected = (err?: Error | null): void => {
         socket.off('error', onError)
-        if (err) { onError(err); return }
+        if (err) {
+          onError(err)
+          return
+        }
         const r = socket.remoteAddress()
         try {
           resolve(this.makeUdpChannel(socket, { address: r.address, port: r.port }))
@@ -110,9 +118,7 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
       let sessionSeen = false
       let secured = false
       let timer: TimerHandle | undefined
-      const socket: net.Socket = kind === 'tls'
-        ? tls.connect({ ...o.tls, port, host })
-        : net.connect({ port, host })
+      const socket: net.Socket = kind === 'tls' ? tls.connect({ ...o.tls, port, host }) : net.connect({ port, host })
 
       const cleanup = (): void => {
         if (timer !== undefined) clock.clearTimeout(timer)
@@ -140,9 +146,11 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
       const onClose = (): void => {
         // TLS 1.3: our side finished, then the server closed instead of confirming: it did not
         // accept this client's certificate (its alert does not reach Node as an error).
-        const cause = new Error(secured
-          ? "the server closed the connection before confirming the handshake (it refused this client's certificate)"
-          : 'socket closed before the connection was established')
+        const cause = new Error(
+          secured
+            ? "the server closed the connection before confirming the handshake (it refused this client's certificate)"
+            : 'socket closed before the connection was established',
+        )
         fail(kind === 'tls' && tcpUp ? handshakeError(cause.message, cause) : new ConnectRefusedError(address, { cause }))
       }
       const succeed = (): void => {
@@ -164,7 +172,10 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
         tcpUp = true
         if (timer !== undefined) clock.clearTimeout(timer)
         timer = undefined
-        if (kind === 'tcp') { succeed(); return }
+        if (kind === 'tcp') {
+          succeed()
+          return
+        }
         timer = clock.setTimeout(() => {
           const cause = new ReadTimeoutError(`no TLS handshake within ${handshakeTimeoutMs} ms`)
           fail(handshakeError(cause.message, cause))
@@ -178,7 +189,10 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
           fail(handshakeError(String(cause instanceof Error ? cause.message : cause), cause))
           return
         }
-        if (sessionSeen || tlsConfirmMs <= 0 || t.getProtocol() !== 'TLSv1.3') { succeed(); return }
+        if (sessionSeen || tlsConfirmMs <= 0 || t.getProtocol() !== 'TLSv1.3') {
+          succeed()
+          return
+        }
         // TLS 1.3: the server judges our certificate after our side finished; its first session
         // ticket (or its alert, as an error) tells us the verdict.
         if (timer !== undefined) clock.clearTimeout(timer)
@@ -207,7 +221,7 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
 }
 
 /** @internal Creates an udp4 or udp6 socket for `host` with the buffer-size options. */
-export function createUdpSocket(host: string, o: { sendBufferSize?: number, receiveBufferSize?: number }): dgram.Socket {
+export function createUdpSocket(host: string, o: { sendBufferSize?: number; receiveBufferSize?: number }): dgram.Socket {
   return dgram.createSocket({
     type: net.isIPv6(host) ? 'udp6' : 'udp4',
     ...(o.sendBufferSize === undefined ? {} : { sendBufferSize: o.sendBufferSize }),
@@ -216,18 +230,31 @@ export function createUdpSocket(host: string, o: { sendBufferSize?: number, rece
 }
 
 /** @internal Binds a UDP socket and turns it into a channel with `make`; rejects with BindError. */
-export function bindUdp<C>(port: number, host: string, o: { sendBufferSize?: number, receiveBufferSize?: number },
-  make: (socket: dgram.Socket) => C): Promise<C> {
+export function bindUdp<C>(
+  port: number,
+  host: string,
+  o: { sendBufferSize?: number; receiveBufferSize?: number },
+  make: (socket: dgram.Socket) => C,
+): Promise<C> {
   return new Promise<C>((resolve, reject) => {
     const socket = createUdpSocket(host, o)
     const onError = (err: Error): void => {
-      try { socket.close() } catch { /* never bound */ }
+      try {
+        socket.close()
+      } catch {
+        /* never bound */
+      }
       reject(new BindError(`${host}:${port}`, { cause: err }))
     }
     socket.once('error', onError)
     socket.bind(port, host, () => {
       socket.off('error', onError)
-      try { resolve(make(socket)) } catch (err) { socket.close(); reject(toError(err)) }
+      try {
+        resolve(make(socket))
+      } catch (err) {
+        socket.close()
+        reject(toError(err))
+      }
     })
   })
 }

@@ -85,7 +85,9 @@ export abstract class ByteToMessageDecoder implements ChannelHandler {
   }
 
   /** Bytes buffered and not yet decoded. */
-  get bufferedBytes(): number { return this.cumulation.length }
+  get bufferedBytes(): number {
+    return this.cumulation.length
+  }
 
   channelRead(ctx: ChannelHandlerContext, message: unknown): void {
     if (!(message instanceof Uint8Array)) {
@@ -198,9 +200,10 @@ export abstract class ByteToMessageDecoder implements ChannelHandler {
   }
 
   private decodeFailed(ctx: ChannelHandlerContext, err: unknown): void {
-    const error = err instanceof TransportError
-      ? err
-      : new DecoderError(`${this.constructor.name}.decode() failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    const error =
+      err instanceof TransportError
+        ? err
+        : new DecoderError(`${this.constructor.name}.decode() failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
     if (this.closeOnDecodeError) {
       this.failed = true
       this.droppedBytes += this.cumulation.length

@@ -144,35 +144,60 @@ export class ChannelPipeline {
 
   // Inbound events enter at the head.
   /** Fires `channelActive` at the head (the transport calls these; tests may too). */
-  fireChannelActive(): void { this.head.invokeChannelActive() }
+  fireChannelActive(): void {
+    this.head.invokeChannelActive()
+  }
   /** Fires `channelInactive` at the head. */
-  fireChannelInactive(): void { this.head.invokeChannelInactive() }
+  fireChannelInactive(): void {
+    this.head.invokeChannelInactive()
+  }
   /** Fires `channelRead(message)` at the head, as if the socket had read it. */
-  fireChannelRead(message: unknown): void { this.head.invokeChannelRead(message) }
+  fireChannelRead(message: unknown): void {
+    this.head.invokeChannelRead(message)
+  }
   /** Fires `channelReadComplete` at the head: the end of one socket read. */
-  fireChannelReadComplete(): void { this.head.invokeChannelReadComplete() }
+  fireChannelReadComplete(): void {
+    this.head.invokeChannelReadComplete()
+  }
   /** Fires `channelWritabilityChanged` at the head. */
-  fireChannelWritabilityChanged(): void { this.head.invokeChannelWritabilityChanged() }
+  fireChannelWritabilityChanged(): void {
+    this.head.invokeChannelWritabilityChanged()
+  }
   /** Fires a user event at the head. */
-  fireUserEventTriggered(event: unknown): void { this.head.invokeUserEventTriggered(event) }
+  fireUserEventTriggered(event: unknown): void {
+    this.head.invokeUserEventTriggered(event)
+  }
   /** Fires `exceptionCaught(error)` at the head. */
-  fireExceptionCaught(error: Error): void { this.head.invokeExceptionCaught(error) }
+  fireExceptionCaught(error: Error): void {
+    this.head.invokeExceptionCaught(error)
+  }
 
   // Outbound operations enter at the tail.
   /** Writes `message` from the tail through every outbound handler into the channel's buffer. */
-  write(message: unknown, callback?: WriteCallback): void { this.tail.write(message, callback) }
+  write(message: unknown, callback?: WriteCallback): void {
+    this.tail.write(message, callback)
+  }
   /** Flushes from the tail: the channel sends what it buffered. */
-  flush(): void { this.tail.flush() }
+  flush(): void {
+    this.tail.flush()
+  }
   /** Write, then flush, from the tail. */
-  writeAndFlush(message: unknown, callback?: WriteCallback): void { this.tail.writeAndFlush(message, callback) }
+  writeAndFlush(message: unknown, callback?: WriteCallback): void {
+    this.tail.writeAndFlush(message, callback)
+  }
   /** Closes the channel from the tail (outbound handlers see `close` first). */
-  close(error?: Error): void { this.tail.close(error) }
+  close(error?: Error): void {
+    this.tail.close(error)
+  }
 
   /** @internal Called by the channel when it is closed: removes every handler (handlerRemoved). */
   destroy(): void {
     // Async reads still in flight finish first, so events held behind them travel the full chain.
     for (let c = this.head.next!; c !== this.tail; c = c.next!) {
-      if (c.busy) { this.destroyPending = true; return }
+      if (c.busy) {
+        this.destroyPending = true
+        return
+      }
     }
     this.destroyPending = false
     for (let c = this.tail.prev!; c !== this.head; c = c.prev!) this.unlink(c)
@@ -207,7 +232,11 @@ export class ChannelPipeline {
     this.byName.set(name, ctx)
     sharedHandlers.set(handler, (shared ?? 0) + 1)
     if (handler.handlerAdded !== undefined) {
-      try { handler.handlerAdded(ctx) } catch (err) { ctx.invokeExceptionCaught(toError(err)) }
+      try {
+        handler.handlerAdded(ctx)
+      } catch (err) {
+        ctx.invokeExceptionCaught(toError(err))
+      }
     }
     return this
   }
@@ -225,7 +254,11 @@ export class ChannelPipeline {
     else sharedHandlers.set(ctx.handler, n)
     ctx.handOverQueued()
     if (ctx.handler.handlerRemoved !== undefined) {
-      try { ctx.handler.handlerRemoved(ctx) } catch (err) { next.invokeExceptionCaught(toError(err)) }
+      try {
+        ctx.handler.handlerRemoved(ctx)
+      } catch (err) {
+        next.invokeExceptionCaught(toError(err))
+      }
     }
   }
 
@@ -262,8 +295,12 @@ class HeadHandler implements ChannelHandler {
   write(_ctx: ChannelHandlerContext, message: unknown, callback: WriteCallback | undefined): void {
     this.sink.write(message, callback)
   }
-  flush(): void { this.sink.flush() }
-  close(_ctx: ChannelHandlerContext, error: Error | undefined): void { this.sink.close(error) }
+  flush(): void {
+    this.sink.flush()
+  }
+  close(_ctx: ChannelHandlerContext, error: Error | undefined): void {
+    this.sink.close(error)
+  }
 }
 
 class TailHandler implements ChannelHandler {
@@ -320,29 +357,56 @@ export class HandlerContext implements ChannelHandlerContext {
     }
   }
 
-  get channel(): Channel { return this.pipeline.channel }
+  get channel(): Channel {
+    return this.pipeline.channel
+  }
 
   // --- inbound: fire* finds the next handler that implements the event, invoke* calls it ---
 
-  fireChannelActive(): void { nextWith(this, M.channelActive).invokeChannelActive() }
-  fireChannelInactive(): void { nextWith(this, M.channelInactive).invokeChannelInactive() }
-  fireChannelRead(message: unknown): void { nextWith(this, M.channelRead).invokeChannelRead(message) }
-  fireChannelReadComplete(): void { nextWith(this, M.channelReadComplete).invokeChannelReadComplete() }
-  fireChannelWritabilityChanged(): void { nextWith(this, M.channelWritabilityChanged).invokeChannelWritabilityChanged() }
-  fireUserEventTriggered(event: unknown): void { nextWith(this, M.userEventTriggered).invokeUserEventTriggered(event) }
-  fireExceptionCaught(error: Error): void { nextWith(this, M.exceptionCaught).invokeExceptionCaught(error) }
+  fireChannelActive(): void {
+    nextWith(this, M.channelActive).invokeChannelActive()
+  }
+  fireChannelInactive(): void {
+    nextWith(this, M.channelInactive).invokeChannelInactive()
+  }
+  fireChannelRead(message: unknown): void {
+    nextWith(this, M.channelRead).invokeChannelRead(message)
+  }
+  fireChannelReadComplete(): void {
+    nextWith(this, M.channelReadComplete).invokeChannelReadComplete()
+  }
+  fireChannelWritabilityChanged(): void {
+    nextWith(this, M.channelWritabilityChanged).invokeChannelWritabilityChanged()
+  }
+  fireUserEventTriggered(event: unknown): void {
+    nextWith(this, M.userEventTriggered).invokeUserEventTriggered(event)
+  }
+  fireExceptionCaught(error: Error): void {
+    nextWith(this, M.exceptionCaught).invokeExceptionCaught(error)
+  }
 
   invokeChannelActive(): void {
     const h = this.handler
     if (h.channelActive === undefined) return this.fireChannelActive()
-    try { h.channelActive(this) } catch (err) { this.invokeExceptionCaught(toError(err)) }
+    try {
+      h.channelActive(this)
+    } catch (err) {
+      this.invokeExceptionCaught(toError(err))
+    }
   }
 
   invokeChannelInactive(): void {
-    if (this.pending > 0) { this.held |= INACTIVE_PENDING; return }
+    if (this.pending > 0) {
+      this.held |= INACTIVE_PENDING
+      return
+    }
     const h = this.handler
     if (h.channelInactive === undefined) return this.fireChannelInactive()
-    try { h.channelInactive(this) } catch (err) { this.invokeExceptionCaught(toError(err)) }
+    try {
+      h.channelInactive(this)
+    } catch (err) {
+      this.invokeExceptionCaught(toError(err))
+    }
   }
 
   invokeChannelRead(message: unknown): void {
@@ -357,22 +421,37 @@ export class HandlerContext implements ChannelHandlerContext {
   }
 
   invokeChannelReadComplete(): void {
-    if (this.pending > 0) { this.held |= READ_COMPLETE_PENDING; return }
+    if (this.pending > 0) {
+      this.held |= READ_COMPLETE_PENDING
+      return
+    }
     const h = this.handler
     if (h.channelReadComplete === undefined) return this.fireChannelReadComplete()
-    try { h.channelReadComplete(this) } catch (err) { this.invokeExceptionCaught(toError(err)) }
+    try {
+      h.channelReadComplete(this)
+    } catch (err) {
+      this.invokeExceptionCaught(toError(err))
+    }
   }
 
   invokeChannelWritabilityChanged(): void {
     const h = this.handler
     if (h.channelWritabilityChanged === undefined) return this.fireChannelWritabilityChanged()
-    try { h.channelWritabilityChanged(this) } catch (err) { this.invokeExceptionCaught(toError(err)) }
+    try {
+      h.channelWritabilityChanged(this)
+    } catch (err) {
+      this.invokeExceptionCaught(toError(err))
+    }
   }
 
   invokeUserEventTriggered(event: unknown): void {
     const h = this.handler
     if (h.userEventTriggered === undefined) return this.fireUserEventTriggered(event)
-    try { h.userEventTriggered(this, event) } catch (err) { this.invokeExceptionCaught(toError(err)) }
+    try {
+      h.userEventTriggered(this, event)
+    } catch (err) {
+      this.invokeExceptionCaught(toError(err))
+    }
   }
 
   invokeExceptionCaught(error: Error): void {
@@ -416,11 +495,17 @@ export class HandlerContext implements ChannelHandlerContext {
   }
 
   private invokeFlush(): void {
-    try { this.handler.flush!(this) } catch (err) { this.invokeExceptionCaught(toError(err)) }
+    try {
+      this.handler.flush!(this)
+    } catch (err) {
+      this.invokeExceptionCaught(toError(err))
+    }
   }
 
   private invokeClose(error: Error | undefined): void {
-    try { this.handler.close!(this, error) } catch (err) {
+    try {
+      this.handler.close!(this, error)
+    } catch (err) {
       // A close must happen even if a handler on the way throws.
       this.pipeline.head.handler.close!(this.pipeline.head, toError(err))
     }
@@ -467,7 +552,9 @@ export class HandlerContext implements ChannelHandlerContext {
   }
 
   /** True while async reads are pending here: later inbound events must wait behind them. */
-  get busy(): boolean { return this.pending > 0 }
+  get busy(): boolean {
+    return this.pending > 0
+  }
 
   /** @internal On removal, reads still waiting here go on to the next handler once none is pending. */
   handOverQueued(): void {
@@ -479,13 +566,30 @@ export class HandlerContext implements ChannelHandlerContext {
   }
 }
 
-type HandlerMethod = 'channelActive' | 'channelInactive' | 'channelRead' | 'channelReadComplete' |
-  'channelWritabilityChanged' | 'userEventTriggered' | 'exceptionCaught' | 'write' | 'flush' | 'close'
+type HandlerMethod =
+  | 'channelActive'
+  | 'channelInactive'
+  | 'channelRead'
+  | 'channelReadComplete'
+  | 'channelWritabilityChanged'
+  | 'userEventTriggered'
+  | 'exceptionCaught'
+  | 'write'
+  | 'flush'
+  | 'close'
 
 /** One bit per handler method, so skipping handlers is an integer test, not a property lookup. */
 const M = {
-  channelActive: 1, channelInactive: 2, channelRead: 4, channelReadComplete: 8, channelWritabilityChanged: 16,
-  userEventTriggered: 32, exceptionCaught: 64, write: 128, flush: 256, close: 512,
+  channelActive: 1,
+  channelInactive: 2,
+  channelRead: 4,
+  channelReadComplete: 8,
+  channelWritabilityChanged: 16,
+  userEventTriggered: 32,
+  exceptionCaught: 64,
+  write: 128,
+  flush: 256,
+  close: 512,
 } as const satisfies Record<HandlerMethod, number>
 
 /** The methods a handler implements, read once when its context is created (as Netty does). */
@@ -513,6 +617,7 @@ function prevWith(ctx: HandlerContext, op: number): HandlerContext {
 
 /** Throws the error for a message the head cannot write; used by channels. */
 export function unsupported(message: unknown, expected: string): UnsupportedMessageError {
-  const what = message === null ? 'null' : typeof message === 'object' ? (message as object).constructor?.name ?? 'object' : typeof message
+  const what =
+    message === null ? 'null' : typeof message === 'object' ? ((message as object).constructor?.name ?? 'object') : typeof message
   return new UnsupportedMessageError(`cannot write ${what}: expected ${expected}`)
 }

@@ -34,10 +34,14 @@ export class ChunkQueue {
   private end = 0
 
   /** Bytes received and not yet consumed. */
-  get length(): number { return this.bytes }
+  get length(): number {
+    return this.bytes
+  }
 
   /** Number of chunks holding unconsumed bytes. */
-  get chunkCount(): number { return this.tail - this.head }
+  get chunkCount(): number {
+    return this.tail - this.head
+  }
 
   /** Appends a received chunk (kept by reference, not copied). Empty chunks are ignored. */
   push(chunk: Uint8Array): void {

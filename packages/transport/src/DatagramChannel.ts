@@ -52,8 +52,13 @@ export class DatagramChannel extends AbstractChannel {
     if (!this.done) this.pipeline.fireExceptionCaught(error)
     void this.close(error)
   }
-  private readonly onClose = (): void => { this.done = true; this.closeCompleted() }
-  private readonly onDropped = (): void => { this.droppedWhileSuspended++ }
+  private readonly onClose = (): void => {
+    this.done = true
+    this.closeCompleted()
+  }
+  private readonly onDropped = (): void => {
+    this.droppedWhileSuspended++
+  }
   private readonly onSent = (err: Error | null, bytes: number): void => {
     this.inFlight -= bytes
     if (err !== null && !this.done) this.pipeline.fireExceptionCaught(new SocketError(`udp send failed: ${err.message}`, { cause: err }))
@@ -99,19 +104,35 @@ export class DatagramChannel extends AbstractChannel {
       const size = data.byteLength
       this.inFlight += size
       // dgram passes no byte count on error, so the size is captured here.
-      const done = cb === undefined
-        ? (err: Error | null): void => { this.onSent(err, size) }
-        : (err: Error | null): void => { this.inFlight -= size; cb(err ?? undefined); this.transportDrained() }
+      const done =
+        cb === undefined
+          ? (err: Error | null): void => {
+              this.onSent(err, size)
+            }
+          : (err: Error | null): void => {
+              this.inFlight -= size
+              cb(err ?? undefined)
+              this.transportDrained()
+            }
       if (connected) s.send(data, done)
-      else { const r = (m as Datagram).remote; s.send(data, r.port, r.address, done) }
+      else {
+        const r = (m as Datagram).remote
+        s.send(data, r.port, r.address, done)
+      }
     }
   }
 
-  protected override transportPendingBytes(): number { return this.inFlight }
+  protected override transportPendingBytes(): number {
+    return this.inFlight
+  }
 
   protected doClose(): void {
     if (this.done) return
-    try { this.socket.close() } catch { this.onClose() }
+    try {
+      this.socket.close()
+    } catch {
+      this.onClose()
+    }
   }
 
   // Node's dgram socket cannot pause receiving: while reads are suspended, arriving datagrams are
@@ -133,6 +154,11 @@ export class DatagramChannel extends AbstractChannel {
 function isDatagram(m: unknown): m is Datagram {
   if (typeof m !== 'object' || m === null) return false
   const d = m as Partial<Datagram>
-  return d.data instanceof Uint8Array && typeof d.remote === 'object' && d.remote !== null &&
-    typeof d.remote.port === 'number' && typeof d.remote.address === 'string'
+  return (
+    d.data instanceof Uint8Array &&
+    typeof d.remote === 'object' &&
+    d.remote !== null &&
+    typeof d.remote.port === 'number' &&
+    typeof d.remote.address === 'string'
+  )
 }

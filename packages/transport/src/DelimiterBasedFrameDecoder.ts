@@ -58,7 +58,8 @@ export class DelimiterBasedFrameDecoder extends ByteToMessageDecoder {
   constructor(options: DelimiterBasedFrameDecoderOptions) {
     super(options)
     const { maxFrameLength, delimiters, stripDelimiter = true, failFast = true } = options
-    if (!Number.isInteger(maxFrameLength) || maxFrameLength <= 0) throw new RangeError(`maxFrameLength must be a positive integer: ${maxFrameLength}`)
+    if (!Number.isInteger(maxFrameLength) || maxFrameLength <= 0)
+      throw new RangeError(`maxFrameLength must be a positive integer: ${maxFrameLength}`)
     if (delimiters.length === 0) throw new RangeError('at least one delimiter is required')
     let longest = 0
     for (const d of delimiters) {

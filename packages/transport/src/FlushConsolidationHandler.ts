@@ -57,7 +57,9 @@ export class FlushConsolidationHandler implements ChannelHandler {
     this.consolidateWhenNoReadInProgress = consolidateWhenNoReadInProgress
   }
 
-  handlerAdded(ctx: ChannelHandlerContext): void { this.ctx = ctx }
+  handlerAdded(ctx: ChannelHandlerContext): void {
+    this.ctx = ctx
+  }
 
   handlerRemoved(ctx: ChannelHandlerContext): void {
     this.flushIfNeeded(ctx)
@@ -105,7 +107,9 @@ export class FlushConsolidationHandler implements ChannelHandler {
   }
 
   /** Flushes held back and not yet sent. */
-  get pendingFlushes(): number { return this.flushPendingCount }
+  get pendingFlushes(): number {
+    return this.flushPendingCount
+  }
 
   private resetReadAndFlushIfNeeded(ctx: ChannelHandlerContext): void {
     this.readInProgress = false

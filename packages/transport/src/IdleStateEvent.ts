@@ -46,5 +46,7 @@ export class IdleStateEvent {
   ) {}
 
   /** `IdleStateEvent(state[, first])`. */
-  toString(): string { return `IdleStateEvent(${this.state}${this.first ? ', first' : ''})` }
+  toString(): string {
+    return `IdleStateEvent(${this.state}${this.first ? ', first' : ''})`
+  }
 }

@@ -90,7 +90,9 @@ export class IdleStateHandler implements ChannelHandler {
     if (ctx.channel.isActive) this.initialize(ctx)
   }
 
-  handlerRemoved(): void { this.destroy() }
+  handlerRemoved(): void {
+    this.destroy()
+  }
 
   channelActive(ctx: ChannelHandlerContext): void {
     this.initialize(ctx)

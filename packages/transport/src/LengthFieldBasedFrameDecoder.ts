@@ -193,18 +193,28 @@ export class LengthFieldBasedFrameDecoder extends ByteToMessageDecoder {
   constructor(options: LengthFieldBasedFrameDecoderOptions) {
     super(options)
     const {
-      maxFrameLength, lengthFieldOffset = 0, lengthFieldLength = 4, lengthAdjustment = 0,
-      initialBytesToStrip = 0, byteOrder = 'BE', failFast = true,
+      maxFrameLength,
+      lengthFieldOffset = 0,
+      lengthFieldLength = 4,
+      lengthAdjustment = 0,
+      initialBytesToStrip = 0,
+      byteOrder = 'BE',
+      failFast = true,
     } = options
-    if (!Number.isInteger(maxFrameLength) || maxFrameLength <= 0) throw new RangeError(`maxFrameLength must be a positive integer: ${maxFrameLength}`)
-    if (!Number.isInteger(lengthFieldOffset) || lengthFieldOffset < 0) throw new RangeError(`lengthFieldOffset must be a non-negative integer: ${lengthFieldOffset}`)
+    if (!Number.isInteger(maxFrameLength) || maxFrameLength <= 0)
+      throw new RangeError(`maxFrameLength must be a positive integer: ${maxFrameLength}`)
+    if (!Number.isInteger(lengthFieldOffset) || lengthFieldOffset < 0)
+      throw new RangeError(`lengthFieldOffset must be a non-negative integer: ${lengthFieldOffset}`)
     if (lengthFieldLength !== 1 && lengthFieldLength !== 2 && lengthFieldLength !== 3 && lengthFieldLength !== 4) {
       throw new RangeError(`lengthFieldLength must be 1, 2, 3 or 4: ${String(lengthFieldLength)}`)
     }
     if (!Number.isInteger(lengthAdjustment)) throw new RangeError(`lengthAdjustment must be an integer: ${lengthAdjustment}`)
-    if (!Number.isInteger(initialBytesToStrip) || initialBytesToStrip < 0) throw new RangeError(`initialBytesToStrip must be a non-negative integer: ${initialBytesToStrip}`)
+    if (!Number.isInteger(initialBytesToStrip) || initialBytesToStrip < 0)
+      throw new RangeError(`initialBytesToStrip must be a non-negative integer: ${initialBytesToStrip}`)
     if (lengthFieldOffset > maxFrameLength - lengthFieldLength) {
-      throw new RangeError(`maxFrameLength (${maxFrameLength}) must be at least lengthFieldOffset (${lengthFieldOffset}) + lengthFieldLength (${lengthFieldLength})`)
+      throw new RangeError(
+        `maxFrameLength (${maxFrameLength}) must be at least lengthFieldOffset (${lengthFieldOffset}) + lengthFieldLength (${lengthFieldLength})`,
+      )
     }
     if (byteOrder !== 'BE' && byteOrder !== 'LE') throw new RangeError(`byteOrder must be 'BE' or 'LE': ${String(byteOrder)}`)
     this.maxFrameLength = maxFrameLength

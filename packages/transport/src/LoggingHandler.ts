@@ -44,10 +44,16 @@ export class LoggingHandler implements ChannelHandler {
   }
 
   /** Whether lines are written (false when logging to a disabled debuglog). */
-  get enabled(): boolean { return this.logger.enabled !== false }
+  get enabled(): boolean {
+    return this.logger.enabled !== false
+  }
 
-  handlerAdded(ctx: ChannelHandlerContext): void { if (this.enabled) this.log(ctx, 'HANDLER ADDED') }
-  handlerRemoved(ctx: ChannelHandlerContext): void { if (this.enabled) this.log(ctx, 'HANDLER REMOVED') }
+  handlerAdded(ctx: ChannelHandlerContext): void {
+    if (this.enabled) this.log(ctx, 'HANDLER ADDED')
+  }
+  handlerRemoved(ctx: ChannelHandlerContext): void {
+    if (this.enabled) this.log(ctx, 'HANDLER REMOVED')
+  }
 
   channelActive(ctx: ChannelHandlerContext): void {
     if (this.enabled) this.log(ctx, `ACTIVE ${formatAddress(ctx)}`)

@@ -136,7 +136,8 @@ export class Reconnector<T> {
 
   constructor(options: ReconnectOptions<T>) {
     const { baseDelayMs = 100, maxDelayMs = 30_000, factor = 2, jitter = 1, maxAttempts = Infinity } = options
-    if (!(baseDelayMs >= 0) || !Number.isFinite(baseDelayMs)) throw new RangeError(`baseDelayMs must be a finite number >= 0: ${baseDelayMs}`)
+    if (!(baseDelayMs >= 0) || !Number.isFinite(baseDelayMs))
+      throw new RangeError(`baseDelayMs must be a finite number >= 0: ${baseDelayMs}`)
     if (!(maxDelayMs >= baseDelayMs)) throw new RangeError(`maxDelayMs (${maxDelayMs}) must be >= baseDelayMs (${baseDelayMs})`)
     if (!(factor >= 1) || !Number.isFinite(factor)) throw new RangeError(`factor must be a finite number >= 1: ${factor}`)
     if (!(jitter >= 0 && jitter <= 1)) throw new RangeError(`jitter must be between 0 and 1: ${jitter}`)
@@ -144,7 +145,8 @@ export class Reconnector<T> {
       throw new RangeError(`maxAttempts must be an integer >= 1 or Infinity: ${maxAttempts}`)
     }
     const previousFailures = options.previousFailures ?? 0
-    if (!(Number.isInteger(previousFailures) && previousFailures >= 0)) throw new RangeError(`previousFailures must be an integer >= 0: ${previousFailures}`)
+    if (!(Number.isInteger(previousFailures) && previousFailures >= 0))
+      throw new RangeError(`previousFailures must be an integer >= 0: ${previousFailures}`)
     this.previousFailures = previousFailures
     this.options = options
     this.clock = options.clock ?? systemClock
@@ -153,13 +155,19 @@ export class Reconnector<T> {
   }
 
   /** Attempts started so far. */
-  get attempts(): number { return this.attemptCount }
+  get attempts(): number {
+    return this.attemptCount
+  }
 
   /** True until the result settled (resolved, gave up or cancelled). */
-  get isRunning(): boolean { return this.state <= RUNNING }
+  get isRunning(): boolean {
+    return this.state <= RUNNING
+  }
 
   /** The result; starts the reconnector on first access. */
-  get result(): Promise<T> { return this.start() }
+  get result(): Promise<T> {
+    return this.start()
+  }
 
   /** Starts the first attempt now (idempotent) and returns the result. */
   start(): Promise<T> {
@@ -173,7 +181,8 @@ export class Reconnector<T> {
     if (this.state === CANCELLED) this.reject(new ReconnectCancelledError())
     else {
       this.state = RUNNING
-      if (this.previousFailures > 0) this.timer = this.clock.setTimeout(this.nextAttempt, backoffDelay(this.previousFailures - 1, this.options, this.random))
+      if (this.previousFailures > 0)
+        this.timer = this.clock.setTimeout(this.nextAttempt, backoffDelay(this.previousFailures - 1, this.options, this.random))
       else this.attempt()
     }
     return this.promise
@@ -229,7 +238,11 @@ export class Reconnector<T> {
     }
     const delayMs = backoffDelay(this.previousFailures + attempt - 1, this.options, this.random)
     const onRetry = this.options.onRetry
-    if (onRetry !== undefined) safeCall(() => { onRetry({ attempt, error, delayMs }); return true })
+    if (onRetry !== undefined)
+      safeCall(() => {
+        onRetry({ attempt, error, delayMs })
+        return true
+      })
     if (this.state !== RUNNING) return // onRetry may cancel
     this.timer = this.clock.setTimeout(this.nextAttempt, delayMs)
   }
@@ -256,5 +269,9 @@ export function reconnect<T>(options: ReconnectOptions<T>): Reconnector<T> {
 }
 
 function safeCall(fn: () => boolean): boolean {
-  try { return fn() } catch { return false }
+  try {
+    return fn()
+  } catch {
+    return false
+  }
 }

@@ -10,7 +10,6 @@ import { ServerChannel } from './ServerChannel.js'
 import { SocketChannel, addressOf } from './SocketChannel.js'
 import { BindError, ReadTimeoutError, TlsHandshakeError, TransportError, toError } from './errors.js'
 
-
 interface PendingHandshake {
   timer: TimerHandle | undefined
   /** The peer's address, kept because a destroyed socket forgets it. */
@@ -46,10 +45,16 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
   private serverInitializer: ChannelInitializer<ServerChannel> | undefined
 
   /** Sets up the server channel's own pipeline (it receives `exceptionCaught` for handshake failures). */
-  handler(initializer: ChannelInitializer<ServerChannel>): this { this.serverInitializer = initializer; return this }
+  handler(initializer: ChannelInitializer<ServerChannel>): this {
+    this.serverInitializer = initializer
+    return this
+  }
 
   /** Sets up each accepted channel (for UDP: the bound datagram channel) before it turns active. */
-  childHandler(initializer: ChannelInitializer): this { this.childInitializer = initializer; return this }
+  childHandler(initializer: ChannelInitializer): this {
+    this.childInitializer = initializer
+    return this
+  }
 
   /**
    * Listens on `host:port` (default `127.0.0.1`; port 0 picks a free one, see `localAddress`).
@@ -91,13 +96,17 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
     let serverChannel: ServerChannel | undefined
     let stopping = false
 
-    const netServer: net.Server = kind === 'tls'
-      // Node's own handshake timer stays as a backstop; ours runs on the injected clock.
-      ? tls.createServer({ ...o.tls, handshakeTimeout: Math.max(handshakeTimeoutMs * 2, 1000) })
-      : net.createServer()
+    const netServer: net.Server =
+      kind === 'tls'
+        ? // Node's own handshake timer stays as a backstop; ours runs on the injected clock.
+          tls.createServer({ ...o.tls, handshakeTimeout: Math.max(handshakeTimeoutMs * 2, 1000) })
+        : net.createServer()
 
     const accept = (socket: net.Socket): void => {
-      if (stopping || serverChannel === undefined) { socket.destroy(); return }
+      if (stopping || serverChannel === undefined) {
+        socket.destroy()
+        return
+      }
       const ch = newSocketChannel(socket, kind, o, clock)
       try {
         childInitializer?.(ch)
@@ -129,11 +138,19 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
 
     if (kind === 'tls') {
       netServer.on('connection', (raw: net.Socket) => {
-        raw.on('error', () => { /* reported through tlsClientError */ })
-        if (stopping) { raw.destroy(); return }
+        raw.on('error', () => {
+          /* reported through tlsClientError */
+        })
+        if (stopping) {
+          raw.destroy()
+          return
+        }
         if (pending.size >= maxPending) {
           pending.set(raw, { timer: undefined, peer: peerOf(raw) })
-          const cause = new TransportError('ERR_TOO_MANY_HANDSHAKES', `${pending.size - 1} TLS handshakes pending, maxPendingHandshakes is ${maxPending}`)
+          const cause = new TransportError(
+            'ERR_TOO_MANY_HANDSHAKES',
+            `${pending.size - 1} TLS handshakes pending, maxPendingHandshakes is ${maxPending}`,
+          )
           handshakeFailed(raw, new TlsHandshakeError(`connection from ${peerOf(raw)} refused: too many pending TLS handshakes`, { cause }))
           return
         }
@@ -142,7 +159,10 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
         entry.timer = clock.setTimeout(() => {
           entry.timer = undefined
           const cause = new ReadTimeoutError(`no TLS handshake within ${handshakeTimeoutMs} ms`)
-          handshakeFailed(raw, new TlsHandshakeError(`TLS handshake with ${entry.peer} timed out after ${handshakeTimeoutMs} ms`, { cause }))
+          handshakeFailed(
+            raw,
+            new TlsHandshakeError(`TLS handshake with ${entry.peer} timed out after ${handshakeTimeoutMs} ms`, { cause }),
+          )
         }, handshakeTimeoutMs)
         raw.once('close', () => {
           // A client certificate that failed verification closes the socket first and is
@@ -156,7 +176,10 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
       })
       netServer.on('secureConnection', (socket: tls.TLSSocket) => {
         const raw = parentOf(socket)
-        if (raw !== undefined && !pending.has(raw)) { socket.destroy(); return } // timed out or refused meanwhile
+        if (raw !== undefined && !pending.has(raw)) {
+          socket.destroy()
+          return
+        } // timed out or refused meanwhile
         settleHandshake(raw)
         accept(socket)
       })
@@ -173,15 +196,18 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
       netServer.on('connection', accept)
     }
 
-    const stopTransport = (): Promise<void> => new Promise<void>((resolve) => {
-      stopping = true
-      for (const [raw, p] of pending) {
-        if (p.timer !== undefined) clock.clearTimeout(p.timer)
-        raw.destroy()
-      }
-      pending.clear()
-      netServer.close(() => { resolve() })
-    })
+    const stopTransport = (): Promise<void> =>
+      new Promise<void>((resolve) => {
+        stopping = true
+        for (const [raw, p] of pending) {
+          if (p.timer !== undefined) clock.clearTimeout(p.timer)
+          raw.destroy()
+        }
+        pending.clear()
+        netServer.close(() => {
+          resolve()
+        })
+      })
 
     return new Promise<ServerChannel>((resolve, reject) => {
       const onListenError = (err: Error): void => {
@@ -192,7 +218,9 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
         netServer.off('error', onListenError)
         const a = netServer.address() as net.AddressInfo
         const server = new ServerChannel(kind, clock, addressOf(a.address, a.port, a.family), stopTransport, o.onError)
-        netServer.on('error', (err: Error) => { server.reportError(new BindError(`${host}:${port}`, { cause: err })) })
+        netServer.on('error', (err: Error) => {
+          server.reportError(new BindError(`${host}:${port}`, { cause: err }))
+        })
         serverChannel = server
         try {
           this.serverInitializer?.(server)
@@ -213,4 +241,3 @@ function parentOf(socket: tls.TLSSocket): net.Socket | undefined {
   const p = (socket as unknown as { _parent?: unknown })._parent
   return p instanceof net.Socket ? p : undefined
 }
-

@@ -30,8 +30,13 @@ export class ServerChannel extends AbstractChannel {
   private readonly onError: ((error: Error) => void) | undefined
 
   /** @internal Created by ServerBootstrap. */
-  constructor(kind: 'tcp' | 'tls' | 'udp', clock: Clock, localAddress: SocketAddress | undefined,
-    stopTransport: () => Promise<void>, onError: ((error: Error) => void) | undefined) {
+  constructor(
+    kind: 'tcp' | 'tls' | 'udp',
+    clock: Clock,
+    localAddress: SocketAddress | undefined,
+    stopTransport: () => Promise<void>,
+    onError: ((error: Error) => void) | undefined,
+  ) {
     super(kind, clock)
     this.localAddress = localAddress
     this.children = this.childSet
@@ -40,19 +45,27 @@ export class ServerChannel extends AbstractChannel {
   }
 
   /** @internal Fires channelActive on the server pipeline. */
-  start(): void { this.activate() }
+  start(): void {
+    this.activate()
+  }
 
   /** @internal Tracks a child until it closes. */
   addChild(child: Channel): void {
     this.accepted++
     this.childSet.add(child)
-    void child.closed.then(() => { this.childSet.delete(child) })
+    void child.closed.then(() => {
+      this.childSet.delete(child)
+    })
   }
 
   /** @internal Reports an error that belongs to no child: onError, then exceptionCaught on this pipeline. */
   reportError(error: Error): void {
     if (this.onError !== undefined) {
-      try { this.onError(error) } catch (err) { this.pipeline.reportUnhandled('error', err) }
+      try {
+        this.onError(error)
+      } catch (err) {
+        this.pipeline.reportUnhandled('error', err)
+      }
     }
     if (this.isActive) this.pipeline.fireExceptionCaught(error)
   }
@@ -66,8 +79,13 @@ export class ServerChannel extends AbstractChannel {
   protected doClose(): void {
     const children = [...this.childSet].map((c) => c.close())
     void Promise.all([this.stopTransport(), ...children]).then(
-      () => { this.closeCompleted() },
-      (err: unknown) => { this.closeCompleted(err instanceof Error ? err : undefined) })
+      () => {
+        this.closeCompleted()
+      },
+      (err: unknown) => {
+        this.closeCompleted(err instanceof Error ? err : undefined)
+      },
+    )
   }
 
   // Accepting is not paced by the server pipeline; maxPendingHandshakes and backlog bound it.

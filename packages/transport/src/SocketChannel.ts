@@ -50,7 +50,9 @@ export class SocketChannel extends AbstractChannel {
     this.pipeline.fireChannelRead(chunk)
     this.pipeline.fireChannelReadComplete()
   }
-  private readonly onDrain = (): void => { this.transportDrained() }
+  private readonly onDrain = (): void => {
+    this.transportDrained()
+  }
   private readonly onProbe = (): void => {
     this.probePending = false
     this.transportDrained()
@@ -65,10 +67,15 @@ export class SocketChannel extends AbstractChannel {
   private lingerTimer: TimerHandle | undefined
   private readonly onClose = (): void => {
     this.done = true
-    if (this.lingerTimer !== undefined) { this.clock.clearTimeout(this.lingerTimer); this.lingerTimer = undefined }
+    if (this.lingerTimer !== undefined) {
+      this.clock.clearTimeout(this.lingerTimer)
+      this.lingerTimer = undefined
+    }
     this.closeCompleted()
   }
-  private readonly onFinish = (): void => { this.socket.destroy() }
+  private readonly onFinish = (): void => {
+    this.socket.destroy()
+  }
 
   /**
    * Wraps a connected socket. Add handlers to {@link pipeline}, then call {@link start} to begin
@@ -88,7 +95,10 @@ export class SocketChannel extends AbstractChannel {
     if (this.started) return
     this.started = true
     const s = this.socket
-    if (s.destroyed) { if (s.closed) this.onClose(); return }
+    if (s.destroyed) {
+      if (s.closed) this.onClose()
+      return
+    }
     s.on('drain', this.onDrain)
     this.activate()
     // channelActive may have closed or suspended the channel.
@@ -132,12 +142,20 @@ export class SocketChannel extends AbstractChannel {
     this.probeDrain()
   }
 
-  protected override transportPendingBytes(): number { return this.socket.writableLength }
+  protected override transportPendingBytes(): number {
+    return this.socket.writableLength
+  }
 
   protected doClose(error: Error | undefined): void {
     const s = this.socket
-    if (s.destroyed) { if (s.closed) this.onClose(); return }
-    if (error !== undefined || !this.started) { s.destroy(); return }
+    if (s.destroyed) {
+      if (s.closed) this.onClose()
+      return
+    }
+    if (error !== undefined || !this.started) {
+      s.destroy()
+      return
+    }
     // Graceful: FIN after every written byte left, then release the socket ('close' follows).
     // A peer that never reads would hold the socket forever: after the linger time it is destroyed.
     s.once('finish', this.onFinish)
@@ -146,9 +164,13 @@ export class SocketChannel extends AbstractChannel {
   }
 
   /** Pauses the socket. */
-  protected doSuspendRead(): void { if (this.started) this.socket.pause() }
+  protected doSuspendRead(): void {
+    if (this.started) this.socket.pause()
+  }
   /** Resumes the socket. */
-  protected doResumeRead(): void { if (this.started) this.socket.resume() }
+  protected doResumeRead(): void {
+    if (this.started) this.socket.resume()
+  }
 
   /**
    * The socket emits 'drain' only after a write that crossed its own high-water mark; bytes
@@ -170,12 +192,25 @@ const COALESCE_MAX_RUN = 64 * 1024
 
 function writeOne(s: Socket, data: Uint8Array, cb: WriteCallback | undefined): void {
   if (cb === undefined) s.write(data)
-  else s.write(data, (err) => { cb(err ?? undefined) })
+  else
+    s.write(data, (err) => {
+      cb(err ?? undefined)
+    })
 }
 
 /** Writes messages[from, to) (totalling `bytes`) as one buffer; their callbacks run when it was written. */
-function writeRun(s: Socket, messages: readonly unknown[], callbacks: readonly (WriteCallback | undefined)[], from: number, to: number, bytes: number): void {
-  if (to - from === 1) { writeOne(s, messages[from] as Uint8Array, callbacks[from]); return }
+function writeRun(
+  s: Socket,
+  messages: readonly unknown[],
+  callbacks: readonly (WriteCallback | undefined)[],
+  from: number,
+  to: number,
+  bytes: number,
+): void {
+  if (to - from === 1) {
+    writeOne(s, messages[from] as Uint8Array, callbacks[from])
+    return
+  }
   const out = Buffer.allocUnsafe(bytes)
   let off = 0
   let cbs: WriteCallback[] | undefined
@@ -192,7 +227,9 @@ function writeRun(s: Socket, messages: readonly unknown[], callbacks: readonly (
   if (cbs === undefined) s.write(out)
   else {
     const all = cbs
-    s.write(out, (err) => { for (const cb of all) cb(err ?? undefined) })
+    s.write(out, (err) => {
+      for (const cb of all) cb(err ?? undefined)
+    })
   }
 }
 

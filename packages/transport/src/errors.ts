@@ -27,10 +27,13 @@ export class FrameTooLongError extends TransportError {
   /** The configured maximum. */
   readonly maxFrameLength: number
   constructor(frameLength: number, maxFrameLength: number, options?: { cause?: unknown }) {
-    super('ERR_FRAME_TOO_LONG',
+    super(
+      'ERR_FRAME_TOO_LONG',
       frameLength >= 0
         ? `frame length ${frameLength} exceeds maxFrameLength ${maxFrameLength}`
-        : `frame exceeds maxFrameLength ${maxFrameLength} (no delimiter found)`, options)
+        : `frame exceeds maxFrameLength ${maxFrameLength} (no delimiter found)`,
+      options,
+    )
     this.frameLength = frameLength
     this.maxFrameLength = maxFrameLength
   }
@@ -74,7 +77,7 @@ export class ChannelClosedError extends TransportError {
 /** A server could not bind its address (in use, permission denied, bad address). */
 export class BindError extends TransportError {
   constructor(address: string, options?: { cause?: unknown }) {
-    const why = (options?.cause as { code?: unknown; message?: unknown } | undefined)
+    const why = options?.cause as { code?: unknown; message?: unknown } | undefined
     const detail = typeof why?.code === 'string' ? ` (${why.code})` : typeof why?.message === 'string' ? ` (${why.message})` : ''
     super('ERR_BIND', `cannot bind ${address}${detail}`, options)
   }

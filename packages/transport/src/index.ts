@@ -10,7 +10,12 @@ export { ChannelPipeline, type UnhandledCounts, type UnhandledReport } from './C
 export { type WriteBufferWaterMark, DEFAULT_WATER_MARK } from './internal/AbstractChannel.js'
 export { ChunkQueue } from './ChunkQueue.js'
 export { ByteToMessageDecoder, type ByteToMessageDecoderOptions } from './ByteToMessageDecoder.js'
-export { LengthFieldBasedFrameDecoder, type LengthFieldBasedFrameDecoderOptions, type ByteOrder, type LengthFieldLength } from './LengthFieldBasedFrameDecoder.js'
+export {
+  LengthFieldBasedFrameDecoder,
+  type LengthFieldBasedFrameDecoderOptions,
+  type ByteOrder,
+  type LengthFieldLength,
+} from './LengthFieldBasedFrameDecoder.js'
 export { LengthFieldPrepender, type LengthFieldPrependerOptions } from './LengthFieldPrepender.js'
 export { SocketChannel, type SocketChannelOptions } from './SocketChannel.js'
 export { DatagramChannel, type DatagramChannelOptions } from './DatagramChannel.js'
@@ -18,7 +23,13 @@ export { SocketError } from './SocketError.js'
 export { ServerChannel } from './ServerChannel.js'
 export { Bootstrap } from './Bootstrap.js'
 export { ServerBootstrap } from './ServerBootstrap.js'
-export type { TransportKind, ChannelInitializer, CommonChannelOptions, BootstrapOptions, ServerBootstrapOptions } from './BootstrapOptions.js'
+export type {
+  TransportKind,
+  ChannelInitializer,
+  CommonChannelOptions,
+  BootstrapOptions,
+  ServerBootstrapOptions,
+} from './BootstrapOptions.js'
 export { LineBasedFrameDecoder, type LineBasedFrameDecoderOptions } from './LineBasedFrameDecoder.js'
 export { DelimiterBasedFrameDecoder, type DelimiterBasedFrameDecoderOptions } from './DelimiterBasedFrameDecoder.js'
 export { IdleStateHandler, type IdleStateHandlerOptions } from './IdleStateHandler.js'
@@ -26,4 +37,13 @@ export { IdleStateEvent, IdleState } from './IdleStateEvent.js'
 export { ReadTimeoutHandler } from './ReadTimeoutHandler.js'
 export { LoggingHandler, type LoggingHandlerOptions } from './LoggingHandler.js'
 export { FlushConsolidationHandler, type FlushConsolidationHandlerOptions } from './FlushConsolidationHandler.js'
-export { Reconnector, reconnect, backoffDelay, ReconnectExhaustedError, ReconnectCancelledError, type ReconnectOptions, type ReconnectRetryEvent, type BackoffOptions } from './Reconnector.js'
+export {
+  Reconnector,
+  reconnect,
+  backoffDelay,
+  ReconnectExhaustedError,
+  ReconnectCancelledError,
+  type ReconnectOptions,
+  type ReconnectRetryEvent,
+  type BackoffOptions,
+} from './Reconnector.js'

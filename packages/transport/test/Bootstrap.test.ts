@@ -20,12 +20,21 @@ function mutualTls(): TlsOptions {
 }
 
 function connect(kind: TransportKind, port: number, options: BootstrapOptions = {}): Promise<Channel> {
-  return new Bootstrap().transport(kind).options(options).handler((ch) => addFraming(ch)).connect(port, HOST)
+  return new Bootstrap()
+    .transport(kind)
+    .options(options)
+    .handler((ch) => addFraming(ch))
+    .connect(port, HOST)
 }
 
 /** Asserts a rejected connect: ERR_TLS_HANDSHAKE with a cause; the server reported it and kept no child. */
-async function rejectsHandshake(t: ExecutionContext, serverKind: TransportKind, serverOptions: ServerBootstrapOptions,
-  clientOptions: BootstrapOptions, serverReports = true): Promise<void> {
+async function rejectsHandshake(
+  t: ExecutionContext,
+  serverKind: TransportKind,
+  serverOptions: ServerBootstrapOptions,
+  clientOptions: BootstrapOptions,
+  serverReports = true,
+): Promise<void> {
   const { server, port, errors } = await echoServer(t, serverKind, serverOptions)
   const err = await t.throwsAsync(connect('tls', port, clientOptions))
   t.is(codeOf(err), 'ERR_TLS_HANDSHAKE')
@@ -72,8 +81,14 @@ test('mutual TLS accepts a client with a trusted certificate', async (t) => {
   const c = testCerts()
   const { server, port } = await echoServer(t, 'tls', { tls: mutualTls() })
   const collector = new Collector()
-  const ch = await new Bootstrap().transport('tls').options({ tls: { ca: c.ca, key: c.clientKey, cert: c.clientCert } })
-    .handler((x) => { addFraming(x); x.pipeline.addLast('c', collector) }).connect(port, 'localhost')
+  const ch = await new Bootstrap()
+    .transport('tls')
+    .options({ tls: { ca: c.ca, key: c.clientKey, cert: c.clientCert } })
+    .handler((x) => {
+      addFraming(x)
+      x.pipeline.addLast('c', collector)
+    })
+    .connect(port, 'localhost')
   ch.writeAndFlush(Buffer.from('mutual'))
   await collector.next(1)
   t.is(Buffer.from(collector.messages[0] as Uint8Array).toString(), 'mutual')
@@ -95,16 +110,28 @@ test('a plaintext client on a TLS port is reported by the server and gets no cha
 
 test('a TLS server greets first from channelActive and the client receives it', async (t) => {
   const c = testCerts()
-  const server = await new ServerBootstrap().transport('tls').option('tls', serverTls())
+  const server = await new ServerBootstrap()
+    .transport('tls')
+    .option('tls', serverTls())
     .childHandler((ch) => {
       addFraming(ch)
-      ch.pipeline.addLast('greeter', { channelActive(ctx: ChannelHandlerContext) { ctx.writeAndFlush(Buffer.from('welcome')) } })
+      ch.pipeline.addLast('greeter', {
+        channelActive(ctx: ChannelHandlerContext) {
+          ctx.writeAndFlush(Buffer.from('welcome'))
+        },
+      })
     })
     .bind(0, HOST)
   t.teardown(() => server.close())
   const collector = new Collector()
-  const ch = await new Bootstrap().transport('tls').option('tls', { ca: c.ca })
-    .handler((x) => { addFraming(x); x.pipeline.addLast('c', collector) }).connect(server.localAddress!.port, HOST)
+  const ch = await new Bootstrap()
+    .transport('tls')
+    .option('tls', { ca: c.ca })
+    .handler((x) => {
+      addFraming(x)
+      x.pipeline.addLast('c', collector)
+    })
+    .connect(server.localAddress!.port, HOST)
   await collector.next(1)
   t.is(Buffer.from(collector.messages[0] as Uint8Array).toString(), 'welcome')
   await ch.close()
@@ -132,7 +159,9 @@ test('connections beyond maxPendingHandshakes are refused and reported', async (
     s.on('error', () => {})
     return s
   })
-  t.teardown(() => { for (const s of sockets) s.destroy() })
+  t.teardown(() => {
+    for (const s of sockets) s.destroy()
+  })
   await until(() => errors.length > 0)
   t.is(codeOf(errors[0]), 'ERR_TLS_HANDSHAKE')
   t.is(codeOf(errors[0]!.cause), 'ERR_TOO_MANY_HANDSHAKES')
@@ -142,9 +171,13 @@ test('connections beyond maxPendingHandshakes are refused and reported', async (
 
 test('connect rejects with ERR_CONNECT_REFUSED when nothing listens', async (t) => {
   const probe = net.createServer()
-  await new Promise<void>((r) => { probe.listen(0, HOST, r) })
+  await new Promise<void>((r) => {
+    probe.listen(0, HOST, r)
+  })
   const port = (probe.address() as net.AddressInfo).port
-  await new Promise<void>((r) => { probe.close(() => r()) })
+  await new Promise<void>((r) => {
+    probe.close(() => r())
+  })
   for (const kind of ['tcp', 'tls'] as const) {
     const err = await t.throwsAsync(connect(kind, port))
     t.is(codeOf(err), 'ERR_CONNECT_REFUSED')
@@ -166,11 +199,26 @@ test('connect rejects with ERR_CONNECT_TIMEOUT when the connect timeout elapses 
 
 test('a TLS client rejects with ERR_TLS_HANDSHAKE when the server never answers the handshake', async (t) => {
   let accepted = 0
-  const silent = net.createServer((s) => { accepted++; s.on('error', () => {}); t.teardown(() => s.destroy()) })
-  await new Promise<void>((r) => { silent.listen(0, HOST, r) })
-  t.teardown(() => new Promise<void>((r) => { silent.close(() => r()) }))
+  const silent = net.createServer((s) => {
+    accepted++
+    s.on('error', () => {})
+    t.teardown(() => s.destroy())
+  })
+  await new Promise<void>((r) => {
+    silent.listen(0, HOST, r)
+  })
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        silent.close(() => r())
+      }),
+  )
   const clock = new ManualClock()
-  const attempt = connect('tls', (silent.address() as net.AddressInfo).port, { clock, handshakeTimeoutMs: 2000, tls: { ca: testCerts().ca } })
+  const attempt = connect('tls', (silent.address() as net.AddressInfo).port, {
+    clock,
+    handshakeTimeoutMs: 2000,
+    tls: { ca: testCerts().ca },
+  })
   await until(() => accepted === 1)
   // Let the client see its TCP connect, which swaps the connect timer for the handshake timer.
   await new Promise((r) => setTimeout(r, 20))

@@ -16,7 +16,9 @@ class PairDecoder extends ByteToMessageDecoder {
 }
 
 class LazyDecoder extends ByteToMessageDecoder {
-  protected decode(): unknown { return 'nothing consumed' }
+  protected decode(): unknown {
+    return 'nothing consumed'
+  }
 }
 
 class ThrowingDecoder extends ByteToMessageDecoder {
@@ -34,7 +36,11 @@ test('fires decoded messages in order, several per chunk and across chunks', (t)
   const ch = new EmbeddedChannel(new PairDecoder())
   ch.writeInbound(bytes(1, 2, 3, 4, 5))
   ch.writeInbound(bytes(6, 7))
-  t.deepEqual(ch.inboundMessages.map(arr), [[1, 2], [3, 4], [5, 6]])
+  t.deepEqual(ch.inboundMessages.map(arr), [
+    [1, 2],
+    [3, 4],
+    [5, 6],
+  ])
   t.is((ch.pipeline.get('handler-0') as PairDecoder).bufferedBytes, 1)
 })
 
@@ -59,8 +65,12 @@ test('throws DecoderError when decode produced a message without consuming bytes
 test('decodes what is left on channelInactive before passing channelInactive on', async (t) => {
   const seen: string[] = []
   const ch = new EmbeddedChannel(new PairDecoder(), {
-    channelRead(_ctx, m) { seen.push(`read ${arr(m).join(',')}`) },
-    channelInactive() { seen.push('inactive') },
+    channelRead(_ctx, m) {
+      seen.push(`read ${arr(m).join(',')}`)
+    },
+    channelInactive() {
+      seen.push('inactive')
+    },
   })
   ch.writeInbound(bytes(1, 2, 3))
   ch.disconnect()
@@ -94,13 +104,15 @@ test('fires a typed TransportError as it is and drops bytes that arrive after th
 })
 
 test('with closeOnDecodeError false, reports the error and goes on decoding after the bytes the failed call consumed', (t) => {
-  const ch = new EmbeddedChannel(new (class extends ByteToMessageDecoder {
-    protected decode(_ctx: ChannelHandlerContext, input: ChunkQueue): unknown {
-      const b = input.consume(1)
-      if (b[0] === 0xff) throw new CorruptedFrameError('bad')
-      return b
-    }
-  })({ closeOnDecodeError: false }))
+  const ch = new EmbeddedChannel(
+    new (class extends ByteToMessageDecoder {
+      protected decode(_ctx: ChannelHandlerContext, input: ChunkQueue): unknown {
+        const b = input.consume(1)
+        if (b[0] === 0xff) throw new CorruptedFrameError('bad')
+        return b
+      }
+    })({ closeOnDecodeError: false }),
+  )
   ch.writeInbound(bytes(1, 0xff, 2))
   t.true(ch.isActive)
   t.is(ch.errors.length, 1)
@@ -110,14 +122,16 @@ test('with closeOnDecodeError false, reports the error and goes on decoding afte
 })
 
 test('passes buffered bytes on when the decoder is removed mid-stream', (t) => {
-  const ch = new EmbeddedChannel(new (class extends ByteToMessageDecoder {
-    protected decode(ctx: ChannelHandlerContext, input: ChunkQueue): unknown {
-      if (input.length < 1) return undefined
-      const first = input.consume(1)
-      ctx.pipeline.remove(this) // hand the rest over, like a preamble check
-      return first
-    }
-  })())
+  const ch = new EmbeddedChannel(
+    new (class extends ByteToMessageDecoder {
+      protected decode(ctx: ChannelHandlerContext, input: ChunkQueue): unknown {
+        if (input.length < 1) return undefined
+        const first = input.consume(1)
+        ctx.pipeline.remove(this) // hand the rest over, like a preamble check
+        return first
+      }
+    })(),
+  )
   ch.writeInbound(bytes(9, 1, 2, 3))
   t.deepEqual(ch.inboundMessages.map(arr), [[9], [1, 2, 3]])
   ch.writeInbound(bytes(4))
@@ -132,7 +146,11 @@ test('handles a re-entrant read fired from inside its own decode pass in order',
     },
   })
   ch.writeInbound(bytes(1, 2, 3, 4))
-  t.deepEqual(ch.inboundMessages.map(arr), [[1, 2], [3, 4], [5, 6]])
+  t.deepEqual(ch.inboundMessages.map(arr), [
+    [1, 2],
+    [3, 4],
+    [5, 6],
+  ])
 })
 
 test('ChunkQueue returns a view inside one chunk and a copy across chunks', (t) => {
@@ -140,7 +158,8 @@ test('ChunkQueue returns a view inside one chunk and a copy across chunks', (t) 
   const a = new Uint8Array([1, 2, 3, 4])
   const b = new Uint8Array([5, 6, 7])
   const q = new ChunkQueue()
-  q.push(a); q.push(b)
+  q.push(a)
+  q.push(b)
   t.is(q.length, 7)
   t.is(q.readUint(2, 4, false), 0x03040506)
   t.is(q.readUint(2, 4, true), 0x06050403)

@@ -5,8 +5,14 @@ import { EmbeddedChannel } from '../src/testing.js'
 
 function recorder(log: string[], id: string): ChannelHandler {
   return {
-    channelRead(ctx, msg) { log.push(`in${id}`); ctx.fireChannelRead(msg) },
-    write(ctx, msg, cb) { log.push(`out${id}`); ctx.write(msg, cb) },
+    channelRead(ctx, msg) {
+      log.push(`in${id}`)
+      ctx.fireChannelRead(msg)
+    },
+    write(ctx, msg, cb) {
+      log.push(`out${id}`)
+      ctx.write(msg, cb)
+    },
   }
 }
 
@@ -22,7 +28,15 @@ test('inbound events run head to tail and outbound operations tail to head', (t)
 
 test('handlers without a method are skipped for that event', (t) => {
   const log: string[] = []
-  const ch = new EmbeddedChannel({ write(ctx, m, cb) { log.push('w'); ctx.write(m, cb) } }, recorder(log, 'x'))
+  const ch = new EmbeddedChannel(
+    {
+      write(ctx, m, cb) {
+        log.push('w')
+        ctx.write(m, cb)
+      },
+    },
+    recorder(log, 'x'),
+  )
   ch.writeInbound(1)
   ch.writeOutbound(2)
   t.deepEqual(log, ['inx', 'outx', 'w'])
@@ -76,7 +90,12 @@ test('a handler can remove itself and add another while a read is passing throug
   const auth: ChannelHandler = {
     channelRead(ctx, msg) {
       log.push(`auth:${String(msg)}`)
-      ctx.pipeline.addAfter(ctx.name, 'session', { channelRead(c, m) { log.push(`session:${String(m)}`); c.fireChannelRead(m) } })
+      ctx.pipeline.addAfter(ctx.name, 'session', {
+        channelRead(c, m) {
+          log.push(`session:${String(m)}`)
+          c.fireChannelRead(m)
+        },
+      })
       ctx.pipeline.remove(ctx.handler)
       ctx.fireChannelRead(msg)
     },
@@ -90,15 +109,23 @@ test('a handler can remove itself and add another while a read is passing throug
 test('a synchronous throw in channelRead becomes exceptionCaught on the same handler', (t) => {
   const errors: string[] = []
   const ch = new EmbeddedChannel({
-    channelRead() { throw new Error('bad') },
-    exceptionCaught(_ctx, e) { errors.push(e.message) },
+    channelRead() {
+      throw new Error('bad')
+    },
+    exceptionCaught(_ctx, e) {
+      errors.push(e.message)
+    },
   })
   ch.writeInbound(1)
   t.deepEqual(errors, ['bad'])
 })
 
 test('an exceptionCaught that throws is reported at the tail instead of looping', (t) => {
-  const ch = new EmbeddedChannel({ exceptionCaught() { throw new Error('again') } })
+  const ch = new EmbeddedChannel({
+    exceptionCaught() {
+      throw new Error('again')
+    },
+  })
   ch.pipeline.fireExceptionCaught(new Error('first'))
   t.is(ch.errors.length, 1)
   t.is(ch.errors[0]?.message, 'again')
@@ -107,7 +134,10 @@ test('an exceptionCaught that throws is reported at the tail instead of looping'
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {
   let resolve!: () => void
   let reject!: (e: Error) => void
-  const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej })
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
   return { promise, resolve, reject }
 }
 
@@ -148,7 +178,10 @@ test('a handler with concurrency 3 runs three reads at once and suspends reads o
       maxRunning = Math.max(maxRunning, running)
       const d = deferred()
       gates.push(d)
-      return d.promise.then(() => { running--; ctx.fireChannelRead(msg) })
+      return d.promise.then(() => {
+        running--
+        ctx.fireChannelRead(msg)
+      })
     },
   })
   ch.writeInbound(1, 2)
@@ -173,7 +206,9 @@ test('a rejected channelRead promise becomes exceptionCaught and the next messag
       if (n++ === 0) throw new Error('first failed')
       ctx.fireChannelRead(msg)
     },
-    exceptionCaught(_ctx, e) { errors.push(e.message) },
+    exceptionCaught(_ctx, e) {
+      errors.push(e.message)
+    },
   })
   ch.writeInbound('a', 'b')
   await new Promise((r) => setImmediate(r))
@@ -185,11 +220,21 @@ test('channelReadComplete and channelInactive wait behind pending async reads', 
   const log: string[] = []
   const d = deferred()
   const ch = new EmbeddedChannel(
-    { channelRead(ctx, m) { return d.promise.then(() => ctx.fireChannelRead(m)) } },
     {
-      channelRead(_c, m) { log.push(`read:${String(m)}`) },
-      channelReadComplete() { log.push('complete') },
-      channelInactive() { log.push('inactive') },
+      channelRead(ctx, m) {
+        return d.promise.then(() => ctx.fireChannelRead(m))
+      },
+    },
+    {
+      channelRead(_c, m) {
+        log.push(`read:${String(m)}`)
+      },
+      channelReadComplete() {
+        log.push('complete')
+      },
+      channelInactive() {
+        log.push('inactive')
+      },
     },
   )
   ch.writeInbound('x')
@@ -204,7 +249,11 @@ test('writes buffer until flush and writability follows the watermarks', (t) => 
   const flips: boolean[] = []
   const ch = new EmbeddedChannel(
     { waterMark: { low: 4, high: 8 }, autoDrain: false },
-    { channelWritabilityChanged(ctx: ChannelHandlerContext) { flips.push(ctx.channel.isWritable) } },
+    {
+      channelWritabilityChanged(ctx: ChannelHandlerContext) {
+        flips.push(ctx.channel.isWritable)
+      },
+    },
   )
   ch.write(Buffer.alloc(5))
   t.true(ch.isWritable)

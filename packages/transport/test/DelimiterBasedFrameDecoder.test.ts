@@ -8,7 +8,8 @@ import { FrameTooLongError } from '../src/errors.js'
 const str = (m: unknown) => Buffer.from(m as Uint8Array).toString('latin1')
 const b = (s: string) => Buffer.from(s, 'latin1')
 
-const decode = (options: DelimiterBasedFrameDecoderOptions, chunks: Uint8Array[]): EmbeddedChannel => feedChunks(new DelimiterBasedFrameDecoder(options), chunks)
+const decode = (options: DelimiterBasedFrameDecoderOptions, chunks: Uint8Array[]): EmbeddedChannel =>
+  feedChunks(new DelimiterBasedFrameDecoder(options), chunks)
 
 test('splits at a single delimiter at every split offset with several frames per chunk', (t) => {
   forEverySplit(b('ABC\0DEF\0\0GHI'), (chunks, label) => {
@@ -57,8 +58,7 @@ test('refuses an oversized frame that arrives complete, after the frames before 
 })
 
 test('without failFast, discards up to the delimiter even when it is split across chunks, then reports and goes on', (t) => {
-  const ch = decode({ maxFrameLength: 3, delimiters: [b('<>')], failFast: false, closeOnDecodeError: false },
-    [b('abcdef<'), b('>ok<>')])
+  const ch = decode({ maxFrameLength: 3, delimiters: [b('<>')], failFast: false, closeOnDecodeError: false }, [b('abcdef<'), b('>ok<>')])
   t.is(ch.errors.length, 1)
   t.is((ch.errors[0] as FrameTooLongError).frameLength, 6)
   t.deepEqual(ch.inboundMessages.map(str), ['ok'])
@@ -70,15 +70,27 @@ test('rejects missing or empty delimiters', (t) => {
 })
 
 test('property: random frames under random chunking come out unchanged and in order', (t) => {
-  const frame = fc.string({ unit: fc.constantFrom('a', 'b', '-', '='), maxLength: 15 }).filter((s) => !s.includes('==') && !s.endsWith('=') && !s.includes('--') && !s.endsWith('-'))
-  fc.assert(fc.property(fc.array(fc.tuple(frame, fc.boolean()), { maxLength: 15 }), fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 30 }), (frames, cuts) => {
-    const wire = b(frames.map(([f, eq]) => f + (eq ? '==' : '--')).join(''))
-    const chunks: Uint8Array[] = []
-    let at = 0
-    for (const c of cuts) { chunks.push(wire.subarray(at, at + c)); at += c }
-    chunks.push(wire.subarray(at))
-    const ch = decode({ maxFrameLength: 15, delimiters: [b('=='), b('--')] }, chunks)
-    return ch.errors.length === 0 && JSON.stringify(ch.inboundMessages.map(str)) === JSON.stringify(frames.map(([f]) => f))
-  }), { numRuns: 300 })
+  const frame = fc
+    .string({ unit: fc.constantFrom('a', 'b', '-', '='), maxLength: 15 })
+    .filter((s) => !s.includes('==') && !s.endsWith('=') && !s.includes('--') && !s.endsWith('-'))
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(frame, fc.boolean()), { maxLength: 15 }),
+      fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 30 }),
+      (frames, cuts) => {
+        const wire = b(frames.map(([f, eq]) => f + (eq ? '==' : '--')).join(''))
+        const chunks: Uint8Array[] = []
+        let at = 0
+        for (const c of cuts) {
+          chunks.push(wire.subarray(at, at + c))
+          at += c
+        }
+        chunks.push(wire.subarray(at))
+        const ch = decode({ maxFrameLength: 15, delimiters: [b('=='), b('--')] }, chunks)
+        return ch.errors.length === 0 && JSON.stringify(ch.inboundMessages.map(str)) === JSON.stringify(frames.map(([f]) => f))
+      },
+    ),
+    { numRuns: 300 },
+  )
   t.pass()
 })

@@ -7,12 +7,20 @@ import type { ChannelHandler } from '../src/ChannelHandler.js'
 function flushCounter(): ChannelHandler & { flushes: number } {
   return {
     flushes: 0,
-    flush(ctx) { this.flushes++; ctx.flush() },
+    flush(ctx) {
+      this.flushes++
+      ctx.flush()
+    },
   }
 }
 
 /** Answers every read with writeAndFlush. */
-const echo: ChannelHandler = { sharable: true, channelRead(ctx, m) { ctx.writeAndFlush(m) } }
+const echo: ChannelHandler = {
+  sharable: true,
+  channelRead(ctx, m) {
+    ctx.writeAndFlush(m)
+  },
+}
 
 test('turns the flushes of a read batch into one flush at channelReadComplete', (t) => {
   const counter = flushCounter()

@@ -75,7 +75,11 @@ test('fires all-idle only when neither reads nor writes happened', (t) => {
 test('time while reads are suspended by a saturated async handler is not reader idleness', async (t) => {
   let release!: () => void
   const ch = new EmbeddedChannel(new IdleStateHandler({ readerIdleMs: 100 }), {
-    channelRead() { return new Promise<void>((resolve) => { release = resolve }) },
+    channelRead() {
+      return new Promise<void>((resolve) => {
+        release = resolve
+      })
+    },
   })
   ch.writeInbound('slow')
   t.true(ch.isReadSuspended)

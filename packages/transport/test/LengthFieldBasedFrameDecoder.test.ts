@@ -10,32 +10,77 @@ const HELLO = Buffer.from('HELLO, WORLD')
 /** A frame with a 2-byte length: `n` bytes of `tag`. */
 const frame = (tag: number, n: number): Buffer => Buffer.concat([Buffer.from([0, n]), Buffer.alloc(n, tag)])
 
-const decodeChunks = (options: LengthFieldBasedFrameDecoderOptions, chunks: Uint8Array[]): EmbeddedChannel => feedChunks(new LengthFieldBasedFrameDecoder(options), chunks)
+const decodeChunks = (options: LengthFieldBasedFrameDecoderOptions, chunks: Uint8Array[]): EmbeddedChannel =>
+  feedChunks(new LengthFieldBasedFrameDecoder(options), chunks)
 
 // Netty's class-doc examples: [options, wire bytes, expected frame].
 const docCases: [string, LengthFieldBasedFrameDecoderOptions, Buffer, Buffer][] = [
-  ['2-byte length at offset 0, header kept', { maxFrameLength: 100, lengthFieldLength: 2 },
-    Buffer.concat([Buffer.from('000c', 'hex'), HELLO]), Buffer.concat([Buffer.from('000c', 'hex'), HELLO])],
-  ['2-byte length at offset 0, header stripped', { maxFrameLength: 100, lengthFieldLength: 2, initialBytesToStrip: 2 },
-    Buffer.concat([Buffer.from('000c', 'hex'), HELLO]), HELLO],
-  ['2-byte length counting the header', { maxFrameLength: 100, lengthFieldLength: 2, lengthAdjustment: -2 },
-    Buffer.concat([Buffer.from('000e', 'hex'), HELLO]), Buffer.concat([Buffer.from('000e', 'hex'), HELLO])],
-  ['3-byte length at the end of a 5-byte header', { maxFrameLength: 100, lengthFieldOffset: 2, lengthFieldLength: 3 },
-    Buffer.concat([Buffer.from('cafe00000c', 'hex'), HELLO]), Buffer.concat([Buffer.from('cafe00000c', 'hex'), HELLO])],
-  ['3-byte length at the start of a 5-byte header', { maxFrameLength: 100, lengthFieldLength: 3, lengthAdjustment: 2 },
-    Buffer.concat([Buffer.from('00000ccafe', 'hex'), HELLO]), Buffer.concat([Buffer.from('00000ccafe', 'hex'), HELLO])],
-  ['2-byte length in the middle of a 4-byte header, first fields stripped', { maxFrameLength: 100, lengthFieldOffset: 1, lengthFieldLength: 2, lengthAdjustment: 1, initialBytesToStrip: 3 },
-    Buffer.concat([Buffer.from('ca000cfe', 'hex'), HELLO]), Buffer.concat([Buffer.from('fe', 'hex'), HELLO])],
-  ['2-byte whole-message length in the middle of a 4-byte header', { maxFrameLength: 100, lengthFieldOffset: 1, lengthFieldLength: 2, lengthAdjustment: -3, initialBytesToStrip: 3 },
-    Buffer.concat([Buffer.from('ca0010fe', 'hex'), HELLO]), Buffer.concat([Buffer.from('fe', 'hex'), HELLO])],
-  ['1-byte length, little endian irrelevant', { maxFrameLength: 100, lengthFieldLength: 1, byteOrder: 'LE', initialBytesToStrip: 1 },
-    Buffer.concat([Buffer.from('0c', 'hex'), HELLO]), HELLO],
-  ['4-byte little-endian length', { maxFrameLength: 100, lengthFieldLength: 4, byteOrder: 'LE', initialBytesToStrip: 4 },
-    Buffer.concat([Buffer.from('0c000000', 'hex'), HELLO]), HELLO],
-  ['2-byte little-endian length', { maxFrameLength: 100, lengthFieldLength: 2, byteOrder: 'LE' },
-    Buffer.concat([Buffer.from('0c00', 'hex'), HELLO]), Buffer.concat([Buffer.from('0c00', 'hex'), HELLO])],
-  ['3-byte little-endian length', { maxFrameLength: 100, lengthFieldLength: 3, byteOrder: 'LE', initialBytesToStrip: 3 },
-    Buffer.concat([Buffer.from('0c0000', 'hex'), HELLO]), HELLO],
+  [
+    '2-byte length at offset 0, header kept',
+    { maxFrameLength: 100, lengthFieldLength: 2 },
+    Buffer.concat([Buffer.from('000c', 'hex'), HELLO]),
+    Buffer.concat([Buffer.from('000c', 'hex'), HELLO]),
+  ],
+  [
+    '2-byte length at offset 0, header stripped',
+    { maxFrameLength: 100, lengthFieldLength: 2, initialBytesToStrip: 2 },
+    Buffer.concat([Buffer.from('000c', 'hex'), HELLO]),
+    HELLO,
+  ],
+  [
+    '2-byte length counting the header',
+    { maxFrameLength: 100, lengthFieldLength: 2, lengthAdjustment: -2 },
+    Buffer.concat([Buffer.from('000e', 'hex'), HELLO]),
+    Buffer.concat([Buffer.from('000e', 'hex'), HELLO]),
+  ],
+  [
+    '3-byte length at the end of a 5-byte header',
+    { maxFrameLength: 100, lengthFieldOffset: 2, lengthFieldLength: 3 },
+    Buffer.concat([Buffer.from('cafe00000c', 'hex'), HELLO]),
+    Buffer.concat([Buffer.from('cafe00000c', 'hex'), HELLO]),
+  ],
+  [
+    '3-byte length at the start of a 5-byte header',
+    { maxFrameLength: 100, lengthFieldLength: 3, lengthAdjustment: 2 },
+    Buffer.concat([Buffer.from('00000ccafe', 'hex'), HELLO]),
+    Buffer.concat([Buffer.from('00000ccafe', 'hex'), HELLO]),
+  ],
+  [
+    '2-byte length in the middle of a 4-byte header, first fields stripped',
+    { maxFrameLength: 100, lengthFieldOffset: 1, lengthFieldLength: 2, lengthAdjustment: 1, initialBytesToStrip: 3 },
+    Buffer.concat([Buffer.from('ca000cfe', 'hex'), HELLO]),
+    Buffer.concat([Buffer.from('fe', 'hex'), HELLO]),
+  ],
+  [
+    '2-byte whole-message length in the middle of a 4-byte header',
+    { maxFrameLength: 100, lengthFieldOffset: 1, lengthFieldLength: 2, lengthAdjustment: -3, initialBytesToStrip: 3 },
+    Buffer.concat([Buffer.from('ca0010fe', 'hex'), HELLO]),
+    Buffer.concat([Buffer.from('fe', 'hex'), HELLO]),
+  ],
+  [
+    '1-byte length, little endian irrelevant',
+    { maxFrameLength: 100, lengthFieldLength: 1, byteOrder: 'LE', initialBytesToStrip: 1 },
+    Buffer.concat([Buffer.from('0c', 'hex'), HELLO]),
+    HELLO,
+  ],
+  [
+    '4-byte little-endian length',
+    { maxFrameLength: 100, lengthFieldLength: 4, byteOrder: 'LE', initialBytesToStrip: 4 },
+    Buffer.concat([Buffer.from('0c000000', 'hex'), HELLO]),
+    HELLO,
+  ],
+  [
+    '2-byte little-endian length',
+    { maxFrameLength: 100, lengthFieldLength: 2, byteOrder: 'LE' },
+    Buffer.concat([Buffer.from('0c00', 'hex'), HELLO]),
+    Buffer.concat([Buffer.from('0c00', 'hex'), HELLO]),
+  ],
+  [
+    '3-byte little-endian length',
+    { maxFrameLength: 100, lengthFieldLength: 3, byteOrder: 'LE', initialBytesToStrip: 3 },
+    Buffer.concat([Buffer.from('0c0000', 'hex'), HELLO]),
+    HELLO,
+  ],
 ]
 
 for (const [name, options, wire, frame] of docCases) {
@@ -52,7 +97,10 @@ for (const [name, options, wire, frame] of docCases) {
 test('decodes many frames fed one byte at a time', (t) => {
   const frames = Array.from({ length: 20 }, (_, i) => Buffer.alloc(i, i))
   const wire = Buffer.concat(frames.map((f) => Buffer.concat([Buffer.from([0, f.length]), f])))
-  const ch = decodeChunks({ maxFrameLength: 100, lengthFieldLength: 2, initialBytesToStrip: 2 }, [...wire].map((b) => Buffer.from([b])))
+  const ch = decodeChunks(
+    { maxFrameLength: 100, lengthFieldLength: 2, initialBytesToStrip: 2 },
+    [...wire].map((b) => Buffer.from([b])),
+  )
   t.deepEqual(ch.inboundMessages.map(hex), frames.map(hex))
 })
 
@@ -101,9 +149,15 @@ test('counts maxFrameLength against the adjusted frame before stripping', (t) =>
 })
 
 test('without failFast, discards the whole oversized frame first, then reports it and decodes the next frame', (t) => {
-  const ch = new EmbeddedChannel(new LengthFieldBasedFrameDecoder({
-    maxFrameLength: 8, lengthFieldLength: 1, initialBytesToStrip: 1, failFast: false, closeOnDecodeError: false,
-  }))
+  const ch = new EmbeddedChannel(
+    new LengthFieldBasedFrameDecoder({
+      maxFrameLength: 8,
+      lengthFieldLength: 1,
+      initialBytesToStrip: 1,
+      failFast: false,
+      closeOnDecodeError: false,
+    }),
+  )
   ch.writeInbound(Buffer.from([20, 1, 2, 3]))
   t.is(ch.errors.length, 0)
   ch.writeInbound(Buffer.alloc(10))
@@ -116,9 +170,14 @@ test('without failFast, discards the whole oversized frame first, then reports i
 })
 
 test('with failFast and closeOnDecodeError false, reports at the header and keeps the stream in sync after the discarded body', (t) => {
-  const ch = new EmbeddedChannel(new LengthFieldBasedFrameDecoder({
-    maxFrameLength: 8, lengthFieldLength: 1, initialBytesToStrip: 1, closeOnDecodeError: false,
-  }))
+  const ch = new EmbeddedChannel(
+    new LengthFieldBasedFrameDecoder({
+      maxFrameLength: 8,
+      lengthFieldLength: 1,
+      initialBytesToStrip: 1,
+      closeOnDecodeError: false,
+    }),
+  )
   ch.writeInbound(Buffer.from([20, 1, 2, 3]))
   t.is(ch.errors.length, 1)
   ch.writeInbound(Buffer.alloc(17), Buffer.from([1, 0xcc]))
@@ -154,39 +213,53 @@ test('rejects inconsistent options', (t) => {
 
 test('property: random frames under random chunking come out unchanged and in order', (t) => {
   const fieldLength = fc.constantFrom<1 | 2 | 3 | 4>(1, 2, 3, 4)
-  fc.assert(fc.property(
-    fieldLength, fc.constantFrom<'BE' | 'LE'>('BE', 'LE'),
-    fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 20 }),
-    fc.array(fc.integer({ min: 0, max: 64 }), { maxLength: 40 }),
-    (len, order, frames, cuts) => {
-      const max = len === 1 ? 255 : 1000
-      const kept = frames.filter((f) => f.length <= max - len)
-      const wire = Buffer.concat(kept.flatMap((f) => {
-        const h = Buffer.alloc(len)
-        if (order === 'BE') h.writeUIntBE(f.length, 0, len)
-        else h.writeUIntLE(f.length, 0, len)
-        return [h, f]
-      }))
-      const chunks: Uint8Array[] = []
-      let at = 0
-      for (const c of cuts) { if (at >= wire.length) break; chunks.push(wire.subarray(at, at + c)); at += c }
-      chunks.push(wire.subarray(at))
-      const ch = decodeChunks({ maxFrameLength: max, lengthFieldLength: len, byteOrder: order, initialBytesToStrip: len }, chunks)
-      return ch.errors.length === 0 && JSON.stringify(ch.inboundMessages.map(hex)) === JSON.stringify(kept.map(hex))
-    }), { numRuns: 300 })
+  fc.assert(
+    fc.property(
+      fieldLength,
+      fc.constantFrom<'BE' | 'LE'>('BE', 'LE'),
+      fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 20 }),
+      fc.array(fc.integer({ min: 0, max: 64 }), { maxLength: 40 }),
+      (len, order, frames, cuts) => {
+        const max = len === 1 ? 255 : 1000
+        const kept = frames.filter((f) => f.length <= max - len)
+        const wire = Buffer.concat(
+          kept.flatMap((f) => {
+            const h = Buffer.alloc(len)
+            if (order === 'BE') h.writeUIntBE(f.length, 0, len)
+            else h.writeUIntLE(f.length, 0, len)
+            return [h, f]
+          }),
+        )
+        const chunks: Uint8Array[] = []
+        let at = 0
+        for (const c of cuts) {
+          if (at >= wire.length) break
+          chunks.push(wire.subarray(at, at + c))
+          at += c
+        }
+        chunks.push(wire.subarray(at))
+        const ch = decodeChunks({ maxFrameLength: max, lengthFieldLength: len, byteOrder: order, initialBytesToStrip: len }, chunks)
+        return ch.errors.length === 0 && JSON.stringify(ch.inboundMessages.map(hex)) === JSON.stringify(kept.map(hex))
+      },
+    ),
+    { numRuns: 300 },
+  )
   t.pass()
 })
 
 test('property: random garbage never throws out of the pipeline and never buffers past maxFrameLength', (t) => {
-  fc.assert(fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 64 }), { maxLength: 30 }), (chunks) => {
-    const decoder = new LengthFieldBasedFrameDecoder({ maxFrameLength: 64, lengthFieldLength: 2, lengthAdjustment: -3 })
-    const ch = new EmbeddedChannel(decoder)
-    for (const c of chunks) {
-      ch.writeInbound(c)
-      if (decoder.bufferedBytes > 64 + c.length) return false
-    }
-    return true
-  }), { numRuns: 300 })
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 64 }), { maxLength: 30 }), (chunks) => {
+      const decoder = new LengthFieldBasedFrameDecoder({ maxFrameLength: 64, lengthFieldLength: 2, lengthAdjustment: -3 })
+      const ch = new EmbeddedChannel(decoder)
+      for (const c of chunks) {
+        ch.writeInbound(c)
+        if (decoder.bufferedBytes > 64 + c.length) return false
+      }
+      return true
+    }),
+    { numRuns: 300 },
+  )
   t.pass()
 })
 

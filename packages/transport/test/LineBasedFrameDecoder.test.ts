@@ -8,7 +8,8 @@ import { ChunkQueue } from '../src/ChunkQueue.js'
 
 const str = (m: unknown) => Buffer.from(m as Uint8Array).toString('latin1')
 
-const decode = (options: LineBasedFrameDecoderOptions, chunks: Uint8Array[]): EmbeddedChannel => feedChunks(new LineBasedFrameDecoder(options), chunks)
+const decode = (options: LineBasedFrameDecoderOptions, chunks: Uint8Array[]): EmbeddedChannel =>
+  feedChunks(new LineBasedFrameDecoder(options), chunks)
 
 const WIRE = Buffer.from('AB\r\nCDE\n\nF\rG\r\nlast', 'latin1')
 
@@ -62,7 +63,11 @@ test('refuses an overlong line that arrives complete', (t) => {
 })
 
 test('without failFast, discards the overlong line up to its end, then reports it and goes on', (t) => {
-  const ch = decode({ maxLength: 3, failFast: false, closeOnDecodeError: false }, [Buffer.from('abcdef'), Buffer.from('gh'), Buffer.from('i\r\nok\n')])
+  const ch = decode({ maxLength: 3, failFast: false, closeOnDecodeError: false }, [
+    Buffer.from('abcdef'),
+    Buffer.from('gh'),
+    Buffer.from('i\r\nok\n'),
+  ])
   t.is(ch.errors.length, 1)
   t.is((ch.errors[0] as FrameTooLongError).frameLength, 9)
   t.deepEqual(ch.inboundMessages.map(str), ['ok'])
@@ -96,14 +101,24 @@ test('does not rescan a long partial line for every byte that arrives', (t) => {
 
 test('property: random lines under random chunking come out unchanged and in order', (t) => {
   const line = fc.string({ unit: fc.constantFrom('a', 'b', '\r', ' '), maxLength: 20 }).filter((s) => !s.endsWith('\r'))
-  fc.assert(fc.property(fc.array(fc.tuple(line, fc.boolean()), { maxLength: 20 }), fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 30 }), (lines, cuts) => {
-    const wire = Buffer.from(lines.map(([l, crlf]) => l + (crlf ? '\r\n' : '\n')).join(''), 'latin1')
-    const chunks: Uint8Array[] = []
-    let at = 0
-    for (const c of cuts) { chunks.push(wire.subarray(at, at + c)); at += c }
-    chunks.push(wire.subarray(at))
-    const ch = decode({ maxLength: 20 }, chunks)
-    return ch.errors.length === 0 && JSON.stringify(ch.inboundMessages.map(str)) === JSON.stringify(lines.map(([l]) => l))
-  }), { numRuns: 300 })
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(line, fc.boolean()), { maxLength: 20 }),
+      fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 30 }),
+      (lines, cuts) => {
+        const wire = Buffer.from(lines.map(([l, crlf]) => l + (crlf ? '\r\n' : '\n')).join(''), 'latin1')
+        const chunks: Uint8Array[] = []
+        let at = 0
+        for (const c of cuts) {
+          chunks.push(wire.subarray(at, at + c))
+          at += c
+        }
+        chunks.push(wire.subarray(at))
+        const ch = decode({ maxLength: 20 }, chunks)
+        return ch.errors.length === 0 && JSON.stringify(ch.inboundMessages.map(str)) === JSON.stringify(lines.map(([l]) => l))
+      },
+    ),
+    { numRuns: 300 },
+  )
   t.pass()
 })

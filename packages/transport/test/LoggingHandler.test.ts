@@ -53,7 +53,13 @@ test('is sharable and logs through a disabled debuglog without formatting', (t) 
 })
 
 test('a logger that throws does not break the pipeline', (t) => {
-  const ch = new EmbeddedChannel(new LoggingHandler({ logger: () => { throw new Error('disk full') } }))
+  const ch = new EmbeddedChannel(
+    new LoggingHandler({
+      logger: () => {
+        throw new Error('disk full')
+      },
+    }),
+  )
   ch.writeInbound('m')
   t.is(ch.readInbound(), 'm')
   t.is(ch.errors.length, 0)

@@ -47,7 +47,15 @@ test('retries with the exponential sequence capped at maxDelayMs when jitter is 
   const clock = new ManualClock()
   const { times, connect } = flakyConnect(clock, 6)
   const announced: number[] = []
-  const r = reconnect({ connect, clock, baseDelayMs: 100, factor: 2, maxDelayMs: 1000, jitter: 0, onRetry: (e) => announced.push(e.delayMs) })
+  const r = reconnect({
+    connect,
+    clock,
+    baseDelayMs: 100,
+    factor: 2,
+    maxDelayMs: 1000,
+    jitter: 0,
+    onRetry: (e) => announced.push(e.delayMs),
+  })
   await driveExactly(t, clock, times, announced)
   const gaps = times.slice(1).map((x, i) => x - times[i]!)
   t.deepEqual(gaps, [100, 200, 400, 800, 1000, 1000])
@@ -82,7 +90,14 @@ test('with full jitter every delay lies in [0, cap) and follows the injected ran
   const draws = [0.5, 0.999, 0, 0.25, 0.75]
   let k = 0
   const announced: number[] = []
-  const r = reconnect({ connect, clock, baseDelayMs: 100, maxDelayMs: 1000, random: () => draws[k++]!, onRetry: (e) => announced.push(e.delayMs) })
+  const r = reconnect({
+    connect,
+    clock,
+    baseDelayMs: 100,
+    maxDelayMs: 1000,
+    random: () => draws[k++]!,
+    onRetry: (e) => announced.push(e.delayMs),
+  })
   await driveExactly(t, clock, times, announced)
   t.is(await r.result, 'connection #6')
   const gaps = times.slice(1).map((x, i) => x - times[i]!)
@@ -143,13 +158,23 @@ test('cancel aborts the attempt in flight and disposes a connection that complet
   const disposed: unknown[] = []
   const r = new Reconnector({
     clock,
-    connect: (_n, s) => { signal = s; return new Promise((res) => { resolveAttempt = res }) },
+    connect: (_n, s) => {
+      signal = s
+      return new Promise((res) => {
+        resolveAttempt = res
+      })
+    },
     dispose: (c) => disposed.push(c),
   })
   const result = r.start()
   r.cancel()
   t.true(signal.aborted)
-  const late = { closed: false, close() { this.closed = true } }
+  const late = {
+    closed: false,
+    close() {
+      this.closed = true
+    },
+  }
   resolveAttempt(late)
   await settle()
   t.deepEqual(disposed, [late])
@@ -158,9 +183,20 @@ test('cancel aborts the attempt in flight and disposes a connection that complet
 
 test('closes a late connection by default, and cancelling without awaiting leaves no unhandled rejection', async (t) => {
   let resolveAttempt!: (v: { closed: boolean; close(): void }) => void
-  const r = reconnect({ clock: new ManualClock(), connect: () => new Promise((res) => { resolveAttempt = res }) })
+  const r = reconnect({
+    clock: new ManualClock(),
+    connect: () =>
+      new Promise((res) => {
+        resolveAttempt = res
+      }),
+  })
   r.cancel()
-  const late = { closed: false, close() { this.closed = true } }
+  const late = {
+    closed: false,
+    close() {
+      this.closed = true
+    },
+  }
   resolveAttempt(late)
   await settle()
   t.true(late.closed)
@@ -169,7 +205,14 @@ test('closes a late connection by default, and cancelling without awaiting leave
 test('a connect that throws synchronously counts as a failed attempt', async (t) => {
   const clock = new ManualClock()
   let n = 0
-  const r = reconnect({ clock, jitter: 0, connect: () => { if (++n < 2) throw new Error('sync'); return Promise.resolve(n) } })
+  const r = reconnect({
+    clock,
+    jitter: 0,
+    connect: () => {
+      if (++n < 2) throw new Error('sync')
+      return Promise.resolve(n)
+    },
+  })
   await runTimers(clock, 2)
   t.is(await r.result, 2)
 })
@@ -184,15 +227,23 @@ test('rejects inconsistent options', (t) => {
 })
 
 test('property: every backoff delay lies between (1 - jitter) * cap and the cap, and the cap never exceeds maxDelayMs', (t) => {
-  fc.assert(fc.property(
-    fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 0, max: 100_000 }),
-    fc.double({ min: 1, max: 10, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
-    (retry, base, extra, factor, jitter, r) => {
-      const max = base + extra
-      const cap = Math.min(max, base * factor ** retry)
-      const d = backoffDelay(retry, { baseDelayMs: base, maxDelayMs: max, factor, jitter }, () => r)
-      return d >= 0 && d <= cap && d >= (1 - jitter) * cap - 1e-9 && d <= max
-    }), { numRuns: 1000 })
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 2000 }),
+      fc.integer({ min: 1, max: 10_000 }),
+      fc.integer({ min: 0, max: 100_000 }),
+      fc.double({ min: 1, max: 10, noNaN: true }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+      (retry, base, extra, factor, jitter, r) => {
+        const max = base + extra
+        const cap = Math.min(max, base * factor ** retry)
+        const d = backoffDelay(retry, { baseDelayMs: base, maxDelayMs: max, factor, jitter }, () => r)
+        return d >= 0 && d <= cap && d >= (1 - jitter) * cap - 1e-9 && d <= max
+      },
+    ),
+    { numRuns: 1000 },
+  )
   t.pass()
 })
 

@@ -10,7 +10,10 @@ async function framedClient(kind: 'tcp' | 'tls', port: number, collector: Collec
   const ch = await new Bootstrap()
     .transport(kind)
     .options(kind === 'tls' ? { tls: { ca: testCerts().ca, ...tlsOpts } } : {})
-    .handler((c) => { addFraming(c); c.pipeline.addLast('collector', collector) })
+    .handler((c) => {
+      addFraming(c)
+      c.pipeline.addLast('collector', collector)
+    })
     .connect(port, HOST)
   return ch
 }
@@ -50,7 +53,10 @@ test('a TLS channel echoes 10,000 length-prefixed frames byte for byte', (t) => 
 test('a UDP channel echoes 10,000 datagrams byte for byte', async (t) => {
   const { port } = await echoServer(t, 'udp')
   const collector = new Collector()
-  const ch = await new Bootstrap().transport('udp').handler((c) => c.pipeline.addLast('collector', collector)).connect(port, HOST)
+  const ch = await new Bootstrap()
+    .transport('udp')
+    .handler((c) => c.pipeline.addLast('collector', collector))
+    .connect(port, HOST)
   t.teardown(() => ch.close())
   t.is(ch.kind, 'udp')
   const frames = randomFrames(10_000, 1200, 13)
@@ -75,11 +81,16 @@ test('a UDP channel echoes 10,000 datagrams byte for byte', async (t) => {
 test('an unconnected UDP channel reads and writes datagrams with their remote address', async (t) => {
   const { port } = await echoServer(t, 'udp')
   const collector = new Collector()
-  const ch = await new Bootstrap().transport('udp').handler((c) => c.pipeline.addLast('collector', collector)).bind(0, HOST)
+  const ch = await new Bootstrap()
+    .transport('udp')
+    .handler((c) => c.pipeline.addLast('collector', collector))
+    .bind(0, HOST)
   t.teardown(() => ch.close())
   t.true(ch instanceof DatagramChannel)
   const errors: Error[] = []
-  ch.write(new Uint8Array([1]), (e) => { if (e) errors.push(e) })
+  ch.write(new Uint8Array([1]), (e) => {
+    if (e) errors.push(e)
+  })
   t.true(errors[0] instanceof UnsupportedMessageError)
   ch.writeAndFlush({ data: Buffer.from('ping'), remote: { address: HOST, port } } satisfies Datagram)
   await collector.next(1)
@@ -92,7 +103,9 @@ test('a TCP channel refuses to write anything but a Uint8Array', async (t) => {
   const { port } = await echoServer(t, 'tcp')
   const ch = await new Bootstrap().connect(port, HOST)
   const errors: Error[] = []
-  ch.write('text', (e) => { if (e) errors.push(e) })
+  ch.write('text', (e) => {
+    if (e) errors.push(e)
+  })
   t.true(errors[0] instanceof UnsupportedMessageError)
   t.is((errors[0] as UnsupportedMessageError).code, 'ERR_UNSUPPORTED_MESSAGE')
   await ch.close()
@@ -105,8 +118,12 @@ test('a channel turns unwritable under a slow reader and writable again once the
     .childHandler((ch) => {
       serverChild = ch
       ch.pipeline.addLast('sink', {
-        channelActive(ctx: ChannelHandlerContext) { ctx.channel.suspendRead() },
-        channelRead(_ctx: ChannelHandlerContext, msg: unknown) { received += (msg as Uint8Array).byteLength },
+        channelActive(ctx: ChannelHandlerContext) {
+          ctx.channel.suspendRead()
+        },
+        channelRead(_ctx: ChannelHandlerContext, msg: unknown) {
+          received += (msg as Uint8Array).byteLength
+        },
       })
     })
     .bind(0, HOST)
@@ -164,7 +181,10 @@ test('a slow async channelRead pauses the socket and keeps every frame in order'
   ch.flush()
   await until(() => seen.length === count, 10_000)
   t.true(sawPaused)
-  t.deepEqual(seen, Array.from({ length: count }, (_, i) => i))
+  t.deepEqual(
+    seen,
+    Array.from({ length: count }, (_, i) => i),
+  )
   await ch.close()
 })
 
@@ -192,7 +212,9 @@ test('garbage bytes never crash a TCP or TLS server', async (t) => {
     const garbage = randomFrames(20, 4096, kind === 'tcp' ? 3 : 5)
     for (const g of garbage) {
       await new Promise<void>((resolve) => {
-        const s = net.connect(port, HOST, () => { s.end(g) })
+        const s = net.connect(port, HOST, () => {
+          s.end(g)
+        })
         s.on('error', () => {})
         s.on('close', () => resolve())
         s.resume()
@@ -222,9 +244,18 @@ test('closing a server closes its open children', async (t) => {
 
 test('a connection reset by the peer fires exceptionCaught with a SocketError and closes the channel', async (t) => {
   let peer: net.Socket | undefined
-  const raw = net.createServer((s) => { peer = s })
-  await new Promise<void>((r) => { raw.listen(0, HOST, r) })
-  t.teardown(() => new Promise<void>((r) => { raw.close(() => r()) }))
+  const raw = net.createServer((s) => {
+    peer = s
+  })
+  await new Promise<void>((r) => {
+    raw.listen(0, HOST, r)
+  })
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        raw.close(() => r())
+      }),
+  )
   const collector = new Collector()
   const ch = await new Bootstrap().handler((c) => c.pipeline.addLast('c', collector)).connect((raw.address() as net.AddressInfo).port, HOST)
   await until(() => peer !== undefined)
@@ -238,7 +269,13 @@ test('a connection reset by the peer fires exceptionCaught with a SocketError an
 
 test('a graceful close to a peer that never reads gives up after the linger time', async (t) => {
   const server = await new ServerBootstrap()
-    .childHandler((ch) => { ch.pipeline.addLast('stall', { channelActive(ctx: ChannelHandlerContext) { ctx.channel.suspendRead() } }) })
+    .childHandler((ch) => {
+      ch.pipeline.addLast('stall', {
+        channelActive(ctx: ChannelHandlerContext) {
+          ctx.channel.suspendRead()
+        },
+      })
+    })
     .bind(0, HOST)
   t.teardown(() => server.close())
   const clock = new ManualClock()

@@ -9,4 +9,6 @@ for (const [name, mod] of Object.entries(names)) {
   if (Object.keys(mod).length === 0) throw new Error(`require gave nothing for ${name}`)
 }
 if (typeof actors.ActorSystem.create !== 'function') throw new Error('no ActorSystem.create')
-console.log(`require(): @helios/actors ${Object.keys(actors).length} exports, @helios/codec ${Object.keys(codec).length}, @helios/transport ${Object.keys(transport).length}, @helios/transport/testing ${Object.keys(testing).length}`)
+console.log(
+  `require(): @helios/actors ${Object.keys(actors).length} exports, @helios/codec ${Object.keys(codec).length}, @helios/transport ${Object.keys(transport).length}, @helios/transport/testing ${Object.keys(testing).length}`,
+)

@@ -37,7 +37,9 @@ for (const transport of ['tcp', 'tls', 'udp']) {
     const ms = (performance.now() - started).toFixed(1)
     const expected = `hello ${transport}, 2 tags, 1970-01-01T00:00:00.000Z`
     if (reply !== expected) failed = true
-    console.log(`${transport}: ${a.address} resolved ${ref.path} and asked it: ${JSON.stringify(reply)} in ${ms} ms${reply === expected ? '' : ' (WRONG)'}`)
+    console.log(
+      `${transport}: ${a.address} resolved ${ref.path} and asked it: ${JSON.stringify(reply)} in ${ms} ms${reply === expected ? '' : ' (WRONG)'}`,
+    )
   } finally {
     await a.terminate()
     await b.terminate()

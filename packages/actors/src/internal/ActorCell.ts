@@ -289,8 +289,7 @@ export class ActorCell implements ActorContext, Runnable {
         case 'deathWatchNotification': {
           if (this.state !== CellState.Alive) break
           // A notification carries the uid; the watched ref may not have had one (resolved from a string).
-          const watched =
-            this.#watching.get(message.ref.path.toSerializationFormat()) ?? this.#watching.get(message.ref.path.toString())
+          const watched = this.#watching.get(message.ref.path.toSerializationFormat()) ?? this.#watching.get(message.ref.path.toString())
           if (watched !== undefined) {
             this.#mailbox.push(new Terminated(watched, message.existenceConfirmed, message.addressTerminated), DEATH_WATCH, true)
           }

@@ -59,9 +59,17 @@ export class ActorSystemCore implements SystemInternals {
     this.#options = options
     this.clock = options.clock ?? systemClock
     this.log = new SystemLog(options.logger, this.clock, () => (this.#address ?? Address.local(name)).toString())
-    this.events = new ActorSystemEvents(() => this.address, (event, error) => {
-      this.log.report('error', `listener:${event}`, () => `a '${event}' listener threw: ${describeError(error)}`, (n) => `a '${event}' listener threw ${n} more times`)
-    })
+    this.events = new ActorSystemEvents(
+      () => this.address,
+      (event, error) => {
+        this.log.report(
+          'error',
+          `listener:${event}`,
+          () => `a '${event}' listener threw: ${describeError(error)}`,
+          (n) => `a '${event}' listener threw ${n} more times`,
+        )
+      },
+    )
     this.dispatcher = new Dispatcher(options.throughput, options.messagesPerTurn)
   }
 
@@ -150,17 +158,24 @@ export class ActorSystemCore implements SystemInternals {
   deadLetter(message: unknown, sender: ActorRef | undefined, recipient: ActorRef): void {
     this.deadLetterCount++
     if (debug.enabled) debug('dead letter to %s: %o', recipient.path.toSerializationFormat(), message)
-    this.log.report('info', 'deadLetter',
-      () => `dead letter: ${describeValue(message)} to ${recipient.path.toString()}${sender === undefined ? '' : ` from ${sender.path.toString()}`}`,
-      (n) => `${n} more dead letter${n === 1 ? '' : 's'}`)
+    this.log.report(
+      'info',
+      'deadLetter',
+      () =>
+        `dead letter: ${describeValue(message)} to ${recipient.path.toString()}${sender === undefined ? '' : ` from ${sender.path.toString()}`}`,
+      (n) => `${n} more dead letter${n === 1 ? '' : 's'}`,
+    )
     if (this.events.wants('deadLetter')) this.events.emit('deadLetter', new DeadLetter(message, sender, recipient))
   }
 
   actorFailed(ref: ActorRef, error: unknown, message: unknown): void {
     debug('%s failed and is stopped: %o', ref.path.toString(), error)
-    this.log.report('error', `actorFailed:${ref.path.elements.join('/').replace(/\$[0-9a-z]+/g, '$')}`,
+    this.log.report(
+      'error',
+      `actorFailed:${ref.path.elements.join('/').replace(/\$[0-9a-z]+/g, '$')}`,
       () => `actor ${ref.path.toString()} failed handling ${describeValue(message)} and was stopped: ${describeError(error)}`,
-      (n) => `${n} more failure${n === 1 ? '' : 's'} of actors like ${ref.path.toString()}`)
+      (n) => `${n} more failure${n === 1 ? '' : 's'} of actors like ${ref.path.toString()}`,
+    )
     if (this.events.wants('actorFailed')) this.events.emit('actorFailed', { ref, error, message })
   }
 
@@ -171,9 +186,13 @@ export class ActorSystemCore implements SystemInternals {
     return new Promise<unknown>((resolve, reject) => {
       const temp = new PromiseActorRef(this, path, resolve, reject, this.#removeTemp)
       this.#temp.set(name, temp)
-      temp.timer = this.clock.setTimeout(() => {
-        temp.fail(new AskTimeoutError(target.path.toSerializationFormat(), timeoutMs, this.provider?.unreachableReason?.(target)))
-      }, timeoutMs, { keepAlive: true })
+      temp.timer = this.clock.setTimeout(
+        () => {
+          temp.fail(new AskTimeoutError(target.path.toSerializationFormat(), timeoutMs, this.provider?.unreachableReason?.(target)))
+        },
+        timeoutMs,
+        { keepAlive: true },
+      )
       target.tell(message, temp)
       if (resendEveryMs !== undefined) this.#resend(target, message, temp, resendEveryMs)
     })

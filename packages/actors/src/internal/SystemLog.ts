@@ -40,7 +40,11 @@ export class SystemLog {
   private readonly intervalMs: number
   private readonly kinds = new Map<string, KindState>()
 
-  constructor(option: LoggerOption | undefined, private readonly clock: Clock, private readonly who: () => string) {
+  constructor(
+    option: LoggerOption | undefined,
+    private readonly clock: Clock,
+    private readonly who: () => string,
+  ) {
     let o: LoggerOptions
     if (option === undefined) o = { level: levelFromEnvironment() }
     else if (typeof option === 'string') o = { level: option }
@@ -62,7 +66,11 @@ export class SystemLog {
   write(level: Exclude<LogLevel, 'silent'>, message: string): void {
     if (RANK[level] < this.threshold) return
     let who: string
-    try { who = this.who() } catch { who = '?' }
+    try {
+      who = this.who()
+    } catch {
+      who = '?'
+    }
     const sink = this.sink
     if (sink === undefined) {
       process.stderr.write(`${new Date().toISOString()} ${LABEL[level]} [${who}] ${message}\n`)
@@ -100,10 +108,13 @@ export class SystemLog {
     s.repeats = repeats
     if (s.timer === undefined) {
       const state = s
-      s.timer = this.clock.setTimeout(() => {
-        state.timer = undefined
-        this.writeRepeats(state)
-      }, Math.max(0, s.since + this.intervalMs - now))
+      s.timer = this.clock.setTimeout(
+        () => {
+          state.timer = undefined
+          this.writeRepeats(state)
+        },
+        Math.max(0, s.since + this.intervalMs - now),
+      )
     }
   }
 

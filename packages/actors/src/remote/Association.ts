@@ -1,4 +1,11 @@
-import { DisassociateReason, type AssociationCodec, type DisassociatePdu, type HandshakeResponsePdu, type Pdu, type QuarantinedPdu } from '@helios/codec'
+import {
+  DisassociateReason,
+  type AssociationCodec,
+  type DisassociatePdu,
+  type HandshakeResponsePdu,
+  type Pdu,
+  type QuarantinedPdu,
+} from '@helios/codec'
 import type { Channel } from '@helios/transport'
 import type { ActorRef } from '../ActorRef.js'
 import type { Address } from '../Address.js'
@@ -76,8 +83,19 @@ export class Association implements LinkOwner, InboundPeer {
   state: AssociationState = IDLE
   readonly handshake: Handshake
   readonly stats: AssociationStats = {
-    messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0,
-    dropped: 0, lostInTransit: 0, decodeErrors: 0, systemMessagesSent: 0, systemMessagesResent: 0, systemMessagesReceived: 0, reconnects: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    framesSent: 0,
+    framesReceived: 0,
+    dropped: 0,
+    lostInTransit: 0,
+    decodeErrors: 0,
+    systemMessagesSent: 0,
+    systemMessagesResent: 0,
+    systemMessagesReceived: 0,
+    reconnects: 0,
   }
   codec: AssociationCodec
   readonly control: OutboundLink
@@ -126,17 +144,29 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   /** The uid this node presents on this association. */
-  get localUid(): bigint { return this.handshake.localUid }
+  get localUid(): bigint {
+    return this.handshake.localUid
+  }
   /** The peer's uid: claimed (handshaking), confirmed (established) or quarantined; undefined before any handshake. */
-  get uid(): bigint | undefined { return peerUidOf(this.state) }
+  get uid(): bigint | undefined {
+    return peerUidOf(this.state)
+  }
   /** True once quarantined or retired. */
-  get ended(): boolean { return isFinal(this.state) }
+  get ended(): boolean {
+    return isFinal(this.state)
+  }
   /** Messages waiting in the outbound user queue. */
-  get queuedMessages(): number { return this.queue.size }
+  get queuedMessages(): number {
+    return this.queue.size
+  }
   /** System messages not yet acknowledged by the peer. */
-  get unackedSystemMessages(): number { return this.sender.size }
+  get unackedSystemMessages(): number {
+    return this.sender.size
+  }
   /** Current phi of the failure detector for this node. */
-  get phi(): number { return this.watcher.phi }
+  get phi(): number {
+    return this.watcher.phi
+  }
 
   /** A snapshot of state and counters. */
   info(): AssociationInfo {
@@ -264,7 +294,10 @@ export class Association implements LinkOwner, InboundPeer {
 
   private drainQueue(): void {
     if (!this.flowing || !this.user.ready) return
-    this.queue.drain(() => this.user.writable, (m) => this.writeUser(m.recipient, m.message, m.sender))
+    this.queue.drain(
+      () => this.user.writable,
+      (m) => this.writeUser(m.recipient, m.message, m.sender),
+    )
   }
 
   /** Resends the unacknowledged system messages and drains the user queue: the connection is confirmed. */
@@ -366,13 +399,19 @@ export class Association implements LinkOwner, InboundPeer {
 
   acceptorRefused(pdu: QuarantinedPdu | DisassociatePdu): void {
     if (pdu.type === 'quarantined' || pdu.reason !== DisassociateReason.notAssociated) {
-      const why = pdu.type === 'quarantined' || pdu.reason === DisassociateReason.quarantined ? 'it quarantined this node'
-        : pdu.reason === DisassociateReason.shutdown ? 'it is shutting down'
-        : pdu.detail !== '' ? pdu.detail : `reason ${pdu.reason}`
+      const why =
+        pdu.type === 'quarantined' || pdu.reason === DisassociateReason.quarantined
+          ? 'it quarantined this node'
+          : pdu.reason === DisassociateReason.shutdown
+            ? 'it is shutting down'
+            : pdu.detail !== ''
+              ? pdu.detail
+              : `reason ${pdu.reason}`
       this.failed(`${this.key} refused the connection: ${why}`)
     }
     if (pdu.type === 'quarantined') {
-      if (pdu.to.uid === this.localUid) this.registry.quarantinedByPeer(this, pdu.from.uid, `${this.key} refused a connection: it quarantined this node`)
+      if (pdu.to.uid === this.localUid)
+        this.registry.quarantinedByPeer(this, pdu.from.uid, `${this.key} refused a connection: it quarantined this node`)
       return
     }
     this.onDisassociate(pdu, true)
@@ -520,8 +559,11 @@ export class Association implements LinkOwner, InboundPeer {
       case 'quarantined':
         // About our uid on this pair, from the peer's current uid, or from one we know nothing of
         // yet or quarantined ourselves (after a partition both sides may have).
-        if (pdu.to.uid === this.localUid && pdu.from.address === this.key &&
-          (this.uid === undefined || pdu.from.uid === this.uid || this.registry.quarantine.has(this.key, pdu.from.uid))) {
+        if (
+          pdu.to.uid === this.localUid &&
+          pdu.from.address === this.key &&
+          (this.uid === undefined || pdu.from.uid === this.uid || this.registry.quarantine.has(this.key, pdu.from.uid))
+        ) {
           this.registry.quarantinedByPeer(this, pdu.from.uid, 'the peer quarantined this node')
         }
         return
@@ -612,7 +654,11 @@ export class Association implements LinkOwner, InboundPeer {
     const verdict = this.handshake.judgeResponse(uid, nonce, this.state, this.registry.quarantine.has(this.key, uid), onOwnConnection)
     switch (verdict) {
       case 'refuse-unproven':
-        this.host.events.handshakeFailed(this.key, `a handshake response naming uid ${uid} does not echo a nonce this node sent to ${this.key}: ignored`, true)
+        this.host.events.handshakeFailed(
+          this.key,
+          `a handshake response naming uid ${uid} does not echo a nonce this node sent to ${this.key}: ignored`,
+          true,
+        )
         return undefined
       case 'stale':
       case 'refuse-final':
@@ -756,7 +802,10 @@ export class Association implements LinkOwner, InboundPeer {
     if (lost === 0) return
     this.stats.lostInTransit += lost
     this.host.events.dropped({
-      remote: this.remoteAddress, recipient: '(unknown)', kind: 'lost-in-transit', count: lost,
+      remote: this.remoteAddress,
+      recipient: '(unknown)',
+      kind: 'lost-in-transit',
+      count: lost,
       reason: `${lost} user message${lost === 1 ? '' : 's'} from ${this.key} never arrived (lost in transit: a connection was cut or datagrams were lost)`,
     })
   }
@@ -767,7 +816,10 @@ export class Association implements LinkOwner, InboundPeer {
     if (n === 0) return
     this.stats.dropped += n
     this.host.events.dropped({
-      remote: this.remoteAddress, recipient: '(unknown)', kind: 'unconfirmed', count: n,
+      remote: this.remoteAddress,
+      recipient: '(unknown)',
+      kind: 'unconfirmed',
+      count: n,
       reason: `${n} user message${n === 1 ? '' : 's'} sent to ${this.key} not confirmed before ${why} (delivered in its last 100 ms, or lost)`,
     })
   }
@@ -877,7 +929,9 @@ export class Association implements LinkOwner, InboundPeer {
       const deadline = clock.now() + this.host.settings.shutdownFlushTimeoutMs
       this.flush()
       while (this.sender.size > 0 && this.control.ready && clock.now() < deadline) {
-        await new Promise<void>((resolve) => { clock.setTimeout(resolve, 20, { keepAlive: true }) })
+        await new Promise<void>((resolve) => {
+          clock.setTimeout(resolve, 20, { keepAlive: true })
+        })
       }
       // What arrived from the peer, so that it does not report those messages as unconfirmed.
       this.userLedger.sendAck()
@@ -892,7 +946,12 @@ export class Association implements LinkOwner, InboundPeer {
 /** A watch sent to an ended incarnation is answered at once, like Akka does. */
 function answerWatchOfEnded(message: SystemMessage): void {
   if (message.kind === 'watch') {
-    internalRef(message.watcher).sendSystemMessage({ kind: 'deathWatchNotification', ref: message.watchee, existenceConfirmed: false, addressTerminated: true })
+    internalRef(message.watcher).sendSystemMessage({
+      kind: 'deathWatchNotification',
+      ref: message.watchee,
+      existenceConfirmed: false,
+      addressTerminated: true,
+    })
   }
 }
 

@@ -72,7 +72,13 @@ export interface AssociationEvents {
    * `byPeer`: the peer quarantined this node's `localUid` (and this node now presents
    * `newLocalUid`); else this node quarantined the peer's `uid` for `cause`.
    */
-  quarantined(a: Association, uid: bigint | undefined, reason: string, byPeer?: { readonly byPeer: true; readonly localUid: bigint; readonly newLocalUid?: bigint }, cause?: QuarantineCause): void
+  quarantined(
+    a: Association,
+    uid: bigint | undefined,
+    reason: string,
+    byPeer?: { readonly byPeer: true; readonly localUid: bigint; readonly newLocalUid?: bigint },
+    cause?: QuarantineCause,
+  ): void
   unreachable(a: Association, phi: number): void
   /** User messages were dropped or lost. */
   dropped(d: DropReport): void

@@ -98,7 +98,10 @@ export class AssociationRegistry {
    * `old`'s nonce (already sent to the address) and answering the claimant's request if it made one.
    */
   restarted(old: Association, uid: bigint): Association {
-    const next = this.install(new Association(this.host, this, old.remoteAddress, { localUid: old.localUid, nonce: old.handshake.nonce }), old)
+    const next = this.install(
+      new Association(this.host, this, old.remoteAddress, { localUid: old.localUid, nonce: old.handshake.nonce }),
+      old,
+    )
     const claim = old.handshake.claim
     old.quarantine(`node restarted (uid ${uid} confirmed at ${old.key})`, 'restarted', false)
     next.establish(uid)
@@ -119,8 +122,12 @@ export class AssociationRegistry {
     if (this.host.settings.quarantineRecovery === 'none') {
       a.quarantine(`${reason}; no traffic with it while this node keeps uid ${oldUid}`, 'peer', false)
       this.host.events.quarantined(a, peerUid, reason, { byPeer: true, localUid: oldUid })
-      this.host.events.warn('HELIOS_QUARANTINED', a.key, `${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
-        "remote.quarantineRecovery is 'none': this node cannot talk to it again until it restarts.")
+      this.host.events.warn(
+        'HELIOS_QUARANTINED',
+        a.key,
+        `${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
+          "remote.quarantineRecovery is 'none': this node cannot talk to it again until it restarts.",
+      )
       return
     }
     const newUid = newNodeUid()
@@ -130,8 +137,12 @@ export class AssociationRegistry {
     const next = this.install(new Association(this.host, this, a.remoteAddress, { localUid: newUid }), a)
     a.retire(`${a.key} quarantined this node's uid ${oldUid}; talking to it as uid ${newUid} from now on`)
     this.host.events.quarantined(a, peerUid, reason, { byPeer: true, localUid: oldUid, newLocalUid: newUid })
-    this.host.events.warn('HELIOS_QUARANTINED', a.key, `${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
-      `Re-associating with it as uid ${newUid}: watchers of its actors got Terminated and refs obtained before are dead; resolve them again.`)
+    this.host.events.warn(
+      'HELIOS_QUARANTINED',
+      a.key,
+      `${a.key} quarantined this node (${local} uid ${oldUid}): ${reason}. ` +
+        `Re-associating with it as uid ${newUid}: watchers of its actors got Terminated and refs obtained before are dead; resolve them again.`,
+    )
     next.connect()
   }
 
@@ -150,7 +161,11 @@ export class AssociationRegistry {
   /** Once per heartbeat interval: every association's tick, then the probes of quarantined addresses that are due. */
   tick(now: number): void {
     for (const a of [...this.current.values()]) {
-      try { a.tick(now) } catch (err) { debug('tick of %s failed: %o', a.key, err) }
+      try {
+        a.tick(now)
+      } catch (err) {
+        debug('tick of %s failed: %o', a.key, err)
+      }
     }
     for (const key of this.quarantine.dueProbes(now)) this.probe(key)
   }
@@ -165,7 +180,11 @@ export class AssociationRegistry {
     const a = this.current.get(key)
     if (a !== undefined && !isFinal(a.state)) return
     let address: Address
-    try { address = Address.parse(key) } catch { return }
+    try {
+      address = Address.parse(key)
+    } catch {
+      return
+    }
     debug('probing quarantined address %s', key)
     this.associationFor(address).connect()
   }

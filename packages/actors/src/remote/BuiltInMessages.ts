@@ -11,7 +11,10 @@ export class Identify {
 
 /** The answer to {@link Identify}: the actor's ref (with uid), or null when there is none. */
 export class ActorIdentity {
-  constructor(readonly id: number, readonly ref: ActorRef | null) {}
+  constructor(
+    readonly id: number,
+    readonly ref: ActorRef | null,
+  ) {}
 }
 
 /** Registers the classes remoting itself sends, unless the registry already knows them. */

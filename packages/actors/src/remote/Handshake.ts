@@ -45,7 +45,10 @@ export function newNonce(): bigint {
  * node, comes from a malformed address or another transport, or claims this node's own address),
  * or the peer's parsed address when it may go on.
  */
-export function checkHandshakeRequest(pdu: HandshakeRequestPdu, local: Address): { readonly from: Address } | { readonly refused: string; readonly remote?: string } {
+export function checkHandshakeRequest(
+  pdu: HandshakeRequestPdu,
+  local: Address,
+): { readonly from: Address } | { readonly refused: string; readonly remote?: string } {
   if (pdu.to !== local.toString()) {
     return { refused: `handshake meant for ${pdu.to}, this node is ${local.toString()}`, remote: pdu.from.address }
   }
@@ -55,7 +58,8 @@ export function checkHandshakeRequest(pdu: HandshakeRequestPdu, local: Address):
   } catch {
     return { refused: `handshake from a malformed address ${JSON.stringify(pdu.from.address)}` }
   }
-  if (from.protocol !== local.protocol) return { refused: `handshake from ${from.toString()} over ${local.protocol}`, remote: from.toString() }
+  if (from.protocol !== local.protocol)
+    return { refused: `handshake from ${from.toString()} over ${local.protocol}`, remote: from.toString() }
   if (from.equals(local)) return { refused: "handshake from a node claiming this node's own address", remote: from.toString() }
   return { from }
 }

@@ -11,7 +11,10 @@ export class HeartbeatWatcher {
   /** When the peer last answered a heartbeat (or the watch started). */
   lastReplyAt = 0
 
-  constructor(private readonly options: Omit<PhiAccrualFailureDetectorOptions, 'clock'>, private readonly clock: Clock) {
+  constructor(
+    private readonly options: Omit<PhiAccrualFailureDetectorOptions, 'clock'>,
+    private readonly clock: Clock,
+  ) {
     this.detector = new PhiAccrualFailureDetector({ ...options, clock })
   }
 
@@ -34,11 +37,17 @@ export class HeartbeatWatcher {
   }
 
   /** Current phi (0 before the first reply). */
-  get phi(): number { return this.detector.phi() }
+  get phi(): number {
+    return this.detector.phi()
+  }
 
   /** Phi at or above which the peer is declared unreachable. */
-  get threshold(): number { return this.detector.threshold }
+  get threshold(): number {
+    return this.detector.threshold
+  }
 
   /** False once phi reached the threshold. */
-  available(): boolean { return this.detector.isAvailable() }
+  available(): boolean {
+    return this.detector.isAvailable()
+  }
 }

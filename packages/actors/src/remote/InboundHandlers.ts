@@ -9,7 +9,10 @@ import { PreambleStep } from './PreambleStep.js'
  * preamble back (docs/PROTOCOL.md §2).
  */
 export class PreambleHandler extends PreambleStep {
-  constructor(private readonly host: InboundHost, private readonly inbound: InboundConnectionHandler) {
+  constructor(
+    private readonly host: InboundHost,
+    private readonly inbound: InboundConnectionHandler,
+  ) {
     super()
   }
 
@@ -56,7 +59,8 @@ export class InboundConnectionHandler implements ChannelHandler {
     this.timer = this.host.clock.setTimeout(() => {
       this.timer = undefined
       if (this.peer === undefined) this.host.refuseInbound(ctx.channel, `no handshake within ${ms} ms`)
-      else if (this.parked) this.host.refuseInbound(ctx.channel, `restart claim of ${this.peer.key} uid ${this.uid} not confirmed within ${ms} ms`)
+      else if (this.parked)
+        this.host.refuseInbound(ctx.channel, `restart claim of ${this.peer.key} uid ${this.uid} not confirmed within ${ms} ms`)
     }, ms)
     ctx.fireChannelActive()
   }
@@ -106,7 +110,13 @@ export class InboundConnectionHandler implements ChannelHandler {
       return
     }
     // The connection belongs to one incarnation: once it is quarantined or replaced, stop reading.
-    this.host.refuseInbound(ctx.channel, `${peer.key} uid ${uid} is quarantined or replaced`, undefined, peer.quarantinedNoticeFor(uid), this.lane)
+    this.host.refuseInbound(
+      ctx.channel,
+      `${peer.key} uid ${uid} is quarantined or replaced`,
+      undefined,
+      peer.quarantinedNoticeFor(uid),
+      this.lane,
+    )
   }
 
   /** The successor `to` took over this connection's incarnation from `from`. */

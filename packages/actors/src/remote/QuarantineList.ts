@@ -26,10 +26,15 @@ export class QuarantineList {
    * @param maxAddresses addresses kept at most.
    * @param maxProbeIntervalMs longest interval between two probes of an address.
    */
-  constructor(private readonly maxAddresses = 10_000, private readonly maxProbeIntervalMs = 60_000) {}
+  constructor(
+    private readonly maxAddresses = 10_000,
+    private readonly maxProbeIntervalMs = 60_000,
+  ) {}
 
   /** Number of addresses with quarantined uids. */
-  get size(): number { return this.entries.size }
+  get size(): number {
+    return this.entries.size
+  }
 
   /** True when `uid` is quarantined at `address`. */
   has(address: string, uid: bigint): boolean {

@@ -42,7 +42,12 @@ export class RemoteActorRef extends InternalActorRef {
     if (a !== undefined) a.sendSystem(this, message)
     else if (message.kind === 'watch') {
       // The incarnation this ref names is gone: like a watch of a stopped actor, answered at once.
-      internalRef(message.watcher).sendSystemMessage({ kind: 'deathWatchNotification', ref: this, existenceConfirmed: false, addressTerminated: true })
+      internalRef(message.watcher).sendSystemMessage({
+        kind: 'deathWatchNotification',
+        ref: this,
+        existenceConfirmed: false,
+        addressTerminated: true,
+      })
     }
   }
 

@@ -1,8 +1,14 @@
 import type { ConnectionOptions } from 'node:tls'
 import { Codec, DisassociateReason, encodePreamble, MessageRegistry, type HandshakeRequestPdu } from '@helios/codec'
 import {
-  Bootstrap, LengthFieldBasedFrameDecoder, ServerBootstrap,
-  type Channel, type Datagram, type DatagramChannel, type ServerChannel, type TimerHandle,
+  Bootstrap,
+  LengthFieldBasedFrameDecoder,
+  ServerBootstrap,
+  type Channel,
+  type Datagram,
+  type DatagramChannel,
+  type ServerChannel,
+  type TimerHandle,
 } from '@helios/transport'
 import { ActorPath } from '../ActorPath.js'
 import { ActorRef } from '../ActorRef.js'
@@ -123,9 +129,12 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     try {
       if (s.transport === 'udp') {
         // Large socket buffers (capped by net.core.[rw]mem_max): bursts of datagrams are not lost.
-        const ch = await new Bootstrap().transport('udp')
+        const ch = await new Bootstrap()
+          .transport('udp')
           .options({ clock: this.clock, receiveBufferSize: UDP_SOCKET_BUFFER, sendBufferSize: UDP_SOCKET_BUFFER })
-          .handler((c) => { c.pipeline.addLast('datagrams', new DatagramHandler(this)) })
+          .handler((c) => {
+            c.pipeline.addLast('datagrams', new DatagramHandler(this))
+          })
           .bind(s.port, s.host)
         this.udpChannel = ch
         port = ch.localAddress?.port ?? s.port
@@ -145,9 +154,14 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
             const inbound = new InboundConnectionHandler(this)
             ch.pipeline
               .addLast('preamble', new PreambleHandler(this, inbound))
-              .addLast('frames', new LengthFieldBasedFrameDecoder({
-                maxFrameLength: s.maxFrameSize + 4, lengthFieldLength: 4, initialBytesToStrip: 4,
-              }))
+              .addLast(
+                'frames',
+                new LengthFieldBasedFrameDecoder({
+                  maxFrameLength: s.maxFrameSize + 4,
+                  lengthFieldLength: 4,
+                  initialBytesToStrip: 4,
+                }),
+              )
               .addLast('inbound', inbound)
           })
           .bind(s.port, s.host)
@@ -228,7 +242,9 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   // ------------------------------------------------------------------ associations
 
   /** True when this node's transport is UDP. */
-  get isUdp(): boolean { return this.settings.transport === 'udp' }
+  get isUdp(): boolean {
+    return this.settings.transport === 'udp'
+  }
 
   /** @internal The UDP socket's outbound buffer fell below its low watermark. */
   udpWritable(): void {
@@ -266,7 +282,12 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     return this.acceptHandshakeRequest(pdu, lane, channel)
   }
 
-  private acceptHandshakeRequest(pdu: HandshakeRequestPdu, lane: number | undefined, channel: Channel | undefined, udpSource?: Datagram['remote']): InboundBinding | undefined {
+  private acceptHandshakeRequest(
+    pdu: HandshakeRequestPdu,
+    lane: number | undefined,
+    channel: Channel | undefined,
+    udpSource?: Datagram['remote'],
+  ): InboundBinding | undefined {
     const checked = checkHandshakeRequest(pdu, this.address)
     if ('refused' in checked) {
       const notice = this.codec.encode({ type: 'disassociate', reason: DisassociateReason.handshakeFailed, detail: checked.refused })
@@ -291,11 +312,17 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
     let off = 0
     while (off < buf.byteLength) {
-      if (off + 4 > buf.byteLength) { this.unknownDatagrams++; return }
+      if (off + 4 > buf.byteLength) {
+        this.unknownDatagrams++
+        return
+      }
       const len = view.getUint32(off)
       const start = off + 4
       const end = start + len
-      if (end > buf.byteLength || len > this.settings.maxFrameSize) { this.unknownDatagrams++; return }
+      if (end > buf.byteLength || len > this.settings.maxFrameSize) {
+        this.unknownDatagrams++
+        return
+      }
       off = end
       const assoc = this.registry.forEndpoint(key)
       if (assoc !== undefined && !isFinal(assoc.state)) {
@@ -325,7 +352,10 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
       // incarnation it quarantined: tell the sender, so it introduces itself again or learns it.
       const uid = assoc?.uid
       const notice = assoc !== undefined && uid !== undefined ? assoc.quarantinedNoticeFor(uid) : undefined
-      this.refuseDatagram(d.remote, notice ?? this.codec.encode({ type: 'disassociate', reason: DisassociateReason.notAssociated, detail: '' }))
+      this.refuseDatagram(
+        d.remote,
+        notice ?? this.codec.encode({ type: 'disassociate', reason: DisassociateReason.notAssociated, detail: '' }),
+      )
       return
     }
   }
@@ -362,9 +392,23 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
    * `notice`, the reason goes back to the peer first: on a connection, this node's preamble and
    * that one frame (docs/PROTOCOL.md §10.1).
    */
-  private refuse(channel: Channel | undefined, reason: string, cause?: unknown, remote?: string, notice?: Uint8Array, lane?: number, udpSource?: Datagram['remote']): void {
+  private refuse(
+    channel: Channel | undefined,
+    reason: string,
+    cause?: unknown,
+    remote?: string,
+    notice?: Uint8Array,
+    lane?: number,
+    udpSource?: Datagram['remote'],
+  ): void {
     this.refusedConnections++
-    const peer = remote ?? (channel?.remoteAddress !== undefined ? `${channel.remoteAddress.address}:${channel.remoteAddress.port}` : udpSource !== undefined ? `${udpSource.address}:${udpSource.port}` : '(unknown)')
+    const peer =
+      remote ??
+      (channel?.remoteAddress !== undefined
+        ? `${channel.remoteAddress.address}:${channel.remoteAddress.port}`
+        : udpSource !== undefined
+          ? `${udpSource.address}:${udpSource.port}`
+          : '(unknown)')
     this.events.handshakeFailed(peer, reason, true, cause)
     if (udpSource !== undefined && notice !== undefined) this.refuseDatagram(udpSource, notice)
     if (channel === undefined || !channel.isActive) return
@@ -383,7 +427,11 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     const senderRef = sender === undefined ? undefined : this.resolveCached(sender)
     if (message instanceof Identify) {
       let target: InternalActorRef | undefined
-      try { target = this.internals.findLocalActor(ActorPath.parse(recipient)) } catch { target = undefined }
+      try {
+        target = this.internals.findLocalActor(ActorPath.parse(recipient))
+      } catch {
+        target = undefined
+      }
       senderRef?.tell(new ActorIdentity(message.id, target ?? null))
       return
     }
@@ -531,12 +579,15 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
    */
   private paused(ms: number): void {
     this.registry.forgivePause()
-    this.events.warn('HELIOS_PAUSED', 'pause', `${this.address.toString()} did not run for ${Math.round(ms)} ms (process stopped, long GC or blocked event loop); ` +
-      'the failure detectors do not count that silence against peers. Peers may have quarantined this node meanwhile.')
+    this.events.warn(
+      'HELIOS_PAUSED',
+      'pause',
+      `${this.address.toString()} did not run for ${Math.round(ms)} ms (process stopped, long GC or blocked event loop); ` +
+        'the failure detectors do not count that silence against peers. Peers may have quarantined this node meanwhile.',
+    )
   }
 
   transportError(err: Error): void {
     debug('transport error: %s', err.message)
   }
-
 }

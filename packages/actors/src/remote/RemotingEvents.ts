@@ -39,50 +39,88 @@ export class RemotingEvents implements AssociationEvents {
 
   associated(a: Association): void {
     debug('associated with %s (uid %s, as uid %s)', a.key, a.uid, a.localUid)
-    this.log.report('info', `associated:${a.key}`, () => `associated with ${a.key} (uid ${a.uid})`, (n) => `associated with ${a.key} ${plural(n, 'more time')}`)
-    if (this.events.wants('associated')) this.events.emit('associated', { local: this.local(), remote: a.remoteAddress, remoteUid: a.uid as bigint, localUid: a.localUid })
+    this.log.report(
+      'info',
+      `associated:${a.key}`,
+      () => `associated with ${a.key} (uid ${a.uid})`,
+      (n) => `associated with ${a.key} ${plural(n, 'more time')}`,
+    )
+    if (this.events.wants('associated'))
+      this.events.emit('associated', { local: this.local(), remote: a.remoteAddress, remoteUid: a.uid as bigint, localUid: a.localUid })
   }
 
   disassociated(a: Association, reason: string): void {
     debug('disassociated from %s: %s', a.key, reason)
-    this.log.report('info', `disassociated:${a.key}`, () => `lost the connection to ${a.key} (${reason}); reconnecting`,
-      (n) => `lost the connection to ${a.key} ${plural(n, 'more time')}`)
-    if (this.events.wants('disassociated')) this.events.emit('disassociated', { local: this.local(), remote: a.remoteAddress, remoteUid: a.uid, reason })
+    this.log.report(
+      'info',
+      `disassociated:${a.key}`,
+      () => `lost the connection to ${a.key} (${reason}); reconnecting`,
+      (n) => `lost the connection to ${a.key} ${plural(n, 'more time')}`,
+    )
+    if (this.events.wants('disassociated'))
+      this.events.emit('disassociated', { local: this.local(), remote: a.remoteAddress, remoteUid: a.uid, reason })
   }
 
-  quarantined(a: Association, uid: bigint | undefined, reason: string, byPeer?: { readonly byPeer: true; readonly localUid: bigint; readonly newLocalUid?: bigint }, cause?: QuarantineCause): void {
+  quarantined(
+    a: Association,
+    uid: bigint | undefined,
+    reason: string,
+    byPeer?: { readonly byPeer: true; readonly localUid: bigint; readonly newLocalUid?: bigint },
+    cause?: QuarantineCause,
+  ): void {
     debug('%s %s uid %s: %s', byPeer !== undefined ? 'quarantined by' : 'quarantined', a.key, uid, reason)
     // Quarantined by the peer: the registry writes a HELIOS_QUARANTINED line through warn().
     if (byPeer === undefined) {
       // A peer that shut down cleanly is no trouble.
       const level = cause === 'shutdown' ? 'info' : 'warn'
-      this.log.report(level, `quarantined:${a.key}:${cause ?? ''}`,
-        () => `${cause === 'shutdown' ? 'association ended' : 'quarantined'}: ${a.key}${uid === undefined ? '' : ` uid ${uid}`}: ${reason}; watchers of its actors got Terminated`,
-        (n) => `${a.key} quarantined ${plural(n, 'more time')} (${cause ?? 'quarantined'})`)
+      this.log.report(
+        level,
+        `quarantined:${a.key}:${cause ?? ''}`,
+        () =>
+          `${cause === 'shutdown' ? 'association ended' : 'quarantined'}: ${a.key}${uid === undefined ? '' : ` uid ${uid}`}: ${reason}; watchers of its actors got Terminated`,
+        (n) => `${a.key} quarantined ${plural(n, 'more time')} (${cause ?? 'quarantined'})`,
+      )
     }
     if (this.events.wants('quarantined')) {
-      this.events.emit('quarantined', { local: this.local(), remote: a.remoteAddress, remoteUid: uid, reason, byPeer: byPeer !== undefined, ...byPeer })
+      this.events.emit('quarantined', {
+        local: this.local(),
+        remote: a.remoteAddress,
+        remoteUid: uid,
+        reason,
+        byPeer: byPeer !== undefined,
+        ...byPeer,
+      })
     }
   }
 
   unreachable(a: Association, phi: number): void {
     // The quarantine that follows writes the log line.
     debug('%s unreachable (phi %d)', a.key, phi)
-    if (this.events.wants('unreachable')) this.events.emit('unreachable', { local: this.local(), remote: a.remoteAddress, remoteUid: a.uid, phi })
+    if (this.events.wants('unreachable'))
+      this.events.emit('unreachable', { local: this.local(), remote: a.remoteAddress, remoteUid: a.uid, phi })
   }
 
   dropped(d: DropReport): void {
     debug('dropped message to %s: %s', d.recipient, d.reason)
     const where = d.remote?.toString() ?? 'this node'
     const n = d.count ?? 1
-    this.log.report('warn', `dropped:${d.kind}:${where}`,
+    this.log.report(
+      'warn',
+      `dropped:${d.kind}:${where}`,
       () => (d.count === undefined ? `dropped a message to ${d.recipient}: ${d.reason}` : `dropped: ${d.reason}`),
-      (m) => `${plural(m, 'more message')} ${d.kind === 'lost-in-transit' || d.kind === 'unknown-manifest' || d.kind === 'undecodable' || d.kind === 'misdirected' ? 'from' : 'to'} ${where} dropped: ${DROP_WORDS[d.kind]}`,
-      n)
+      (m) =>
+        `${plural(m, 'more message')} ${d.kind === 'lost-in-transit' || d.kind === 'unknown-manifest' || d.kind === 'undecodable' || d.kind === 'misdirected' ? 'from' : 'to'} ${where} dropped: ${DROP_WORDS[d.kind]}`,
+      n,
+    )
     if (this.events.wants('dropped')) {
       this.events.emit('dropped', {
-        local: this.local(), remote: d.remote, recipient: d.recipient, kind: d.kind, reason: d.reason,
-        ...(d.cause !== undefined ? { cause: d.cause } : {}), ...(d.count !== undefined ? { count: d.count } : {}),
+        local: this.local(),
+        remote: d.remote,
+        recipient: d.recipient,
+        kind: d.kind,
+        reason: d.reason,
+        ...(d.cause !== undefined ? { cause: d.cause } : {}),
+        ...(d.count !== undefined ? { count: d.count } : {}),
       })
     }
   }
@@ -90,8 +128,15 @@ export class RemotingEvents implements AssociationEvents {
   decodeFailed(a: Association, err: unknown): void {
     const e = err as Error & { envelope?: { recipient?: string }; code?: string }
     debug('frame from %s failed to decode: %s', a.key, e.message)
-    const kind: DropKind = e.code === 'ERR_UNKNOWN_MANIFEST' ? 'unknown-manifest' : e.code === 'ERR_MESSAGE_TOO_LARGE' ? 'too-large' : 'undecodable'
-    this.dropped({ remote: a.remoteAddress, recipient: e.envelope?.recipient ?? '(unknown)', kind, reason: `decode failed: ${e.message}`, cause: err })
+    const kind: DropKind =
+      e.code === 'ERR_UNKNOWN_MANIFEST' ? 'unknown-manifest' : e.code === 'ERR_MESSAGE_TOO_LARGE' ? 'too-large' : 'undecodable'
+    this.dropped({
+      remote: a.remoteAddress,
+      recipient: e.envelope?.recipient ?? '(unknown)',
+      kind,
+      reason: `decode failed: ${e.message}`,
+      cause: err,
+    })
   }
 
   connectFailed(a: Association, lane: LaneId, err: Error, reason: string): void {
@@ -101,24 +146,45 @@ export class RemotingEvents implements AssociationEvents {
     }
     if (lane === LaneId.control) debug('connect to %s failed: %s', a.key, err.message)
     const errno = errnoOf(err)
-    this.log.report('warn', `connect:${a.key}:${errno}`,
-      () => `cannot connect to ${a.key}: ${reason}${errno !== '' && !reason.includes(errno) ? ` (${errno})` : ''}; retrying with backoff while messages or watches wait`,
-      (n) => `${plural(n, 'more failed connection attempt')} to ${a.key}${errno !== '' ? ` (${errno})` : ''}`)
+    this.log.report(
+      'warn',
+      `connect:${a.key}:${errno}`,
+      () =>
+        `cannot connect to ${a.key}: ${reason}${errno !== '' && !reason.includes(errno) ? ` (${errno})` : ''}; retrying with backoff while messages or watches wait`,
+      (n) => `${plural(n, 'more failed connection attempt')} to ${a.key}${errno !== '' ? ` (${errno})` : ''}`,
+    )
   }
 
   handshakeFailed(remote: string, reason: string, inbound: boolean, cause?: unknown): void {
     debug('%s handshake with %s failed: %s', inbound ? 'inbound' : 'outbound', remote, reason)
     // One kind per shape of the reason (numbers, such as uids and ports, left out).
-    this.log.report('warn', `handshake:${inbound ? 'in' : 'out'}:${shape(`${remote} ${reason}`)}`,
+    this.log.report(
+      'warn',
+      `handshake:${inbound ? 'in' : 'out'}:${shape(`${remote} ${reason}`)}`,
       () => (inbound ? `refused a connection from ${remote}: ${reason}` : `handshake with ${remote} failed: ${reason}`),
-      (n) => (inbound ? `${plural(n, 'more connection')} refused like the one from ${remote}` : `${plural(n, 'more failed handshake')} like the one with ${remote}`))
+      (n) =>
+        inbound
+          ? `${plural(n, 'more connection')} refused like the one from ${remote}`
+          : `${plural(n, 'more failed handshake')} like the one with ${remote}`,
+    )
     if (this.events.wants('handshakeFailed')) {
-      this.events.emit('handshakeFailed', { local: this.local(), remote, inbound, reason, ...(cause !== undefined ? { error: cause } : {}) })
+      this.events.emit('handshakeFailed', {
+        local: this.local(),
+        remote,
+        inbound,
+        reason,
+        ...(cause !== undefined ? { error: cause } : {}),
+      })
     }
   }
 
   warn(code: string, key: string, message: string): void {
-    this.log.report('warn', `${code}:${key}`, () => `${code}: ${message}`, (n) => `${code}: ${plural(n, 'more time')} (${key})`)
+    this.log.report(
+      'warn',
+      `${code}:${key}`,
+      () => `${code}: ${message}`,
+      (n) => `${code}: ${plural(n, 'more time')} (${key})`,
+    )
   }
 }
 

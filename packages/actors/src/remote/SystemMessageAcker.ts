@@ -23,7 +23,9 @@ export class SystemMessageAcker {
   }
 
   /** True when an ack or nack is owed. */
-  get owes(): boolean { return this.owed !== NOTHING }
+  get owes(): boolean {
+    return this.owed !== NOTHING
+  }
 
   /** The ack or nack owed (once), or undefined. */
   take(): AckPdu | NackPdu | undefined {

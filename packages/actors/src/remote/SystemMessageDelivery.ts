@@ -30,10 +30,14 @@ export class SystemMessageSendBuffer<T> {
   constructor(readonly capacity: number) {}
 
   /** Number of messages not yet acknowledged. */
-  get size(): number { return this.unacked.length - this.head }
+  get size(): number {
+    return this.unacked.length - this.head
+  }
 
   /** Highest sequence number handed out so far (0 before the first). */
-  get lastSeq(): number { return this.nextSeq - 1 }
+  get lastSeq(): number {
+    return this.nextSeq - 1
+  }
 
   /**
    * Assigns the next sequence number and keeps the message until acked.
@@ -74,7 +78,9 @@ export class SystemMessageReceiveState {
   private expected = 1
 
   /** The highest sequence number delivered so far: the cumulative ack to send. */
-  get cumulativeAck(): number { return this.expected - 1 }
+  get cumulativeAck(): number {
+    return this.expected - 1
+  }
 
   /**
    * `deliver` when `seq` is the next expected (and advances), `duplicate` when it was delivered

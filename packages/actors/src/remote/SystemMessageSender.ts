@@ -14,7 +14,11 @@ export interface WireSystemMessage {
  * The wire form of a system message for the actor at `recipient` (its wire path), or undefined for
  * one that stays local (terminate).
  */
-export function toWireSystemMessage(recipient: string, message: SystemMessage, wirePathOf: (ref: ActorRef) => string): WireSystemMessage | undefined {
+export function toWireSystemMessage(
+  recipient: string,
+  message: SystemMessage,
+  wirePathOf: (ref: ActorRef) => string,
+): WireSystemMessage | undefined {
   switch (message.kind) {
     case 'watch':
       return { recipient, sender: wirePathOf(message.watcher), message: [WIRE_WATCH] }
@@ -52,7 +56,9 @@ export class SystemMessageSender {
   }
 
   /** Messages not yet acknowledged. */
-  get size(): number { return this.buffer.size }
+  get size(): number {
+    return this.buffer.size
+  }
 
   /**
    * Numbers `message` and keeps it until acked.

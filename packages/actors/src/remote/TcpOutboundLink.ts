@@ -1,7 +1,11 @@
 import { encodePreamble, type Preamble, PROTOCOL_VERSION, UnsupportedVersionError } from '@helios/codec'
 import {
-  Bootstrap, LengthFieldBasedFrameDecoder, Reconnector,
-  type Channel, type ChannelHandler, type ChannelHandlerContext,
+  Bootstrap,
+  LengthFieldBasedFrameDecoder,
+  Reconnector,
+  type Channel,
+  type ChannelHandler,
+  type ChannelHandlerContext,
 } from '@helios/transport'
 import { debug } from '../internal/debug.js'
 import type { LinkHost, LinkOwner } from './AssociationContext.js'
@@ -201,7 +205,10 @@ export class TcpOutboundLink implements OutboundLink {
       .handler((ch) => {
         ch.pipeline
           .addLast('preamble', new AcceptorPreambleHandler(this.owner, this.lane))
-          .addLast('frames', new LengthFieldBasedFrameDecoder({ maxFrameLength: s.maxFrameSize + 4, lengthFieldLength: 4, initialBytesToStrip: 4 }))
+          .addLast(
+            'frames',
+            new LengthFieldBasedFrameDecoder({ maxFrameLength: s.maxFrameSize + 4, lengthFieldLength: 4, initialBytesToStrip: 4 }),
+          )
           .addLast('link', new AcceptorFrameReader(this.host, this.owner, this.lane))
       })
     const reconnector: Reconnector<Channel> = new Reconnector<Channel>({
@@ -271,14 +278,20 @@ export class TcpOutboundLink implements OutboundLink {
  * the pipeline.
  */
 class AcceptorPreambleHandler extends PreambleStep {
-  constructor(private readonly owner: LinkOwner, private readonly lane: LaneId) {
+  constructor(
+    private readonly owner: LinkOwner,
+    private readonly lane: LaneId,
+  ) {
     super()
   }
 
   protected refused(ctx: ChannelHandlerContext, error: Error): void {
-    this.refuse(ctx, error instanceof UnsupportedVersionError
-      ? `the peer speaks protocol version ${error.version}, this node ${PROTOCOL_VERSION}`
-      : `protocol error: ${error.message}`)
+    this.refuse(
+      ctx,
+      error instanceof UnsupportedVersionError
+        ? `the peer speaks protocol version ${error.version}, this node ${PROTOCOL_VERSION}`
+        : `protocol error: ${error.message}`,
+    )
   }
 
   protected accepted(ctx: ChannelHandlerContext, preamble: Preamble): boolean {
@@ -304,7 +317,11 @@ class AcceptorPreambleHandler extends PreambleStep {
 class AcceptorFrameReader implements ChannelHandler {
   private uid: bigint | undefined
 
-  constructor(private readonly host: LinkHost, private readonly owner: LinkOwner, private readonly lane: LaneId) {}
+  constructor(
+    private readonly host: LinkHost,
+    private readonly owner: LinkOwner,
+    private readonly lane: LaneId,
+  ) {}
 
   channelRead(ctx: ChannelHandlerContext, message: unknown): void {
     const frame = message as Uint8Array
@@ -323,12 +340,18 @@ class AcceptorFrameReader implements ChannelHandler {
         return
       }
       if (this.lane === LaneId.control || pdu.type !== 'handshake-response') {
-        this.refuse(ctx, `protocol error: the acceptor's first frame must be its handshake response on the user lane or a refusal, got ${pdu.type}`)
+        this.refuse(
+          ctx,
+          `protocol error: the acceptor's first frame must be its handshake response on the user lane or a refusal, got ${pdu.type}`,
+        )
         return
       }
       const local = this.host.localAddress.toString()
       if (pdu.from.address !== owner.key || pdu.to !== local) {
-        this.refuse(ctx, `protocol error: handshake response from ${pdu.from.address} to ${pdu.to} on a connection from ${local} to ${owner.key}`)
+        this.refuse(
+          ctx,
+          `protocol error: handshake response from ${pdu.from.address} to ${pdu.to} on a connection from ${local} to ${owner.key}`,
+        )
         return
       }
       // Like any handshake response it tells which incarnation answers (a restarted peer is noticed

@@ -34,18 +34,26 @@ export class UdpOutboundLink implements OutboundLink {
   private pumping = false
   private blocked = false
 
-  constructor(private readonly host: LinkHost, private readonly owner: LinkOwner, private readonly lane: LaneId) {
+  constructor(
+    private readonly host: LinkHost,
+    private readonly owner: LinkOwner,
+    private readonly lane: LaneId,
+  ) {
     this.remote = { address: owner.remoteAddress.host as string, port: owner.remoteAddress.port as number }
   }
 
-  get ready(): boolean { return this.host.udpChannel?.isActive ?? false }
+  get ready(): boolean {
+    return this.host.udpChannel?.isActive ?? false
+  }
   get writable(): boolean {
     if (this.outqBytes < HIGH_WATER_BYTES && (this.host.udpChannel?.isWritable ?? false)) return true
     this.blocked = true
     return false
   }
 
-  get confirmed(): boolean { return this.everConfirmed }
+  get confirmed(): boolean {
+    return this.everConfirmed
+  }
 
   ensure(): void {
     if (!this.handshakeSent) this.sendHandshake()

@@ -33,7 +33,10 @@ export class UserMessageLedger {
    * @param clock schedules the acks.
    * @param writeAck writes a user ack with the highest number received; false when it cannot go out now.
    */
-  constructor(private readonly clock: Clock, private readonly writeAck: (seq: number) => boolean) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly writeAck: (seq: number) => boolean,
+  ) {}
 
   /** A user envelope numbered `seq` arrived: an ack follows within {@link USER_ACK_INTERVAL_MS}. */
   receive(seq: number): void {

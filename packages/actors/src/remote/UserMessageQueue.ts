@@ -20,7 +20,9 @@ export class UserMessageQueue {
   constructor(readonly capacity: number) {}
 
   /** Messages waiting. */
-  get size(): number { return this.items.length - this.head }
+  get size(): number {
+    return this.items.length - this.head
+  }
 
   /** Adds a message; false (nothing added) when the queue is full. */
   offer(m: QueuedUserMessage): boolean {

@@ -31,20 +31,30 @@ export class FakeLink implements OutboundLink {
   readonly written: Uint8Array[] = []
   private readonly decoder = new Codec()
 
-  constructor(readonly owner: Association, readonly lane: LaneId) {}
+  constructor(
+    readonly owner: Association,
+    readonly lane: LaneId,
+  ) {}
 
   ensure(): void {
     if (this.ready || this.closed || this.connecting) return
     this.connecting = true
     this.connects++
   }
-  write(payload: Uint8Array): void { if (this.ready) this.written.push(payload) }
+  write(payload: Uint8Array): void {
+    if (this.ready) this.written.push(payload)
+  }
   flush(): void {}
   sendHandshake(): void {
-    if (!this.ready) { this.ensure(); return }
+    if (!this.ready) {
+      this.ensure()
+      return
+    }
     this.write(this.owner.handshakeRequest())
   }
-  confirm(): void { this.confirmed = true }
+  confirm(): void {
+    this.confirmed = true
+  }
   close(forGood: boolean): void {
     this.connecting = false
     this.ready = false
@@ -96,7 +106,9 @@ export class ProbeRef extends InternalActorRef {
     this.path = ActorPath.parse(path)
   }
   tell(): void {}
-  sendSystemMessage(message: SystemMessage): void { this.system.push(message) }
+  sendSystemMessage(message: SystemMessage): void {
+    this.system.push(message)
+  }
 }
 
 /** One recorded call of the node. */
@@ -155,9 +167,13 @@ export class FakeNode implements AssociationHost {
   }
 
   /** The control link of `a`. */
-  control(a: Association): FakeLink { return this.links.get(a)!.control }
+  control(a: Association): FakeLink {
+    return this.links.get(a)!.control
+  }
   /** The user link of `a`. */
-  user(a: Association): FakeLink { return this.links.get(a)!.user }
+  user(a: Association): FakeLink {
+    return this.links.get(a)!.user
+  }
 
   /** A ref to an actor at the peer. */
   ref(path: string, a: Association = this.peer()): RemoteActorRef {
@@ -166,7 +182,10 @@ export class FakeNode implements AssociationHost {
 
   /** Runs the flushes scheduled so far (the real node runs them at the end of the turn). */
   flush(): void {
-    for (const a of [...this.dirty]) { this.dirty.delete(a); a.flush() }
+    for (const a of [...this.dirty]) {
+      this.dirty.delete(a)
+      a.flush()
+    }
   }
 
   /** Advances the clock by whole heartbeat intervals, ticking the registry each time (as the real node's timer does). */
@@ -187,12 +206,24 @@ export class FakeNode implements AssociationHost {
     this.log.push({ type, detail })
   }
 
-  wirePathOf(ref: ActorRef): string { return ref.path.toSerializationFormat() }
-  scheduleFlush(a: Association): void { this.dirty.add(a) }
-  deliverUser(recipient: string, message: unknown, sender: string | undefined): void { this.record('deliverUser', { recipient, message, sender }) }
-  deliverSystem(recipient: string, sender: string, kind: number): void { this.record('deliverSystem', { recipient, sender, kind }) }
-  deadLetter(message: unknown, _sender: ActorRef | undefined, recipient: ActorRef): void { this.record('deadLetter', { message, recipient: recipient.path.toString() }) }
-  addressTerminated(address: Address): void { this.record('addressTerminated', { address: address.toString() }) }
+  wirePathOf(ref: ActorRef): string {
+    return ref.path.toSerializationFormat()
+  }
+  scheduleFlush(a: Association): void {
+    this.dirty.add(a)
+  }
+  deliverUser(recipient: string, message: unknown, sender: string | undefined): void {
+    this.record('deliverUser', { recipient, message, sender })
+  }
+  deliverSystem(recipient: string, sender: string, kind: number): void {
+    this.record('deliverSystem', { recipient, sender, kind })
+  }
+  deadLetter(message: unknown, _sender: ActorRef | undefined, recipient: ActorRef): void {
+    this.record('deadLetter', { message, recipient: recipient.path.toString() })
+  }
+  addressTerminated(address: Address): void {
+    this.record('addressTerminated', { address: address.toString() })
+  }
 }
 
 /** A connect error as the transport reports a refused connection (ECONNREFUSED underneath). */

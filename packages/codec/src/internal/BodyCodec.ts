@@ -1,10 +1,10 @@
-import { CodecError, CorruptedFrameError } from '../errors.js';
-import { MessageRegistry } from '../MessageRegistry.js';
-import { scanValue } from './MsgpackScanner.js';
-import type { DecodeContext } from './ValueReader.js';
-import { NOT_PLAIN, readChecked, readPlain } from './ValueReader.js';
-import type { EncodeContext } from './ValueWriter.js';
-import { writeMessage } from './ValueWriter.js';
+import { CodecError, CorruptedFrameError } from '../errors.js'
+import { MessageRegistry } from '../MessageRegistry.js'
+import { scanValue } from './MsgpackScanner.js'
+import type { DecodeContext } from './ValueReader.js'
+import { NOT_PLAIN, readChecked, readPlain } from './ValueReader.js'
+import type { EncodeContext } from './ValueWriter.js'
+import { writeMessage } from './ValueWriter.js'
 
 /*
  * Message values and control-PDU fields to and from msgpack. ValueWriter writes every value the
@@ -16,10 +16,10 @@ import { writeMessage } from './ValueWriter.js';
  * neither change nor depend on what the application registers with it.
  */
 
-export type { DecodeContext, EncodeContext };
+export type { DecodeContext, EncodeContext }
 
 /** Control PDUs carry plain data and bigints only: no registry, no refs. */
-const CONTROL: EncodeContext = { registry: new MessageRegistry(), refCodec: undefined, maxDepth: 64, refs: undefined, manifests: undefined };
+const CONTROL: EncodeContext = { registry: new MessageRegistry(), refCodec: undefined, maxDepth: 64, refs: undefined, manifests: undefined }
 
 /**
  * Packs the fields of a control PDU (plain data and bigints), leaving `reserve` bytes free at the
@@ -27,12 +27,12 @@ const CONTROL: EncodeContext = { registry: new MessageRegistry(), refCodec: unde
  * never written again.
  */
 export function packPrepared(fields: unknown, reserve: number): Buffer {
-  return writeMessage(fields, reserve, CONTROL);
+  return writeMessage(fields, reserve, CONTROL)
 }
 
 /** Writes a message value after `header` bytes of room (see {@link writeMessage}). */
 export function encodeValue(value: unknown, header: number, ctx: EncodeContext): Buffer {
-  return writeMessage(value, header, ctx);
+  return writeMessage(value, header, ctx)
 }
 
 /**
@@ -42,14 +42,14 @@ export function encodeValue(value: unknown, header: number, ctx: EncodeContext):
  * @throws {CodecError} only typed errors.
  */
 export function decodeValue(buf: Uint8Array, start: number, end: number, ctx: DecodeContext): unknown {
-  const plain = readPlain(buf, start, end, ctx.maxDepth);
-  if (plain !== NOT_PLAIN) return plain;
-  const after = scanValue(buf, start, end, 0, ctx.maxDepth);
-  if (after !== end) throw new CorruptedFrameError(`${end - after} bytes after the message value`);
+  const plain = readPlain(buf, start, end, ctx.maxDepth)
+  if (plain !== NOT_PLAIN) return plain
+  const after = scanValue(buf, start, end, 0, ctx.maxDepth)
+  if (after !== end) throw new CorruptedFrameError(`${end - after} bytes after the message value`)
   try {
-    return readChecked(buf, start, end, ctx);
+    return readChecked(buf, start, end, ctx)
   } catch (error) {
-    if (error instanceof CodecError) throw error;
-    throw new CorruptedFrameError('msgpack decoding failed', error);
+    if (error instanceof CodecError) throw error
+    throw new CorruptedFrameError('msgpack decoding failed', error)
   }
 }

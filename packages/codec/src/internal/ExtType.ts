@@ -16,7 +16,7 @@ export const ExtType = {
   typedArray: 0x74,
   /** Timestamp (Date), msgpack's standard type -1 (0xff). */
   timestamp: 0xff,
-} as const;
+} as const
 
 /** Largest accepted big-integer extension payload, in bytes (65536 bits). */
-export const MAX_BIGINT_BYTES = 8192;
+export const MAX_BIGINT_BYTES = 8192

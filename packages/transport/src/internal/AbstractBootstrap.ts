@@ -14,7 +14,10 @@ export abstract class AbstractBootstrap<O extends object> {
   protected readonly opts: { -readonly [K in keyof O]: O[K] } = {} as { -readonly [K in keyof O]: O[K] }
 
   /** Chooses TCP (default), TLS or UDP. */
-  transport(kind: TransportKind): this { this.kind = kind; return this }
+  transport(kind: TransportKind): this {
+    this.kind = kind
+    return this
+  }
 
   /** Sets one option. */
   option<K extends keyof O>(key: K, value: O[K]): this {

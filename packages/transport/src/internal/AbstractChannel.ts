@@ -75,7 +75,9 @@ export abstract class AbstractChannel implements Channel {
       close: (err) => this.startClose(err),
     }
     this.pipeline = new ChannelPipeline(this, sink)
-    this.closed = new Promise<void>((resolve) => { this.resolveClosed = resolve })
+    this.closed = new Promise<void>((resolve) => {
+      this.resolveClosed = resolve
+    })
   }
 
   /** The local end, once connected or bound. */
@@ -83,22 +85,36 @@ export abstract class AbstractChannel implements Channel {
   /** The peer, when the channel has one. */
   abstract readonly remoteAddress: SocketAddress | undefined
 
-  get isActive(): boolean { return this.state === ACTIVE }
-  get isWritable(): boolean { return this.writable }
+  get isActive(): boolean {
+    return this.state === ACTIVE
+  }
+  get isWritable(): boolean {
+    return this.writable
+  }
   get bytesBeforeUnwritable(): number {
     return Math.max(0, this.waterMark.high - this.pendingOutboundBytes())
   }
   /** Bytes buffered (not flushed) plus bytes held by the transport. */
-  pendingOutboundBytes(): number { return this.unflushedBytes + this.transportPendingBytes() }
+  pendingOutboundBytes(): number {
+    return this.unflushedBytes + this.transportPendingBytes()
+  }
   /** True while reading is suspended (async handler steps, backpressure). */
-  get isReadSuspended(): boolean { return this.readSuspensions > 0 }
+  get isReadSuspended(): boolean {
+    return this.readSuspensions > 0
+  }
 
   /** Writes `message` through the pipeline into the outbound buffer (sent by {@link AbstractChannel.flush}). */
-  write(message: unknown, callback?: WriteCallback): void { this.pipeline.write(message, callback) }
+  write(message: unknown, callback?: WriteCallback): void {
+    this.pipeline.write(message, callback)
+  }
   /** Sends what the outbound buffer holds. */
-  flush(): void { this.pipeline.flush() }
+  flush(): void {
+    this.pipeline.flush()
+  }
   /** Write, then flush. */
-  writeAndFlush(message: unknown, callback?: WriteCallback): void { this.pipeline.writeAndFlush(message, callback) }
+  writeAndFlush(message: unknown, callback?: WriteCallback): void {
+    this.pipeline.writeAndFlush(message, callback)
+  }
   /** Closes the channel through the pipeline's outbound handlers; resolves when it is closed. */
   close(error?: Error): Promise<void> {
     if (this.state < CLOSING) this.pipeline.close(error)
@@ -132,7 +148,9 @@ export abstract class AbstractChannel implements Channel {
   /** Reads from the transport again (the last suspension lifted). */
   protected abstract doResumeRead(): void
   /** Bytes the transport accepted but has not yet given to the OS. */
-  protected transportPendingBytes(): number { return 0 }
+  protected transportPendingBytes(): number {
+    return 0
+  }
 
   /** Marks the channel active and fires channelActive. */
   protected activate(): void {
@@ -155,14 +173,21 @@ export abstract class AbstractChannel implements Channel {
     if (this.state === CLOSED) return
     this.state = CLOSED
     if (error !== undefined && this.closeReason === undefined) this.closeReason = error
-    this.failBuffered(new ChannelClosedError('channel closed before the write was flushed', this.closeReason === undefined ? undefined : { cause: this.closeReason }))
+    this.failBuffered(
+      new ChannelClosedError(
+        'channel closed before the write was flushed',
+        this.closeReason === undefined ? undefined : { cause: this.closeReason },
+      ),
+    )
     if (this.activated) this.pipeline.fireChannelInactive()
     this.pipeline.destroy()
     this.resolveClosed()
   }
 
   /** True once close started. */
-  protected get isClosing(): boolean { return this.state >= CLOSING }
+  protected get isClosing(): boolean {
+    return this.state >= CLOSING
+  }
 
   // --- sink ---
 
@@ -178,8 +203,11 @@ export abstract class AbstractChannel implements Channel {
     this.unflushedBytes += size
     // transportBytesAtFlush bounds the transport's bytes from above (they only grow on flush), so
     // the exact count is asked for only when the cheap sum crosses the high watermark.
-    if (this.writable && this.unflushedBytes + this.transportBytesAtFlush > this.waterMark.high &&
-      this.pendingOutboundBytes() > this.waterMark.high) {
+    if (
+      this.writable &&
+      this.unflushedBytes + this.transportBytesAtFlush > this.waterMark.high &&
+      this.pendingOutboundBytes() > this.waterMark.high
+    ) {
       this.writable = false
       this.pipeline.fireChannelWritabilityChanged()
     }
@@ -240,7 +268,11 @@ export abstract class AbstractChannel implements Channel {
       const messages = this.outMessages
       const callbacks = this.outCallbacks
       const count = this.takeBuffered()
-      try { this.doFlush(messages, callbacks, count) } catch { /* closing anyway */ }
+      try {
+        this.doFlush(messages, callbacks, count)
+      } catch {
+        /* closing anyway */
+      }
       this.recycle(messages, callbacks, count)
     }
     this.doClose(error)
@@ -256,7 +288,11 @@ export abstract class AbstractChannel implements Channel {
 
   private failWrite(callback: WriteCallback | undefined, error: Error): void {
     if (callback !== undefined) {
-      try { callback(error) } catch (err) { this.pipeline.reportUnhandled('error', toError(err)) }
+      try {
+        callback(error)
+      } catch (err) {
+        this.pipeline.reportUnhandled('error', toError(err))
+      }
     } else {
       this.failedWrites++
     }

@@ -84,9 +84,13 @@ export class EmbeddedChannel extends AbstractChannel {
   }
 
   /** Takes the oldest message that reached the tail. */
-  readInbound<T = unknown>(): T | undefined { return this.inboundMessages.shift() as T | undefined }
+  readInbound<T = unknown>(): T | undefined {
+    return this.inboundMessages.shift() as T | undefined
+  }
   /** Takes the oldest message that reached the head. */
-  readOutbound<T = unknown>(): T | undefined { return this.outboundMessages.shift() as T | undefined }
+  readOutbound<T = unknown>(): T | undefined {
+    return this.outboundMessages.shift() as T | undefined
+  }
 
   /** Throws the first error that reached the tail, if any (and forgets it). */
   checkException(): void {
@@ -95,7 +99,9 @@ export class EmbeddedChannel extends AbstractChannel {
   }
 
   /** Moves the channel's clock forward, running due timers. */
-  advanceTime(ms: number): void { this.clock.advance(ms) }
+  advanceTime(ms: number): void {
+    this.clock.advance(ms)
+  }
 
   /** With `autoDrain: false`: the slow socket takes everything flushed so far; write callbacks run. */
   drain(): void {
@@ -113,7 +119,9 @@ export class EmbeddedChannel extends AbstractChannel {
   }
 
   /** Simulates the peer closing the connection. */
-  disconnect(error?: Error): void { this.closeCompleted(error) }
+  disconnect(error?: Error): void {
+    this.closeCompleted(error)
+  }
 
   protected messageSize(message: unknown): number {
     if (message instanceof Uint8Array) return message.byteLength
@@ -133,7 +141,9 @@ export class EmbeddedChannel extends AbstractChannel {
     }
   }
 
-  protected override transportPendingBytes(): number { return this.inTransport }
+  protected override transportPendingBytes(): number {
+    return this.inTransport
+  }
 
   protected doClose(error: Error | undefined): void {
     // An embedded channel closes at once; queue the completion like a socket would.

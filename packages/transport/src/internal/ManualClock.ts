@@ -15,9 +15,13 @@ export class ManualClock implements Clock {
   private seq = 0
   private timers: ManualTimer[] = []
 
-  constructor(start = 0) { this.time = start }
+  constructor(start = 0) {
+    this.time = start
+  }
 
-  now(): number { return this.time }
+  now(): number {
+    return this.time
+  }
 
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
     const t: ManualTimer = { due: this.time + Math.max(0, delayMs), seq: this.seq++, callback }
@@ -33,7 +37,9 @@ export class ManualClock implements Clock {
   }
 
   /** Number of timers still scheduled. */
-  get pendingTimers(): number { return this.timers.length }
+  get pendingTimers(): number {
+    return this.timers.length
+  }
 
   /** Moves time forward by `ms`, running due timers (also those they schedule within the span). */
   advance(ms: number): void {

@@ -1,5 +1,13 @@
 import type { ExecutionContext } from 'ava'
-import type { Channel, ChannelHandler, ChannelHandlerContext, Datagram, ServerChannel, ServerBootstrapOptions, TransportKind } from '../../src/index.js'
+import type {
+  Channel,
+  ChannelHandler,
+  ChannelHandlerContext,
+  Datagram,
+  ServerChannel,
+  ServerBootstrapOptions,
+  TransportKind,
+} from '../../src/index.js'
 import { LengthFieldBasedFrameDecoder, LengthFieldPrepender, ServerBootstrap } from '../../src/index.js'
 
 export const HOST = '127.0.0.1'
@@ -14,8 +22,12 @@ export function addFraming(ch: Channel, maxFrameLength = 1 << 20): void {
 /** Writes every inbound message back, flushing at the end of each read batch. */
 export const echoHandler: ChannelHandler = {
   sharable: true,
-  channelRead(ctx: ChannelHandlerContext, msg: unknown) { ctx.write(msg) },
-  channelReadComplete(ctx: ChannelHandlerContext) { ctx.flush() },
+  channelRead(ctx: ChannelHandlerContext, msg: unknown) {
+    ctx.write(msg)
+  },
+  channelReadComplete(ctx: ChannelHandlerContext) {
+    ctx.flush()
+  },
 }
 
 /** Echoes datagrams back to their sender. */
@@ -25,7 +37,9 @@ export const datagramEchoHandler: ChannelHandler = {
     const d = msg as Datagram
     ctx.write({ data: d.data, remote: d.remote } satisfies Datagram)
   },
-  channelReadComplete(ctx: ChannelHandlerContext) { ctx.flush() },
+  channelReadComplete(ctx: ChannelHandlerContext) {
+    ctx.flush()
+  },
 }
 
 /** Collects inbound messages and errors of a channel; `next(n)` resolves once n messages arrived. */
@@ -33,7 +47,7 @@ export class Collector implements ChannelHandler {
   readonly messages: unknown[] = []
   readonly errors: Error[] = []
   readonly writability: boolean[] = []
-  private waiting: { n: number, resolve: () => void } | undefined
+  private waiting: { n: number; resolve: () => void } | undefined
 
   channelRead(_ctx: ChannelHandlerContext, msg: unknown): void {
     this.messages.push(msg)
@@ -43,24 +57,39 @@ export class Collector implements ChannelHandler {
       w.resolve()
     }
   }
-  exceptionCaught(_ctx: ChannelHandlerContext, error: Error): void { this.errors.push(error) }
-  channelWritabilityChanged(ctx: ChannelHandlerContext): void { this.writability.push(ctx.channel.isWritable) }
+  exceptionCaught(_ctx: ChannelHandlerContext, error: Error): void {
+    this.errors.push(error)
+  }
+  channelWritabilityChanged(ctx: ChannelHandlerContext): void {
+    this.writability.push(ctx.channel.isWritable)
+  }
 
   /** Resolves once at least `n` messages arrived in total. */
   next(n: number): Promise<void> {
     if (this.messages.length >= n) return Promise.resolve()
-    return new Promise((resolve) => { this.waiting = { n, resolve } })
+    return new Promise((resolve) => {
+      this.waiting = { n, resolve }
+    })
   }
 }
 
 /** A framed echo server that closes itself in the test's teardown; `errors` collects what it reported. */
-export async function echoServer(t: ExecutionContext, kind: TransportKind, options: ServerBootstrapOptions = {},
-  extra?: (ch: Channel) => void): Promise<{ server: ServerChannel, port: number, errors: Error[], children: Channel[] }> {
+export async function echoServer(
+  t: ExecutionContext,
+  kind: TransportKind,
+  options: ServerBootstrapOptions = {},
+  extra?: (ch: Channel) => void,
+): Promise<{ server: ServerChannel; port: number; errors: Error[]; children: Channel[] }> {
   const errors: Error[] = []
   const children: Channel[] = []
   const server = await new ServerBootstrap()
     .transport(kind)
-    .options({ ...options, onError: (e) => { errors.push(e) } })
+    .options({
+      ...options,
+      onError: (e) => {
+        errors.push(e)
+      },
+    })
     .childHandler((ch) => {
       children.push(ch)
       if (kind === 'udp') ch.pipeline.addLast('echo', datagramEchoHandler)
@@ -78,7 +107,14 @@ export async function echoServer(t: ExecutionContext, kind: TransportKind, optio
 /** Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
 export function randomFrames(count: number, maxSize: number, seed = 1): Buffer[] {
   let x = seed >>> 0 || 1
-  const next = (): number => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x }
+  const next = (): number => {
+    x ^= x << 13
+    x >>>= 0
+    x ^= x >>> 17
+    x ^= x << 5
+    x >>>= 0
+    return x
+  }
   const frames: Buffer[] = []
   for (let i = 0; i < count; i++) {
     const b = Buffer.allocUnsafe(next() % (maxSize + 1))
