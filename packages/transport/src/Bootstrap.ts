@@ -6,7 +6,19 @@ import type { Channel } from './Channel.js'
 import type { BootstrapOptions, ChannelInitializer } from './BootstrapOptions.js'
 import { type Clock, type TimerHandle, systemClock } from './Clock.js'
 import { DatagramChannel } from './DatagramChannel.js'
-import { BindError, ConnectRefusedError, ConnectTimeoutError, ReadTimeoutError, TlsHandshakeError, toError } from './errors.js'
+import {
+  BindError,
+  ConnectRefusedError,
+  ConnectTimeoutError,
+  type DtlsHandshakeError,
+  ReadTimeoutError,
+  TlsHandshakeError,
+  toError,
+} from './errors.js'
+import { DtlsChannel, DtlsDatagramChannel } from './DtlsChannel.js'
+import { DtlsEndpoint } from './internal/dtls/DtlsEndpoint.js'
+import { dtlsConfig } from './internal/dtls/config.js'
+import type { DtlsSession } from './internal/dtls/Session.js'
 
 /**
  * Fluent set-up of client channels: transport kind, options and the channel initializer.
@@ -17,7 +29,9 @@ import { BindError, ConnectRefusedError, ConnectTimeoutError, ReadTimeoutError, 
  * `ConnectTimeoutError` (`ERR_CONNECT_TIMEOUT`), `ConnectRefusedError` (`ERR_CONNECT_REFUSED`:
  * refused, unreachable, unresolvable, closed before established), `TlsHandshakeError`
  * (`ERR_TLS_HANDSHAKE`: untrusted or wrong certificate, host name mismatch, plaintext server,
- * refused client certificate, handshake timeout).
+ * refused client certificate, handshake timeout). Over DTLS: `DtlsHandshakeError`
+ * (`ERR_DTLS_HANDSHAKE`, with a `reason`), or `ConnectRefusedError` when the host answers that
+ * nothing listens on the port.
  *
  * @example
  * ```ts
@@ -42,12 +56,153 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
 
   /**
    * Opens a channel to `host:port` (default host `127.0.0.1`). UDP: a connected datagram socket
-   * whose pipeline writes Uint8Arrays to that one peer.
-   * @throws (rejects) ConnectTimeoutError, ConnectRefusedError, TlsHandshakeError
+   * whose pipeline writes Uint8Arrays to that one peer. DTLS: a {@link DtlsChannel}, once the
+   * handshake and the server's certificate (against `ca`, and `servername` or `host`) verified;
+   * its messages are the application data records.
+   * @throws (rejects) ConnectTimeoutError, ConnectRefusedError, TlsHandshakeError, DtlsHandshakeError
    */
   connect(port: number, host = '127.0.0.1'): Promise<Channel> {
     if (this.kind === 'udp') return this.connectUdp(port, host)
+    if (this.kind === 'dtls') return this.connectDtls(port, host)
     return this.connectStream(port, host)
+  }
+
+  /**
+   * DTLS only: binds a {@link DtlsDatagramChannel} (default port 0, host `0.0.0.0`), an endpoint
+   * that is client and server at once, as a node of a cluster is: its pipeline reads and writes
+   * `Datagram { data, remote }`, a write to a peer without a session opens one, and peers that open
+   * sessions to it are accepted (this needs `tls.key` and `tls.cert`; `tls.requestCert` to require
+   * theirs).
+   * @throws (rejects) BindError
+   */
+  bindDtls(port = 0, host = '0.0.0.0'): Promise<DtlsDatagramChannel> {
+    const o = this.opts
+    return bindUdp(port, host, o, (socket) => {
+      const config = dtlsConfig(o.tls, o, socket.address().family, true)
+      const ch = new DtlsDatagramChannel(socket, {
+        clock: config.clock,
+        ...(o.writeBufferWaterMark === undefined ? {} : { writeBufferWaterMark: o.writeBufferWaterMark }),
+      })
+      ch.endpoint = new DtlsEndpoint(
+        socket,
+        config,
+        {
+          accept: true,
+          peer: true,
+          connected: false,
+          maxSessions: o.dtls?.maxSessions ?? 10_000,
+          maxPendingHandshakes: o.dtls?.maxPendingHandshakes ?? 256,
+          idleTimeoutMs: o.dtls?.idleTimeoutMs ?? 300_000,
+        },
+        {
+          established: (s) => {
+            ch.established(s)
+          },
+          data: (s, d) => {
+            ch.data(s, d)
+          },
+          ended: () => {},
+          failed: (s, key, err) => {
+            ch.failed(s, key, err)
+          },
+          readComplete: () => {
+            ch.readComplete()
+          },
+        },
+      )
+      this.initializer?.(ch)
+      ch.start()
+      return ch
+    })
+  }
+
+  private connectDtls(port: number, host: string): Promise<Channel> {
+    const o = this.opts
+    const address = `${host}:${port}`
+    const initializer = this.initializer
+    return new Promise<Channel>((resolve, reject) => {
+      const socket = createUdpSocket(host, o)
+      let settled = false
+      let endpoint: DtlsEndpoint | undefined
+      let channel: DtlsChannel | undefined
+      const fail = (error: Error): void => {
+        if (settled) return
+        settled = true
+        endpoint?.close()
+        try {
+          socket.close()
+        } catch {
+          /* closed */
+        }
+        reject(error)
+      }
+      socket.on('error', (err: Error) => {
+        // ICMP port unreachable reaches a connected UDP socket as ECONNREFUSED.
+        if (!settled) {
+          fail(new ConnectRefusedError(address, { cause: err }))
+          return
+        }
+        channel?.sessionEnded(err)
+      })
+      const onConnected = (err?: Error | null): void => {
+        if (err) {
+          fail(new ConnectRefusedError(address, { cause: err }))
+          return
+        }
+        try {
+          const r = socket.remoteAddress()
+          const config = dtlsConfig(o.tls, o, r.family, false, host)
+          endpoint = new DtlsEndpoint(
+            socket,
+            config,
+            {
+              accept: false,
+              peer: false,
+              connected: true,
+              maxSessions: 1,
+              maxPendingHandshakes: 1,
+              idleTimeoutMs: o.dtls?.idleTimeoutMs ?? 300_000,
+            },
+            {
+              established: (s: DtlsSession) => {
+                if (settled) return
+                settled = true
+                const ch = new DtlsChannel(endpoint as DtlsEndpoint, s, true, {
+                  clock: config.clock,
+                  ...(o.writeBufferWaterMark === undefined ? {} : { writeBufferWaterMark: o.writeBufferWaterMark }),
+                })
+                channel = ch
+                try {
+                  initializer?.(ch)
+                } catch (e) {
+                  void ch.close()
+                  reject(toError(e))
+                  return
+                }
+                ch.start()
+                resolve(ch)
+              },
+              data: (s, d) => {
+                ;(s.owner as DtlsChannel | undefined)?.receive(d)
+              },
+              ended: (s, e) => {
+                ;(s.owner as DtlsChannel | undefined)?.sessionEnded(e)
+              },
+              failed: (s, _key, e: DtlsHandshakeError) => {
+                if (s !== undefined) fail(e)
+              },
+              readComplete: () => {
+                channel?.readComplete()
+              },
+            },
+          )
+          endpoint.connect({ address: r.address, port: r.port })
+        } catch (e) {
+          fail(toError(e))
+        }
+      }
+      socket.connect(port, host, onConnected as () => void)
+    })
   }
 
   /**

@@ -4,7 +4,7 @@ import type { Clock } from './Clock.js'
 import type { WriteBufferWaterMark } from './internal/AbstractChannel.js'
 
 /** The network stack a bootstrap opens channels on. */
-export type TransportKind = 'tcp' | 'tls' | 'udp'
+export type TransportKind = 'tcp' | 'tls' | 'udp' | 'dtls'
 
 /** Sets up a new channel's pipeline (adds its handlers) before the channel turns active. */
 export type ChannelInitializer<C extends Channel = Channel> = (channel: C) => void
@@ -23,10 +23,40 @@ export interface CommonChannelOptions {
   readonly receiveBufferSize?: number
   /** Outbound buffer watermarks of every channel. Default 32 KiB / 64 KiB. */
   readonly writeBufferWaterMark?: WriteBufferWaterMark
-  /** TLS only: a handshake not finished within this time fails with ERR_TLS_HANDSHAKE. Default 10 000 ms. */
+  /**
+   * TLS and DTLS: a handshake not finished within this time fails with ERR_TLS_HANDSHAKE
+   * (ERR_DTLS_HANDSHAKE, reason `timeout`). Default 10 000 ms.
+   */
   readonly handshakeTimeoutMs?: number
+  /** DTLS only: datagram size, retransmission, caps and idle expiry (certificates and trust come from `tls`). */
+  readonly dtls?: DtlsOptions
   /** Time source of timeouts and of the channels. Default `systemClock`. */
   readonly clock?: Clock
+}
+
+/**
+ * DTLS settings (`transport('dtls')`). Certificates, keys and trust are the `tls` options, with the
+ * same names as for TLS: `key`, `cert`, `ca`, `passphrase`, `requestCert`, `rejectUnauthorized`,
+ * `servername` (other node:tls options do not apply to DTLS and are ignored).
+ */
+export interface DtlsOptions {
+  /**
+   * The path MTU in bytes (the largest IP packet that crosses the path). No datagram Helios sends
+   * over DTLS is larger than this less the IP and UDP headers (28 bytes over IPv4, 48 over IPv6):
+   * handshake messages are fragmented to fit, and one record carries at most that less the
+   * record's own 37 bytes. Default 1280 (IPv6's minimum MTU, which every Internet path carries):
+   * datagrams of at most 1252 bytes over IPv4 (1232 over IPv6), records of at most 1215 (1195)
+   * bytes of data. Raise it on networks whose MTU you know (e.g. 1500 on Ethernet, 65535 on loopback).
+   */
+  readonly mtu?: number
+  /** First retransmission of an unanswered handshake flight; each next one waits twice as long (up to 60 s). Default 1000 ms (RFC 6347). */
+  readonly retransmitMs?: number
+  /** Sessions of one server or endpoint (in handshake or established), at most; ClientHellos beyond are refused. Default 10 000. */
+  readonly maxSessions?: number
+  /** Sessions in handshake, at most (after the cookie exchange: a spoofed source never counts). Default: `maxPendingHandshakes` or 256. */
+  readonly maxPendingHandshakes?: number
+  /** A session that received nothing for this long is closed (DTLS cannot tell a peer that went away). Default 300 000 ms; 0 never. */
+  readonly idleTimeoutMs?: number
 }
 
 /** Options of a client {@link Bootstrap}. */

@@ -21,7 +21,7 @@ export interface Datagram {
 }
 
 /** Which network stack a channel runs on. */
-export type ChannelKind = 'tcp' | 'tls' | 'udp' | 'embedded'
+export type ChannelKind = 'tcp' | 'tls' | 'udp' | 'dtls' | 'embedded'
 
 /**
  * One duplex connection (TCP, TLS), one UDP socket, or an in-memory `EmbeddedChannel`.

@@ -9,6 +9,9 @@ import { DatagramChannel } from './DatagramChannel.js'
 import { ServerChannel } from './ServerChannel.js'
 import { SocketChannel, addressOf } from './SocketChannel.js'
 import { BindError, ReadTimeoutError, TlsHandshakeError, TransportError, toError } from './errors.js'
+import { DtlsChannel } from './DtlsChannel.js'
+import { DtlsEndpoint } from './internal/dtls/DtlsEndpoint.js'
+import { dtlsConfig } from './internal/dtls/config.js'
 
 interface PendingHandshake {
   timer: TimerHandle | undefined
@@ -28,6 +31,12 @@ interface PendingHandshake {
  * At most `maxPendingHandshakes` connections may be in their handshake at once (slow-loris guard).
  * UDP: `bind()` opens one {@link DatagramChannel}, initialized by `childHandler`, and the server
  * channel's `children` holds it.
+ * DTLS: one UDP socket; every peer whose handshake succeeds (after the cookie exchange, with its
+ * certificate verified when `requestCert`) becomes a {@link DtlsChannel}, initialized by
+ * `childHandler`, as a TCP accept does. Failed and refused handshakes (untrusted certificate,
+ * plaintext datagrams, bad cookies, the caps `maxPendingHandshakes` and `dtls.maxSessions`) are
+ * reported as `DtlsHandshakeError` like TLS failures (refusals of datagrams at most once per
+ * source per second); idle sessions are closed after `dtls.idleTimeoutMs`.
  *
  * @example
  * ```ts
@@ -62,7 +71,85 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
    */
   bind(port = 0, host = '127.0.0.1'): Promise<ServerChannel> {
     if (this.kind === 'udp') return this.bindUdp(port, host)
+    if (this.kind === 'dtls') return this.bindDtls(port, host)
     return this.bindStream(port, host)
+  }
+
+  private bindDtls(port: number, host: string): Promise<ServerChannel> {
+    const o = this.opts
+    const childInitializer = this.childInitializer
+    return bindUdp(port, host, o, (socket: dgram.Socket) => {
+      const config = dtlsConfig(o.tls, o, socket.address().family, true)
+      const clock = config.clock
+      let endpoint: DtlsEndpoint | undefined
+      const stopTransport = async (): Promise<void> => {
+        endpoint?.close()
+        await new Promise<void>((resolve) => setImmediate(resolve))
+        await new Promise<void>((resolve) => {
+          try {
+            socket.close(() => {
+              resolve()
+            })
+          } catch {
+            resolve()
+          }
+        })
+      }
+      const a = socket.address()
+      const server = new ServerChannel('dtls', clock, addressOf(a.address, a.port, a.family), stopTransport, o.onError)
+      let touched: DtlsChannel | undefined
+      endpoint = new DtlsEndpoint(
+        socket,
+        config,
+        {
+          accept: true,
+          peer: false,
+          connected: false,
+          maxSessions: o.dtls?.maxSessions ?? 10_000,
+          maxPendingHandshakes: o.dtls?.maxPendingHandshakes ?? o.maxPendingHandshakes ?? 256,
+          idleTimeoutMs: o.dtls?.idleTimeoutMs ?? 300_000,
+        },
+        {
+          established: (s, replaced) => {
+            ;(replaced?.owner as DtlsChannel | undefined)?.sessionEnded(
+              new TransportError('ERR_DTLS_REPLACED', `the peer ${s.key} opened a new DTLS session`),
+            )
+            const ch = new DtlsChannel(endpoint as DtlsEndpoint, s, false, {
+              clock,
+              ...(o.writeBufferWaterMark === undefined ? {} : { writeBufferWaterMark: o.writeBufferWaterMark }),
+            })
+            try {
+              childInitializer?.(ch)
+            } catch (err) {
+              void ch.close()
+              server.reportError(toError(err))
+              return
+            }
+            server.addChild(ch)
+            ch.start()
+          },
+          data: (s, d) => {
+            touched = s.owner as DtlsChannel | undefined
+            touched?.receive(d)
+          },
+          ended: (s, e) => {
+            ;(s.owner as DtlsChannel | undefined)?.sessionEnded(e)
+          },
+          failed: (_s, _key, e) => {
+            server.handshakeFailures++
+            server.reportError(e)
+          },
+          readComplete: () => {
+            const t = touched
+            touched = undefined
+            t?.readComplete()
+          },
+        },
+      )
+      this.serverInitializer?.(server)
+      server.start()
+      return server
+    })
   }
 
   private bindUdp(port: number, host: string): Promise<ServerChannel> {

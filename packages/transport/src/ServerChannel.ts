@@ -20,7 +20,7 @@ export class ServerChannel extends AbstractChannel {
   readonly remoteAddress: SocketAddress | undefined = undefined
   /** Connections (or the UDP channel) currently open. */
   readonly children: ReadonlySet<Channel>
-  /** TLS handshakes that failed (untrusted or missing certificate, plaintext peer, timeout, refused). */
+  /** TLS or DTLS handshakes that failed (untrusted or missing certificate, plaintext peer, timeout, refused). */
   handshakeFailures = 0
   /** Connections accepted since bind (for TLS: those whose handshake succeeded). */
   accepted = 0
@@ -31,7 +31,7 @@ export class ServerChannel extends AbstractChannel {
 
   /** @internal Created by ServerBootstrap. */
   constructor(
-    kind: 'tcp' | 'tls' | 'udp',
+    kind: 'tcp' | 'tls' | 'udp' | 'dtls',
     clock: Clock,
     localAddress: SocketAddress | undefined,
     stopTransport: () => Promise<void>,

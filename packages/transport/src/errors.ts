@@ -67,6 +67,61 @@ export class TlsHandshakeError extends TransportError {
   }
 }
 
+/**
+ * Why a DTLS handshake failed (the `reason` of a {@link DtlsHandshakeError}): `certificate` (the
+ * peer's chain does not verify: untrusted, expired, not yet valid, wrong purpose; `verdict` says
+ * which), `hostname` (the server's certificate does not name the host or IP the client asked for),
+ * `no-certificate` (a client without a certificate where one is required), `signature` (a
+ * handshake signature does not verify with the certificate's key), `finished` (the handshake's
+ * integrity check failed), `parameters` (no cipher suite, group or signature scheme in common,
+ * no extended master secret), `version` (not DTLS 1.2), `unexpected-message`, `decode` (a
+ * malformed handshake message), `alert` (the peer refused with a fatal alert, named in `alert`),
+ * `not-dtls` (datagrams that are not DTLS records, e.g. plaintext on a DTLS port), `cookie` (a
+ * ClientHello whose cookie does not verify), `timeout` (no completed handshake within the
+ * handshake timeout, flights resent with backoff meanwhile), `too-many-handshakes` and
+ * `too-many-sessions` (a server at its caps), `closed` (the channel or socket closed first).
+ */
+export type DtlsHandshakeReason =
+  | 'certificate'
+  | 'hostname'
+  | 'no-certificate'
+  | 'signature'
+  | 'finished'
+  | 'parameters'
+  | 'version'
+  | 'unexpected-message'
+  | 'decode'
+  | 'alert'
+  | 'not-dtls'
+  | 'cookie'
+  | 'timeout'
+  | 'too-many-handshakes'
+  | 'too-many-sessions'
+  | 'closed'
+
+/** A DTLS handshake failed or was refused; `reason` says why in a stable word, the message in a sentence. */
+export class DtlsHandshakeError extends TransportError {
+  /** Why, as a stable word. */
+  readonly reason: DtlsHandshakeReason
+  /** The peer (`ip:port`), when known. */
+  readonly remote: string | undefined
+  /** The certificate verdict when `reason` is `certificate` or `hostname`, e.g. `DEPTH_ZERO_SELF_SIGNED_CERT`, `CERT_HAS_EXPIRED`. */
+  readonly verdict: string | undefined
+  /** The alert that ended the handshake (received with reason `alert`, else sent), e.g. `unknown_ca`. */
+  readonly alert: string | undefined
+  constructor(
+    reason: DtlsHandshakeReason,
+    message: string,
+    options: { remote?: string | undefined; verdict?: string | undefined; alert?: string | undefined; cause?: unknown } = {},
+  ) {
+    super('ERR_DTLS_HANDSHAKE', message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.reason = reason
+    this.remote = options.remote
+    this.verdict = options.verdict
+    this.alert = options.alert
+  }
+}
+
 /** An operation was attempted on a channel that is closed, or the channel closed while it was pending. */
 export class ChannelClosedError extends TransportError {
   constructor(message = 'channel is closed', options?: { cause?: unknown }) {

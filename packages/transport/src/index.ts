@@ -1,5 +1,5 @@
 /**
- * @helios/transport: a Netty-style channel pipeline over TCP, TLS and UDP.
+ * @helios/transport: a Netty-style channel pipeline over TCP, TLS, UDP and DTLS.
  * @packageDocumentation
  */
 export * from './errors.js'
@@ -19,6 +19,8 @@ export {
 export { LengthFieldPrepender, type LengthFieldPrependerOptions } from './LengthFieldPrepender.js'
 export { SocketChannel, type SocketChannelOptions } from './SocketChannel.js'
 export { DatagramChannel, type DatagramChannelOptions } from './DatagramChannel.js'
+export { DtlsChannel, DtlsDatagramChannel, DtlsRecordTooLargeError, type DtlsChannelOptions } from './DtlsChannel.js'
+export type { EndpointStats as DtlsEndpointStats } from './internal/dtls/DtlsEndpoint.js'
 export { SocketError } from './SocketError.js'
 export { ServerChannel } from './ServerChannel.js'
 export { Bootstrap } from './Bootstrap.js'
@@ -29,6 +31,7 @@ export type {
   CommonChannelOptions,
   BootstrapOptions,
   ServerBootstrapOptions,
+  DtlsOptions,
 } from './BootstrapOptions.js'
 export { LineBasedFrameDecoder, type LineBasedFrameDecoderOptions } from './LineBasedFrameDecoder.js'
 export { DelimiterBasedFrameDecoder, type DelimiterBasedFrameDecoderOptions } from './DelimiterBasedFrameDecoder.js'
