@@ -200,6 +200,11 @@ for (const transport of ['tcp', 'udp'] as const)
       const box = sink(b)
       const sinkRef = a.resolveActorRef(`${b.address.toString()}/user/sink`)
       await a.actorSelection(`${b.address.toString()}/user/sink`).resolveOne({ timeoutMs: 5000 })
+      // Each side watches an actor of the other, so both monitor the other (nobody would, otherwise).
+      const wa = watchFrom(a, await a.actorSelection(`${b.address.toString()}/user/echo`).resolveOne({ timeoutMs: 5000 }))
+      const wb = watchFrom(b, await b.actorSelection(`${a.address.toString()}/user/echo`).resolveOne({ timeoutMs: 5000 }))
+      await Promise.all([wa.ready, wb.ready])
+      await sleep(300) // the watches arrive
       const qa = record<QuarantinedEvent>(a, 'quarantined')
       const qb = record<QuarantinedEvent>(b, 'quarantined')
       const da = record<DroppedEvent>(a, 'dropped')

@@ -18,6 +18,8 @@ export interface AssociationInfo {
   readonly queued: number
   /** System messages sent but not yet acknowledged. */
   readonly unackedSystemMessages: number
+  /** Actors at the peer watched from this node: the peer is monitored (heartbeats, failure detector) while there are any. */
+  readonly watchedActors: number
   /** Current phi of the failure detector (0 before the first heartbeat reply). */
   readonly phi: number
   /** User messages written to the peer. */

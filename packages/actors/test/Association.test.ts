@@ -286,20 +286,15 @@ test('a restart claim that nobody confirms at the address expires after the hand
   t.regex(String(node.of('handshakeFailed').at(-1)?.reason), /no answer naming it at .* within 3000 ms/)
 })
 
-test('the failure detector quarantines a silent peer, and heartbeat replies keep a live one', (t) => {
-  const node = new FakeNode({
-    heartbeatIntervalMs: 1000,
-    failureDetector: { threshold: 8, acceptableHeartbeatPauseMs: 3000, minStdDeviationMs: 100 },
-  })
+test('a watched peer is monitored: heartbeat replies keep it, silence past the detector\'s bound quarantines it', (t) => {
+  const node = new FakeNode({ heartbeatIntervalMs: 1000, failureDetector: { threshold: 8, acceptableHeartbeatPauseMs: 3000, minStdDeviationMs: 100 } })
   const a = establish(node)
+  const echo = node.ref(`${ECHO}#5`, a)
+  echo.sendSystemMessage({ kind: 'watch', watchee: echo, watcher: new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1') })
+  t.is(a.info().watchedActors, 1)
   for (let i = 0; i < 20; i++) {
     node.tick()
-    t.true(
-      node
-        .control(a)
-        .take()
-        .some((p) => p.type === 'heartbeat'),
-    )
+    t.true(node.control(a).take().some((p) => p.type === 'heartbeat'))
     a.handle({ type: 'heartbeat-reply', uid: 7n })
   }
   t.is(a.state.kind, 'established')
@@ -312,6 +307,39 @@ test('the failure detector quarantines a silent peer, and heartbeat replies keep
   t.true(ticks >= 3 && ticks <= 6, `declared after ${ticks} silent intervals`)
   t.is(node.of('unreachable').length, 1)
   t.regex(String(node.of('quarantined')[0]?.reason), /^unreachable \(phi/)
+})
+
+test('a peer nobody watches gets no heartbeats once the association settled, and its silence quarantines nothing', (t) => {
+  const node = new FakeNode({ heartbeatIntervalMs: 1000, failureDetector: { threshold: 8, acceptableHeartbeatPauseMs: 3000 } })
+  const a = establish(node)
+  let heartbeats = 0
+  for (let i = 0; i < 40; i++) {
+    node.tick()
+    heartbeats += node.control(a).take().filter((p) => p.type === 'heartbeat').length
+    if (i < 5) a.handle({ type: 'heartbeat-reply', uid: 7n })
+  }
+  t.true(heartbeats >= 8 && heartbeats <= 10, `${heartbeats} heartbeats: only in the first intervals after the association formed`)
+  t.is(a.state.kind, 'established')
+  t.is(a.phi, 0)
+})
+
+test('traffic from a watched peer counts as its heartbeat: none is sent while it talks', (t) => {
+  const node = new FakeNode({ heartbeatIntervalMs: 1000, failureDetector: { threshold: 8, acceptableHeartbeatPauseMs: 3000 } })
+  const a = establish(node)
+  const echo = node.ref(`${ECHO}#5`, a)
+  echo.sendSystemMessage({ kind: 'watch', watchee: echo, watcher: new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1') })
+  let heartbeats = 0
+  for (let i = 0; i < 30; i++) {
+    a.handle({ type: 'user-envelope', seq: i + 1, recipient: 'helios.tcp://A@127.0.0.1:1/user/x', sender: undefined, message: i })
+    a.receive(new Uint8Array([0x03, 0x90]), 0, 2) // any frame is a sign of life
+    node.tick()
+    heartbeats += node.control(a).take().filter((p) => p.type === 'heartbeat').length
+  }
+  t.is(heartbeats, 0)
+  t.is(a.state.kind, 'established')
+  // The watched actor stops: its watch ends, and so does the monitoring once the association is old enough.
+  a.handle({ type: 'system-envelope', seq: 1, recipient: 'helios.tcp://A@127.0.0.1:1/user/w#1', sender: `${ECHO}#5`, message: [3, 1] })
+  t.is(a.info().watchedActors, 0)
 })
 
 test('a pause of this process is not held against the peer', (t) => {

@@ -24,6 +24,7 @@ import type { RemoteActorRef } from './RemoteActorRef.js'
 import { SystemMessageAcker } from './SystemMessageAcker.js'
 import { SystemMessageOverflowError } from './SystemMessageDelivery.js'
 import { SystemMessageSender, toWireSystemMessage, type WireSystemMessage } from './SystemMessageSender.js'
+import { WIRE_DEATH_WATCH_NOTIFICATION } from './SystemMessageWire.js'
 import { UserMessageLedger } from './UserMessageLedger.js'
 import { UserMessageQueue, type QueuedUserMessage } from './UserMessageQueue.js'
 
@@ -104,6 +105,8 @@ export class Association implements LinkOwner, InboundPeer {
   successor: Association | undefined
   /** @internal Set by the remoting's flush scheduling. */
   flushScheduled = false
+  /** @internal Which slot of the heartbeat interval it ticks in (a hash of its address). */
+  readonly tickSlot: number
 
   readonly host: AssociationHost
   /** The node's associations (successors, restarts, quarantined uids). */
@@ -124,6 +127,7 @@ export class Association implements LinkOwner, InboundPeer {
     this.registry = registry
     this.remoteAddress = remoteAddress
     this.key = remoteAddress.toString()
+    this.tickSlot = hashOf(this.key)
     this.handshake = new Handshake(host.codec, host.localAddress.toString(), this.key, seed.localUid, seed.nonce)
     this.codec = host.codec.createAssociation({ localUid: seed.localUid })
     const s = host.settings
@@ -131,7 +135,7 @@ export class Association implements LinkOwner, InboundPeer {
       this.writeSystem(seq, m)
       this.stats.systemMessagesResent++
     })
-    this.watcher = new HeartbeatWatcher(s.failureDetector, host.clock)
+    this.watcher = new HeartbeatWatcher(s.failureDetector, host.clock, s.heartbeatIntervalMs)
     this.queue = new UserMessageQueue(s.outboundQueueSize)
     // Tells the peer which of its user messages arrived (docs/PROTOCOL.md §10.7).
     this.userLedger = new UserMessageLedger(host.clock, (seq) => {
@@ -178,6 +182,7 @@ export class Association implements LinkOwner, InboundPeer {
       queued: this.queuedMessages,
       unackedSystemMessages: this.sender.size,
       phi: this.watcher.phi,
+      watchedActors: this.watcher.watchedActors,
       ...this.stats,
     }
   }
@@ -214,6 +219,9 @@ export class Association implements LinkOwner, InboundPeer {
     }
     const wire = toWireSystemMessage(recipient.wirePath, message, (ref) => this.host.wirePathOf(ref))
     if (wire === undefined) return // terminate is local only
+    // The peer is monitored (heartbeats, failure detector) while an actor here watches one there.
+    if (message.kind === 'watch') this.watcher.watch(recipient.wirePath)
+    else if (message.kind === 'unwatch') this.watcher.unwatch(recipient.wirePath)
     let entry
     try {
       entry = this.sender.add(wire)
@@ -494,6 +502,7 @@ export class Association implements LinkOwner, InboundPeer {
     }
     this.stats.framesReceived++
     this.stats.bytesReceived += end - start
+    this.watcher.heard = true
     let pdu: Pdu | undefined
     try {
       pdu = this.codec.decode(buf, start, end)
@@ -604,6 +613,7 @@ export class Association implements LinkOwner, InboundPeer {
     if (decision !== 'deliver') return
     this.stats.systemMessagesReceived++
     if (!Array.isArray(message) || sender === undefined) return
+    if (message[0] === WIRE_DEATH_WATCH_NOTIFICATION) this.watcher.ended(sender)
     try {
       this.host.deliverSystem(recipient, sender, message[0] as number, message[1] === 1)
     } catch (err) {
@@ -778,7 +788,9 @@ export class Association implements LinkOwner, InboundPeer {
     if (claim !== undefined && now - claim.since >= settings.handshakeTimeoutMs) {
       this.refuseClaim(`no answer naming it at ${this.key} within ${settings.handshakeTimeoutMs} ms`)
     }
-    if (this.control.ready) this.writeControlPdu({ type: 'heartbeat' })
+    // Heartbeats only while an actor here watches one there; traffic from the peer counts as one.
+    const beat = this.watcher.tick(now)
+    if (beat === 'heartbeat' && this.control.ready) this.writeControlPdu({ type: 'heartbeat' })
     this.reportLost()
     if (!this.watcher.available()) {
       const phi = this.watcher.phi
@@ -790,7 +802,7 @@ export class Association implements LinkOwner, InboundPeer {
       // TCP loses nothing on a live connection (a new one resends everything); datagrams can be lost.
       if (this.flowing && this.sender.stalled(now)) this.sender.resendAll(now)
       // After three silent heartbeats, introduce ourselves again: a restarted peer answers with its new uid.
-      if (now - this.watcher.lastReplyAt > 3 * settings.heartbeatIntervalMs) this.control.sendHandshake()
+      if (beat !== 'off' && now - this.watcher.lastReplyAt > 3 * settings.heartbeatIntervalMs) this.control.sendHandshake()
     }
     this.codec.resendUnackedAdvertisements()
     this.host.scheduleFlush(this)
@@ -973,4 +985,11 @@ export function describeConnectFailure(error: Error, address: Address): string {
   if (isConnectionRefused(error)) return `connection refused at ${at}`
   if (code === 'ERR_CONNECT_REFUSED') return `cannot connect to ${at}${typeof errno === 'string' ? ` (${errno})` : `: ${error.message}`}`
   return error.message
+}
+
+/** A small non-negative hash of a string (FNV-1a, 31 bits). */
+function hashOf(s: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return h >>> 1
 }

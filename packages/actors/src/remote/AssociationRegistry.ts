@@ -158,9 +158,15 @@ export class AssociationRegistry {
     debug('forgot idle association with %s', a.key)
   }
 
-  /** Once per heartbeat interval: every association's tick, then the probes of quarantined addresses that are due. */
-  tick(now: number): void {
+  /**
+   * Ticks the associations of `slot` (of `slots` per heartbeat interval: each association ticks
+   * once per interval, in the slot its address hashes to, so that a node with many peers spreads
+   * the work instead of doing it in one pass), then probes the quarantined addresses that are due.
+   * Without `slot`, ticks every association (tests on a manual clock).
+   */
+  tick(now: number, slot?: number, slots = 1): void {
     for (const a of [...this.current.values()]) {
+      if (slot !== undefined && a.tickSlot % slots !== slot) continue
       try {
         a.tick(now)
       } catch (err) {

@@ -43,6 +43,8 @@ const UDP_SOCKET_BUFFER = 4 * 1024 * 1024
 const UDP_REFUSAL_INTERVAL_MS = 1000
 /** Sources whose last refusal time is remembered, at most. */
 const UDP_REFUSAL_SOURCES = 1024
+/** Slots per heartbeat interval: associations tick spread over the interval, not in one pass. */
+const TICK_SLOTS = 8
 /** First Identify resend of a selection over UDP (then doubling). */
 const UDP_IDENTIFY_RESEND_MS = 250
 
@@ -83,6 +85,8 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   private flushQueued = false
   private ticker: TimerHandle | undefined
   private tickDueAt = 0
+  /** The slot of the interval the next tick runs (see {@link AssociationRegistry.tick}). */
+  private tickSlot = 0
   private pendingInbound = 0
   private identifyCounter = 0
   private readonly protocol: Address['protocol']
@@ -558,10 +562,11 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     this.spareDirty = d
   }
 
+  /** The heartbeat interval is cut into slots: each association ticks in its own, so the work of a tick is spread over the interval. */
   private scheduleTick(): void {
-    const interval = this.settings.heartbeatIntervalMs
-    this.tickDueAt = this.clock.now() + interval
-    this.ticker = this.clock.setTimeout(this.tick, interval)
+    const every = this.settings.heartbeatIntervalMs / TICK_SLOTS
+    this.tickDueAt = this.clock.now() + every
+    this.ticker = this.clock.setTimeout(this.tick, every)
   }
 
   private readonly tick = (): void => {
@@ -569,7 +574,8 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     const now = this.clock.now()
     const late = now - this.tickDueAt
     if (late >= this.settings.pauseThresholdMs) this.paused(late)
-    this.registry.tick(now)
+    this.registry.tick(now, this.tickSlot, TICK_SLOTS)
+    this.tickSlot = (this.tickSlot + 1) % TICK_SLOTS
     this.scheduleTick()
   }
 
