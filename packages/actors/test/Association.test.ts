@@ -286,15 +286,23 @@ test('a restart claim that nobody confirms at the address expires after the hand
   t.regex(String(node.of('handshakeFailed').at(-1)?.reason), /no answer naming it at .* within 3000 ms/)
 })
 
-test('a watched peer is monitored: heartbeat replies keep it, silence past the detector\'s bound quarantines it', (t) => {
-  const node = new FakeNode({ heartbeatIntervalMs: 1000, failureDetector: { threshold: 8, acceptableHeartbeatPauseMs: 3000, minStdDeviationMs: 100 } })
+test("a watched peer is monitored: heartbeat replies keep it, silence past the detector's bound quarantines it", (t) => {
+  const node = new FakeNode({
+    heartbeatIntervalMs: 1000,
+    failureDetector: { threshold: 8, acceptableHeartbeatPauseMs: 3000, minStdDeviationMs: 100 },
+  })
   const a = establish(node)
   const echo = node.ref(`${ECHO}#5`, a)
   echo.sendSystemMessage({ kind: 'watch', watchee: echo, watcher: new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1') })
   t.is(a.info().watchedActors, 1)
   for (let i = 0; i < 20; i++) {
     node.tick()
-    t.true(node.control(a).take().some((p) => p.type === 'heartbeat'))
+    t.true(
+      node
+        .control(a)
+        .take()
+        .some((p) => p.type === 'heartbeat'),
+    )
     a.handle({ type: 'heartbeat-reply', uid: 7n })
   }
   t.is(a.state.kind, 'established')
@@ -315,7 +323,10 @@ test('a peer nobody watches gets no heartbeats once the association settled, and
   let heartbeats = 0
   for (let i = 0; i < 40; i++) {
     node.tick()
-    heartbeats += node.control(a).take().filter((p) => p.type === 'heartbeat').length
+    heartbeats += node
+      .control(a)
+      .take()
+      .filter((p) => p.type === 'heartbeat').length
     if (i < 5) a.handle({ type: 'heartbeat-reply', uid: 7n })
   }
   t.true(heartbeats >= 8 && heartbeats <= 10, `${heartbeats} heartbeats: only in the first intervals after the association formed`)
@@ -333,7 +344,10 @@ test('traffic from a watched peer counts as its heartbeat: none is sent while it
     a.handle({ type: 'user-envelope', seq: i + 1, recipient: 'helios.tcp://A@127.0.0.1:1/user/x', sender: undefined, message: i })
     a.receive(new Uint8Array([0x03, 0x90]), 0, 2) // any frame is a sign of life
     node.tick()
-    heartbeats += node.control(a).take().filter((p) => p.type === 'heartbeat').length
+    heartbeats += node
+      .control(a)
+      .take()
+      .filter((p) => p.type === 'heartbeat').length
   }
   t.is(heartbeats, 0)
   t.is(a.state.kind, 'established')
