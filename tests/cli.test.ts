@@ -62,9 +62,9 @@ function helios(t: ExecutionContext, args: string[]): Started {
   }
 }
 
-for (const transport of ['tcp', 'tls', 'udp'] as const) {
+for (const transport of ['tcp', 'tls', 'udp', 'dtls'] as const) {
   test(`${transport}: helios ping gets a reply to each ask from the echo actor of a helios node, which prints the association${transport === 'tcp' ? '; a path without actor exits 1' : ''}`, async (t) => {
-    const certs = transport === 'tls' ? ['--certs', nodeCerts().dir] : []
+    const certs = transport === 'tls' || transport === 'dtls' ? ['--certs', nodeCerts().dir] : []
     const node = helios(t, ['node', '--name', 'echoer', '--transport', transport, '--port', '0', ...certs])
     const path = (await node.waitFor(/^node: echo actor at (\S+)$/m))[1] as string
     t.regex(path, new RegExp(`^helios\\.${transport}://echoer@127\\.0\\.0\\.1:\\d+/user/echo$`))

@@ -14,7 +14,7 @@ import { DevCertificateAuthority, selfSignedCertificate } from '@helios/transpor
 
 const HOST = '127.0.0.1'
 const hasOpenssl = spawnSync('openssl', ['version'], { encoding: 'utf8' }).status === 0
-const run = hasOpenssl || process.env.CI !== undefined ? test.serial : test.serial.skip
+const run = hasOpenssl || process.env.CI !== undefined ? test : test.skip
 
 interface Material {
   readonly dir: string

@@ -18,17 +18,19 @@ const fastDetector = { threshold: 8, acceptableHeartbeatPauseMs: 1000, minStdDev
 const DETECTION_BOUND_MS = fastDetector.acceptableHeartbeatPauseMs + 3 * fastDetector.minStdDeviationMs + 2 * heartbeatIntervalMs + 2500
 const fast = { heartbeatIntervalMs, failureDetector: fastDetector, reconnectMaxBackoffMs: 500, handshakeTimeoutMs: 3000 }
 
-type Transport = 'tcp' | 'tls' | 'udp'
+type Transport = 'tcp' | 'tls' | 'udp' | 'dtls'
+/** Transports with certificates. */
+const secured = (transport: Transport): boolean => transport === 'tls' || transport === 'dtls'
 
 function remote(transport: Transport, extra: Partial<RemoteOptions> = {}): RemoteOptions {
-  return { transport, host: '127.0.0.1', port: 0, ...fast, ...(transport === 'tls' ? { tls: trustedTls() } : {}), ...extra }
+  return { transport, host: '127.0.0.1', port: 0, ...fast, ...(secured(transport) ? { tls: trustedTls() } : {}), ...extra }
 }
 
 function spawn(transport: Transport, extra: { port?: number; remote?: Record<string, unknown> } = {}): Promise<TestNode> {
   return spawnNode({
     name: 'B',
     transport,
-    ...(transport === 'tls' ? { tls: 'trusted' as const } : {}),
+    ...(secured(transport) ? { tls: 'trusted' as const } : {}),
     ...(extra.port !== undefined ? { port: extra.port } : {}),
     remote: { ...fast, ...extra.remote },
   })
@@ -47,6 +49,7 @@ const droppedCount = (events: DroppedEvent[]): number => events.reduce((n, e) =>
 
 // ------------------------------------------------------------------------------------------ crash
 
+// dtls detects a crash as udp does (the failure detector): not run again here.
 for (const transport of ['tcp', 'tls', 'udp'] as const) {
   test.serial(
     `${transport}: a node killed with SIGKILL is declared down, and its watchers told, within the bound of its transport`,
@@ -76,7 +79,7 @@ for (const transport of ['tcp', 'tls', 'udp'] as const) {
 
 // ---------------------------------------------------------------------------------------- restart
 
-for (const transport of ['tcp', 'tls', 'udp'] as const) {
+for (const transport of ['tcp', 'tls', 'udp', 'dtls'] as const) {
   test.serial(
     `${transport}: one resolveOne issued when a killed node listens again finds its new incarnation, quarantined or not`,
     async (t) => {

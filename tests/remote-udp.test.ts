@@ -1,45 +1,57 @@
 import test from 'ava'
-import { ActorSystem, Terminated } from '@helios/actors'
+import { ActorSystem, type RemoteOptions, Terminated } from '@helios/actors'
+import { trustedTls } from './support/certs.js'
 
-const udp = { transport: 'udp' as const, host: '127.0.0.1', port: 0, heartbeatIntervalMs: 200, systemMessageResendIntervalMs: 200 }
-
-test('udp: a message larger than a datagram is fragmented and arrives whole', async (t) => {
-  const a = await ActorSystem.create('A', { remote: udp })
-  const b = await ActorSystem.create('B', { remote: udp })
-  t.teardown(async () => {
-    await a.terminate()
-    await b.terminate()
-  })
-  b.actorOf((m, ctx) => {
-    ctx.sender?.tell((m as Uint8Array).reduce((s, x) => s + x, 0))
-  }, 'sum')
-  const sum = await a.actorSelection(`${b.address.toString()}/user/sum`).resolveOne({ timeoutMs: 5000 })
-  const big = new Uint8Array(300 * 1024).map((_, i) => i % 7)
-  const expected = big.reduce((s, x) => s + x, 0)
-  t.is(await a.ask(sum, big, { timeoutMs: 5000 }), expected)
+// The datagram transports: udp, and dtls (the same datagrams inside DTLS sessions, in records of
+// at most 1,215 bytes by default, so a large message is many more fragments).
+const options = (transport: 'udp' | 'dtls'): RemoteOptions => ({
+  transport,
+  host: '127.0.0.1',
+  port: 0,
+  heartbeatIntervalMs: 200,
+  systemMessageResendIntervalMs: 200,
+  ...(transport === 'dtls' ? { tls: trustedTls() } : {}),
 })
 
-test('udp: death watch works over datagrams (system messages are reliable)', async (t) => {
-  const a = await ActorSystem.create('A', { remote: udp })
-  const b = await ActorSystem.create('B', { remote: udp })
-  t.teardown(async () => {
-    await a.terminate()
-    await b.terminate()
+for (const transport of ['udp', 'dtls'] as const) {
+  test(`${transport}: a message larger than a datagram is fragmented and arrives whole`, async (t) => {
+    const a = await ActorSystem.create('A', { remote: options(transport) })
+    const b = await ActorSystem.create('B', { remote: options(transport) })
+    t.teardown(async () => {
+      await a.terminate()
+      await b.terminate()
+    })
+    b.actorOf((m, ctx) => {
+      ctx.sender?.tell((m as Uint8Array).reduce((s, x) => s + x, 0))
+    }, 'sum')
+    const sum = await a.actorSelection(`${b.address.toString()}/user/sum`).resolveOne({ timeoutMs: 5000 })
+    const big = new Uint8Array(300 * 1024).map((_, i) => i % 7)
+    const expected = big.reduce((s, x) => s + x, 0)
+    t.is(await a.ask(sum, big, { timeoutMs: 5000 }), expected)
   })
-  const target = b.actorOf(() => {}, 'target')
-  const ref = await a.actorSelection(`${b.address.toString()}/user/target`).resolveOne({ timeoutMs: 5000 })
-  const terminated = new Promise<Terminated>((resolve) => {
-    a.actorOf((m, ctx) => {
-      if (m === 'go') ctx.watch(ref)
-      else if (m instanceof Terminated) resolve(m)
-    }).tell('go')
+
+  test(`${transport}: death watch works over datagrams (system messages are reliable)`, async (t) => {
+    const a = await ActorSystem.create('A', { remote: options(transport) })
+    const b = await ActorSystem.create('B', { remote: options(transport) })
+    t.teardown(async () => {
+      await a.terminate()
+      await b.terminate()
+    })
+    const target = b.actorOf(() => {}, 'target')
+    const ref = await a.actorSelection(`${b.address.toString()}/user/target`).resolveOne({ timeoutMs: 5000 })
+    const terminated = new Promise<Terminated>((resolve) => {
+      a.actorOf((m, ctx) => {
+        if (m === 'go') ctx.watch(ref)
+        else if (m instanceof Terminated) resolve(m)
+      }).tell('go')
+    })
+    await new Promise((r) => setTimeout(r, 300))
+    b.stop(target)
+    const msg = await terminated
+    t.true(msg.existenceConfirmed)
+    t.false(msg.addressTerminated)
   })
-  await new Promise((r) => setTimeout(r, 300))
-  b.stop(target)
-  const msg = await terminated
-  t.true(msg.existenceConfirmed)
-  t.false(msg.addressTerminated)
-})
+}
 
 test('a ref to an actor that was stopped and recreated under the same name resolves to dead letters', async (t) => {
   const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0 } })

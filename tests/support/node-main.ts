@@ -8,7 +8,7 @@ import { trustedTls, untrustedTls } from './certs.js'
 
 interface Config {
   name: string
-  transport: 'tcp' | 'tls' | 'udp'
+  transport: 'tcp' | 'tls' | 'udp' | 'dtls'
   port?: number
   advertisedPort?: number
   tls?: 'trusted' | 'untrusted'

@@ -20,7 +20,7 @@ export interface NodeEvent {
 /** Options of {@link spawnNode}: the JSON config of `node-main.ts`. */
 export interface SpawnOptions {
   readonly name: string
-  readonly transport: 'tcp' | 'tls' | 'udp'
+  readonly transport: 'tcp' | 'tls' | 'udp' | 'dtls'
   readonly port?: number
   readonly advertisedPort?: number
   readonly tls?: 'trusted' | 'untrusted'

@@ -2,14 +2,14 @@
  * The Helios demo: two actor systems in two processes on 127.0.0.1 play ping-pong over remoting.
  *
  *   npx -y pnpm@12.4.2 demo                          # TCP, 3 s
- *   npx -y pnpm@12.4.2 demo -- --transport tls       # or udp; tls makes a throwaway CA in a temp dir
+ *   npx -y pnpm@12.4.2 demo -- --transport tls       # or udp, or dtls; tls and dtls make a throwaway CA in a temp dir
  *   npx -y pnpm@12.4.2 demo -- --seconds 5 --window 128 --kill
  *
  * This process is "ping"; it forks itself with `--role pong` (same execArgv, so tsx carries over).
  * Ping resolves pong's actor, watches it, keeps `--window` messages in flight for `--seconds`,
  * then prints messages/s and the p50/p99 round trip. Then pong's node goes away: gracefully
  * (`system.terminate()`, its actors' watchers are told) or, with `--kill`, by SIGKILL: over tcp and
- * tls the reset connection and the refused reconnect prove it gone within milliseconds, over udp
+ * tls the reset connection and the refused reconnect prove it gone within milliseconds, over udp and dtls
  * only the failure detector can notice. Either way ping prints the Terminated it got and exits 0; it
  * exits 1 when anything failed, and never leaves the pong process behind.
  */
@@ -30,7 +30,7 @@ const DRAIN_TIMEOUT_MS = 2000
 /** Generous bound for the whole demo on a loaded machine, on top of `--seconds`. */
 const WATCHDOG_MS = 12_000
 
-const USAGE = `usage: demo [--transport tcp|tls|udp] [--seconds N] [--window N] [--kill]
+const USAGE = `usage: demo [--transport tcp|tls|udp|dtls] [--seconds N] [--window N] [--kill]
   --transport  remoting transport (default tcp)
   --seconds    how long to play ping-pong (default 3)
   --window     messages in flight (default 64)
@@ -38,7 +38,7 @@ const USAGE = `usage: demo [--transport tcp|tls|udp] [--seconds N] [--window N] 
 
 interface DemoOptions {
   readonly role: 'ping' | 'pong'
-  readonly transport: 'tcp' | 'tls' | 'udp'
+  readonly transport: 'tcp' | 'tls' | 'udp' | 'dtls'
   readonly seconds: number
   readonly window: number
   readonly kill: boolean
@@ -70,12 +70,12 @@ function parseOptions(argv: string[]): DemoOptions {
     process.exit(2)
   }
   if (values.role !== 'ping' && values.role !== 'pong') fail(`unknown role ${values.role}`)
-  if (values.transport !== 'tcp' && values.transport !== 'tls' && values.transport !== 'udp') fail(`unknown transport ${values.transport}`)
+  if (!['tcp', 'tls', 'udp', 'dtls'].includes(values.transport)) fail(`unknown transport ${values.transport}`)
   if (!(seconds > 0 && seconds <= 60)) fail('--seconds must be in (0, 60]')
   if (!(Number.isInteger(window) && window >= 1 && window <= 10_000)) fail('--window must be an integer in 1..10000')
   return {
     role: values.role as 'ping' | 'pong',
-    transport: values.transport as 'tcp' | 'tls' | 'udp',
+    transport: values.transport as 'tcp' | 'tls' | 'udp' | 'dtls',
     seconds,
     window,
     kill: values.kill,
@@ -86,7 +86,7 @@ function parseOptions(argv: string[]): DemoOptions {
 /**
  * Both nodes use a fast failure detector (heartbeats every 200 ms, 1.5 s of acceptable pause) so
  * that a killed node is declared down in about two seconds instead of Akka's ten where nothing
- * else can tell (udp; over tcp and tls a refused reconnect tells at once).
+ * else can tell (udp and dtls; over tcp and tls a refused reconnect tells at once).
  */
 function remoteOptions(options: DemoOptions): RemoteOptions {
   return {
@@ -245,7 +245,7 @@ async function ping(options: DemoOptions): Promise<boolean> {
   const mode = options.kill ? 'then SIGKILL pong' : 'then stop pong gracefully'
   console.log(`helios demo: ping-pong over ${options.transport}, ${options.seconds} s, ${options.window} in flight, ${mode}`)
   let certs: string | undefined
-  if (options.transport === 'tls') {
+  if (options.transport === 'tls' || options.transport === 'dtls') {
     const dir = mkdtempSync(join(tmpdir(), 'helios-demo-certs-'))
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
     certs = join(dir, 'certs')
@@ -305,7 +305,10 @@ async function ping(options: DemoOptions): Promise<boolean> {
       ['p50 round trip', ms(percentile(sorted, 50))],
       ['p99 round trip', ms(percentile(sorted, 99))],
       ['max round trip', ms(sorted.length > 0 ? (sorted[sorted.length - 1] as number) : Number.NaN)],
-      ['lost', `${count(run.lost)}${options.transport === 'udp' ? '  (udp: user messages at most once)' : ''}`],
+      [
+        'lost',
+        `${count(run.lost)}${options.transport === 'udp' || options.transport === 'dtls' ? `  (${options.transport}: user messages at most once)` : ''}`,
+      ],
     ]
     if (association !== undefined) {
       rows.push([
@@ -321,7 +324,7 @@ async function ping(options: DemoOptions): Promise<boolean> {
     stoppedAt = performance.now()
     if (options.kill) {
       console.log(
-        `ping: SIGKILL to pong (pid ${child.pid}): no goodbye; ${options.transport === 'udp' ? 'the failure detector has to notice' : 'a refused reconnect proves it gone'}`,
+        `ping: SIGKILL to pong (pid ${child.pid}): no goodbye; ${options.transport === 'udp' || options.transport === 'dtls' ? 'the failure detector has to notice' : 'a refused reconnect proves it gone'}`,
       )
       child.kill('SIGKILL')
     } else {

@@ -1,5 +1,6 @@
 import type { SecureContextOptions, TlsOptions } from 'node:tls'
 import type { MessageRegistry } from '@helios/codec'
+import type { DtlsOptions } from '@helios/transport'
 import type { ActorOptions, Behavior } from './ActorContext.js'
 import type { ActorPath } from './ActorPath.js'
 import type { ActorRef } from './ActorRef.js'
@@ -21,8 +22,8 @@ import { TERMINATE } from './internal/SystemMessage.js'
  * port when `port` is 0).
  */
 export interface RemoteOptions {
-  /** `'tcp'`, `'tls'` (TCP over node:tls) or `'udp'`. */
-  readonly transport: 'tcp' | 'tls' | 'udp'
+  /** `'tcp'`, `'tls'` (TCP over node:tls), `'udp'`, or `'dtls'` (UDP secured with DTLS 1.2: the semantics of `'udp'`, certificates as for `'tls'`). */
+  readonly transport: 'tcp' | 'tls' | 'udp' | 'dtls'
   /** Bind host, e.g. `'127.0.0.1'` or `'0.0.0.0'`. */
   readonly host: string
   /** Bind port; 0 picks a free one. */
@@ -31,8 +32,13 @@ export interface RemoteOptions {
   readonly advertisedHost?: string
   /** Public port in this node's address. Default the bound port. */
   readonly advertisedPort?: number
-  /** node:tls options for `'tls'` (key, cert, ca, requestCert…); certificates are verified by default. */
+  /** node:tls options for `'tls'` and `'dtls'` (key, cert, ca, requestCert…); certificates are verified by default. */
   readonly tls?: TlsOptions & SecureContextOptions
+  /**
+   * `'dtls'` only: path MTU (default 1280: messages are fragmented into records of at most 1,215
+   * bytes; every node of a cluster must use the same), retransmission, caps and idle expiry of sessions.
+   */
+  readonly dtls?: DtlsOptions
   /** Heartbeat interval on the control lane. Default 1000 ms. */
   readonly heartbeatIntervalMs?: number
   /** Handshake timeout. Default 10 000 ms. */

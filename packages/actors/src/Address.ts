@@ -2,7 +2,7 @@ import { isIPv6 } from 'node:net'
 import { InvalidAddressError } from './errors.js'
 
 /** The protocols an {@link Address} may carry: `'helios'` is local-only, the others are remote transports. */
-export const AddressProtocols = ['helios', 'helios.tcp', 'helios.tls', 'helios.udp'] as const
+export const AddressProtocols = ['helios', 'helios.tcp', 'helios.tls', 'helios.udp', 'helios.dtls'] as const
 
 /** One of {@link AddressProtocols}. */
 export type AddressProtocol = (typeof AddressProtocols)[number]

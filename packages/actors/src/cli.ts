@@ -3,12 +3,12 @@
  * The `helios` command line (the `bin` of @helios/actors): start a node with an echo actor, or
  * ping an actor on a node.
  *
- *   helios node [--name N] [--transport tcp|tls|udp] [--host H] [--port P]
+ *   helios node [--name N] [--transport tcp|tls|udp|dtls] [--host H] [--port P]
  *   helios ping helios.tcp://node@127.0.0.1:2552/user/echo [--count N]
  *
  * (in this repository: `npx -y pnpm@12.4.2 helios node ...`, which runs this file with tsx).
  *
- * Over TLS both commands use the CA and node certificate in `--certs DIR` (ca.crt, node.crt,
+ * Over TLS and DTLS both commands use the CA and node certificate in `--certs DIR` (ca.crt, node.crt,
  * node.key), by default a development CA made in-process on first use in the temp directory
  * (@helios/transport/testing, no openssl needed), so that a `node` and a `ping` on the same machine
  * trust each other.
@@ -22,18 +22,18 @@ import { parseArgs } from 'node:util'
 import { ensureDevCertificates, readDevCertificates } from '@helios/transport/testing'
 import { ActorPath, ActorSystem, AskTimeoutError, HeliosActorError, type RemoteOptions } from './index.js'
 
-type Transport = 'tcp' | 'tls' | 'udp'
+type Transport = 'tcp' | 'tls' | 'udp' | 'dtls'
 
 const USAGE = `usage:
-  helios node [--name N] [--transport tcp|tls|udp] [--host H] [--port P] [--certs DIR]
+  helios node [--name N] [--transport tcp|tls|udp|dtls] [--host H] [--port P] [--certs DIR]
       starts a node with an echo actor at /user/echo; prints its address and the events it sees
       until Ctrl-C. Defaults: --name node --transport tcp --host 127.0.0.1 --port 2552 (0: any free port)
   helios ping <actor path> [--count N] [--interval MS] [--timeout MS] [--transport T] [--host H] [--certs DIR]
       starts a throwaway node, resolves the path and asks the actor N times (default 3, every
       200 ms, 2000 ms timeout); prints each round trip and a summary. The transport comes from
-      the path (helios.tcp|tls|udp://...). --host: the address this node binds and advertises,
+      the path (helios.tcp|tls|udp|dtls://...). --host: the address this node binds and advertises,
       reachable from the target (default 127.0.0.1)
-  --certs DIR  TLS material: ca.crt, node.crt, node.key (default: a development CA made on
+  --certs DIR  TLS and DTLS material: ca.crt, node.crt, node.key (default: a development CA made on
                first use in ${defaultCertsDir()})
   ping writes trouble (a refused connection, a refused handshake) to stderr; HELIOS_LOG_LEVEL=info
   shows more, =silent nothing`
@@ -46,7 +46,7 @@ function defaultCertsDir(): string {
 }
 
 function parseTransport(value: string | undefined): Transport | undefined {
-  if (value === undefined || value === 'tcp' || value === 'tls' || value === 'udp') return value
+  if (value === undefined || value === 'tcp' || value === 'tls' || value === 'udp' || value === 'dtls') return value
   throw new UsageError(`unknown transport ${JSON.stringify(value)}`)
 }
 
@@ -64,7 +64,7 @@ function remoteOptions(
   log: (line: string) => void,
 ): RemoteOptions {
   let tls = {}
-  if (transport === 'tls') {
+  if (transport === 'tls' || transport === 'dtls') {
     const dir = certs ?? defaultCertsDir()
     if (certs === undefined && ensureDevCertificates(dir)) log(`made a development CA and node certificate in ${dir}`)
     tls = { tls: { ...readDevCertificates(dir), requestCert: true } }
@@ -153,7 +153,7 @@ async function ping(args: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error))
   }
-  if (path.address.isLocal) throw new UsageError(`${path.toString()} is not a remote path (helios.tcp|tls|udp://system@host:port/...)`)
+  if (path.address.isLocal) throw new UsageError(`${path.toString()} is not a remote path (helios.tcp|tls|udp|dtls://system@host:port/...)`)
   const transport = path.address.protocol.slice('helios.'.length) as Transport
   const asked = parseTransport(values.transport)
   if (asked !== undefined && asked !== transport)

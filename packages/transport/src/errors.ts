@@ -109,16 +109,25 @@ export class DtlsHandshakeError extends TransportError {
   readonly verdict: string | undefined
   /** The alert that ended the handshake (received with reason `alert`, else sent), e.g. `unknown_ca`. */
   readonly alert: string | undefined
+  /** True when the peer opened the session (this side was the server, or refused a datagram), false when this side opened it. */
+  readonly inbound: boolean | undefined
   constructor(
     reason: DtlsHandshakeReason,
     message: string,
-    options: { remote?: string | undefined; verdict?: string | undefined; alert?: string | undefined; cause?: unknown } = {},
+    options: {
+      remote?: string | undefined
+      verdict?: string | undefined
+      alert?: string | undefined
+      inbound?: boolean | undefined
+      cause?: unknown
+    } = {},
   ) {
     super('ERR_DTLS_HANDSHAKE', message, options.cause === undefined ? undefined : { cause: options.cause })
     this.reason = reason
     this.remote = options.remote
     this.verdict = options.verdict
     this.alert = options.alert
+    this.inbound = options.inbound
   }
 }
 

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls'
 import type { Codec, DisassociatePdu, HandshakeResponsePdu, QuarantinedPdu } from '@helios/codec'
-import type { Channel, Datagram, DatagramChannel } from '@helios/transport'
+import type { Channel, Datagram } from '@helios/transport'
 import type { ActorRef } from '../ActorRef.js'
 import type { DropKind } from '../ActorSystemEvents.js'
 import type { Address } from '../Address.js'
@@ -32,6 +32,7 @@ export interface AssociationHost {
   readonly localAddress: Address
   /** This node's uid (presented to every peer that did not quarantine it). */
   readonly nodeUid: bigint
+  /** A datagram transport (`'udp'`, or `'dtls'`: the same datagrams inside DTLS sessions). */
   readonly isUdp: boolean
   readonly isShuttingDown: boolean
   /** Creates one lane's link for `owner`. */
@@ -97,8 +98,8 @@ export interface LinkHost {
   readonly localAddress: Address
   readonly clock: Clock
   readonly codec: Codec
-  /** The node's UDP socket (UDP only). */
-  readonly udpChannel: DatagramChannel | undefined
+  /** The node's datagram channel (UDP, or its DTLS endpoint): writes `Datagram { data, remote }`. */
+  readonly udpChannel: Channel | undefined
   /** node:tls client options derived from the node's TLS options. */
   tlsClientOptions(): ConnectionOptions
   /** The end of a socket read: run the actors it woke and flush their replies. */

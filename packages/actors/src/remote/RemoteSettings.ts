@@ -1,15 +1,19 @@
+import { isIPv6 } from 'node:net'
 import type { MessageRegistry } from '@helios/codec'
 import type { RemoteOptions } from '../ActorSystem.js'
 import type { PhiAccrualFailureDetectorOptions } from '../PhiAccrualFailureDetector.js'
 
 /** {@link RemoteOptions} with every default filled in. */
 export interface RemoteSettings {
-  readonly transport: 'tcp' | 'tls' | 'udp'
+  readonly transport: 'tcp' | 'tls' | 'udp' | 'dtls'
   readonly host: string
   readonly port: number
   readonly advertisedHost: string
   readonly advertisedPort: number | undefined
   readonly tls: RemoteOptions['tls']
+  readonly dtls: RemoteOptions['dtls']
+  /** Datagram transports: the largest payload of one datagram (udp) or one DTLS record (dtls), frames with their length included. */
+  readonly datagramPayload: number
   readonly heartbeatIntervalMs: number
   readonly handshakeTimeoutMs: number
   readonly failureDetector: Omit<PhiAccrualFailureDetectorOptions, 'clock'>
@@ -28,12 +32,22 @@ export interface RemoteSettings {
   readonly registry: MessageRegistry | undefined
 }
 
+/** Largest UDP datagram the remoting sends (below IPv4's 65 507-byte UDP payload limit). */
+export const UDP_MAX_DATAGRAM = 65_000
+/** The transport's default DTLS path MTU. */
+const DTLS_DEFAULT_MTU = 1280
+/** Bytes a DTLS record adds to its data (header, explicit nonce, tag). */
+const DTLS_RECORD_OVERHEAD = 37
+
 /** Largest UDP payload we send: below the 65 507-byte IPv4 limit, with room for the fragment header. */
 export const UDP_MAX_FRAME_SIZE = 60 * 1024
 
 /** Fills in defaults (DESIGN.md: heartbeat 1 s, handshake timeout 10 s, frame 256 KiB, message 16 MiB). */
 export function resolveRemoteSettings(o: RemoteOptions): RemoteSettings {
   const maxFrame = o.maxFrameSize ?? 256 * 1024
+  // DTLS: one record within the path MTU, less the IP and UDP headers and the record's 37 bytes.
+  const datagramPayload =
+    o.transport === 'dtls' ? (o.dtls?.mtu ?? DTLS_DEFAULT_MTU) - (isIPv6(o.host) ? 48 : 28) - DTLS_RECORD_OVERHEAD : UDP_MAX_DATAGRAM
   return {
     transport: o.transport,
     host: o.host,
@@ -41,13 +55,20 @@ export function resolveRemoteSettings(o: RemoteOptions): RemoteSettings {
     advertisedHost: o.advertisedHost ?? o.host,
     advertisedPort: o.advertisedPort,
     tls: o.tls,
+    dtls: o.dtls,
+    datagramPayload,
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? 1000,
     handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
     failureDetector: {
       firstHeartbeatEstimateMs: o.heartbeatIntervalMs ?? 1000,
       ...o.failureDetector,
     },
-    maxFrameSize: o.transport === 'udp' ? Math.min(maxFrame, UDP_MAX_FRAME_SIZE) : maxFrame,
+    maxFrameSize:
+      o.transport === 'udp'
+        ? Math.min(maxFrame, UDP_MAX_FRAME_SIZE)
+        : o.transport === 'dtls'
+          ? Math.min(maxFrame, datagramPayload - 4)
+          : maxFrame,
     maxMessageSize: o.maxMessageSize ?? 16 * 1024 * 1024,
     outboundQueueSize: o.outboundQueueSize ?? 16_384,
     systemMessageBufferSize: o.systemMessageBufferSize ?? 20_000,

@@ -2,11 +2,11 @@ import type { ConnectionOptions } from 'node:tls'
 import { Codec, DisassociateReason, encodePreamble, MessageRegistry, type HandshakeRequestPdu } from '@helios/codec'
 import {
   Bootstrap,
+  DtlsHandshakeError,
   LengthFieldBasedFrameDecoder,
   ServerBootstrap,
   type Channel,
   type Datagram,
-  type DatagramChannel,
   type ServerChannel,
   type TimerHandle,
 } from '@helios/transport'
@@ -64,11 +64,14 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   readonly events: RemotingEvents
   address!: Address
   isShuttingDown = false
-  /** Connections refused (bad preamble, bad or misdirected handshake, TLS failure, too many pending). */
+  /** Connections refused (bad preamble, bad or misdirected handshake, TLS or DTLS failure, too many pending). */
   refusedConnections = 0
+  /** DTLS handshakes this node opened that failed (refused certificate, timeout, ...). */
+  failedDtlsHandshakes = 0
   /** Datagrams dropped because they came from an unknown peer and were no handshake. */
   unknownDatagrams = 0
-  udpChannel: DatagramChannel | undefined
+  /** The datagram channel of `udp` (a UDP socket) and of `dtls` (a DTLS endpoint), undefined over tcp and tls. */
+  udpChannel: Channel | undefined
 
   private server: ServerChannel | undefined
   private readonly refCache = new Map<string, InternalActorRef>()
@@ -131,7 +134,34 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     const s = this.settings
     let port: number
     try {
-      if (s.transport === 'udp') {
+      if (s.transport === 'dtls') {
+        if (s.tls === undefined) throw new Error("transport 'dtls' needs remote.tls options (key, cert, ca)")
+        // One socket, server and client at once: a write to a peer without a session opens one.
+        const ch = await new Bootstrap()
+          .transport('dtls')
+          .options({
+            clock: this.clock,
+            receiveBufferSize: UDP_SOCKET_BUFFER,
+            sendBufferSize: UDP_SOCKET_BUFFER,
+            handshakeTimeoutMs: s.handshakeTimeoutMs,
+            // Nodes verify each other: client certificates are required unless explicitly turned off.
+            tls: {
+              key: s.tls.key,
+              cert: s.tls.cert,
+              ca: s.tls.ca,
+              passphrase: s.tls.passphrase,
+              requestCert: s.tls.requestCert ?? true,
+              rejectUnauthorized: s.tls.rejectUnauthorized ?? true,
+            },
+            dtls: { maxPendingHandshakes: s.maxPendingInboundHandshakes, ...s.dtls },
+          })
+          .handler((c) => {
+            c.pipeline.addLast('datagrams', new DatagramHandler(this))
+          })
+          .bindDtls(s.port, s.host)
+        this.udpChannel = ch
+        port = ch.localAddress?.port ?? s.port
+      } else if (s.transport === 'udp') {
         // Large socket buffers (capped by net.core.[rw]mem_max): bursts of datagrams are not lost.
         const ch = await new Bootstrap()
           .transport('udp')
@@ -245,9 +275,9 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
 
   // ------------------------------------------------------------------ associations
 
-  /** True when this node's transport is UDP. */
+  /** True when this node's transport carries datagrams: `udp`, or `dtls` (the same datagrams inside DTLS sessions). */
   get isUdp(): boolean {
-    return this.settings.transport === 'udp'
+    return this.settings.transport === 'udp' || this.settings.transport === 'dtls'
   }
 
   /** @internal The UDP socket's outbound buffer fell below its low watermark. */
@@ -594,6 +624,19 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   }
 
   transportError(err: Error): void {
+    if (err instanceof DtlsHandshakeError) {
+      // A refused or failed DTLS handshake (the endpoint reports refused datagrams at most once per
+      // source per second): published and logged like a refused TLS handshake, and remembered as
+      // why the node at that address cannot be reached.
+      const remote = err.remote ?? '(unknown)'
+      const inbound = err.inbound !== false
+      if (inbound) this.refusedConnections++
+      else this.failedDtlsHandshakes++
+      this.events.handshakeFailed(remote, err.message, inbound, err)
+      const a = err.remote !== undefined ? this.registry.forEndpoint(err.remote) : undefined
+      if (a !== undefined && err.reason !== 'not-dtls' && err.reason !== 'cookie') this.registry.noteFailure(a.key, err.message)
+      return
+    }
     debug('transport error: %s', err.message)
   }
 }

@@ -3,8 +3,6 @@ import type { LinkHost, LinkOwner } from './AssociationContext.js'
 import { FrameBatch } from './FrameBatch.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
 
-/** Largest datagram we send (below IPv4's 65 507-byte UDP payload limit). */
-export const MAX_DATAGRAM = 65_000
 /** Bytes sent per event-loop turn; the rest waits for the next turn so the receiver's buffer can drain. */
 const BURST_BYTES = 256 * 1024
 /** Above this many bytes waiting, the lane reports itself unwritable (the association queue, bounded, takes over). */
@@ -13,7 +11,8 @@ const EMPTY = new Uint8Array(0)
 
 /**
  * A lane over the node's one UDP socket. Frames are packed into datagrams with the same framing
- * as TCP (u32 big-endian length, payload), as many as fit in {@link MAX_DATAGRAM}, so a burst of
+ * as TCP (u32 big-endian length, payload), as many as fit in one datagram (`settings.datagramPayload`: 65 000 bytes over UDP, one record
+ * within the MTU over DTLS), so a burst of
  * small messages costs one syscall per datagram instead of one per message. There is no
  * connection to lose, so the link is ready as soon as the socket is bound; the handshake request
  * is sent with the first traffic and again on every tick until the peer answers (the association
@@ -27,7 +26,7 @@ export class UdpOutboundLink implements OutboundLink {
   private readonly remote: SocketAddress
   private handshakeSent = false
   private everConfirmed = false
-  private readonly batch = new FrameBatch(MAX_DATAGRAM)
+  private readonly batch: FrameBatch
   private outq: Uint8Array[] = []
   private outqHead = 0
   private outqBytes = 0
@@ -40,6 +39,7 @@ export class UdpOutboundLink implements OutboundLink {
     private readonly lane: LaneId,
   ) {
     this.remote = { address: owner.remoteAddress.host as string, port: owner.remoteAddress.port as number }
+    this.batch = new FrameBatch(host.settings.datagramPayload)
   }
 
   get ready(): boolean {

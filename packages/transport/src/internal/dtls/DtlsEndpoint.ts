@@ -255,7 +255,7 @@ export class DtlsEndpoint implements SessionHost {
     const error = new DtlsHandshakeError(
       'not-dtls',
       `a datagram of ${bytes} bytes from ${key} is not DTLS (a plaintext peer on a DTLS port?): dropped`,
-      { remote: key },
+      { remote: key, inbound: true },
     )
     // A connected client hears only its server: a server that answers in plaintext is not a DTLS server.
     if (this.options.connected && s !== undefined && s.state === 'handshake') {
@@ -263,7 +263,7 @@ export class DtlsEndpoint implements SessionHost {
         new DtlsHandshakeError(
           'not-dtls',
           `DTLS handshake with ${key} failed: the server answered with ${bytes} bytes that are not DTLS (a plaintext service?)`,
-          { remote: key },
+          { remote: key, inbound: false },
         ),
       )
       return
@@ -284,7 +284,10 @@ export class DtlsEndpoint implements SessionHost {
     const fragLength = p.readUIntBE(9, 3)
     // A ClientHello comes whole (a few hundred bytes); fragments of one are not worth state.
     if (fragOffset !== 0 || fragLength !== length || HANDSHAKE_HEADER + length > p.byteLength) {
-      this.report(key, new DtlsHandshakeError('decode', `a fragmented or truncated ClientHello from ${key}: dropped`, { remote: key }))
+      this.report(
+        key,
+        new DtlsHandshakeError('decode', `a fragmented or truncated ClientHello from ${key}: dropped`, { remote: key, inbound: true }),
+      )
       return
     }
     const body = Buffer.from(p.subarray(HANDSHAKE_HEADER, HANDSHAKE_HEADER + length))
@@ -292,7 +295,10 @@ export class DtlsEndpoint implements SessionHost {
     try {
       hello = parseClientHello(body)
     } catch (err) {
-      this.report(key, new DtlsHandshakeError('decode', `a malformed ClientHello from ${key}: ${(err as Error).message}`, { remote: key }))
+      this.report(
+        key,
+        new DtlsHandshakeError('decode', `a malformed ClientHello from ${key}: ${(err as Error).message}`, { remote: key, inbound: true }),
+      )
       return
     }
     const current = this.sessions.get(key)
@@ -312,7 +318,7 @@ export class DtlsEndpoint implements SessionHost {
           new DtlsHandshakeError(
             'cookie',
             `a ClientHello from ${key} with a cookie that does not verify: answered with a new cookie, no state kept`,
-            { remote: key },
+            { remote: key, inbound: true },
           ),
         )
       }
@@ -333,7 +339,7 @@ export class DtlsEndpoint implements SessionHost {
         new DtlsHandshakeError(
           'too-many-handshakes',
           `ClientHello from ${key} refused: ${this.pending} DTLS handshakes pending, maxPendingHandshakes is ${this.options.maxPendingHandshakes}`,
-          { remote: key },
+          { remote: key, inbound: true },
         ),
         true,
       )
@@ -346,7 +352,7 @@ export class DtlsEndpoint implements SessionHost {
         new DtlsHandshakeError(
           'too-many-sessions',
           `ClientHello from ${key} refused: ${this.sessions.size} DTLS sessions, maxSessions is ${this.options.maxSessions}`,
-          { remote: key },
+          { remote: key, inbound: true },
         ),
         true,
       )
@@ -423,7 +429,7 @@ export class DtlsEndpoint implements SessionHost {
       throw new DtlsHandshakeError(
         'too-many-handshakes',
         `DTLS handshake with ${key} refused: ${this.pending} handshakes pending, maxPendingHandshakes is ${this.options.maxPendingHandshakes}`,
-        { remote: key },
+        { remote: key, inbound },
       )
     }
     if (this.sessions.size >= this.options.maxSessions) {
@@ -431,7 +437,7 @@ export class DtlsEndpoint implements SessionHost {
       throw new DtlsHandshakeError(
         'too-many-sessions',
         `DTLS ${inbound ? 'session from' : 'session to'} ${key} refused: ${this.sessions.size} sessions, maxSessions is ${this.options.maxSessions}`,
-        { remote: key },
+        { remote: key, inbound },
       )
     }
   }

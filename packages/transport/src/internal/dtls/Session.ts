@@ -1172,6 +1172,7 @@ export class DtlsSession {
         remote: this.key,
         verdict: f.verdict,
         alert,
+        inbound: this.role === 'server',
       }),
     )
   }
@@ -1211,7 +1212,11 @@ export class DtlsSession {
       this.dropHandshake()
       this.host.failed(
         this,
-        error ?? new DtlsHandshakeError('closed', `DTLS handshake with ${this.key} aborted: closed`, { remote: this.key }),
+        error ??
+          new DtlsHandshakeError('closed', `DTLS handshake with ${this.key} aborted: closed`, {
+            remote: this.key,
+            inbound: this.role === 'server',
+          }),
       )
       callback?.(null)
       return
