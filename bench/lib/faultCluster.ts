@@ -37,6 +37,8 @@ export class NodeProc {
   uid = ''
   /** Date.now() when its actor system was listening. */
   readyAt = 0
+  /** The whole 'ready' message (node programs may say more than address and uid). */
+  ready: unknown
   exitedAt: number | undefined
   /** How it ended: "code 0", "signal SIGKILL". */
   exitReason: string | undefined
@@ -76,7 +78,14 @@ export class NodeProc {
     return this.exitedAt === undefined
   }
 
+  /** Messages of other kinds than the faults node's (another benchmark's node program: progress, ...). */
+  onOther: ((m: { type: string }) => void) | undefined
+
   private onMessage(m: NodeMessage): void {
+    if (m.type !== 'reply' && m.type !== 'ready' && m.type !== 'event' && m.type !== 'terminated') {
+      this.onOther?.(m)
+      return
+    }
     if (m.type === 'reply') {
       const p = this.pending.get(m.id)
       if (p === undefined) return
@@ -140,6 +149,74 @@ export class NodeProc {
   }
 }
 
+export interface SpawnNodeOptions {
+  readonly net: FaultNet
+  readonly slot: NodeSlot
+  readonly name: string
+  /** The node program (run with `node --import tsx <main> '<config as JSON>'`). */
+  readonly main: string
+  readonly config: unknown
+  /** Where the node's own stdout/stderr go, each line prefixed with its name. */
+  readonly output: NodeJS.WritableStream
+  readonly timeoutMs: number
+  /** Put before the node command inside the slot (e.g. `prlimit --nofile=N:N --`). */
+  readonly wrap?: readonly string[]
+  /** Environment of the node process (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv
+}
+
+/**
+ * Starts a node program in its slot (its namespace, if any) with an IPC channel; resolves once it
+ * sent `{ type: 'ready', address, uid, at }`, rejects when it exits or does not within the timeout.
+ */
+export async function spawnNode(o: SpawnNodeOptions): Promise<NodeProc> {
+  const { file, args } = o.net.command(o.slot, [...(o.wrap ?? []), process.execPath, '--import', 'tsx', o.main, JSON.stringify(o.config)])
+  const child = spawn(file, args, { cwd: benchDir, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: o.env ?? process.env })
+  const prefix = `[${o.name}] `
+  const proc = new NodeProc(o.slot, o.name, child)
+  const forward = (chunk: Buffer): void => {
+    const text = chunk.toString('utf8')
+    proc.outputTail = (proc.outputTail + text).slice(-4096)
+    o.output.write(
+      text
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => `${prefix}${l}\n`)
+        .join(''),
+    )
+  }
+  child.stdout?.on('data', forward)
+  child.stderr?.on('data', forward)
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${o.name} did not start within ${o.timeoutMs} ms`))
+    }, o.timeoutMs)
+    child.on('message', (m: NodeMessage) => {
+      if (m.type !== 'ready') return
+      clearTimeout(timer)
+      proc.address = m.address
+      proc.uid = m.uid
+      proc.readyAt = m.at
+      proc.ready = m
+      resolve()
+    })
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      reject(
+        new Error(
+          `${o.name} exited at start (code ${code}, signal ${signal})${proc.outputTail ? `: ${proc.outputTail.trim().split('\n').pop()}` : ''}`,
+        ),
+      )
+    })
+    child.once('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+  })
+  return proc
+}
+
 export interface ClusterOptions {
   readonly transport: 'tcp' | 'tls' | 'udp'
   readonly net: FaultNet
@@ -176,47 +253,9 @@ export class Cluster {
       watchTargets: o.watchTargets,
       ...(o.transport === 'tls' && o.tls !== undefined ? { tls: o.tls } : {}),
     }
-    const { file, args } = o.net.command(slot, [process.execPath, '--import', 'tsx', nodeMain, JSON.stringify(config)])
-    const child = spawn(file, args, { cwd: benchDir, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
-    const prefix = `[${config.name}] `
-    const proc = new NodeProc(slot, config.name, child)
-    const forward = (chunk: Buffer): void => {
-      const text = chunk.toString('utf8')
-      proc.outputTail = (proc.outputTail + text).slice(-4096)
-      o.output.write(
-        text
-          .split('\n')
-          .filter((l) => l !== '')
-          .map((l) => `${prefix}${l}\n`)
-          .join(''),
-      )
-    }
-    child.stdout?.on('data', forward)
-    child.stderr?.on('data', forward)
+    const proc = await spawnNode({ net: o.net, slot, name: config.name, main: nodeMain, config, output: o.output, timeoutMs })
     this.all.push(proc)
     this.nodes[slot.index] = proc
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL')
-        reject(new Error(`${config.name} did not start within ${timeoutMs} ms`))
-      }, timeoutMs)
-      child.on('message', (m: NodeMessage) => {
-        if (m.type !== 'ready') return
-        clearTimeout(timer)
-        proc.address = m.address
-        proc.uid = m.uid
-        proc.readyAt = m.at
-        resolve()
-      })
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer)
-        reject(new Error(`${config.name} exited at start (code ${code}, signal ${signal})`))
-      })
-      child.once('error', (err) => {
-        clearTimeout(timer)
-        reject(err)
-      })
-    })
     return proc
   }
 

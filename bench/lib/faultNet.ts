@@ -15,11 +15,11 @@ import { createSocket } from 'node:dgram'
 import { createServer } from 'node:net'
 import { selfSignedCertificate } from '@helios/transport/testing'
 
-/** Every namespace of a run starts with this. */
+/** Every namespace of a faults run starts with this (other benchmarks pass a prefix of their own). */
 export const NS_PREFIX = 'hfaults-'
-const BRIDGE_NS = `${NS_PREFIX}br`
+const bridgeNs = (prefix: string): string => `${prefix}br`
 /** The port every node listens on inside its own namespace. */
-const NS_PORT = 2552
+export const NS_PORT = 2552
 
 export interface NodeSlot {
   readonly index: number
@@ -62,7 +62,8 @@ function mac(index: number, bridgeSide: boolean): string {
 }
 
 /** Namespaces left by a run that could not clean up: their processes are killed, then they go. */
-export function removeLeftovers(): string[] {
+export function removeLeftovers(prefix = NS_PREFIX): string[] {
+  const BRIDGE_NS = bridgeNs(prefix)
   let list = ''
   try {
     list = ip(['netns', 'list'])
@@ -72,7 +73,7 @@ export function removeLeftovers(): string[] {
   const names = list
     .split('\n')
     .map((l) => l.trim().split(/\s+/)[0] ?? '')
-    .filter((n) => n.startsWith(NS_PREFIX))
+    .filter((n) => n.startsWith(prefix))
   for (const ns of names) {
     try {
       for (const pid of ip(['netns', 'pids', ns]).split(/\s+/).filter(Boolean)) {
@@ -108,9 +109,14 @@ export function netnsUnavailable(): string | undefined {
   return undefined
 }
 
-/** Builds the namespaces, bridge and veths for `count` nodes. */
-export function createNetnsNet(count: number): FaultNet {
-  removeLeftovers()
+/**
+ * Builds the namespaces, bridge and veths for `count` nodes; `prefix` names the namespaces (a run
+ * removes the leftovers of its own prefix only, so two benchmarks with different prefixes do not
+ * meet).
+ */
+export function createNetnsNet(count: number, prefix = NS_PREFIX): FaultNet {
+  removeLeftovers(prefix)
+  const BRIDGE_NS = bridgeNs(prefix)
   const slots: NodeSlot[] = []
   let cleaned = false
   const made: string[] = []
@@ -141,7 +147,7 @@ export function createNetnsNet(count: number): FaultNet {
     made.push(BRIDGE_NS)
     const bridgeCmds = ['link set lo up', 'link add br0 type bridge stp_state 0', 'link set br0 up']
     for (let i = 0; i < count; i++) {
-      const ns = `${NS_PREFIX}n${i}`
+      const ns = `${prefix}n${i}`
       ip(['netns', 'add', ns])
       made.push(ns)
       const veth = `hfv${i}`
@@ -176,7 +182,8 @@ export function createNetnsNet(count: number): FaultNet {
   }
 }
 
-async function freePort(udp: boolean): Promise<number> {
+/** A port of 127.0.0.1 that was free a moment ago. */
+export async function freePort(udp: boolean): Promise<number> {
   if (udp) {
     const s = createSocket('udp4')
     await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()))
