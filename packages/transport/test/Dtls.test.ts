@@ -216,14 +216,22 @@ test('lost flights are retransmitted with backoff; a handshake that never comple
   t.log(`handshake through 2 lost datagrams: ${(performance.now() - started).toFixed(0)} ms`)
   await ch.close()
 
-  const blackHole = await udpProxy(port, (dir) => (dir === 'toClient' ? 'drop' : 'pass'))
+  const sentAt: number[] = []
+  const blackHole = await udpProxy(port, (dir) => {
+    if (dir === 'toServer') sentAt.push(performance.now())
+    return dir === 'toClient' ? 'drop' : 'pass'
+  })
   t.teardown(() => blackHole.close())
   const t0 = performance.now()
-  const err = await refused(t, client({ handshakeTimeoutMs: 600, dtls: { retransmitMs: 100 } }).connect(blackHole.port, HOST))
+  const err = await refused(t, client({ handshakeTimeoutMs: 1200, dtls: { retransmitMs: 100 } }).connect(blackHole.port, HOST))
   t.is(err.reason, 'timeout')
-  const tries = blackHole.seen.filter((s) => s.dir === 'toServer').length
-  t.log(`black hole: timed out after ${(performance.now() - t0).toFixed(0)} ms, ${tries} ClientHellos sent (100, 200, 400 ms backoff)`)
-  t.true(tries >= 3 && tries <= 5, `${tries} ClientHellos`)
+  const gaps = sentAt.slice(1).map((at, i) => at - (sentAt[i] as number))
+  t.log(
+    `black hole: timed out after ${(performance.now() - t0).toFixed(0)} ms, ${sentAt.length} ClientHellos, gaps ${gaps.map((g) => g.toFixed(0)).join(', ')} ms (100, 200, 400, ... nominal)`,
+  )
+  t.true(sentAt.length >= 3 && sentAt.length <= 5, `${sentAt.length} ClientHellos`)
+  // Timers never fire early: each gap is at least its nominal backoff.
+  gaps.forEach((g, i) => t.true(g >= 100 * 2 ** i * 0.9, `gap ${i} ${g} ms`))
 })
 
 test('a replayed record is dropped; a tampered one does not authenticate', async (t) => {
