@@ -161,3 +161,33 @@ test("the acceptor's handshake response must name the address dialled; its uid t
   t.deepEqual(received, ['from the node dialled'])
   t.is(a.associations().find((x) => x.remote.port === honest.port)?.remoteUid, 5n)
 })
+
+for (const transport of ['tcp', 'tls'] as const) {
+  test(`${transport}: whichever node speaks first, and when both do at once, a pair keeps at most 2 connections, each used both ways`, async (t) => {
+    const { a, b, toA, toB } = await proxiedPair(t, { transport })
+    for (const s of [a, b]) s.actorOf((m, ctx) => ctx.sender?.tell(m), 'echo')
+    // Both speak first, at the same moment.
+    const [echoOfB, echoOfA] = await Promise.all([
+      a.actorSelection(`${b.address.toString()}/user/echo`).resolveOne({ timeoutMs: 5000 }),
+      b.actorSelection(`${a.address.toString()}/user/echo`).resolveOne({ timeoutMs: 5000 }),
+    ])
+    for (let i = 0; i < 20; i++) {
+      t.is(await a.ask(echoOfB, i, { timeoutMs: 5000 }), i)
+      t.is(await b.ask(echoOfA, i, { timeoutMs: 5000 }), i)
+    }
+    // The connections that lost to the lane's own close once idle (1 s).
+    await toA.until((p) => p.open + toB.open <= 2, 5000, 'at most 2 connections').catch(() => undefined)
+    await sleep(1500)
+    t.log(`opened ${toA.connections + toB.connections} connections, ${toA.open + toB.open} open after settling`)
+    t.true(toA.open + toB.open <= 2, `${toA.open + toB.open} connections open`)
+    for (let i = 0; i < 20; i++) {
+      t.is(await a.ask(echoOfB, i, { timeoutMs: 5000 }), i)
+      t.is(await b.ask(echoOfA, i, { timeoutMs: 5000 }), i)
+    }
+    t.true(toA.open + toB.open <= 2, 'still, after more traffic both ways')
+    t.deepEqual(
+      [...a.associations(), ...b.associations()].map((x) => x.dropped + x.lostInTransit),
+      [0, 0],
+    )
+  })
+}

@@ -70,6 +70,8 @@ export interface FaultProxy {
   readonly targetPort: number
   /** Connections accepted so far (TCP), client addresses seen (UDP). */
   readonly connections: number
+  /** TCP connections open through the proxy now (UDP: client addresses mapped now). */
+  readonly open: number
   /** Per TCP connection, in accept order. */
   readonly lanes: readonly LaneInfo[]
   readonly stats: FaultProxyStats
@@ -445,6 +447,9 @@ class Pair {
 class TcpFaultProxy extends ProxyBase {
   readonly protocol = 'tcp' as const
   readonly pairs = new Set<Pair>()
+  get open(): number {
+    return this.pairs.size
+  }
   port = 0
   private readonly server: Server
 
@@ -552,6 +557,9 @@ class DatagramQueue {
 
 class UdpFaultProxy extends ProxyBase {
   readonly protocol = 'udp' as const
+  get open(): number {
+    return this.clients.size
+  }
   port = 0
   private readonly front: UdpSocket = createSocket('udp4')
   /** One upstream socket per client source address, so that the target's replies route back. */

@@ -87,6 +87,11 @@ export interface RemoteOptions {
    */
   readonly pauseThresholdMs?: number
   /**
+   * TCP/TLS: a user-lane connection this node opened closes after this long without traffic either
+   * way, and is opened again when a message is sent. Default 60 000 ms.
+   */
+  readonly idleUserConnectionMs?: number
+  /**
    * The registry of message classes sent to or received from other nodes (both nodes register the
    * same classes under the same manifests). Default: an empty one; primitives, plain objects,
    * arrays, Map, Set, Date, bigint, Uint8Array and actor refs need no registration.

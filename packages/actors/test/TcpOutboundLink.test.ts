@@ -1,6 +1,7 @@
 import test from 'ava'
 import type { Channel } from '@helios/transport'
 import { ManualClock } from '@helios/transport/testing'
+import { Address } from '../src/Address.js'
 import { LaneId } from '../src/remote/OutboundLink.js'
 import { TcpOutboundLink } from '../src/remote/TcpOutboundLink.js'
 
@@ -48,14 +49,31 @@ function fakeChannel(name: string): FakeChannel & Channel {
   return ch as unknown as FakeChannel & Channel
 }
 
-function setup(): { link: TcpOutboundLink; events: string[]; assoc: { queuedMessages: number } } {
+interface FakeOwner {
+  queuedMessages: number
+  unconfirmedUserMessages: number
+  needsOwnControlConnection: boolean
+}
+
+/** A link of A (address `local`) to B, with a fake association and a manual clock. */
+function setup(options: { local?: string; lane?: LaneId } = {}): {
+  link: TcpOutboundLink
+  events: string[]
+  assoc: FakeOwner
+  clock: ManualClock
+} {
   const events: string[] = []
   const owner = {
     queuedMessages: 0,
+    unconfirmedUserMessages: 0,
+    needsOwnControlConnection: false,
     wantsConnection: true,
     remoteAddress: { host: '127.0.0.1', port: 1 },
     key: 'helios.tcp://B@127.0.0.1:1',
     handshakeResponse: () => new Uint8Array(3),
+    handshakeRequest: () => new Uint8Array(4),
+    newControlConnectionRequest: () => new Uint8Array(4),
+    scheduleFlush: () => {},
     onLinkUp: () => {
       events.push('up')
     },
@@ -63,8 +81,18 @@ function setup(): { link: TcpOutboundLink; events: string[]; assoc: { queuedMess
       events.push('down')
     },
   }
-  const host = { settings: {}, clock: new ManualClock() }
-  return { link: new TcpOutboundLink(host as never, owner as never, LaneId.user), events, assoc: owner }
+  const clock = new ManualClock()
+  const host = {
+    settings: { idleUserConnectionMs: 5000 },
+    clock,
+    localAddress: Address.parse(options.local ?? 'helios.tcp://A@127.0.0.1:1'),
+  }
+  return { link: new TcpOutboundLink(host as never, owner as never, options.lane ?? LaneId.user), events, assoc: owner, clock }
+}
+
+/** What connect() does when the link's own connection completes. */
+function connectedOwn(link: TcpOutboundLink, ch: Channel): void {
+  ;(link as unknown as { connected(c: Channel): void }).connected(ch)
 }
 
 const writeOne = (link: TcpOutboundLink): void => {
@@ -131,4 +159,71 @@ test('when the lent connection closes with nothing of its own, the lane is down'
   await a.finishClose()
   t.false(link.ready)
   t.deepEqual(events, ['up', 'down'])
+})
+
+test("with two connections on the lane, the node with the larger address moves to the peer's once what it wrote there was acked, and closes its own when idle", async (t) => {
+  const { link, assoc, clock } = setup({ local: 'helios.tcp://C@127.0.0.1:1' }) // C > B: B's connection is the lane's
+  const own = fakeChannel('own')
+  const lent = fakeChannel('lent')
+  connectedOwn(link, own)
+  writeOne(link)
+  t.is(own.frames, 3, 'preamble, request, one frame')
+  assoc.unconfirmedUserMessages = 1
+  link.lend(lent)
+  t.false(link.writable, 'no writes while the move waits for the peer to confirm what is on our connection')
+  assoc.unconfirmedUserMessages = 0
+  link.onUserAck()
+  t.true(link.writable)
+  writeOne(link)
+  t.is(lent.frames, 3, "preamble and response, then the frame: on the peer's connection")
+  t.false(own.closing)
+  clock.advance(1500)
+  t.true(own.closing, 'our own, idle, closes')
+})
+
+test("the node with the smaller address keeps writing on its own connection when the peer's arrives", (t) => {
+  const { link } = setup() // A < B
+  const own = fakeChannel('own')
+  const lent = fakeChannel('lent')
+  connectedOwn(link, own)
+  link.lend(lent)
+  writeOne(link)
+  t.is(own.frames, 3)
+  t.is(lent.frames, 2)
+  t.true(link.writable)
+})
+
+test('a user-lane move that the peer never confirms completes after a timeout', (t) => {
+  const { link, assoc, clock } = setup({ local: 'helios.tcp://C@127.0.0.1:1' })
+  const own = fakeChannel('own')
+  const lent = fakeChannel('lent')
+  connectedOwn(link, own)
+  assoc.unconfirmedUserMessages = 5
+  link.lend(lent)
+  t.false(link.writable)
+  clock.advance(2500)
+  t.true(link.writable)
+})
+
+test('the control lane moves at once', (t) => {
+  const { link } = setup({ local: 'helios.tcp://C@127.0.0.1:1', lane: LaneId.control })
+  const own = fakeChannel('own')
+  const lent = fakeChannel('lent')
+  connectedOwn(link, own)
+  link.lend(lent)
+  t.true(link.writable)
+  writeOne(link)
+  t.is(lent.frames, 3)
+})
+
+test('an idle user-lane connection of our own closes after idleUserConnectionMs', (t) => {
+  const { link, clock } = setup()
+  const own = fakeChannel('own')
+  connectedOwn(link, own)
+  clock.advance(4000)
+  writeOne(link)
+  clock.advance(4000)
+  t.false(own.closing, 'traffic 4 s ago')
+  clock.advance(1500)
+  t.true(own.closing)
 })

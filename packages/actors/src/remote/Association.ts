@@ -342,9 +342,9 @@ export class Association implements LinkOwner, InboundPeer {
     this.user.ensure()
   }
 
-  /** @internal The peer's user-lane connection passed its handshake here: the user lane may write on it. */
-  lendUserConnection(channel: Channel): void {
-    if (!isFinal(this.state)) this.user.lend?.(channel)
+  /** @internal The peer's connection on a lane passed its handshake here: that lane may write on it. */
+  lendConnection(channel: Channel, lane: LaneId): void {
+    if (!isFinal(this.state)) (lane === LaneId.control ? this.control : this.user).lend?.(channel)
   }
 
   /** Takes over user messages of an ended predecessor that were sent by path (they are for whoever lives there). */
@@ -371,6 +371,8 @@ export class Association implements LinkOwner, InboundPeer {
       // The request went first; the response we owe the peer follows on every new connection.
       const response = this.handshake.response()
       if (response !== undefined && !isFinal(this.state)) this.writeControl(response)
+      // A connection the peer opened speaks for its uid already: traffic resumes on it at once.
+      if (this.control.confirmed) this.resume()
     } else {
       this.drainQueue()
     }
@@ -401,8 +403,20 @@ export class Association implements LinkOwner, InboundPeer {
     this.drainQueue()
   }
 
-  acceptorAnswered(pdu: HandshakeResponsePdu): boolean {
-    return this.onHandshakeResponse(pdu.from.uid, pdu.nonce, true) === this
+  acceptorAnswered(pdu: HandshakeResponsePdu, lane: LaneId): boolean {
+    // On our own control connection it answers the request written there (its nonce is the current
+    // one): it confirms that connection. On the user lane it proves the uid but not the control lane.
+    return this.onHandshakeResponse(pdu.from.uid, pdu.nonce, lane === LaneId.user) === this
+  }
+
+  /** Our uid claim of the peer is unconfirmed: the control lane needs a connection of our own to its address. */
+  get needsOwnControlConnection(): boolean {
+    return this.state.kind === 'handshaking'
+  }
+
+  /** User messages written that the peer has not acked yet. */
+  get unconfirmedUserMessages(): number {
+    return this.userLedger.unconfirmed(this.codec.lastUserSeq)
   }
 
   acceptorRefused(pdu: QuarantinedPdu | DisassociatePdu): void {
@@ -555,6 +569,7 @@ export class Association implements LinkOwner, InboundPeer {
         return
       case 'user-ack':
         this.userLedger.confirm(pdu.seq)
+        this.user.onUserAck?.()
         return
       case 'handshake-request':
         this.onHandshakeRequest(pdu.from.uid, pdu.nonce)
@@ -798,9 +813,10 @@ export class Association implements LinkOwner, InboundPeer {
       this.quarantine(`unreachable (phi ${phi.toFixed(1)} >= ${this.watcher.threshold})`, 'unreachable')
       return
     }
+    // Datagrams can be lost, and over TCP a lane that moved to the peer's connection may have lost
+    // what was on the one it left: acks that stall for a resend interval bring a resend.
+    if (this.flowing && this.sender.stalled(now)) this.sender.resendAll(now)
     if (this.host.isUdp) {
-      // TCP loses nothing on a live connection (a new one resends everything); datagrams can be lost.
-      if (this.flowing && this.sender.stalled(now)) this.sender.resendAll(now)
       // After three silent heartbeats, introduce ourselves again: a restarted peer answers with its new uid.
       if (beat !== 'off' && now - this.watcher.lastReplyAt > 3 * settings.heartbeatIntervalMs) this.control.sendHandshake()
     }

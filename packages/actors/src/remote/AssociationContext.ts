@@ -131,7 +131,11 @@ export interface LinkOwner {
    * The acceptor of a user-lane connection this node opened answered on it with its handshake
    * response: true when frames of `pdu.from.uid` may be read from that connection.
    */
-  acceptorAnswered(pdu: HandshakeResponsePdu): boolean
+  acceptorAnswered(pdu: HandshakeResponsePdu, lane: LaneId): boolean
+  /** The peer's claimed uid is not confirmed yet: the control lane needs a connection of our own to its address. */
+  readonly needsOwnControlConnection: boolean
+  /** User messages written that the peer has not acked yet (a user-lane move waits for them). */
+  readonly unconfirmedUserMessages: number
   /** The acceptor of a connection this node opened refused it with a reason (written back, then closed). */
   acceptorRefused(pdu: QuarantinedPdu | DisassociatePdu): void
   /** The peer refused one of our connections in a way worth publishing (e.g. another protocol version). */
@@ -170,7 +174,7 @@ export interface InboundPeer {
   onWritable(): void
   inboundUserLaneClosed(source: object): void
   /** The peer's user-lane connection passed its handshake: the user lane may write on it. */
-  lendUserConnection(channel: Channel): void
+  lendConnection(channel: Channel, lane: LaneId): void
 }
 
 /** An accepted connection's association and the peer incarnation it speaks for. */

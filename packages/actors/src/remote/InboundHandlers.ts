@@ -1,6 +1,7 @@
 import { encodePreamble, Lane, type Preamble, UnsupportedVersionError } from '@helios/codec'
 import type { ChannelHandler, ChannelHandlerContext, Datagram, TimerHandle } from '@helios/transport'
 import type { InboundHost, InboundPeer } from './AssociationContext.js'
+import { LaneId } from './OutboundLink.js'
 import { PreambleStep } from './PreambleStep.js'
 
 /**
@@ -88,7 +89,7 @@ export class InboundConnectionHandler implements ChannelHandler {
     }
     this.handshakeDone()
     // The peer's user-lane connection also carries our user envelopes back (docs/PROTOCOL.md §10.1).
-    if (this.lane === Lane.user) binding.peer.lendUserConnection(ctx.channel)
+    binding.peer.lendConnection(ctx.channel, this.lane === Lane.user ? LaneId.user : LaneId.control)
   }
 
   /** The bound association no longer accepts the uid: follow a successor, wait (parked), or refuse. */
@@ -126,7 +127,7 @@ export class InboundConnectionHandler implements ChannelHandler {
     if (!this.parked) return
     this.parked = false
     this.handshakeDone()
-    if (this.lane === Lane.user) to.lendUserConnection(ctx.channel)
+    to.lendConnection(ctx.channel, this.lane === Lane.user ? LaneId.user : LaneId.control)
   }
 
   channelReadComplete(ctx: ChannelHandlerContext): void {

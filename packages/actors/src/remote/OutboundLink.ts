@@ -32,12 +32,15 @@ export interface OutboundLink {
   /** Closes the connection; with `forGood`, it is never reopened. */
   close(forGood: boolean): void
   /**
-   * TCP/TLS user lane: the peer opened this connection and this node accepted its handshake. The
-   * link answers on it and writes there while it has no connection of its own.
+   * TCP/TLS: the peer opened this connection on the lane and this node accepted its handshake. The
+   * link answers on it and writes there while it has no connection of its own, or for good when
+   * the peer's is the lane's connection (docs/PROTOCOL.md §10.1).
    */
   lend?(channel: Channel): void
   /** Closes the connection lent by the peer, if any (its incarnation was replaced). */
   releaseLent?(): void
+  /** User lane: the peer acked user messages (a move to the lane's connection may complete). */
+  onUserAck?(): void
 }
 
 /** The two lanes. Control traffic (handshake, heartbeats, system messages, acks, compression) never waits behind user traffic. */

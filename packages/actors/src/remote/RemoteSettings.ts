@@ -29,6 +29,7 @@ export interface RemoteSettings {
   readonly downOnConnectionRefused: boolean
   readonly quarantineRecovery: 'new-uid' | 'none'
   readonly pauseThresholdMs: number
+  readonly idleUserConnectionMs: number
   readonly registry: MessageRegistry | undefined
 }
 
@@ -80,6 +81,7 @@ export function resolveRemoteSettings(o: RemoteOptions): RemoteSettings {
     downOnConnectionRefused: o.downOnConnectionRefused ?? true,
     quarantineRecovery: o.quarantineRecovery ?? 'new-uid',
     pauseThresholdMs: o.pauseThresholdMs ?? Math.max(1000, 2 * (o.heartbeatIntervalMs ?? 1000)),
+    idleUserConnectionMs: o.idleUserConnectionMs ?? 60_000,
     registry: o.registry,
   }
 }

@@ -6,6 +6,7 @@ import {
   type Channel,
   type ChannelHandler,
   type ChannelHandlerContext,
+  type TimerHandle,
 } from '@helios/transport'
 import { debug } from '../internal/debug.js'
 import type { LinkHost, LinkOwner } from './AssociationContext.js'
@@ -15,42 +16,62 @@ import { LaneId, type OutboundLink } from './OutboundLink.js'
 
 /** Frames are packed into buffers of up to this many bytes (one write each). */
 const BATCH_BYTES = 256 * 1024
+/** How often a link looks at its own connection's idleness (and at a pending move). */
+const IDLE_CHECK_MS = 250
+/** A connection of our own that lost to the peer's closes after this long without traffic either way. */
+const LOSER_IDLE_MS = 1000
+/** User lane: how long a move to the lane's connection waits for the peer to confirm what went on the old one. */
+const MOVE_TIMEOUT_MS = 2000
 
 /**
- * One lane of an association over TCP/TLS. Connects on demand, writes the preamble and the
- * handshake request first, and reconnects through the transport's {@link Reconnector} (capped
- * exponential backoff with jitter, on the node's clock) while the association wants it; the
- * association's queues survive reconnects. A connection that closes after the peer confirmed it is
- * followed by an immediate attempt (so that a refused reconnect tells at once that the peer's
- * incarnation is gone); one that closes unconfirmed continues the backoff.
+ * One lane of an association over TCP/TLS. Both nodes of a pair use one connection per lane, in
+ * both directions (docs/PROTOCOL.md §10.1):
  *
- * User lane only: when the peer opened a user-lane connection to us (and we accepted its
- * handshake), the link is {@link lend lent} that connection. It answers on it at once with its
- * own preamble and handshake response (docs/PROTOCOL.md §10.1), and while the link has no
- * connection of its own it writes its frames there instead of opening one: a request and its
- * reply then travel on one TCP connection, whose ACKs ride on the data (two connections cost an
- * extra pure ACK per message: see bench/RESULTS.md). The link switches connections only when the
- * one it writes on closed, so frames never overtake each other.
+ * - A node opens a connection of its own for a lane only when there is none from the peer it can
+ *   write on (and, on the control lane, to confirm a peer's claimed uid at its address). It writes
+ *   the preamble and its handshake request first, and reconnects through the transport's
+ *   {@link Reconnector} (capped exponential backoff with jitter, on the node's clock) while the
+ *   association wants it. A connection that closes after the peer confirmed it is followed by an
+ *   immediate attempt (a refused reconnect tells at once that the peer's incarnation is gone).
+ * - The peer's connection on the lane, once its handshake was accepted here, is {@link lend lent}
+ *   to the link: it answers on it with its preamble and handshake response, and writes its frames
+ *   there while it has no connection of its own: a request and its reply travel on one TCP
+ *   connection, whose ACKs ride on the data.
+ * - When both exist (both nodes connected at once, or one confirmed the other's claim), the one
+ *   opened by the node with the smaller address is the lane's: the other node moves to it and
+ *   closes its own once idle. On the user lane the move waits until the peer confirmed (a user ack)
+ *   what was written on the old connection, so that messages never overtake each other.
+ * - A user-lane connection of our own closes after `idleUserConnectionMs` without traffic, and is
+ *   opened again on demand.
  */
 export class TcpOutboundLink implements OutboundLink {
   /** The connection this link opened. */
   private channel: Channel | undefined
-  /** The peer's connection on this lane, accepted by this node (user lane only). */
+  /** The peer's connection on this lane, accepted by this node. */
   private lent: Channel | undefined
-  /** The connection frames are written on: {@link channel} or {@link lent}, whichever came first. */
+  /** The connection frames are written on: {@link channel} or {@link lent}. */
   private active: Channel | undefined
+  /** User lane: the connection to write on once the peer confirmed what went on {@link active}. */
+  private moveTo: Channel | undefined
+  private moveDeadline = 0
   private reconnector: Reconnector<Channel> | undefined
   private closedForGood = false
   /** Connections that failed or closed unconfirmed since the peer last confirmed one. */
   private failures = 0
   /** The peer confirmed {@link active}. */
   private activeConfirmed = false
-  /** The peer confirmed {@link channel}. */
+  /** The peer confirmed {@link channel} (a response to the nonce of the request written on it). */
   private channelConfirmed = false
+  /** The connection opened by this node is the lane's when both exist: this node's address is the smaller. */
+  private readonly preferOwn: boolean
   private readonly preamble: Uint8Array
   private readonly batch = new FrameBatch(BATCH_BYTES)
   /** A full batch went to the channel since the last flush. */
   private unflushed = false
+  /** Traffic on {@link channel} (written or read) since the last idle check. */
+  private ownBusy = false
+  private ownIdleSince = 0
+  private idleTimer: TimerHandle | undefined
 
   constructor(
     private readonly host: LinkHost,
@@ -58,6 +79,7 @@ export class TcpOutboundLink implements OutboundLink {
     private readonly lane: LaneId,
   ) {
     this.preamble = encodePreamble(lane)
+    this.preferOwn = host.localAddress.toString() < owner.key
   }
 
   get ready(): boolean {
@@ -65,7 +87,7 @@ export class TcpOutboundLink implements OutboundLink {
   }
 
   get writable(): boolean {
-    return this.active !== undefined && this.active.isWritable
+    return this.active !== undefined && this.moveTo === undefined && this.active.isWritable
   }
 
   get confirmed(): boolean {
@@ -90,28 +112,30 @@ export class TcpOutboundLink implements OutboundLink {
     if (data !== undefined) this.active?.write(data)
     else if (!this.unflushed) return // nothing written since the last flush
     this.unflushed = false
+    if (this.active === this.channel) this.ownBusy = true
     this.active?.flush()
   }
 
   /**
    * The peer's connection on this lane passed its handshake here: answer with our preamble and
    * handshake response (so the peer can read what we may write on it), and write on it while this
-   * link has no connection of its own.
+   * link has no connection of its own, or for good when it is the lane's connection.
    */
   lend(ch: Channel): void {
-    if (this.closedForGood || this.lane !== LaneId.user) return
+    if (this.closedForGood) return
     const response = this.owner.handshakeResponse()
     if (response === undefined) return
     ch.write(this.preamble)
     ch.write(framed(response))
     ch.flush()
-    // The peer has one user connection at a time: a newer one means it gave up the older one,
+    // The peer has one connection per lane at a time: a newer one means it gave up the older one,
     // which it no longer reads. Nothing written there could still arrive after this one's frames.
     const older = this.lent
     this.lent = ch
     void ch.closed.then(() => this.lentClosed(ch))
-    // Move off the replaced connection (to our own, when we have one) or start writing here.
-    if (this.active === undefined || this.active === older) this.use(this.channel ?? ch)
+    // Nothing to write on, or the peer gave up the connection we wrote on: start on the lane's one.
+    if (this.active === undefined || this.active === older) this.use(this.preferOwn ? (this.channel ?? ch) : ch)
+    else this.reconsider()
     if (older !== undefined) void older.close()
   }
 
@@ -134,14 +158,22 @@ export class TcpOutboundLink implements OutboundLink {
   confirm(): void {
     // Only a handshake proves the peer wants us: a port that accepts and then refuses keeps backing off.
     this.failures = 0
-    this.activeConfirmed = true
-    if (this.active === this.channel) this.channelConfirmed = true
+    // A response to our current nonce answers the request written on the connection we opened.
+    if (this.channel !== undefined) this.channelConfirmed = true
+    this.activeConfirmed = this.isConfirmed(this.active)
+  }
+
+  onUserAck(): void {
+    if (this.moveTo !== undefined && this.owner.unconfirmedUserMessages === 0) this.completeMove()
   }
 
   close(forGood: boolean): void {
     if (forGood) this.closedForGood = true
     this.reconnector?.cancel()
     this.reconnector = undefined
+    this.moveTo = undefined
+    if (this.idleTimer !== undefined) this.host.clock.clearTimeout(this.idleTimer)
+    this.idleTimer = undefined
     const lent = this.lent
     if (lent !== undefined) {
       // Detached at once, without moving to our own connection: it closes too.
@@ -153,21 +185,89 @@ export class TcpOutboundLink implements OutboundLink {
     if (ch !== undefined) void ch.close()
   }
 
+  /** @internal The acceptor wrote back on our connection: traffic there. */
+  readOnOwn(): void {
+    this.ownBusy = true
+  }
+
+  /** A lent connection speaks for the uid its accepted handshake named; ours needs a response to its nonce. */
+  private isConfirmed(ch: Channel | undefined): boolean {
+    return ch !== undefined && (ch === this.lent || (ch === this.channel && this.channelConfirmed))
+  }
+
   /**
    * Starts writing on `ch`. Frames not yet flushed to the previous connection are dropped (user
-   * messages are at most once; they may carry compression indexes of a previous incarnation).
+   * messages are at most once, and counted by the peer as missing; they may carry compression
+   * indexes of a previous incarnation).
    */
   private use(ch: Channel): void {
     if (this.active === ch) return
+    this.moveTo = undefined
     this.active = ch
-    this.activeConfirmed = ch === this.channel && this.channelConfirmed
+    this.activeConfirmed = this.isConfirmed(ch)
     this.batch.take()
     this.unflushed = false
     this.owner.onLinkUp(this.lane)
+    this.watchIdle()
+  }
+
+  /** With two connections on the lane, writes on the lane's one (after a user-lane handover). */
+  private reconsider(): void {
+    const target = this.preferOwn ? (this.channel ?? this.lent) : (this.lent ?? this.channel)
+    if (target !== undefined && target !== this.active && this.moveTo !== target) {
+      if (this.active === undefined) this.use(target)
+      else if (this.lane === LaneId.control || this.owner.unconfirmedUserMessages === 0) this.use(target)
+      else {
+        // What was written on the old connection must arrive first: move once the peer confirmed it.
+        this.moveTo = target
+        this.moveDeadline = this.host.clock.now() + MOVE_TIMEOUT_MS
+      }
+    }
+    this.watchIdle()
+  }
+
+  private completeMove(): void {
+    const target = this.moveTo
+    this.moveTo = undefined
+    if (target !== undefined && (target === this.channel || target === this.lent)) this.use(target)
+  }
+
+  /** Checks our own connection now and then: a loser that went idle closes, an idle user connection closes, a stuck move completes. */
+  private watchIdle(): void {
+    if (this.idleTimer !== undefined || this.channel === undefined || this.closedForGood) return
+    this.ownIdleSince = this.host.clock.now()
+    this.idleTimer = this.host.clock.setTimeout(this.idleCheck, IDLE_CHECK_MS)
+  }
+
+  private readonly idleCheck = (): void => {
+    this.idleTimer = undefined
+    const own = this.channel
+    if (own === undefined || this.closedForGood) return
+    const now = this.host.clock.now()
+    if (this.moveTo !== undefined && now >= this.moveDeadline) this.completeMove()
+    if (this.ownBusy) {
+      this.ownBusy = false
+      this.ownIdleSince = now
+    }
+    const idleFor = now - this.ownIdleSince
+    const loser = own !== this.active && this.moveTo !== own && this.lent !== undefined && !this.owner.needsOwnControlConnection
+    const idleUser = this.lane === LaneId.user && own === this.active && idleFor >= this.host.settings.idleUserConnectionMs
+    if ((loser && idleFor >= LOSER_IDLE_MS) || idleUser) {
+      debug(
+        'closing our %s connection to %s: %s',
+        this.lane === LaneId.control ? 'control' : 'user',
+        this.owner.key,
+        loser ? "the peer's is the lane's" : 'idle',
+      )
+      void own.close()
+      return
+    }
+    this.idleTimer = this.host.clock.setTimeout(this.idleCheck, IDLE_CHECK_MS)
   }
 
   private lentClosed(ch: Channel): void {
     if (this.lent === ch) this.lent = undefined
+    if (this.moveTo === ch) this.moveTo = undefined
     if (this.active !== ch) return
     this.active = undefined
     this.activeConfirmed = false
@@ -181,13 +281,14 @@ export class TcpOutboundLink implements OutboundLink {
   }
 
   /**
-   * Whether this link needs a connection of its own: the control lane while the association wants
-   * one; the user lane only for messages that wait and when no lent connection carries them (a
-   * node that only answers writes its replies on the peer's connection, docs/PROTOCOL.md §10.1).
+   * Whether this link needs a connection of its own: the control lane when no lent connection
+   * carries it, or to confirm a peer's claimed uid at its address; the user lane only for messages
+   * that wait and when no lent connection carries them (docs/PROTOCOL.md §10.1).
    */
   private get wanted(): boolean {
     if (this.closedForGood || !this.owner.wantsConnection) return false
-    return this.lane === LaneId.control || (this.lent === undefined && this.owner.queuedMessages > 0)
+    if (this.lane === LaneId.control) return this.lent === undefined || this.owner.needsOwnControlConnection
+    return this.lent === undefined && this.owner.queuedMessages > 0
   }
 
   private connect(): void {
@@ -209,7 +310,7 @@ export class TcpOutboundLink implements OutboundLink {
             'frames',
             new LengthFieldBasedFrameDecoder({ maxFrameLength: s.maxFrameSize + 4, lengthFieldLength: 4, initialBytesToStrip: 4 }),
           )
-          .addLast('link', new AcceptorFrameReader(this.host, this.owner, this.lane))
+          .addLast('link', new AcceptorFrameReader(this.host, this.owner, this.lane, this))
       })
     const reconnector: Reconnector<Channel> = new Reconnector<Channel>({
       connect: () => bootstrap.connect(port as number, host as string),
@@ -253,6 +354,7 @@ export class TcpOutboundLink implements OutboundLink {
     ch.flush()
     void ch.closed.then(() => this.closed(ch))
     if (this.active === undefined) this.use(ch)
+    else this.reconsider()
   }
 
   private closed(ch: Channel): void {
@@ -260,6 +362,9 @@ export class TcpOutboundLink implements OutboundLink {
     this.channel = undefined
     if (!this.channelConfirmed) this.failures++
     this.channelConfirmed = false
+    if (this.moveTo === ch) this.moveTo = undefined
+    if (this.idleTimer !== undefined) this.host.clock.clearTimeout(this.idleTimer)
+    this.idleTimer = undefined
     if (this.active === ch) {
       this.active = undefined
       this.activeConfirmed = false
@@ -308,11 +413,10 @@ class AcceptorPreambleHandler extends PreambleStep {
 
 /**
  * Last handler of a connection this node opened: reads the frames the acceptor writes back. The
- * first may be a refusal (`quarantined` or `disassociate`, on either lane), handed to the
- * association before the connection closes. On the user lane it is otherwise the acceptor's
- * handshake response for this node's association, naming the uid that writes on this connection;
- * later frames go to the association while that uid is the peer's current one (a replaced or
- * quarantined incarnation's connection is closed). On the control lane nothing else may come.
+ * first is a refusal (`quarantined` or `disassociate`), handed to the association before the
+ * connection closes, or the acceptor's handshake response for this node's association, naming the
+ * uid that writes on this connection; later frames go to the association while that uid is the
+ * peer's current one (a replaced or quarantined incarnation's connection is closed).
  */
 class AcceptorFrameReader implements ChannelHandler {
   private uid: bigint | undefined
@@ -321,6 +425,7 @@ class AcceptorFrameReader implements ChannelHandler {
     private readonly host: LinkHost,
     private readonly owner: LinkOwner,
     private readonly lane: LaneId,
+    private readonly link: TcpOutboundLink,
   ) {}
 
   channelRead(ctx: ChannelHandlerContext, message: unknown): void {
@@ -339,11 +444,8 @@ class AcceptorFrameReader implements ChannelHandler {
         void ctx.channel.close()
         return
       }
-      if (this.lane === LaneId.control || pdu.type !== 'handshake-response') {
-        this.refuse(
-          ctx,
-          `protocol error: the acceptor's first frame must be its handshake response on the user lane or a refusal, got ${pdu.type}`,
-        )
+      if (pdu.type !== 'handshake-response') {
+        this.refuse(ctx, `protocol error: the acceptor's first frame must be its handshake response or a refusal, got ${pdu.type}`)
         return
       }
       const local = this.host.localAddress.toString()
@@ -356,7 +458,7 @@ class AcceptorFrameReader implements ChannelHandler {
       }
       // Like any handshake response it tells which incarnation answers (a restarted peer is noticed
       // here too); a quarantined uid is refused.
-      if (!owner.acceptorAnswered(pdu)) {
+      if (!owner.acceptorAnswered(pdu, this.lane)) {
         void ctx.channel.close(new Error(`${owner.key} uid ${pdu.from.uid} is quarantined or replaced`))
         return
       }
@@ -367,17 +469,18 @@ class AcceptorFrameReader implements ChannelHandler {
       void ctx.channel.close(new Error(`${owner.key} uid ${this.uid} is quarantined or replaced`))
       return
     }
-    owner.receive(frame, 0, frame.length, this)
+    owner.receive(frame, 0, frame.length, this.lane === LaneId.user ? this : undefined)
   }
 
   channelReadComplete(ctx: ChannelHandlerContext): void {
+    this.link.readOnOwn()
     this.host.inboundReadComplete()
     ctx.fireChannelReadComplete()
   }
 
   channelInactive(ctx: ChannelHandlerContext): void {
     // Fragments of a message cut short on this connection will never complete.
-    if (this.uid !== undefined) this.owner.inboundUserLaneClosed(this)
+    if (this.uid !== undefined && this.lane === LaneId.user) this.owner.inboundUserLaneClosed(this)
     ctx.fireChannelInactive()
   }
 
