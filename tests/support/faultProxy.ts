@@ -114,6 +114,7 @@ const emptyStats = (): DirectionStats => ({
 abstract class ProxyBase implements FaultProxy {
   abstract readonly protocol: FaultProtocol
   abstract readonly port: number
+  abstract readonly open: number
   readonly stats: FaultProxyStats = { connections: 0, refused: 0, forward: emptyStats(), backward: emptyStats() }
   readonly lanes: LaneInfo[] = []
   protected hole: Direction | undefined
