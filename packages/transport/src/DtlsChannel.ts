@@ -9,6 +9,7 @@ import { AbstractChannel, DEFAULT_WATER_MARK, type WriteBufferWaterMark } from '
 import type { DtlsEndpoint, EndpointStats } from './internal/dtls/DtlsEndpoint.js'
 import type { DtlsSession } from './internal/dtls/Session.js'
 import { recordOverhead } from './internal/dtls/crypto.js'
+import { MAX_PLAINTEXT } from './internal/dtls/wire.js'
 import { addressOf } from './SocketChannel.js'
 import { SocketError } from './SocketError.js'
 
@@ -303,7 +304,7 @@ export class DtlsDatagramChannel extends AbstractChannel {
   }
   /** The largest message one write may carry (one record within the MTU). */
   get maxPlaintext(): number {
-    return this.endpoint.config.maxDatagram - recordOverhead(undefined)
+    return Math.min(MAX_PLAINTEXT, this.endpoint.config.maxDatagram - recordOverhead(undefined))
   }
   /** The verified certificate of the peer at `remote`, when a session with it is established. */
   peerCertificate(remote: SocketAddress): X509Certificate | undefined {

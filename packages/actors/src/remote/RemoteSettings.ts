@@ -37,6 +37,8 @@ export interface RemoteSettings {
 export const UDP_MAX_DATAGRAM = 65_000
 /** The transport's default DTLS path MTU. */
 const DTLS_DEFAULT_MTU = 1280
+/** Largest data of one DTLS record (2^14), whatever the MTU. */
+const DTLS_MAX_PLAINTEXT = 16384
 /** Bytes a DTLS record adds to its data (header, explicit nonce, tag). */
 const DTLS_RECORD_OVERHEAD = 37
 
@@ -48,7 +50,9 @@ export function resolveRemoteSettings(o: RemoteOptions): RemoteSettings {
   const maxFrame = o.maxFrameSize ?? 256 * 1024
   // DTLS: one record within the path MTU, less the IP and UDP headers and the record's 37 bytes.
   const datagramPayload =
-    o.transport === 'dtls' ? (o.dtls?.mtu ?? DTLS_DEFAULT_MTU) - (isIPv6(o.host) ? 48 : 28) - DTLS_RECORD_OVERHEAD : UDP_MAX_DATAGRAM
+    o.transport === 'dtls'
+      ? Math.min(DTLS_MAX_PLAINTEXT, (o.dtls?.mtu ?? DTLS_DEFAULT_MTU) - (isIPv6(o.host) ? 48 : 28) - DTLS_RECORD_OVERHEAD)
+      : UDP_MAX_DATAGRAM
   return {
     transport: o.transport,
     host: o.host,

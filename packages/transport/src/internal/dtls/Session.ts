@@ -42,6 +42,7 @@ import {
   HANDSHAKE_HEADER,
   type HandshakeMessage,
   HandshakeType,
+  MAX_PLAINTEXT,
   RECORD_HEADER,
   Reader,
   alertName,
@@ -319,7 +320,7 @@ export class DtlsSession {
 
   /** Largest application payload one record carries within the datagram size. */
   get maxPlaintext(): number {
-    return this.config.maxDatagram - recordOverhead(this.write1?.suite)
+    return Math.min(MAX_PLAINTEXT, this.config.maxDatagram - recordOverhead(this.write1?.suite))
   }
 
   // --------------------------------------------------------------------------------- start

@@ -31,6 +31,8 @@ export const DTLS_1_0 = 0xfeff
 export const RECORD_HEADER = 13
 /** Handshake header: msg_type(1) length(3) message_seq(2) fragment_offset(3) fragment_length(3). */
 export const HANDSHAKE_HEADER = 12
+/** Largest plaintext of one record (2^14), whatever the MTU. */
+export const MAX_PLAINTEXT = 16384
 /** Largest record payload RFC 6347 allows (2^14 + 2048). */
 export const MAX_RECORD_PAYLOAD = 16384 + 2048
 
