@@ -92,6 +92,18 @@ export interface RemoteOptions {
    */
   readonly idleUserConnectionMs?: number
   /**
+   * Remote nodes this node associates with at most (each costs up to 2 TCP connections, buffers and
+   * timers). Beyond it, messages to another node go to dead letters and its handshakes are refused,
+   * with a warning. Default 10 000.
+   */
+  readonly maxAssociations?: number
+  /**
+   * A quarantined association is forgotten this long after its quarantine (its uid stays refused,
+   * through a bounded list; probes of its address stop, so a partition longer than this heals on the
+   * next message sent there). Default 300 000 ms.
+   */
+  readonly forgetQuarantinedAfterMs?: number
+  /**
    * The registry of message classes sent to or received from other nodes (both nodes register the
    * same classes under the same manifests). Default: an empty one; primitives, plain objects,
    * arrays, Map, Set, Date, bigint, Uint8Array and actor refs need no registration.

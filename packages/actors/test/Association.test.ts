@@ -626,3 +626,46 @@ test('a new claimant gets the whole handshake timeout, however long the associat
   t.deepEqual(node.of('addressTerminated'), [{ address: PEER }])
   t.is(node.peer().onHandshakeRequest(7n, 6n), 'accepted', 'that never-confirmed uid may try again')
 })
+
+test('beyond maxAssociations a new address gets an association that refuses everything, with a warning; the others go on', (t) => {
+  const node = new FakeNode({ maxAssociations: 2 })
+  const b = establish(node)
+  const c = node.peer('helios.tcp://C@127.0.0.1:3')
+  const d = node.peer('helios.tcp://D@127.0.0.1:4')
+  t.is(d.state.kind, 'retired')
+  t.is(node.of('warn')[0]?.code, 'HELIOS_MAX_ASSOCIATIONS')
+  node.ref('helios.tcp://D@127.0.0.1:4/user/x', d).tell('nowhere')
+  t.deepEqual(
+    node.of('deadLetter').map((e) => e.message),
+    ['nowhere'],
+  )
+  t.is(b.state.kind, 'established')
+  t.is(c.state.kind, 'idle')
+  t.is(node.registry.get('helios.tcp://D@127.0.0.1:4'), undefined, 'kept nowhere')
+})
+
+test('a quarantined association is forgotten after forgetQuarantinedAfterMs, its uid still refused', (t) => {
+  const node = new FakeNode({ forgetQuarantinedAfterMs: 5000 })
+  const a = establish(node)
+  a.quarantine('down: test', 'down', false)
+  node.tick(4)
+  t.is(node.registry.get(PEER), a)
+  node.tick(2)
+  t.is(node.registry.get(PEER), undefined)
+  t.is(node.peer().onHandshakeRequest(7n, 1n), 'refused')
+})
+
+test('a connect that fails for lack of file descriptors holds nothing against the peer', (t) => {
+  const node = new FakeNode({ heartbeatIntervalMs: 1000, failureDetector: { threshold: 8, acceptableHeartbeatPauseMs: 3000 } })
+  const a = establish(node)
+  const echo = node.ref(`${ECHO}#5`, a)
+  echo.sendSystemMessage({ kind: 'watch', watchee: echo, watcher: new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1') })
+  node.control(a).down()
+  const emfile = Object.assign(new Error('connect EMFILE'), { cause: Object.assign(new Error('EMFILE'), { code: 'EMFILE' }) })
+  for (let i = 0; i < 10; i++) {
+    a.onConnectFailed(LaneId.control, emfile)
+    node.tick()
+  }
+  t.is(a.state.kind, 'established', 'the silence was ours')
+  t.is(node.of('warn')[0]?.code, 'HELIOS_EMFILE')
+})

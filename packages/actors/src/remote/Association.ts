@@ -392,6 +392,16 @@ export class Association implements LinkOwner, InboundPeer {
     const reason = describeConnectFailure(error, this.remoteAddress)
     this.failed(reason)
     this.host.events.connectFailed(this, lane, error, reason)
+    if (isOutOfDescriptors(error)) {
+      // This node's own limit, not the peer's silence: what the detector did not hear meanwhile is forgiven.
+      this.watcher.forgivePause()
+      this.host.events.warn(
+        'HELIOS_EMFILE',
+        'EMFILE',
+        `helios: out of file descriptors connecting to ${this.key}: existing associations go on, this one retries with backoff; raise the descriptor limit (ulimit -n) or lower remote.maxAssociations`,
+      )
+      return
+    }
     // Reset or closed, then refused: nothing listens at the address any more, that incarnation is gone.
     if (lane !== LaneId.control || this.state.kind !== 'established' || this.lostAt === undefined) return
     if (!this.host.settings.downOnConnectionRefused || !isConnectionRefused(error)) return
@@ -981,6 +991,13 @@ function answerWatchOfEnded(message: SystemMessage): void {
       addressTerminated: true,
     })
   }
+}
+
+/** True for a connect that failed because this process (EMFILE) or the system (ENFILE) ran out of file descriptors. */
+function isOutOfDescriptors(error: Error): boolean {
+  const cause = (error as { cause?: { code?: unknown } }).cause
+  const code = (error as { code?: unknown }).code
+  return code === 'EMFILE' || code === 'ENFILE' || cause?.code === 'EMFILE' || cause?.code === 'ENFILE'
 }
 
 /** True for a connect that the peer's host refused (ECONNREFUSED: nothing listens at the port). */

@@ -38,7 +38,20 @@ export class AssociationRegistry {
     const key = address.toString()
     const a = this.current.get(key)
     if (a !== undefined && !isFinal(a.state)) return a
-    return this.install(new Association(this.host, this, address, { localUid: this.localUids.get(key) ?? this.host.nodeUid }), a)
+    const next = new Association(this.host, this, address, { localUid: this.localUids.get(key) ?? this.host.nodeUid })
+    const max = this.host.settings.maxAssociations
+    if (a === undefined && this.current.size >= max) {
+      // Beyond the bound: an association that refuses everything, kept nowhere.
+      const reason = `maxAssociations (${max}) reached: not associating with ${key}`
+      next.retire(reason, false)
+      this.host.events.warn(
+        'HELIOS_MAX_ASSOCIATIONS',
+        key,
+        `helios: ${reason}; messages to it go to dead letters (raise remote.maxAssociations, or talk to fewer nodes)`,
+      )
+      return next
+    }
+    return this.install(next, a)
   }
 
   /** The current association for `key`, if any (ended or not). */
@@ -151,11 +164,17 @@ export class AssociationRegistry {
    * the peers this node really talks to, whatever addresses handshakes claim.
    */
   evict(a: Association): void {
-    if (this.current.get(a.key) !== a) return
-    this.current.delete(a.key)
-    for (const [k, x] of this.endpoints) if (x === a) this.endpoints.delete(k)
+    if (!this.forget(a)) return
     a.retire('idle: forgotten', false)
     debug('forgot idle association with %s', a.key)
+  }
+
+  /** Drops `a` from the table (if it is the current one for its address). */
+  private forget(a: Association): boolean {
+    if (this.current.get(a.key) !== a) return false
+    this.current.delete(a.key)
+    for (const [k, x] of this.endpoints) if (x === a) this.endpoints.delete(k)
+    return true
   }
 
   /**
@@ -165,8 +184,16 @@ export class AssociationRegistry {
    * Without `slot`, ticks every association (tests on a manual clock).
    */
   tick(now: number, slot?: number, slots = 1): void {
+    const forgetAfter = this.host.settings.forgetQuarantinedAfterMs
     for (const a of [...this.current.values()]) {
       if (slot !== undefined && a.tickSlot % slots !== slot) continue
+      const s = a.state
+      if (s.kind === 'quarantined' && now - s.since >= forgetAfter) {
+        // Its uid stays refused (the quarantine list); the object, and the probing, go.
+        this.forget(a)
+        this.quarantine.stopProbing(a.key)
+        continue
+      }
       try {
         a.tick(now)
       } catch (err) {

@@ -30,6 +30,8 @@ export interface RemoteSettings {
   readonly quarantineRecovery: 'new-uid' | 'none'
   readonly pauseThresholdMs: number
   readonly idleUserConnectionMs: number
+  readonly maxAssociations: number
+  readonly forgetQuarantinedAfterMs: number
   readonly registry: MessageRegistry | undefined
 }
 
@@ -86,6 +88,8 @@ export function resolveRemoteSettings(o: RemoteOptions): RemoteSettings {
     quarantineRecovery: o.quarantineRecovery ?? 'new-uid',
     pauseThresholdMs: o.pauseThresholdMs ?? Math.max(1000, 2 * (o.heartbeatIntervalMs ?? 1000)),
     idleUserConnectionMs: o.idleUserConnectionMs ?? 60_000,
+    maxAssociations: o.maxAssociations ?? 10_000,
+    forgetQuarantinedAfterMs: o.forgetQuarantinedAfterMs ?? 300_000,
     registry: o.registry,
   }
 }

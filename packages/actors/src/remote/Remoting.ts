@@ -330,6 +330,12 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     }
     const assoc = this.registry.associationFor(checked.from)
     const uid = pdu.from.uid
+    if (assoc.state.kind === 'retired') {
+      // maxAssociations reached: no room for another peer.
+      const notice = this.codec.encode({ type: 'disassociate', reason: DisassociateReason.handshakeFailed, detail: assoc.state.reason })
+      this.refuse(channel, assoc.state.reason, undefined, assoc.key, notice, lane, udpSource)
+      return undefined
+    }
     const verdict = assoc.onHandshakeRequest(uid, pdu.nonce)
     if (verdict === 'refused') {
       const notice = assoc.quarantinedNoticeFor(uid)
