@@ -161,6 +161,8 @@ export class TcpOutboundLink implements OutboundLink {
     // A response to our current nonce answers the request written on the connection we opened.
     if (this.channel !== undefined) this.channelConfirmed = true
     this.activeConfirmed = this.isConfirmed(this.active)
+    // The peer's uid is confirmed: a connection of ours kept only to confirm it may now lose.
+    this.watchIdle()
   }
 
   onUserAck(): void {
@@ -233,10 +235,35 @@ export class TcpOutboundLink implements OutboundLink {
   }
 
   /** Checks our own connection now and then: a loser that went idle closes, an idle user connection closes, a stuck move completes. */
+  /** (Re)starts the checks of our own connection at the cadence the link's state asks for. */
   private watchIdle(): void {
-    if (this.idleTimer !== undefined || this.channel === undefined || this.closedForGood) return
+    if (this.idleTimer !== undefined) this.host.clock.clearTimeout(this.idleTimer)
+    this.idleTimer = undefined
+    if (this.channel === undefined || this.closedForGood) return
+    const every = this.idleCheckEvery()
+    if (every === undefined) return
     this.ownIdleSince = this.host.clock.now()
-    this.idleTimer = this.host.clock.setTimeout(this.idleCheck, IDLE_CHECK_MS)
+    this.idleTimer = this.host.clock.setTimeout(this.idleCheck, every)
+  }
+
+  /** Our own connection lost to the peer's (and is not needed to confirm its uid). */
+  private get ownIsLoser(): boolean {
+    const own = this.channel
+    return (
+      own !== undefined && own !== this.active && this.moveTo !== own && this.lent !== undefined && !this.owner.needsOwnControlConnection
+    )
+  }
+
+  /**
+   * How often to look at our own connection: often while it lost to the peer's or a move waits,
+   * a quarter of the idle timeout for a user-lane connection we write on, never otherwise (an idle
+   * node with many peers must not run timers for nothing).
+   */
+  private idleCheckEvery(): number | undefined {
+    if (this.moveTo !== undefined || this.ownIsLoser) return IDLE_CHECK_MS
+    if (this.lane === LaneId.user && this.channel !== undefined && this.channel === this.active)
+      return this.host.settings.idleUserConnectionMs / 4
+    return undefined
   }
 
   private readonly idleCheck = (): void => {
@@ -250,7 +277,7 @@ export class TcpOutboundLink implements OutboundLink {
       this.ownIdleSince = now
     }
     const idleFor = now - this.ownIdleSince
-    const loser = own !== this.active && this.moveTo !== own && this.lent !== undefined && !this.owner.needsOwnControlConnection
+    const loser = this.ownIsLoser
     const idleUser = this.lane === LaneId.user && own === this.active && idleFor >= this.host.settings.idleUserConnectionMs
     if ((loser && idleFor >= LOSER_IDLE_MS) || idleUser) {
       debug(
@@ -262,7 +289,8 @@ export class TcpOutboundLink implements OutboundLink {
       void own.close()
       return
     }
-    this.idleTimer = this.host.clock.setTimeout(this.idleCheck, IDLE_CHECK_MS)
+    const every = this.idleCheckEvery()
+    if (every !== undefined) this.idleTimer = this.host.clock.setTimeout(this.idleCheck, every)
   }
 
   private lentClosed(ch: Channel): void {
