@@ -23,6 +23,7 @@ import {
   type PingPongSpec,
   pingPongResult,
   STALL_MS,
+  lossy,
 } from './workloads.js'
 
 const RESOLVE_TIMEOUT_MS = 10_000
@@ -208,9 +209,9 @@ export async function heliosPingPong(clients: PingPongClients, spec: PingPongSpe
   for (let c = 0; c < n; c++) refill(c)
   let seen = -1
   const stall = setInterval(() => {
-    // Only udp loses messages, or a full outbound queue that dropped some ('dropped' events);
+    // Only udp and dtls lose messages, or a full outbound queue that dropped some ('dropped' events);
     // otherwise over tcp and tls a pause is just a pause.
-    if (spec.transport !== 'udp' && drops.count === 0) return
+    if (!lossy(spec.transport) && drops.count === 0) return
     if (total !== seen) {
       seen = total
       return
@@ -265,9 +266,9 @@ export async function heliosLatency(system: HeliosSystem, echoPath: string, spec
   echo!.tell([seq, payload], self)
   let seen = -1
   const stall = setInterval(() => {
-    // Only udp loses messages, or a full outbound queue that dropped some ('dropped' events);
+    // Only udp and dtls lose messages, or a full outbound queue that dropped some ('dropped' events);
     // otherwise over tcp and tls a pause is just a pause.
-    if (spec.transport !== 'udp' && drops.count === 0) return
+    if (!lossy(spec.transport) && drops.count === 0) return
     if (replies !== seen) {
       seen = replies
       return
@@ -331,9 +332,9 @@ export async function heliosOneWay(system: HeliosSystem, sinkPath: string, spec:
   pump()
   let seen = -1
   const stall = setInterval(() => {
-    // Only udp loses messages, or a full outbound queue that dropped some ('dropped' events);
+    // Only udp and dtls lose messages, or a full outbound queue that dropped some ('dropped' events);
     // otherwise over tcp and tls a pause is just a pause.
-    if (spec.transport !== 'udp' && drops.count === 0) return
+    if (!lossy(spec.transport) && drops.count === 0) return
     if (progress !== seen) {
       seen = progress
       return

@@ -5,7 +5,7 @@
  * skipped with that reason: a project figure is either measured or absent, never made up.
  */
 import type { TlsMaterial } from './certs.js'
-import type { Transport } from './workloads.js'
+import { secured, type Transport } from './workloads.js'
 
 /** `ActorRef` as issue 4 names it. */
 export interface HeliosActorRef {
@@ -27,6 +27,7 @@ export interface HeliosRemoteOptions {
   host: string
   port: number
   tls?: { key: string; cert: string; ca: string; requestCert: boolean }
+  dtls?: { mtu: number }
 }
 
 /** `ActorSystem` as issue 4 names it. */
@@ -80,7 +81,10 @@ export async function loadHelios(): Promise<HeliosLoad> {
 /** Remote options for a system bound to 127.0.0.1 on an ephemeral port. */
 export function remoteOptions(transport: Transport, tls: TlsMaterial | undefined): HeliosRemoteOptions {
   const options: HeliosRemoteOptions = { transport, host: '127.0.0.1', port: 0 }
-  if (transport === 'tls' && tls) options.tls = { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: true }
+  if (secured(transport) && tls) options.tls = { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: true }
+  // --dtls-mtu (both sides: side B inherits it through the environment); default the project's own.
+  const mtu = Number(process.env['HELIOS_BENCH_DTLS_MTU'])
+  if (transport === 'dtls' && Number.isInteger(mtu) && mtu > 0) options.dtls = { mtu }
   return options
 }
 
@@ -106,7 +110,7 @@ export async function createRemoteSystem(
     throw new Error(`${NOT_YET} over ${transport} (${message(err).split('\n')[0]})`)
   }
   const address = String(system.address ?? '')
-  const bound = /^helios\.(tcp|tls|udp):\/\/[^@]+@[^:]+:(\d+)/.exec(address)
+  const bound = /^helios\.(tcp|tls|udp|dtls):\/\/[^@]+@[^:]+:(\d+)/.exec(address)
   if (!bound || bound[1] !== transport || bound[2] === '0' || typeof system.actorSelection !== 'function') {
     await system.terminate().catch(() => {})
     throw new Error(`${NOT_YET} over ${transport} (system address is '${address}')`)

@@ -43,12 +43,13 @@ export const USAGE = `pnpm bench:pingpong [options]
   --clients 1,5,10        client counts N (default 1,5,10,15,20,25,30; quick 1,10,30)
   --replies 100000        replies per client (quick 10000)
   --window 50             messages in flight per client
-  --transports tcp,tls,udp
+  --transports tcp,tls,udp,dtls
+  --dtls-mtu 1280         remote.dtls.mtu of both actor systems over dtls (default: the project's, 1280)
   --max-case-ms 2500      time cap per ping-pong case, side and round (quick 1200)
   --rounds 2              ping-pong rounds per N, alternating which side goes first;
                           the best round of each side is reported
   --latency-count 10000   measured round trips (quick 2000); --latency-warmup 2000
-  --latency-transports tcp,tls,udp
+  --latency-transports tcp,tls,udp,dtls
   --oneway-sizes 100,4096 --oneway-messages 300000 --oneway-transports tcp
   --raw-only | --project-only
   --out results           directory for pingpong-<date>.json and pingpong.svg
@@ -106,6 +107,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       'update-results': { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
       'check-targets': { type: 'string' },
+      'dtls-mtu': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -113,6 +115,8 @@ export function parseOptions(argv: string[]): BenchOptions {
   const gate = values['check-targets']
   if (gate !== undefined && gate !== 'full' && gate !== 'half') throw new Error(`--check-targets takes full or half, not ${gate}`)
   const selected = transports(values.transports, TRANSPORTS)
+  if (values['dtls-mtu'] !== undefined)
+    process.env['HELIOS_BENCH_DTLS_MTU'] = String(Math.round(positive(values['dtls-mtu'], 1280, 'dtls-mtu')))
   return {
     quick,
     json: values.json === true,

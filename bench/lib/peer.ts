@@ -83,7 +83,7 @@ export class ChildPeer implements Peer {
     const here = dirname(fileURLToPath(import.meta.url))
     const child = fork(`${here}/worker.ts`, [], {
       cwd: dirname(here),
-      execArgv: ['--import', 'tsx', ...extraNodeArgs],
+      execArgv: ['--import', 'tsx', '--expose-gc', ...extraNodeArgs],
       // B's stdout goes to our stderr: stdout carries only the tables and the --json line.
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
       serialization: 'advanced',

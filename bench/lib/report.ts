@@ -3,6 +3,7 @@
  * the SVG chart (hand-written, no dependency) and the "pingpong" section of bench/RESULTS.md.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
+import type { HandshakeRow, SessionsRow } from './dtls.js'
 import type { MachineInfo, MemoryReport } from './machine.js'
 import { checkTargets, verdict } from './targets.js'
 import type { LatencyResult, OneWayResult, PingPongResult, Transport } from './workloads.js'
@@ -54,6 +55,10 @@ export interface Report {
   oneway: OneWayRow[]
   memory: MemoryRow[]
   memoryLimitMb: number
+  /** Handshake times of fresh sessions (dtls, and tls for comparison), when dtls ran. */
+  handshakes?: HandshakeRow[]
+  /** RSS of side B with 1,000 DTLS sessions open (not with --quick). */
+  sessions?: SessionsRow
   notes: string[]
   durationSec: number
 }
@@ -104,7 +109,59 @@ export function jsonCases(report: Report): JsonCase[] {
       jsonCase(`oneway ${r.transport} ${sizeLabel(r.payloadBytes)}`, 'msgs/s', r.project?.msgsPerSec, r.raw?.msgsPerSec, r.skipped),
     )
   }
+  for (const h of report.handshakes ?? []) cases.push(jsonCase(`handshake ${h.transport} p50`, 'ms', h.p50Ms, undefined, undefined))
+  if (report.sessions !== undefined) {
+    cases.push(
+      jsonCase(
+        `dtls server RSS with ${report.sessions.sessions} sessions`,
+        'MB',
+        report.sessions.rssAfterMb,
+        report.sessions.rssBeforeMb,
+        undefined,
+      ),
+    )
+  }
   return cases
+}
+
+/** The dtls figures that are no ping-pong row: dtls against udp, handshake times, RSS per session. */
+function dtlsLines(report: Report): string[] {
+  const out: string[] = []
+  const best = (t: string): { n: number; v: number } | undefined =>
+    report.pingpong
+      .filter((r) => r.transport === t && r.project)
+      .map((r) => ({ n: r.clients, v: r.project!.msgsPerSec }))
+      .reduce<{ n: number; v: number } | undefined>((a, b) => (a === undefined || b.v > a.v ? b : a), undefined)
+  const d = best('dtls')
+  const u = best('udp')
+  if (d !== undefined && u !== undefined) {
+    const perN = report.pingpong
+      .filter((r) => r.transport === 'dtls' && r.project)
+      .map((r) => {
+        const udp = report.pingpong.find((x) => x.transport === 'udp' && x.clients === r.clients)?.project?.msgsPerSec
+        return udp ? `N=${r.clients} ${(r.project!.msgsPerSec / udp).toFixed(2)}` : undefined
+      })
+      .filter((x) => x !== undefined)
+    out.push(
+      `helios dtls (mtu ${String(report.options['dtlsMtu'] ?? 1280)}) / helios udp ping-pong, same run: ${perN.join(', ')}; best N ${int(d.v)} msgs/s (N=${d.n}) / ${int(u.v)} (N=${u.n}) = ${(d.v / u.v).toFixed(2)}`,
+    )
+  }
+  const lat = report.latency.find((r) => r.transport === 'dtls')?.project
+  const udpLat = report.latency.find((r) => r.transport === 'udp')?.project
+  if (lat && udpLat)
+    out.push(`latency dtls / udp (helios): p50 ${num(lat.p50)} / ${num(udpLat.p50)} us, p99 ${num(lat.p99)} / ${num(udpLat.p99)} us`)
+  for (const h of report.handshakes ?? []) {
+    out.push(
+      `handshake ${h.transport} (${h.count} fresh sessions, mutual certificates${h.transport === 'dtls' ? ', cookie exchange' : ''}): p50 ${h.p50Ms.toFixed(2)} ms, p90 ${h.p90Ms.toFixed(2)} ms, p99 ${h.p99Ms.toFixed(2)} ms`,
+    )
+  }
+  const s = report.sessions
+  if (s !== undefined) {
+    out.push(
+      `dtls server with ${int(s.sessions)} sessions: RSS ${s.rssBeforeMb.toFixed(1)} -> ${s.rssAfterMb.toFixed(1)} MB (${s.kbPerSession.toFixed(1)} KB per session), V8 heap ${s.heapBeforeMb.toFixed(1)} -> ${s.heapAfterMb.toFixed(1)} MB, opened in ${s.openSec.toFixed(1)} s`,
+    )
+  }
+  return out
 }
 
 /** The exact last line printed with `--json`. */
@@ -190,6 +247,7 @@ export function renderTables(report: Report): string {
       '',
     )
   }
+  out.push(...dtlsLines(report).map((l) => l.replace(/`/g, '')), ...(report.handshakes !== undefined ? [''] : []))
   out.push(
     table(
       ['process', 'pid', 'rss at start MB', 'rss at end MB', 'peak rss MB', `< ${report.memoryLimitMb} MB`],
@@ -512,6 +570,8 @@ export function renderMarkdownSection(report: Report, jsonFile: string): string 
     }
     lines.push('')
   }
+  const dtls = dtlsLines(report)
+  if (dtls.length > 0) lines.push(...dtls.map((l) => `- ${l}`), '')
   lines.push('| target (issue 5) | measured | verdict |', '|---|---|---|')
   for (const c of checkTargets(report)) lines.push(`| ${c.target} | ${c.measured} | ${verdict(c.ok)} |`)
   lines.push('')

@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path'
 import { type TlsMaterial, makeTlsMaterial } from './certs.js'
+import { dtlsHandshakes, dtlsSessions, tlsHandshakes } from './dtls.js'
 import { heliosLatency, heliosOneWay, heliosPingPong, PingPongClients } from './helios.js'
 import { createRemoteSystem, type HeliosLoad, type HeliosSystem, loadHelios, withTimeout } from './heliosApi.js'
 import { machineInfo, memoryReport } from './machine.js'
@@ -21,6 +22,7 @@ import {
   type OneWaySpec,
   oneWayWindow,
   type PingPongSpec,
+  secured,
   TRANSPORTS,
   type Transport,
 } from './workloads.js'
@@ -30,6 +32,12 @@ const MEMORY_LIMIT_MB = 200
 let actorSerial = 0
 /** Slack above a case's own cap before the harness gives up on it. */
 const CASE_SLACK_MS = 20_000
+/** Why the dtls rows have no raw column. */
+const NO_RAW_DTLS = 'no raw baseline over dtls (Node has no DTLS of its own); dtls is compared with udp'
+/** Fresh DTLS (and TLS) sessions timed one after the other. */
+const HANDSHAKES = 100
+/** DTLS sessions held open at once for the memory figure (not with --quick). */
+const SESSIONS = 1000
 
 function reason(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0]!
@@ -51,6 +59,7 @@ export function stepCount(opts: BenchOptions): number {
     if (opts.latencyTransports.includes(t)) steps += sides * opts.rounds
     if (opts.onewayTransports.includes(t)) steps += opts.onewaySizes.length * sides * opts.rounds
   }
+  if (transportsOf(opts).includes('dtls')) steps += 1
   return steps
 }
 
@@ -78,6 +87,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
       latency: { warmup: opts.latencyWarmup, count: opts.latencyCount, payloadBytes: opts.latencyPayload },
       oneway: { sizes: opts.onewaySizes, messages: opts.onewayMessages },
       quick: opts.quick,
+      dtlsMtu: Number(process.env['HELIOS_BENCH_DTLS_MTU'] ?? 0) || 1280,
     },
     pingpong: [],
     latency: [],
@@ -90,7 +100,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
 
   let tls: TlsMaterial | undefined
   let tlsError: string | undefined
-  if (transportsOf(opts).includes('tls')) {
+  if (transportsOf(opts).some(secured)) {
     try {
       tls = makeTlsMaterial()
     } catch (err) {
@@ -112,7 +122,8 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
       const project: ProjectSide = {}
       let rawPort: number | undefined
       let rawSetupError: string | undefined
-      if (t === 'tls' && !tls) rawSetupError = tlsError ?? 'no TLS material'
+      if (secured(t) && !tls) rawSetupError = tlsError ?? 'no TLS material'
+      if (t === 'dtls') rawSetupError = NO_RAW_DTLS
       // Raw echo server on B, warmed up with a short run that is not reported.
       if (opts.raw && rawSetupError === undefined) {
         try {
@@ -126,7 +137,7 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
       }
       // The two actor systems, warmed up the same way.
       if (!helios.ok) project.skipped = helios.reason
-      else if (t === 'tls' && !tls) project.skipped = tlsError ?? 'no TLS material'
+      else if (secured(t) && !tls) project.skipped = tlsError ?? 'no TLS material'
       else {
         try {
           project.a = await createRemoteSystem(helios.ActorSystem, 'A', t, tls)
@@ -315,6 +326,31 @@ export async function runBench(opts: BenchOptions, progress: Progress, command: 
         await withTimeout(project.a.terminate(), 10_000, 'terminate A').catch(() => {})
         await peer.request({ op: 'helios-stop', transport: t }, 15_000).catch(() => {})
       }
+    }
+
+    if (transportsOf(opts).includes('dtls') && tls) {
+      progress.step('dtls: handshakes and sessions')
+      try {
+        const { port } = await peer.request<{ port: number }>({ op: 'dtls-listen', tls })
+        try {
+          report.handshakes = [await withTimeout(dtlsHandshakes(port, tls, HANDSHAKES), 60_000, 'dtls handshakes')]
+          const raw = await peer.request<{ port: number }>({ op: 'raw-listen', transport: 'tls', mode: 'echo', ackEvery: 1, tls })
+          try {
+            report.handshakes.push(await withTimeout(tlsHandshakes(raw.port, tls, HANDSHAKES), 60_000, 'tls handshakes'))
+          } finally {
+            await peer.request({ op: 'raw-close', port: raw.port }).catch(() => {})
+          }
+          if (!opts.quick) {
+            const rss = (): Promise<{ sessions: number; rssMb: number; heapMb: number }> => peer.request({ op: 'dtls-sessions', port })
+            report.sessions = await withTimeout(dtlsSessions(port, tls, SESSIONS, rss), 120_000, 'dtls sessions')
+          }
+        } finally {
+          await peer.request({ op: 'dtls-close', port }).catch(() => {})
+        }
+      } catch (err) {
+        report.notes.push(`dtls handshakes and sessions not measured: ${reason(err)}`)
+      }
+      progress.complete()
     }
 
     const a = memoryReport()

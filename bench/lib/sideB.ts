@@ -4,6 +4,7 @@
  * worker.ts) and the `--in-process` mode (called directly).
  */
 import type { TlsMaterial } from './certs.js'
+import { type DtlsServer, startDtlsEchoServer } from './dtls.js'
 import { createEchoActors, createSinkActor } from './helios.js'
 import { createRemoteSystem, type HeliosSystem, loadHelios } from './heliosApi.js'
 import { memoryReport } from './machine.js'
@@ -17,6 +18,9 @@ export type SideBCommand =
   | { op: 'helios-echo'; transport: Transport; prefix: string; count: number }
   | { op: 'helios-sink'; transport: Transport; name: string; ackEvery: number }
   | { op: 'helios-stop'; transport: Transport }
+  | { op: 'dtls-listen'; tls: TlsMaterial }
+  | { op: 'dtls-sessions'; port: number }
+  | { op: 'dtls-close'; port: number }
   | { op: 'memory' }
   | { op: 'shutdown' }
 
@@ -24,6 +28,7 @@ export type SideBCommand =
 export class SideB {
   private readonly raw = new Map<number, RawServer>()
   private readonly systems = new Map<Transport, HeliosSystem>()
+  private readonly dtls = new Map<number, DtlsServer>()
 
   async handle(cmd: SideBCommand): Promise<unknown> {
     switch (cmd.op) {
@@ -56,6 +61,23 @@ export class SideB {
         await system?.terminate()
         return {}
       }
+      case 'dtls-listen': {
+        const server = await startDtlsEchoServer(cmd.tls)
+        this.dtls.set(server.port, server)
+        return { port: server.port }
+      }
+      case 'dtls-sessions': {
+        // The RSS after a collection: what the sessions hold, not garbage waiting.
+        ;(globalThis as { gc?: () => void }).gc?.()
+        const m = process.memoryUsage()
+        return { sessions: this.dtls.get(cmd.port)?.sessions() ?? 0, rssMb: m.rss / 2 ** 20, heapMb: m.heapUsed / 2 ** 20 }
+      }
+      case 'dtls-close': {
+        const server = this.dtls.get(cmd.port)
+        this.dtls.delete(cmd.port)
+        await server?.close()
+        return {}
+      }
       case 'memory':
         return memoryReport()
       case 'shutdown':
@@ -69,6 +91,8 @@ export class SideB {
     const closing: Promise<unknown>[] = []
     for (const server of this.raw.values()) closing.push(server.close())
     for (const system of this.systems.values()) closing.push(system.terminate())
+    for (const server of this.dtls.values()) closing.push(server.close())
+    this.dtls.clear()
     this.raw.clear()
     this.systems.clear()
     await Promise.race([Promise.allSettled(closing), new Promise((r) => setTimeout(r, 3_000).unref())])

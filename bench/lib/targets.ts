@@ -91,6 +91,27 @@ export function checkTargets(report: Report, slack = 1): TargetCheck[] {
       ok: worst.r >= atLeast(0.7),
     })
   } else checks.push({ target: `pingpong tls >= ${g(atLeast(0.7))} of helios tcp`, measured: 'n/a', ok: null })
+  // dtls (issue 11): at least half of udp's ping-pong, at N=1 and at the best N of each, same run.
+  const projectOf = (t: string, n?: number): number | undefined => {
+    const rows = report.pingpong.filter((r) => r.transport === t && r.project && (n === undefined || r.clients === n))
+    return rows.length === 0 ? undefined : Math.max(...rows.map((r) => r.project!.msgsPerSec))
+  }
+  if (report.pingpong.some((r) => r.transport === 'dtls')) {
+    const d1 = projectOf('dtls', 1)
+    const u1 = projectOf('udp', 1)
+    checks.push({
+      target: `pingpong dtls >= ${g(atLeast(0.5))} of udp at N=1`,
+      measured: d1 !== undefined && u1 ? `${fmt(d1 / u1)} (${Math.round(d1)} vs ${Math.round(u1)} msgs/s)` : 'n/a',
+      ok: d1 !== undefined && u1 ? d1 / u1 >= atLeast(0.5) : null,
+    })
+    const db = projectOf('dtls')
+    const ub = projectOf('udp')
+    checks.push({
+      target: `pingpong dtls >= ${g(atLeast(0.5))} of udp at the best N`,
+      measured: db !== undefined && ub ? `${fmt(db / ub)} (${Math.round(db)} vs ${Math.round(ub)} msgs/s)` : 'n/a',
+      ok: db !== undefined && ub ? db / ub >= atLeast(0.5) : null,
+    })
+  }
   const peak = Math.max(...report.memory.map((m) => m.maxRssMb), 0)
   const rssLimit = atMost(report.memoryLimitMb)
   checks.push({

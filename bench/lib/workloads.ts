@@ -5,8 +5,18 @@
  */
 import { build } from 'hdr-histogram-js'
 
-export type Transport = 'tcp' | 'tls' | 'udp'
-export const TRANSPORTS: readonly Transport[] = ['tcp', 'tls', 'udp']
+export type Transport = 'tcp' | 'tls' | 'udp' | 'dtls'
+export const TRANSPORTS: readonly Transport[] = ['tcp', 'tls', 'udp', 'dtls']
+
+/** Transports that lose datagrams (a stall counts what was in flight as lost). */
+export function lossy(t: Transport): boolean {
+  return t === 'udp' || t === 'dtls'
+}
+
+/** Transports with certificates (tls material needed). */
+export function secured(t: Transport): boolean {
+  return t === 'tls' || t === 'dtls'
+}
 
 /** The message of RemotePingPong (Akka.NET sends the string "hit" both ways). */
 export const HIT = 'hit'
