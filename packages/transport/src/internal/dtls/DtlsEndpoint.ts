@@ -55,6 +55,8 @@ const COOKIE_LENGTH = 20
 const REPORT_INTERVAL_MS = 1000
 const REPORTS_PER_INTERVAL = 20
 const REMEMBERED_SOURCES = 1024
+/** Sessions opened per second, at most, to sources of records we have no session for. */
+const RESYNCS_PER_INTERVAL = 10
 
 /** Counters of an endpoint, for tests, logs and benchmarks. */
 export interface EndpointStats {
@@ -97,6 +99,10 @@ export class DtlsEndpoint implements SessionHost {
   private reportWindowAt = 0
   private reportsInWindow = 0
   private readonly lastResync = new Map<string, number>()
+  private resyncWindowAt = 0
+  private resyncsInWindow = 0
+  /** A resync's handshake resends nothing before it times out. */
+  private readonly resyncConfig: DtlsConfig
   private closed = false
 
   constructor(
@@ -106,6 +112,7 @@ export class DtlsEndpoint implements SessionHost {
     private readonly events: EndpointEvents,
   ) {
     this.secretAt = config.clock.now()
+    this.resyncConfig = { ...config, retransmitMs: config.handshakeTimeoutMs }
     socket.on('message', this.onMessage)
     this.scheduleSweep()
   }
@@ -246,7 +253,8 @@ export class DtlsEndpoint implements SessionHost {
       return
     }
     this.stats.unknownRecords++
-    if (r.epoch > 0 && this.options.peer) this.resync(key, rinfo)
+    // Only a record that could be protected (an AEAD nonce and tag at least) may start a resync.
+    if (r.epoch > 0 && this.options.peer && r.payload.byteLength >= 24) this.resync(key, rinfo)
   }
 
   private notDtls(key: string, rinfo: RemoteInfo, bytes: number): void {
@@ -417,10 +425,19 @@ export class DtlsEndpoint implements SessionHost {
     const now = this.config.clock.now()
     const last = this.lastResync.get(key)
     if (last !== undefined && now - last < REPORT_INTERVAL_MS) return
+    // The source address is not proven: a spoofed one would make us send ClientHellos to a victim.
+    // So at most RESYNCS_PER_INTERVAL per second in all, and each ClientHello once (no
+    // retransmission; the next record from there tries again a second later).
+    if (now - this.resyncWindowAt >= REPORT_INTERVAL_MS) {
+      this.resyncWindowAt = now
+      this.resyncsInWindow = 0
+    }
+    if (this.resyncsInWindow >= RESYNCS_PER_INTERVAL) return
     if (this.lastResync.size >= REMEMBERED_SOURCES) this.lastResync.delete(this.lastResync.keys().next().value as string)
     this.lastResync.set(key, now)
     if (this.pending >= this.options.maxPendingHandshakes || this.sessions.size >= this.options.maxSessions) return
-    this.connect({ address: rinfo.address, port: rinfo.port })
+    this.resyncsInWindow++
+    this.connect({ address: rinfo.address, port: rinfo.port }, this.resyncConfig)
   }
 
   private checkCaps(key: string, inbound: boolean): void {
