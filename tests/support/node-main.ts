@@ -66,7 +66,7 @@ const watcher = system.actorOf((m, ctx) => {
 const created = new Map<string, ActorRef>()
 
 process.on('message', (raw) => {
-  const cmd = raw as { id: number; cmd: string; name?: string; path?: string; count?: number }
+  const cmd = raw as { id: number; cmd: string; name?: string; path?: string; count?: number; size?: number; ms?: number }
   const reply = (result: unknown): void => send({ type: 'reply', id: cmd.id, result })
   void (async () => {
     switch (cmd.cmd) {
@@ -93,6 +93,20 @@ process.on('message', (raw) => {
       case 'ask': {
         const ref = await system.actorSelection(cmd.path as string).resolveOne({ timeoutMs: 5000 })
         reply(await system.ask(ref, 'ping', { timeoutMs: 5000 }))
+        return
+      }
+      case 'stream': {
+        // One message of `size` bytes to `path` every 20 ms for `ms` (a load on this node's user lane).
+        const ref = await system.actorSelection(cmd.path as string).resolveOne({ timeoutMs: 5000 })
+        const big = new Uint8Array(cmd.size as number).fill(7)
+        const until = Date.now() + (cmd.ms as number)
+        let sent = 0
+        while (Date.now() < until) {
+          ref.tell(big)
+          sent++
+          await new Promise((r) => setTimeout(r, 20))
+        }
+        reply(sent)
         return
       }
       case 'memory':

@@ -20,6 +20,8 @@ export interface AssociationInfo {
   readonly unackedSystemMessages: number
   /** Actors at the peer watched from this node: the peer is monitored (heartbeats, failure detector) while there are any. */
   readonly watchedActors: number
+  /** The longest round trip of a heartbeat and its reply measured on this association (ms; 0 before the first). */
+  readonly maxHeartbeatRoundTripMs: number
   /** Current phi of the failure detector (0 before the first heartbeat reply). */
   readonly phi: number
   /** User messages written to the peer. */

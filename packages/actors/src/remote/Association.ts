@@ -183,6 +183,7 @@ export class Association implements LinkOwner, InboundPeer {
       unackedSystemMessages: this.sender.size,
       phi: this.watcher.phi,
       watchedActors: this.watcher.watchedActors,
+      maxHeartbeatRoundTripMs: this.watcher.maxRoundTripMs,
       ...this.stats,
     }
   }
@@ -575,7 +576,7 @@ export class Association implements LinkOwner, InboundPeer {
         }
         return
       case 'heartbeat-reply':
-        if (s.kind === 'established' && pdu.uid === s.uid) this.watcher.replied()
+        if (s.kind === 'established' && pdu.uid === s.uid) this.watcher.heartbeatReplied()
         return
       case 'user-ack':
         this.userLedger.confirm(pdu.seq)

@@ -1,6 +1,8 @@
 import type { Clock } from '../Clock.js'
 import { PhiAccrualFailureDetector, type PhiAccrualFailureDetectorOptions } from '../PhiAccrualFailureDetector.js'
 
+/** While the peer talks, a heartbeat still goes every this many intervals (its round trip is measured). */
+const HEARTBEAT_EVEN_IF_HEARD_EVERY = 10
 /** After an association forms, its peer is monitored this many heartbeat intervals even if nothing there is watched. */
 const MONITOR_AFTER_ASSOCIATED_INTERVALS = 10
 
@@ -25,6 +27,10 @@ export class HeartbeatWatcher {
   private readonly watched = new Map<string, number>()
   private monitorUntil = 0
   private monitoringNow = false
+  private heartbeatSentAt: number | undefined
+  private heardTicks = 0
+  /** The longest heartbeat round trip measured (ms): how long the control lane made a heartbeat wait. */
+  maxRoundTripMs = 0
 
   constructor(
     private readonly options: Omit<PhiAccrualFailureDetectorOptions, 'clock'>,
@@ -84,8 +90,11 @@ export class HeartbeatWatcher {
     if (this.heard) {
       this.heard = false
       this.replied()
-      return 'heard'
+      // Every tenth interval a heartbeat goes anyway: it measures the control lane's round trip.
+      if (++this.heardTicks < HEARTBEAT_EVEN_IF_HEARD_EVERY) return 'heard'
     }
+    this.heardTicks = 0
+    this.heartbeatSentAt ??= now
     return 'heartbeat'
   }
 
@@ -94,6 +103,14 @@ export class HeartbeatWatcher {
     if (!this.monitoringNow) return
     this.detector.heartbeat()
     this.lastReplyAt = this.clock.now()
+  }
+
+  /** A heartbeat reply arrived: it also measures the round trip of the heartbeat it answers. */
+  heartbeatReplied(): void {
+    const sentAt = this.heartbeatSentAt
+    this.heartbeatSentAt = undefined
+    if (sentAt !== undefined) this.maxRoundTripMs = Math.max(this.maxRoundTripMs, this.clock.now() - sentAt)
+    this.replied()
   }
 
   /** This process was paused (or could not connect for lack of descriptors): the peer's silence meanwhile is not held against it. */
