@@ -459,3 +459,40 @@ test('peer endpoints: a peer that restarted (lost its session) gets a new one, a
   await until(() => got.includes('after'))
   t.pass()
 })
+
+test('peer endpoints: an idle session expires on both sides and stays closed (crossing close_notify alerts open nothing)', async (t) => {
+  const authority = DevCertificateAuthority.create({ days: 2 })
+  const node = authority.issue({ days: 2 })
+  const tls = { key: node.key, cert: node.cert, ca: authority.cert, requestCert: true }
+  const got: string[] = []
+  const bind = (): Promise<DtlsDatagramChannel> =>
+    new Bootstrap()
+      .transport('dtls')
+      .options({ tls, dtls: { idleTimeoutMs: 300 } })
+      .handler((ch) => {
+        ch.pipeline.addLast('in', {
+          channelRead: (_ctx, m) => {
+            got.push(Buffer.from((m as Datagram).data).toString())
+          },
+          exceptionCaught: () => {},
+        })
+      })
+      .bindDtls(0, HOST)
+  const a = await bind()
+  const b = await bind()
+  t.teardown(async () => {
+    await a.close()
+    await b.close()
+  })
+  const pb = { address: HOST, port: b.localAddress?.port as number }
+  a.writeAndFlush({ data: Buffer.from('hello'), remote: pb })
+  await until(() => got.includes('hello'))
+  t.is(a.sessionCount, 1)
+  await until(() => a.sessionCount === 0 && b.sessionCount === 0, 5000)
+  await new Promise((r) => setTimeout(r, 500))
+  t.is(a.sessionCount + b.sessionCount, 0)
+  t.true(a.stats.expired + b.stats.expired >= 1)
+  // The next write opens a new session.
+  a.writeAndFlush({ data: Buffer.from('again'), remote: pb })
+  await until(() => got.includes('again'))
+})

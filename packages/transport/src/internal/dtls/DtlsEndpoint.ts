@@ -253,8 +253,9 @@ export class DtlsEndpoint implements SessionHost {
       return
     }
     this.stats.unknownRecords++
-    // Only a record that could be protected (an AEAD nonce and tag at least) may start a resync.
-    if (r.epoch > 0 && this.options.peer && r.payload.byteLength >= 24) this.resync(key, rinfo)
+    // Only application data that could be protected (an AEAD nonce and tag at least) may start a
+    // resync: not an alert (a close_notify crossing ours when both sides close an idle session).
+    if (r.epoch > 0 && r.type === ContentType.applicationData && this.options.peer && r.payload.byteLength >= 24) this.resync(key, rinfo)
   }
 
   private notDtls(key: string, rinfo: RemoteInfo, bytes: number): void {
