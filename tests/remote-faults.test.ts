@@ -49,8 +49,7 @@ const droppedCount = (events: DroppedEvent[]): number => events.reduce((n, e) =>
 
 // ------------------------------------------------------------------------------------------ crash
 
-// dtls detects a crash as udp does (the failure detector): not run again here.
-for (const transport of ['tcp', 'tls', 'udp'] as const) {
+for (const transport of ['tcp', 'tls', 'udp', 'dtls'] as const) {
   test.serial(
     `${transport}: a node killed with SIGKILL is declared down, and its watchers told, within the bound of its transport`,
     async (t) => {
@@ -68,8 +67,8 @@ for (const transport of ['tcp', 'tls', 'udp'] as const) {
       await b.kill('SIGKILL')
       const { msg, at } = await w.terminated
       const elapsed = at - killedAt
-      // tcp and tls: the reset connection and the refused reconnect prove it; udp: only the detector can tell.
-      const bound = transport === 'udp' ? DETECTION_BOUND_MS : 1000
+      // tcp and tls: the reset connection and the refused reconnect prove it; udp and dtls: only the detector can tell.
+      const bound = transport === 'udp' || transport === 'dtls' ? DETECTION_BOUND_MS : 1000
       t.log(`${transport}: Terminated ${elapsed.toFixed(0)} ms after SIGKILL (bound ${bound} ms)`)
       t.true(msg.addressTerminated)
       t.true(elapsed < bound, `took ${elapsed} ms`)
@@ -189,7 +188,7 @@ test.serial(
   },
 )
 
-for (const transport of ['tcp', 'udp'] as const)
+for (const transport of ['tcp', 'udp', 'dtls'] as const)
   test.serial(
     `${transport}: a partition longer than the detector allows: both sides quarantine, then the pair heals by itself under a new uid, and nothing is lost silently`,
     async (t) => {

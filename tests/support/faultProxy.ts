@@ -703,8 +703,11 @@ export async function freePort(protocol: FaultProtocol = 'tcp'): Promise<number>
 }
 
 export interface ProxiedPairOptions {
-  /** Default 'tcp'; 'tls' runs mutual TLS (tests/support/certs.ts) through TCP proxies. */
-  readonly transport?: 'tcp' | 'tls' | 'udp'
+  /**
+   * Default 'tcp'; 'tls' runs mutual TLS (tests/support/certs.ts) through TCP proxies, 'dtls' mutual
+   * DTLS through UDP proxies.
+   */
+  readonly transport?: 'tcp' | 'tls' | 'udp' | 'dtls'
   /** Extra remote options of both nodes (on top of {@link FAST_REMOTING}). */
   readonly remote?: Partial<RemoteOptions>
 }
@@ -719,11 +722,17 @@ export async function proxiedPair(
   options: ProxiedPairOptions = {},
 ): Promise<{ a: ActorSystem; b: ActorSystem; toA: FaultProxy; toB: FaultProxy }> {
   const transport = options.transport ?? 'tcp'
-  const protocol: FaultProtocol = transport === 'udp' ? 'udp' : 'tcp'
+  const protocol: FaultProtocol = transport === 'udp' || transport === 'dtls' ? 'udp' : 'tcp'
   const [aPort, bPort] = [await freePort(protocol), await freePort(protocol)]
   const toA = await startFaultProxy({ protocol, targetPort: aPort })
   const toB = await startFaultProxy({ protocol, targetPort: bPort })
-  const common = { transport, host: HOST, ...FAST_REMOTING, ...(transport === 'tls' ? { tls: trustedTls() } : {}), ...options.remote }
+  const common = {
+    transport,
+    host: HOST,
+    ...FAST_REMOTING,
+    ...(transport === 'tls' || transport === 'dtls' ? { tls: trustedTls() } : {}),
+    ...options.remote,
+  }
   const b = await ActorSystem.create('B', { remote: { ...common, port: bPort, advertisedPort: toB.port } })
   const a = await ActorSystem.create('A', { remote: { ...common, port: aPort, advertisedPort: toA.port } })
   t.teardown(async () => {
