@@ -226,3 +226,40 @@ test("a registry with a parent knows the parent's classes, also those registered
       (decoded.message as unknown[])[1] instanceof Own,
   )
 })
+
+test("bigints at the limit (8,192 bytes of two's complement) round-trip both ways; one bit beyond is refused both ways", (t) => {
+  const limit = 2n ** 65535n // 8,192 bytes hold -2^65535 .. 2^65535 - 1
+  for (const value of [limit - 1n, -limit, limit / 2n + 12345n, -(limit / 3n)]) {
+    const payload = codec.encode({ type: 'user-envelope', seq: 1, recipient: RECIPIENT, sender: SENDER, message: value })
+    t.is(roundTrip(codec, value), value)
+    t.true(Buffer.from(payload).includes(Buffer.from([0xc8, 0x20, 0x00, 0x42])), 'an ext16 of 8,192 bytes')
+  }
+  for (const value of [limit, -limit - 1n, limit * 2n ** 100n]) {
+    const error = t.throws(() => codec.encode({ type: 'user-envelope', seq: 1, recipient: RECIPIENT, sender: SENDER, message: value }), {
+      instanceOf: UnsupportedValueError,
+    })
+    t.regex(error?.message ?? '', /more than 8192 bytes/)
+  }
+  // What any writer may send at the limit decodes, and encodes again: 8,192 bytes of 0xff ... (-1)
+  // and of 0x7f ff ...; one byte more is refused by the decoder.
+  const frameWith = (data: Buffer): Uint8Array => {
+    const marker = Buffer.from('MARK')
+    const framed = Buffer.from(codec.encode({ type: 'user-envelope', seq: 1, recipient: RECIPIENT, sender: SENDER, message: 'MARK' }))
+    const at = framed.indexOf(marker) - 1 // the fixstr header
+    const header = Buffer.alloc(4)
+    header[0] = 0xc8
+    header.writeUInt16BE(data.length, 1)
+    header[3] = 0x42
+    return Buffer.concat([framed.subarray(0, at), header, data, framed.subarray(at + 1 + marker.length)])
+  }
+  const decodeValue = (frame: Uint8Array): unknown => (codec.decode(frame) as { message: unknown }).message
+  const max = Buffer.alloc(8192, 0xff)
+  max[0] = 0x7f
+  t.is(decodeValue(frameWith(max)), limit - 1n)
+  t.is(decodeValue(frameWith(Buffer.alloc(8192, 0xff))), -1n)
+  const odd = Buffer.alloc(8191, 0x80) // not whole words: sign-extended to 8,192 on the way back
+  const oddValue = decodeValue(frameWith(odd)) as bigint
+  t.is(roundTrip(codec, oddValue), oddValue)
+  const beyond = Buffer.alloc(8193, 0x7f)
+  t.throws(() => codec.decode(frameWith(beyond)), { instanceOf: UnsupportedExtensionError })
+})

@@ -18,5 +18,5 @@ export const ExtType = {
   timestamp: 0xff,
 } as const
 
-/** Largest accepted big-integer extension payload, in bytes (65536 bits). */
+/** Largest big-integer extension payload, in bytes, read and written: -2^65535 .. 2^65535 - 1. */
 export const MAX_BIGINT_BYTES = 8192

@@ -220,10 +220,14 @@ function writeArrayHeader(length: number): void {
   }
 }
 
-/** Beyond 64 bits: ext 0x42, big-endian two's complement in whole 64-bit words. */
+/**
+ * Beyond 64 bits: ext 0x42, big-endian two's complement in whole 64-bit words. What decodes is
+ * written back: any value of at most {@link MAX_BIGINT_BYTES} bytes of two's complement (65,535
+ * bits and a sign), the reader's limit, takes at most that many bytes here too.
+ */
 function writeBigBigint(v: bigint): void {
-  const bytes = (v < 0n ? ~v : v).toString(16).length / 2 + 1
-  if (bytes > MAX_BIGINT_BYTES) throw new UnsupportedValueError(`bigint wider than ${MAX_BIGINT_BYTES * 8} bits`)
+  // More than 2 x MAX hex digits of magnitude is more than MAX bytes with the sign: refused before the loop.
+  if ((v < 0n ? ~v : v).toString(16).length > MAX_BIGINT_BYTES * 2) throw tooWide()
   const sign = v < 0n ? -1n : 0n
   const words: bigint[] = []
   let rest = v
@@ -232,12 +236,19 @@ function writeBigBigint(v: bigint): void {
     if (rest >> 63n === sign) break
     rest >>= 64n
   }
+  if (words.length * 8 > MAX_BIGINT_BYTES) throw tooWide()
   writeExtHeader(words.length * 8, ExtType.bigint)
   room(words.length * 8)
   for (let i = words.length - 1; i >= 0; i--) {
     buf.writeBigUInt64BE(words[i] as bigint, pos)
     pos += 8
   }
+}
+
+function tooWide(): UnsupportedValueError {
+  return new UnsupportedValueError(
+    `bigint needs more than ${MAX_BIGINT_BYTES} bytes of two's complement (${MAX_BIGINT_BYTES * 8 - 1} bits and a sign), the protocol's limit`,
+  )
 }
 
 /** Timestamp ext (-1) in the shortest of msgpack's three forms; `d4 ff ff` for an invalid Date. */
@@ -464,7 +475,7 @@ function writeInstance(v: object, proto: object, depth: number, c: EncodeContext
  * never written again); the caller fills the header.
  *
  * @throws {UnsupportedValueError} a value outside the protocol (function, symbol, unregistered
- *   class, own `__proto__` property, bigint wider than 65536 bits, object of more than 65535 keys).
+ *   class, own `__proto__` property, bigint beyond 8,192 bytes of two's complement, object of more than 65535 keys).
  * @throws {NestingTooDeepError} nesting beyond `context.maxDepth` (a cycle, for one).
  * @throws {MessageEncodeError} a `toWire` or `RefCodec.toPath` threw (the cause is attached).
  */
