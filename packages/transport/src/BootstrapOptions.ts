@@ -86,8 +86,18 @@ export interface ServerBootstrapOptions extends CommonChannelOptions {
    * TLS set `requestCert: true` and `ca`; clients without a trusted certificate are refused.
    */
   readonly tls?: TlsOptions
-  /** TLS only: connections accepted but still in their handshake, at most. Beyond, new connections are refused. Default 256. */
+  /**
+   * TLS only: connections accepted but still in their handshake, at most. When all are taken, a
+   * connection from a source address holding fewer of them than the largest holder takes the
+   * oldest of that holder's (which is closed); others are refused (see `HandshakeSlots`).
+   * Default 256.
+   */
   readonly maxPendingHandshakes?: number
+  /**
+   * TLS only: connections in their handshake from one source address (an IPv4 address, an IPv6
+   * /64), at most; beyond, its new connections are refused. Default half of `maxPendingHandshakes`.
+   */
+  readonly maxPendingHandshakesPerSource?: number
   /**
    * Called for errors of the server that belong to no channel: failed TLS handshakes
    * (`TlsHandshakeError`), refused connections, accept errors. They are also fired as

@@ -8,6 +8,7 @@ import { type Clock, type TimerHandle, systemClock } from './Clock.js'
 import { DatagramChannel } from './DatagramChannel.js'
 import { ServerChannel } from './ServerChannel.js'
 import { SocketChannel, addressOf } from './SocketChannel.js'
+import { HandshakeSlots, sourceOf } from './HandshakeSlots.js'
 import { BindError, ReadTimeoutError, TlsHandshakeError, TransportError, toError } from './errors.js'
 import { DtlsChannel } from './DtlsChannel.js'
 import { DtlsEndpoint } from './internal/dtls/DtlsEndpoint.js'
@@ -28,7 +29,10 @@ interface PendingHandshake {
  * certificate's verification) succeeded; a failed handshake (untrusted or missing client
  * certificate, plaintext peer, timeout) creates no channel: the socket is destroyed and a
  * `TlsHandshakeError` is reported through `onError` and the server pipeline's `exceptionCaught`.
- * At most `maxPendingHandshakes` connections may be in their handshake at once (slow-loris guard).
+ * At most `maxPendingHandshakes` connections (default 256) may be in their TLS handshake at once,
+ * at most `maxPendingHandshakesPerSource` (default half of it) from one source address, shared
+ * fairly ({@link HandshakeSlots}: a newcomer from a source holding fewer slots takes the oldest
+ * slot of the largest holder), and each for at most `handshakeTimeoutMs` (slow-loris guard).
  * UDP: `bind()` opens one {@link DatagramChannel}, initialized by `childHandler`, and the server
  * channel's `children` holds it.
  * DTLS: one UDP socket; every peer whose handshake succeeds (after the cookie exchange, with its
@@ -177,9 +181,12 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
     const o = this.opts
     const clock: Clock = o.clock ?? systemClock
     const handshakeTimeoutMs = o.handshakeTimeoutMs ?? 10_000
-    const maxPending = o.maxPendingHandshakes ?? 256
     const childInitializer = this.childInitializer
     const pending = new Map<net.Socket, PendingHandshake>()
+    const slots = new HandshakeSlots<net.Socket>({
+      max: o.maxPendingHandshakes ?? 256,
+      ...(o.maxPendingHandshakesPerSource === undefined ? {} : { maxPerSource: o.maxPendingHandshakesPerSource }),
+    })
     let serverChannel: ServerChannel | undefined
     let stopping = false
 
@@ -212,6 +219,7 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
       if (p === undefined) return false
       if (p.timer !== undefined) clock.clearTimeout(p.timer)
       pending.delete(raw)
+      slots.release(raw)
       return true
     }
     const handshakeFailed = (raw: net.Socket, error: TlsHandshakeError): void => {
@@ -232,17 +240,35 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
           raw.destroy()
           return
         }
-        if (pending.size >= maxPending) {
-          pending.set(raw, { timer: undefined, peer: peerOf(raw) })
+        const peer = peerOf(raw)
+        const source = sourceOf(raw.remoteAddress)
+        const grant = slots.acquire(source, raw)
+        if (!grant.admitted) {
+          pending.set(raw, { timer: undefined, peer })
           const cause = new TransportError(
             'ERR_TOO_MANY_HANDSHAKES',
-            `${pending.size - 1} TLS handshakes pending, maxPendingHandshakes is ${maxPending}`,
+            grant.full === 'source'
+              ? `${grant.held} TLS handshakes pending from ${source}, maxPendingHandshakesPerSource is ${slots.maxPerSource}`
+              : `${slots.size} TLS handshakes pending (maxPendingHandshakes is ${slots.max}), none of a source holding more than ${source}`,
           )
-          handshakeFailed(raw, new TlsHandshakeError(`connection from ${peerOf(raw)} refused: too many pending TLS handshakes`, { cause }))
+          handshakeFailed(raw, new TlsHandshakeError(`connection from ${peer} refused: too many pending TLS handshakes`, { cause }))
           return
         }
-        const entry: PendingHandshake = { timer: undefined, peer: peerOf(raw) }
+        const entry: PendingHandshake = { timer: undefined, peer }
         pending.set(raw, entry)
+        if (grant.evicted !== undefined) {
+          const { item, source: from } = grant.evicted
+          const cause = new TransportError(
+            'ERR_TOO_MANY_HANDSHAKES',
+            `all ${slots.max} TLS handshake slots taken, ${from} held the most: its oldest made room for ${source}`,
+          )
+          handshakeFailed(
+            item,
+            new TlsHandshakeError(`TLS handshake with ${pending.get(item)?.peer ?? from} ended: too many pending TLS handshakes`, {
+              cause,
+            }),
+          )
+        }
         entry.timer = clock.setTimeout(() => {
           entry.timer = undefined
           const cause = new ReadTimeoutError(`no TLS handshake within ${handshakeTimeoutMs} ms`)
@@ -291,6 +317,7 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
           raw.destroy()
         }
         pending.clear()
+        slots.clear()
         netServer.close(() => {
           resolve()
         })

@@ -25,6 +25,7 @@ export { SocketError } from './SocketError.js'
 export { ServerChannel } from './ServerChannel.js'
 export { Bootstrap } from './Bootstrap.js'
 export { ServerBootstrap } from './ServerBootstrap.js'
+export { HandshakeSlots, sourceOf, type HandshakeSlotsOptions, type SlotGrant } from './HandshakeSlots.js'
 export type {
   TransportKind,
   ChannelInitializer,

@@ -1,7 +1,7 @@
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import * as net from 'node:net'
-import type { TlsOptions } from 'node:tls'
+import type { ConnectionOptions, TlsOptions } from 'node:tls'
 import type { BootstrapOptions, Channel, ChannelHandlerContext, ServerBootstrapOptions, TransportKind } from '../src/index.js'
 import { BindError, Bootstrap, ServerBootstrap, TransportError } from '../src/index.js'
 import { ManualClock } from '../src/testing.js'
@@ -152,8 +152,20 @@ test('a TLS handshake that does not finish in time is reported and its socket de
   t.is(server.children.size, 0)
 })
 
+/** A raw TCP connection from `from` that says nothing (a TLS client that never sends its ClientHello). */
+async function silent(t: ExecutionContext, port: number, from: string): Promise<{ socket: net.Socket; gone: Promise<void> }> {
+  const socket = net.connect({ port, host: HOST, localAddress: from })
+  socket.on('error', () => {})
+  socket.resume()
+  const gone = new Promise<void>((r) => socket.once('close', () => r()))
+  t.teardown(() => socket.destroy())
+  await new Promise((r) => socket.once('connect', r))
+  return { socket, gone }
+}
+const isOpen = (s: { socket: net.Socket }): boolean => !(s.socket.destroyed || s.socket.readableEnded)
+
 test('connections beyond maxPendingHandshakes are refused and reported', async (t) => {
-  const { port, errors } = await echoServer(t, 'tls', { tls: serverTls(), maxPendingHandshakes: 2 })
+  const { port, errors } = await echoServer(t, 'tls', { tls: serverTls(), maxPendingHandshakes: 2, maxPendingHandshakesPerSource: 2 })
   const sockets = [0, 1, 2].map(() => {
     const s = net.connect(port, HOST)
     s.on('error', () => {})
@@ -167,6 +179,49 @@ test('connections beyond maxPendingHandshakes are refused and reported', async (
   t.is(codeOf(errors[0]!.cause), 'ERR_TOO_MANY_HANDSHAKES')
   await until(() => sockets.some((s) => s.destroyed || s.readableEnded))
   t.is(errors.length, 1)
+})
+
+test('by default 256 TLS handshakes may be pending, 128 from one source, and a newcomer from another source takes the oldest slot of the largest holder', async (t) => {
+  const { port, errors } = await echoServer(t, 'tls', { tls: serverTls() })
+  const fromA = await Promise.all(Array.from({ length: 128 }, () => silent(t, port, '127.0.0.2')))
+  // The 129th from 127.0.0.2 is refused at once, saying why.
+  const refused = await silent(t, port, '127.0.0.2')
+  await refused.gone
+  await until(() => errors.length === 1)
+  t.regex(errors[0]!.message, /refused: too many pending TLS handshakes/)
+  t.regex((errors[0]!.cause as Error).message, /^128 TLS handshakes pending from 127\.0\.0\.2, maxPendingHandshakesPerSource is 128$/)
+  const fromB = await Promise.all(Array.from({ length: 128 }, () => silent(t, port, '127.0.0.3')))
+  await new Promise((r) => setTimeout(r, 100))
+  t.is(errors.length, 1, 'all 256 pending')
+  t.true([...fromA, ...fromB].every(isOpen))
+  // All 256 taken: 127.0.0.4 takes the oldest slot of 127.0.0.2 (first of the largest holders).
+  const newcomer = await silent(t, port, '127.0.0.4')
+  await fromA[0]!.gone
+  await until(() => errors.length === 2)
+  t.regex(
+    (errors[1]!.cause as Error).message,
+    /^all 256 TLS handshake slots taken, 127\.0\.0\.2 held the most: its oldest made room for 127\.0\.0\.4$/,
+  )
+  t.true(isOpen(newcomer))
+  t.true(fromA.slice(1).every(isOpen))
+})
+
+test('a TLS client from another source completes its handshake while one source holds every slot', async (t) => {
+  const { port, errors } = await echoServer(t, 'tls', { tls: serverTls(), maxPendingHandshakes: 8, maxPendingHandshakesPerSource: 8 })
+  const hog = await Promise.all(Array.from({ length: 8 }, () => silent(t, port, '127.0.0.2')))
+  const again = await silent(t, port, '127.0.0.2')
+  await again.gone // refused: its source holds all 8
+  const ch = await new Bootstrap()
+    .transport('tls')
+    // node:tls passes localAddress on to the TCP connect (its ConnectionOptions type omits it).
+    .options({ tls: { ca: testCerts().ca, localAddress: '127.0.0.3' } as ConnectionOptions })
+    .handler((c) => addFraming(c))
+    .connect(port, HOST)
+  t.true(ch.isActive)
+  t.is(ch.localAddress?.address, '127.0.0.3')
+  await ch.close()
+  t.is(hog.filter((s) => !isOpen(s)).length, 1, 'one of the hog lost its slot')
+  t.is(errors.length, 2)
 })
 
 test('connect rejects with ERR_CONNECT_REFUSED when nothing listens', async (t) => {
