@@ -104,6 +104,13 @@ export interface RemoteOptions {
    */
   readonly forgetQuarantinedAfterMs?: number
   /**
+   * TCP/TLS: outbound connects (with their TLS handshake) in flight at once, at most; more wait for
+   * a slot. An eighth of them (at least 1) may go to addresses nobody vouched for (replies to a
+   * sender path read from the wire, to a node this one never talked to), and at most 8 times that
+   * many such connects wait; beyond, they fail at once and are retried with backoff. Default 128.
+   */
+  readonly maxConnectsInFlight?: number
+  /**
    * The registry of message classes sent to or received from other nodes (both nodes register the
    * same classes under the same manifests). Default: an empty one; primitives, plain objects,
    * arrays, Map, Set, Date, bigint, Uint8Array and actor refs need no registration.

@@ -57,6 +57,8 @@ export interface AssociationSeed {
   readonly localUid: bigint
   /** Our nonce, when it must stay the one already sent to the peer's address. */
   readonly nonce?: bigint
+  /** Created by a reply to a path read from this association's frames (see {@link Association.unverified}). */
+  readonly sponsor?: Association
 }
 
 /** Minimum time between two handshake requests sent to re-introduce this node over UDP. */
@@ -107,6 +109,28 @@ export class Association implements LinkOwner, InboundPeer {
   flushScheduled = false
   /** @internal Which slot of the heartbeat interval it ticks in (a hash of its address). */
   readonly tickSlot: number
+  /**
+   * Created by a reply to a path read from another association's frames (its sponsor), and not
+   * established yet: nobody vouched that a node lives at this address. Until its handshake is
+   * answered it dials the control lane only, within the node's share of connects for such
+   * addresses, and over datagrams sends no more bytes than the sponsor sent this node
+   * (docs/SECURITY.md: no dialling on a stranger's word).
+   */
+  private sponsor: Association | undefined
+  /** Bytes sent to unverified addresses on this association's word (see {@link unverified}). */
+  private sponsoredBytes = 0
+  /**
+   * The handshake in progress was started by the peer's claim alone (nothing here sent to the
+   * address yet): until it is confirmed, the address is as unverified as a sponsored one, and what
+   * this node sends there is paid by what the claimant sent ({@link introductionCredit}).
+   */
+  private claimOnly = false
+  /** Datagram transports: bytes the claimant sent in handshakes, less what this node sent to the unverified address. */
+  private introductionCredit = 0
+  /** An introduction (response or request) waits for credit: sent when the claimant sends more. */
+  private introductionOwed = false
+  /** The response to the claimant's request waits for credit. */
+  private responseOwed = false
 
   readonly host: AssociationHost
   /** The node's associations (successors, restarts, quarantined uids). */
@@ -143,6 +167,7 @@ export class Association implements LinkOwner, InboundPeer {
       this.writeControlPdu({ type: 'user-ack', seq })
       return true
     })
+    this.sponsor = seed.sponsor
     this.control = host.makeLink(this, LaneId.control)
     this.user = host.makeLink(this, LaneId.user)
   }
@@ -209,6 +234,7 @@ export class Association implements LinkOwner, InboundPeer {
       this.drop(recipient.wirePath, 'queue-full', `outbound queue full (${this.queue.capacity})`)
       return
     }
+    this.claimOnly = false // this node sends here on its own account now
     this.connect()
   }
 
@@ -233,6 +259,7 @@ export class Association implements LinkOwner, InboundPeer {
       }
       throw err
     }
+    this.claimOnly = false
     if (this.flowing && this.control.ready) this.writeSystem(entry.seq, entry.message)
     else this.connect()
   }
@@ -461,6 +488,55 @@ export class Association implements LinkOwner, InboundPeer {
     this.codec.reassembler.clear()
   }
 
+  /**
+   * Nobody vouched for the address yet: the association was created on another peer's word (see
+   * {@link sponsor}) or by a claim alone (see {@link claimOnly}), and no handshake confirmed it.
+   */
+  get unverified(): boolean {
+    return this.sponsor !== undefined || this.claimOnly
+  }
+
+  /**
+   * Whether `bytes` may go to this address now: always once verified; before, only within what
+   * the sponsor sent this node (charged to it), or over datagrams within what the claimant sent,
+   * so that nobody can make this node send a third party more than they sent (amplification at
+   * most 1). A refused introduction is owed: sent when more credit arrives.
+   */
+  mayIntroduce(bytes: number): boolean {
+    const sponsor = this.sponsor
+    if (sponsor !== undefined && this.host.settings.transport === 'udp') {
+      if (sponsor.stats.bytesReceived - sponsor.sponsoredBytes < bytes) return this.owe()
+      sponsor.sponsoredBytes += bytes
+      return true
+    }
+    // Over DTLS every peer was authenticated by its certificate before it could claim anything.
+    if (!this.claimOnly || this.host.settings.transport !== 'udp') return true
+    if (this.stats.bytesReceived + this.introductionCredit < bytes) return this.owe()
+    this.introductionCredit -= bytes
+    return true
+  }
+
+  private owe(): false {
+    this.introductionOwed = true
+    return false
+  }
+
+  /** @internal Over datagrams: a handshake request of `bytes` from the claimant arrived (credit for the answers to its address). */
+  creditIntroduction(bytes: number): void {
+    this.introductionCredit += bytes
+    if (this.introductionOwed) this.payIntroduction()
+  }
+
+  /** Sends what waited for credit: the response to the claimant's request, then our own request. */
+  private payIntroduction(): void {
+    this.introductionOwed = false
+    if (this.responseOwed) {
+      this.responseOwed = false
+      this.respond()
+    }
+    if (this.state.kind === 'handshaking') this.control.sendHandshake()
+  }
+
   /** Whether the links should (re)connect: a handshake in progress or an established peer. */
   get wantsConnection(): boolean {
     const k = this.state.kind
@@ -528,6 +604,19 @@ export class Association implements LinkOwner, InboundPeer {
     this.stats.framesReceived++
     this.stats.bytesReceived += end - start
     this.watcher.heard = true
+    if (this.introductionOwed && this.claimOnly) this.payIntroduction()
+    // Paths read from these frames are this peer's word (see Remoting.resolveCached).
+    const host = this.host
+    const outer = host.receivingFrom
+    host.receivingFrom = this
+    try {
+      this.decodeAndHandle(buf, start, end)
+    } finally {
+      host.receivingFrom = outer
+    }
+  }
+
+  private decodeAndHandle(buf: Uint8Array, start: number, end: number): void {
     let pdu: Pdu | undefined
     try {
       pdu = this.codec.decode(buf, start, end)
@@ -719,6 +808,8 @@ export class Association implements LinkOwner, InboundPeer {
   /** The peer claims `uid` before any is confirmed: it is answered, and our own request confirms it (or another). */
   private adoptClaim(uid: bigint): void {
     const s = this.state
+    // Nothing here asked for this address: until confirmed, it is the claimant's word alone.
+    if (s.kind === 'idle') this.claimOnly = true
     if (s.kind === 'handshaking' && s.uid !== undefined && s.uid !== uid) {
       // Another claimant than the last: its compression state must not leak into this one's.
       this.codec = this.host.codec.createAssociation({ localUid: this.localUid })
@@ -734,6 +825,10 @@ export class Association implements LinkOwner, InboundPeer {
   private respond(): void {
     const response = this.handshake.response()
     if (response === undefined) return
+    if (this.host.settings.transport === 'udp' && this.unverified && !this.mayIntroduce(response.byteLength + 4)) {
+      this.responseOwed = true
+      return
+    }
     if (this.control.ready) this.writeControl(response)
     else this.control.ensure()
   }
@@ -747,6 +842,10 @@ export class Association implements LinkOwner, InboundPeer {
       this.codec.setRemoteUid(uid)
     }
     this.state = { kind: 'established', uid, since: this.host.clock.now() }
+    this.sponsor = undefined
+    this.claimOnly = false
+    this.introductionOwed = false
+    this.responseOwed = false
     this.registry.clearFailure(this.key)
     this.control.confirm()
     this.user.confirm()

@@ -6,6 +6,7 @@ import type { DropKind } from '../ActorSystemEvents.js'
 import type { Address } from '../Address.js'
 import type { Clock } from '../Clock.js'
 import type { Association } from './Association.js'
+import type { ConnectLimiter } from './ConnectLimiter.js'
 import type { LaneId, OutboundLink } from './OutboundLink.js'
 import type { RemoteSettings } from './RemoteSettings.js'
 
@@ -52,6 +53,8 @@ export interface AssociationHost {
 
   /** Where events go. */
   readonly events: AssociationEvents
+  /** The association whose frames are being decoded and handled now (paths read from them are its word). */
+  receivingFrom: Association | undefined
 }
 
 /** One or more user messages dropped or lost (see {@link AssociationEvents.dropped}). */
@@ -104,6 +107,8 @@ export interface LinkHost {
   tlsClientOptions(): ConnectionOptions
   /** The end of a socket read: run the actors it woke and flush their replies. */
   inboundReadComplete(): void
+  /** The node's bound on outbound connects in flight. */
+  readonly connects: ConnectLimiter
 }
 
 /** What a link needs from its association. */
@@ -114,6 +119,10 @@ export interface LinkOwner {
   readonly wantsConnection: boolean
   /** User messages waiting for the user lane. */
   readonly queuedMessages: number
+  /** Nobody vouched for the address yet (a reply to a path read from the wire): only the control lane dials, within the share for such addresses. */
+  readonly unverified: boolean
+  /** Over udp: whether `bytes` may be sent to the address before it is verified (charged to whoever named it, or to the claimant). */
+  mayIntroduce(bytes: number): boolean
   /** Our handshake request, first frame of a user-lane connection (and of UDP introductions). */
   handshakeRequest(): Uint8Array
   /** Our handshake request for a new control connection: a fresh nonce, so its response confirms this connection. */

@@ -1,3 +1,4 @@
+import type { ActorRef } from '../ActorRef.js'
 import { Address } from '../Address.js'
 import type { AssociationInfo } from '../AssociationInfo.js'
 import { debug } from '../internal/debug.js'
@@ -33,12 +34,19 @@ export class AssociationRegistry {
     this.quarantine = new QuarantineList(10_000, Math.max(60_000, host.settings.reconnectMaxBackoffMs))
   }
 
-  /** The current association with the node at `address`: created on first use, and anew when the last one ended. */
-  associationFor(address: Address): Association {
+  /**
+   * The current association with the node at `address`: created on first use, and anew when the
+   * last one ended. `sponsor`: the first use is a message to a ref whose path came from that
+   * association's frames (a reply to a sender nobody vouched for): a new association is unverified.
+   */
+  associationFor(address: Address, sponsor?: Association): Association {
     const key = address.toString()
     const a = this.current.get(key)
     if (a !== undefined && !isFinal(a.state)) return a
-    const next = new Association(this.host, this, address, { localUid: this.localUids.get(key) ?? this.host.nodeUid })
+    const next = new Association(this.host, this, address, {
+      localUid: this.localUids.get(key) ?? this.host.nodeUid,
+      ...(a === undefined && sponsor !== undefined ? { sponsor } : {}),
+    })
     const max = this.host.settings.maxAssociations
     if (a === undefined && this.current.size >= max) {
       // Beyond the bound: an association that refuses everything, kept nowhere.
@@ -57,6 +65,17 @@ export class AssociationRegistry {
   /** The current association for `key`, if any (ended or not). */
   get(key: string): Association | undefined {
     return this.current.get(key)
+  }
+
+  /** The current association with `address` if there is one and it has not ended; never creates one. */
+  existing(address: Address): Association | undefined {
+    const a = this.current.get(address.toString())
+    return a !== undefined && !isFinal(a.state) ? a : undefined
+  }
+
+  /** Counts and publishes an undeliverable message. */
+  deadLetter(message: unknown, sender: ActorRef | undefined, recipient: ActorRef): void {
+    this.host.deadLetter(message, sender, recipient)
   }
 
   /** Remembers why the node at `key` could not be reached (its last connect failure or refusal). */

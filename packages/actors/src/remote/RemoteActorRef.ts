@@ -3,6 +3,7 @@ import type { ActorRef } from '../ActorRef.js'
 import { InternalActorRef, internalRef } from '../internal/InternalActorRef.js'
 import type { SystemMessage } from '../internal/SystemMessage.js'
 import type { Association } from './Association.js'
+import type { AssociationRegistry } from './AssociationRegistry.js'
 import { endedIncarnation, isFinal } from './AssociationState.js'
 
 /**
@@ -10,7 +11,9 @@ import { endedIncarnation, isFinal } from './AssociationState.js'
  * (never throws, never blocks: a full queue drops with a 'dropped' event); system messages
  * (watch, unwatch, death-watch notifications) go on the association's reliable control lane.
  *
- * A ref is bound to the association current when it was made. When that association ends (the
+ * A ref is bound to the association current when it was made, or, when there was none (a path
+ * read from an envelope, naming a node this one never talked to), to the one its first message
+ * creates: a path on the wire makes no association and no connection by itself. When that association ends (the
  * peer's uid was quarantined or replaced), a ref that names one actor incarnation (`#uid`) of a
  * confirmed peer incarnation is dead: its messages go to dead letters and a watch is answered
  * with `Terminated` at once, so nothing its watchers were told is gone comes back under it. A ref
@@ -21,20 +24,30 @@ export class RemoteActorRef extends InternalActorRef {
   readonly path: ActorPath
   /** `path.toSerializationFormat()`, computed once: it is written into every envelope. */
   readonly wirePath: string
-  /** @internal The association it sends through (moved on when the bound one ended, see the class doc). */
-  association: Association
+  /** @internal The association it sends through (moved on when the bound one ended, see the class doc); none before the first send when none existed. */
+  association: Association | undefined
+  /** @internal The node's associations. */
+  readonly registry: AssociationRegistry
+  /**
+   * @internal The association whose frames named this path (a sender, or a ref inside a message),
+   * when it came from the wire: an association the ref's first message creates is with a node
+   * nobody vouched for, on that peer's word (see {@link Association.unverified}).
+   */
+  readonly sponsor: Association | undefined
 
-  constructor(path: ActorPath, association: Association) {
+  constructor(path: ActorPath, registry: AssociationRegistry, association?: Association, sponsor?: Association) {
     super()
     this.path = path
     this.wirePath = path.toSerializationFormat()
+    this.registry = registry
     this.association = association
+    this.sponsor = sponsor
   }
 
   tell(message: unknown, sender?: ActorRef): void {
     const a = this.current()
     if (a !== undefined) a.sendUser(this, message, sender)
-    else this.association.host.deadLetter(message, sender, this)
+    else this.registry.deadLetter(message, sender, this)
   }
 
   sendSystemMessage(message: SystemMessage): void {
@@ -54,8 +67,14 @@ export class RemoteActorRef extends InternalActorRef {
   /** The association to send through, or undefined when this ref's incarnation ended. */
   private current(): Association | undefined {
     const a = this.association
+    if (a === undefined) return (this.association = this.registry.associationFor(this.path.address, this.sponsor))
     if (!isFinal(a.state)) return a
     if (this.path.uid !== undefined && endedIncarnation(a.state)) return undefined
-    return (this.association = a.registry.associationFor(this.path.address))
+    return (this.association = this.registry.associationFor(this.path.address))
+  }
+
+  /** @internal True when the association this ref sends through ended (a new one would be looked up). */
+  get ended(): boolean {
+    return this.association !== undefined && isFinal(this.association.state)
   }
 }

@@ -32,6 +32,7 @@ export interface RemoteSettings {
   readonly idleUserConnectionMs: number
   readonly maxAssociations: number
   readonly forgetQuarantinedAfterMs: number
+  readonly maxConnectsInFlight: number
   readonly registry: MessageRegistry | undefined
 }
 
@@ -90,6 +91,7 @@ export function resolveRemoteSettings(o: RemoteOptions): RemoteSettings {
     idleUserConnectionMs: o.idleUserConnectionMs ?? 60_000,
     maxAssociations: o.maxAssociations ?? 10_000,
     forgetQuarantinedAfterMs: o.forgetQuarantinedAfterMs ?? 300_000,
+    maxConnectsInFlight: Math.max(1, o.maxConnectsInFlight ?? 128),
     registry: o.registry,
   }
 }

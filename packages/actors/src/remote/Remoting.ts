@@ -24,6 +24,7 @@ import type { RemoteOptions } from '../ActorSystem.js'
 import type { Association } from './Association.js'
 import type { AssociationHost, InboundBinding, InboundHost, LinkHost } from './AssociationContext.js'
 import { AssociationRegistry } from './AssociationRegistry.js'
+import { ConnectLimiter } from './ConnectLimiter.js'
 import { isFinal } from './AssociationState.js'
 import { ActorIdentity, Identify, registerBuiltInMessages } from './BuiltInMessages.js'
 import { framed } from './FrameBatch.js'
@@ -43,6 +44,8 @@ const UDP_SOCKET_BUFFER = 4 * 1024 * 1024
 const UDP_REFUSAL_INTERVAL_MS = 1000
 /** Sources whose last refusal time is remembered, at most. */
 const UDP_REFUSAL_SOURCES = 1024
+/** What a UDP source may have sent towards its next refusal, at most (bytes). */
+const UDP_REFUSAL_CREDIT_MAX = 4096
 /** Slots per heartbeat interval: associations tick spread over the interval, not in one pass. */
 const TICK_SLOTS = 8
 /** First Identify resend of a selection over UDP (then doubling). */
@@ -62,6 +65,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   readonly clock: Clock
   readonly registry: AssociationRegistry
   readonly events: RemotingEvents
+  readonly connects: ConnectLimiter
   address!: Address
   isShuttingDown = false
   /** Connections refused (bad preamble, bad or misdirected handshake, TLS or DTLS failure, too many pending). */
@@ -72,12 +76,14 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   unknownDatagrams = 0
   /** The datagram channel of `udp` (a UDP socket) and of `dtls` (a DTLS endpoint), undefined over tcp and tls. */
   udpChannel: Channel | undefined
+  /** The association whose frames are being decoded and handled now (see {@link resolveCached}). */
+  receivingFrom: Association | undefined
 
   private server: ServerChannel | undefined
   private readonly refCache = new Map<string, InternalActorRef>()
   private readonly wirePaths = new WeakMap<ActorRef, string>()
   /** When a UDP source was last answered with a refusal. */
-  private readonly udpRefusals = new Map<string, number>()
+  private readonly udpRefusals = new Map<string, { at: number; credit: number }>()
   /** True while {@link inboundReadComplete} runs actors (it flushes after them). */
   private completingRead = false
   /** Associations to flush, in slots [0, dirtyCount). */
@@ -100,6 +106,9 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     this.clock = internals.clock
     this.events = new RemotingEvents(internals.events, internals.log, () => this.address)
     this.registry = new AssociationRegistry(this)
+    const maxConnects = this.settings.maxConnectsInFlight
+    const maxUnverified = Math.max(1, Math.floor(maxConnects / 8))
+    this.connects = new ConnectLimiter(maxConnects, maxUnverified, 8 * maxUnverified)
     this.protocol = `helios.${options.transport}` as Address['protocol']
     // The built-in messages go into a registry of the system's own, in front of the application's
     // (which stays as the application made it, and may still be added to).
@@ -221,12 +230,14 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
 
   // ------------------------------------------------------------------ RemoteProvider
 
-  resolveRemoteRef(path: ActorPath): InternalActorRef {
+  /** A ref to an actor on another node; `sponsor`: the association whose frames named the path. */
+  resolveRemoteRef(path: ActorPath, sponsor?: Association): InternalActorRef {
     if (path.address.protocol !== this.protocol || path.address.isLocal) {
       debug('%s is not reachable over %s: dead letters', path.toString(), this.protocol)
       return new DeadLetterActorRef(this.internals, path)
     }
-    return new RemoteActorRef(path, this.registry.associationFor(path.address))
+    // Bound to the current association if there is one; otherwise the first message creates it.
+    return new RemoteActorRef(path, this.registry, this.registry.existing(path.address), sponsor)
   }
 
   async resolveSelection(path: ActorPath, timeoutMs: number): Promise<ActorRef> {
@@ -321,11 +332,13 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     lane: number | undefined,
     channel: Channel | undefined,
     udpSource?: Datagram['remote'],
+    udpBytes = 0,
+    frameBytes = 0,
   ): InboundBinding | undefined {
     const checked = checkHandshakeRequest(pdu, this.address)
     if ('refused' in checked) {
       const notice = this.codec.encode({ type: 'disassociate', reason: DisassociateReason.handshakeFailed, detail: checked.refused })
-      this.refuse(channel, checked.refused, undefined, checked.remote, notice, lane, udpSource)
+      this.refuse(channel, checked.refused, undefined, checked.remote, notice, lane, udpSource, udpBytes)
       return undefined
     }
     const assoc = this.registry.associationFor(checked.from)
@@ -333,13 +346,15 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     if (assoc.state.kind === 'retired') {
       // maxAssociations reached: no room for another peer.
       const notice = this.codec.encode({ type: 'disassociate', reason: DisassociateReason.handshakeFailed, detail: assoc.state.reason })
-      this.refuse(channel, assoc.state.reason, undefined, assoc.key, notice, lane, udpSource)
+      this.refuse(channel, assoc.state.reason, undefined, assoc.key, notice, lane, udpSource, udpBytes)
       return undefined
     }
+    // Over datagrams, what a claimant sends pays for the answers to its (unverified) address.
+    if (udpSource !== undefined) assoc.creditIntroduction(frameBytes)
     const verdict = assoc.onHandshakeRequest(uid, pdu.nonce)
     if (verdict === 'refused') {
       const notice = assoc.quarantinedNoticeFor(uid)
-      this.refuse(channel, `node ${assoc.key} uid ${uid} is quarantined`, undefined, assoc.key, notice, lane, udpSource)
+      this.refuse(channel, `node ${assoc.key} uid ${uid} is quarantined`, undefined, assoc.key, notice, lane, udpSource, udpBytes)
       return undefined
     }
     return { peer: assoc, uid, parked: verdict === 'parked' }
@@ -377,7 +392,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
         return
       }
       if (pdu.type === 'handshake-request') {
-        const binding = this.acceptHandshakeRequest(pdu, LaneId.control, undefined, d.remote)
+        const binding = this.acceptHandshakeRequest(pdu, LaneId.control, undefined, d.remote, buf.byteLength, end - start + 4)
         if (binding !== undefined) this.registry.bindEndpoint(key, binding.peer as Association)
         continue
       }
@@ -395,21 +410,45 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
       this.refuseDatagram(
         d.remote,
         notice ?? this.codec.encode({ type: 'disassociate', reason: DisassociateReason.notAssociated, detail: '' }),
+        buf.byteLength,
       )
       return
     }
   }
 
-  /** Sends one refusal frame to a UDP source, at most once per {@link UDP_REFUSAL_INTERVAL_MS} each. */
-  private refuseDatagram(to: Datagram['remote'], notice: Uint8Array): void {
+  /**
+   * Sends one refusal frame to a UDP source, at most once per {@link UDP_REFUSAL_INTERVAL_MS} each,
+   * and within what the source sent (`receivedBytes` of this datagram, added to what it sent since
+   * its last refusal): a spoofed source cannot use this node to send a third party more than it
+   * sent. A disassociate notice that does not fit goes without its detail; another notice waits
+   * for more (the next handshake).
+   */
+  private refuseDatagram(to: Datagram['remote'], notice: Uint8Array, receivedBytes: number): void {
     const ch = this.udpChannel
     if (ch === undefined || !ch.isActive) return
     const key = `${to.address}:${to.port}`
+    let entry = this.udpRefusals.get(key)
+    if (entry === undefined) {
+      if (this.udpRefusals.size >= UDP_REFUSAL_SOURCES) this.udpRefusals.delete(this.udpRefusals.keys().next().value as string)
+      entry = { at: -Infinity, credit: 0 }
+      this.udpRefusals.set(key, entry)
+    }
+    entry.credit = Math.min(UDP_REFUSAL_CREDIT_MAX, entry.credit + receivedBytes)
     const now = this.clock.now()
-    const last = this.udpRefusals.get(key)
-    if (last !== undefined && now - last < UDP_REFUSAL_INTERVAL_MS) return
-    if (this.udpRefusals.size >= UDP_REFUSAL_SOURCES) this.udpRefusals.delete(this.udpRefusals.keys().next().value as string)
-    this.udpRefusals.set(key, now)
+    if (now - entry.at < UDP_REFUSAL_INTERVAL_MS) return
+    if (notice.byteLength + 4 > entry.credit) {
+      let pdu
+      try {
+        pdu = this.codec.decode(notice, 0, notice.byteLength)
+      } catch {
+        return
+      }
+      if (pdu.type !== 'disassociate' || pdu.detail === '') return
+      notice = this.codec.encode({ type: 'disassociate', reason: pdu.reason, detail: '' })
+      if (notice.byteLength + 4 > entry.credit) return
+    }
+    entry.at = now
+    entry.credit -= notice.byteLength + 4
     ch.writeAndFlush({ data: framed(notice), remote: to })
   }
 
@@ -440,6 +479,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     notice?: Uint8Array,
     lane?: number,
     udpSource?: Datagram['remote'],
+    udpBytes = 0,
   ): void {
     this.refusedConnections++
     const peer =
@@ -450,7 +490,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
           ? `${udpSource.address}:${udpSource.port}`
           : '(unknown)')
     this.events.handshakeFailed(peer, reason, true, cause)
-    if (udpSource !== undefined && notice !== undefined) this.refuseDatagram(udpSource, notice)
+    if (udpSource !== undefined && notice !== undefined) this.refuseDatagram(udpSource, notice, udpBytes)
     if (channel === undefined || !channel.isActive) return
     if (notice !== undefined && lane !== undefined) {
       channel.write(encodePreamble(lane === LaneId.user ? LaneId.user : LaneId.control))
@@ -518,8 +558,10 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   /** Resolves a path received on the wire, caching refs that name one incarnation (`#uid`) or a remote node. */
   resolveCached(path: string): InternalActorRef {
     let ref = this.refCache.get(path)
-    if (ref !== undefined && !(ref instanceof RemoteActorRef && ref.association.ended)) return ref
-    ref = this.internals.resolveActorRef(path)
+    if (ref !== undefined && !(ref instanceof RemoteActorRef && ref.ended)) return ref
+    const p = ActorPath.parse(path)
+    // A path on the wire is a stranger's word: it creates no association and opens no connection.
+    ref = this.internals.isLocalAddress(p.address) ? this.internals.resolveActorRef(p) : this.resolveRemoteRef(p, this.receivingFrom)
     // Temporary ask actors are used once: caching them would only churn the cache.
     if ((!ref.isLocal || path.includes('#')) && !path.includes('/temp/')) {
       if (this.refCache.size >= CACHE_LIMIT) this.refCache.clear()

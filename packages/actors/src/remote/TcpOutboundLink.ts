@@ -316,7 +316,7 @@ export class TcpOutboundLink implements OutboundLink {
   private get wanted(): boolean {
     if (this.closedForGood || !this.owner.wantsConnection) return false
     if (this.lane === LaneId.control) return this.lent === undefined || this.owner.needsOwnControlConnection
-    return this.lent === undefined && this.owner.queuedMessages > 0
+    return this.lent === undefined && this.owner.queuedMessages > 0 && !this.owner.unverified
   }
 
   private connect(): void {
@@ -341,7 +341,9 @@ export class TcpOutboundLink implements OutboundLink {
           .addLast('link', new AcceptorFrameReader(this.host, this.owner, this.lane, this))
       })
     const reconnector: Reconnector<Channel> = new Reconnector<Channel>({
-      connect: () => bootstrap.connect(port as number, host as string),
+      // Within the node's bound on connects in flight (addresses nobody vouched for get a small share).
+      connect: (_attempt, signal) =>
+        this.host.connects.run(this.owner.unverified, signal, () => bootstrap.connect(port as number, host as string)),
       clock: this.host.clock,
       baseDelayMs: s.reconnectMinBackoffMs,
       maxDelayMs: s.reconnectMaxBackoffMs,

@@ -108,8 +108,11 @@ export class UdpOutboundLink implements OutboundLink {
 
   sendHandshake(): void {
     if (!this.ready || this.lane !== LaneId.control) return
+    const request = this.owner.handshakeRequest()
+    // To an address nobody vouched for: within what whoever named it sent.
+    if (this.owner.unverified && !this.owner.mayIntroduce(4 + request.byteLength)) return
     this.handshakeSent = true
-    this.write(this.owner.handshakeRequest())
+    this.write(request)
     this.owner.scheduleFlush()
   }
 

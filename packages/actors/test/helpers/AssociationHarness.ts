@@ -129,6 +129,7 @@ export class FakeNode implements AssociationHost {
   readonly nodeUid = 1n
   readonly isUdp: boolean
   isShuttingDown = false
+  receivingFrom: Association | undefined
   readonly registry: AssociationRegistry
   /** Everything the associations published, in order. */
   readonly log: NodeEvent[] = []
@@ -177,7 +178,7 @@ export class FakeNode implements AssociationHost {
 
   /** A ref to an actor at the peer. */
   ref(path: string, a: Association = this.peer()): RemoteActorRef {
-    return new RemoteActorRef(ActorPath.parse(path), a)
+    return new RemoteActorRef(ActorPath.parse(path), this.registry, a)
   }
 
   /** Runs the flushes scheduled so far (the real node runs them at the end of the turn). */
