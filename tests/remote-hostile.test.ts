@@ -87,7 +87,7 @@ test('a peer that connects and says nothing is closed after the handshake timeou
   const { closed } = await rawConnect(a.address.port as number)
   const started = performance.now()
   const ev = await refused
-  t.regex(ev.reason, /no handshake within 500 ms/)
+  t.regex(ev.reason, /no preamble within 500 ms/)
   await closed
   t.true(performance.now() - started < 5000)
   await check()

@@ -59,8 +59,26 @@ export interface RemoteOptions {
   readonly reconnectMinBackoffMs?: number
   /** Longest reconnect delay. Default 5000 ms. */
   readonly reconnectMaxBackoffMs?: number
-  /** Inbound connections still in their handshake, at most (slow-loris guard). Default 64. */
+  /**
+   * TCP/TLS: inbound connections still in their handshake (preamble, handshake request, a restart
+   * claim waiting for proof), at most. When all are taken, a connection from a source address
+   * holding fewer of them than the largest holder takes the oldest of that holder's (closed with a
+   * `handshakeFailed`), others are refused: one host cannot keep the others out. Default 64.
+   */
   readonly maxPendingInboundHandshakes?: number
+  /**
+   * TCP/TLS: inbound connections in their handshake from one source address (an IPv4 address, an
+   * IPv6 /64), at most; beyond, its new connections are refused. Default half of
+   * `maxPendingInboundHandshakes` (32).
+   */
+  readonly maxPendingInboundHandshakesPerSource?: number
+  /**
+   * TCP/TLS: an accepted connection that has not sent its preamble and handshake request within
+   * this is closed (`handshakeFailed`: no preamble / no handshake request within ...), and over
+   * TLS a TLS handshake not done within this is too. A node sends both at once when it connects.
+   * Default 2000 ms (at most `handshakeTimeoutMs`).
+   */
+  readonly preambleTimeoutMs?: number
   /** On terminate, how long to wait for the peers to ack the last system messages. Default 2000 ms. */
   readonly shutdownFlushTimeoutMs?: number
   /**

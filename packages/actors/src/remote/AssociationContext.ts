@@ -198,9 +198,13 @@ export interface InboundBinding {
 export interface InboundHost {
   readonly settings: RemoteSettings
   readonly clock: Clock
-  /** Takes a slot among the connections in handshake; false when none is free. */
-  admitInbound(): boolean
-  releaseInbound(): void
+  /**
+   * Takes a slot among the connections in handshake for `channel` (another source's connection may
+   * lose its slot and be closed); the reason it is refused, or undefined when admitted.
+   */
+  admitInbound(channel: Channel): string | undefined
+  /** Frees the slot of `channel`, if it holds one. */
+  releaseInbound(channel: Channel): void
   /**
    * Refuses an inbound connection with a logged, published reason. With `notice` (a `quarantined`
    * or `disassociate` PDU), writes the preamble and that one frame back first (docs/PROTOCOL.md §10.1).

@@ -1,6 +1,15 @@
 import { encodePreamble, Lane, type Preamble, UnsupportedVersionError } from '@helios/codec'
-import type { ChannelHandler, ChannelHandlerContext, Datagram, TimerHandle } from '@helios/transport'
+import {
+  type Channel,
+  type ChannelHandler,
+  type ChannelHandlerContext,
+  type Datagram,
+  HandshakeSlots,
+  sourceOf,
+  type TimerHandle,
+} from '@helios/transport'
 import type { InboundHost, InboundPeer } from './AssociationContext.js'
+import type { RemoteSettings } from './RemoteSettings.js'
 import { LaneId } from './OutboundLink.js'
 import { PreambleStep } from './PreambleStep.js'
 
@@ -32,13 +41,62 @@ export class PreambleHandler extends PreambleStep {
 }
 
 /**
+ * The slots of accepted connections in their handshake (from accept until their handshake request
+ * is accepted, or while a restart claim waits for proof): `maxPendingInboundHandshakes` in all,
+ * `maxPendingInboundHandshakesPerSource` per source address, shared fairly (a newcomer from a
+ * source holding fewer takes the oldest slot of the largest holder, see `HandshakeSlots`).
+ */
+export class InboundAdmission {
+  private readonly slots: HandshakeSlots<Channel>
+
+  constructor(settings: Pick<RemoteSettings, 'maxPendingInboundHandshakes' | 'maxPendingInboundHandshakesPerSource'>) {
+    this.slots = new HandshakeSlots<Channel>({
+      max: settings.maxPendingInboundHandshakes,
+      maxPerSource: settings.maxPendingInboundHandshakesPerSource,
+    })
+  }
+
+  /** Connections in handshake now. */
+  get pending(): number {
+    return this.slots.size
+  }
+
+  /**
+   * Takes a slot for `channel`; returns why it is refused, or undefined. A connection that loses
+   * its slot to it is handed to `evict` with the reason (the caller closes it).
+   */
+  admit(channel: Channel, evict: (channel: Channel, reason: string) => void): string | undefined {
+    const source = sourceOf(channel.remoteAddress?.address)
+    const grant = this.slots.acquire(source, channel)
+    if (!grant.admitted) {
+      return grant.full === 'source'
+        ? `too many connections in handshake from ${source} (${grant.held}, maxPendingInboundHandshakesPerSource)`
+        : `too many connections in handshake (${this.slots.size}, maxPendingInboundHandshakes), none from a source holding more than ${source}`
+    }
+    if (grant.evicted !== undefined) {
+      evict(
+        grant.evicted.item,
+        `too many connections in handshake: ${grant.evicted.source} held the most of the ${this.slots.max}, its oldest made room for ${source}`,
+      )
+    }
+    return undefined
+  }
+
+  /** Frees the slot of `channel`, if it holds one. */
+  release(channel: Channel): void {
+    this.slots.release(channel)
+  }
+}
+
+/**
  * Last handler of an accepted TCP/TLS connection: the first frame must be a handshake request for
- * this node's address (within the handshake timeout). It binds the connection to one incarnation
- * of the peer (the uid of the request); every later frame goes to the association while it
- * accepts that uid, or to the successor that took it over after a proven restart. A restart
- * claim's connection waits (parked, still counted among the connections in handshake) until the
- * claim is confirmed or refused; a connection of a quarantined incarnation is refused with a
- * `quarantined` notice written back.
+ * this node's address, and it must come with the preamble within `preambleTimeoutMs` of the accept
+ * (a node sends both at once). It binds the connection to one incarnation of the peer (the uid of
+ * the request); every later frame goes to the association while it accepts that uid, or to the
+ * successor that took it over after a proven restart. A restart claim's connection waits (parked,
+ * still holding its slot among the connections in handshake) until the claim is confirmed or
+ * refused, `handshakeTimeoutMs` after the accept at most; a connection of a quarantined incarnation
+ * is refused with a `quarantined` notice written back.
  */
 export class InboundConnectionHandler implements ChannelHandler {
   lane: Lane | undefined
@@ -47,23 +105,51 @@ export class InboundConnectionHandler implements ChannelHandler {
   private parked = false
   private timer: TimerHandle | undefined
   private counted = false
+  private acceptedAt = 0
 
   constructor(private readonly host: InboundHost) {}
 
   channelActive(ctx: ChannelHandlerContext): void {
-    if (!this.host.admitInbound()) {
-      this.host.refuseInbound(ctx.channel, 'too many connections in handshake')
+    const refused = this.host.admitInbound(ctx.channel)
+    if (refused !== undefined) {
+      this.host.refuseInbound(ctx.channel, refused)
       return
     }
     this.counted = true
-    const ms = this.host.settings.handshakeTimeoutMs
+    this.acceptedAt = this.host.clock.now()
+    this.arm(ctx, this.host.settings.preambleTimeoutMs, true)
+    ctx.fireChannelActive()
+  }
+
+  /**
+   * The deadline `ms` from now. When it passes, the verdict waits one more turn of the event loop
+   * (`grace`): bytes that arrived while this process was busy (a long GC) are read first.
+   */
+  private arm(ctx: ChannelHandlerContext, ms: number, grace: boolean): void {
     this.timer = this.host.clock.setTimeout(() => {
       this.timer = undefined
-      if (this.peer === undefined) this.host.refuseInbound(ctx.channel, `no handshake within ${ms} ms`)
-      else if (this.parked)
-        this.host.refuseInbound(ctx.channel, `restart claim of ${this.peer.key} uid ${this.uid} not confirmed within ${ms} ms`)
+      if (grace) this.arm(ctx, 0, false)
+      else this.expired(ctx)
     }, ms)
-    ctx.fireChannelActive()
+  }
+
+  private expired(ctx: ChannelHandlerContext): void {
+    const s = this.host.settings
+    if (this.peer === undefined) {
+      const what = this.lane === undefined ? 'preamble' : 'handshake request'
+      this.host.refuseInbound(ctx.channel, `no ${what} within ${s.preambleTimeoutMs} ms`)
+      return
+    }
+    if (!this.parked) return
+    const left = this.acceptedAt + s.handshakeTimeoutMs - this.host.clock.now()
+    if (left > 0) {
+      this.arm(ctx, left, false)
+      return
+    }
+    this.host.refuseInbound(
+      ctx.channel,
+      `restart claim of ${this.peer.key} uid ${this.uid} not confirmed within ${s.handshakeTimeoutMs} ms`,
+    )
   }
 
   channelRead(ctx: ChannelHandlerContext, message: unknown): void {
@@ -87,7 +173,7 @@ export class InboundConnectionHandler implements ChannelHandler {
       binding.peer.park(ctx.channel, binding.uid)
       return
     }
-    this.handshakeDone()
+    this.handshakeDone(ctx.channel)
     // The peer's user-lane connection also carries our user envelopes back (docs/PROTOCOL.md §10.1).
     binding.peer.lendConnection(ctx.channel, this.lane === Lane.user ? LaneId.user : LaneId.control)
   }
@@ -126,7 +212,7 @@ export class InboundConnectionHandler implements ChannelHandler {
     this.peer = to
     if (!this.parked) return
     this.parked = false
-    this.handshakeDone()
+    this.handshakeDone(ctx.channel)
     to.lendConnection(ctx.channel, this.lane === Lane.user ? LaneId.user : LaneId.control)
   }
 
@@ -141,7 +227,7 @@ export class InboundConnectionHandler implements ChannelHandler {
   }
 
   channelInactive(ctx: ChannelHandlerContext): void {
-    this.handshakeDone()
+    this.handshakeDone(ctx.channel)
     if (this.peer !== undefined) {
       this.peer.unpark(ctx.channel)
       if (this.lane === Lane.user) this.peer.inboundUserLaneClosed(this)
@@ -153,12 +239,12 @@ export class InboundConnectionHandler implements ChannelHandler {
     this.host.refuseInbound(ctx.channel, error.message, error)
   }
 
-  private handshakeDone(): void {
+  private handshakeDone(channel: Channel): void {
     if (this.timer !== undefined) this.host.clock.clearTimeout(this.timer)
     this.timer = undefined
     if (this.counted) {
       this.counted = false
-      this.host.releaseInbound()
+      this.host.releaseInbound(channel)
     }
   }
 }

@@ -25,6 +25,8 @@ export interface RemoteSettings {
   readonly reconnectMinBackoffMs: number
   readonly reconnectMaxBackoffMs: number
   readonly maxPendingInboundHandshakes: number
+  readonly maxPendingInboundHandshakesPerSource: number
+  readonly preambleTimeoutMs: number
   readonly shutdownFlushTimeoutMs: number
   readonly downOnConnectionRefused: boolean
   readonly quarantineRecovery: 'new-uid' | 'none'
@@ -84,6 +86,9 @@ export function resolveRemoteSettings(o: RemoteOptions): RemoteSettings {
     reconnectMinBackoffMs: o.reconnectMinBackoffMs ?? 100,
     reconnectMaxBackoffMs: o.reconnectMaxBackoffMs ?? 5000,
     maxPendingInboundHandshakes: o.maxPendingInboundHandshakes ?? 64,
+    maxPendingInboundHandshakesPerSource:
+      o.maxPendingInboundHandshakesPerSource ?? Math.max(1, Math.floor((o.maxPendingInboundHandshakes ?? 64) / 2)),
+    preambleTimeoutMs: Math.min(o.preambleTimeoutMs ?? 2000, o.handshakeTimeoutMs ?? 10_000),
     shutdownFlushTimeoutMs: o.shutdownFlushTimeoutMs ?? 2000,
     downOnConnectionRefused: o.downOnConnectionRefused ?? true,
     quarantineRecovery: o.quarantineRecovery ?? 'new-uid',

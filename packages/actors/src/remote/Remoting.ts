@@ -29,7 +29,7 @@ import { isFinal } from './AssociationState.js'
 import { ActorIdentity, Identify, registerBuiltInMessages } from './BuiltInMessages.js'
 import { framed } from './FrameBatch.js'
 import { checkHandshakeRequest } from './Handshake.js'
-import { DatagramHandler, InboundConnectionHandler, PreambleHandler } from './InboundHandlers.js'
+import { DatagramHandler, InboundAdmission, InboundConnectionHandler, PreambleHandler } from './InboundHandlers.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
 import { RemoteActorRef } from './RemoteActorRef.js'
 import { RemotingEvents } from './RemotingEvents.js'
@@ -40,6 +40,8 @@ import { UdpOutboundLink } from './UdpOutboundLink.js'
 
 const CACHE_LIMIT = 10_000
 const UDP_SOCKET_BUFFER = 4 * 1024 * 1024
+/** Connections the kernel holds for this node's server before it accepts them. */
+const LISTEN_BACKLOG = 4096
 /** UDP sources answered with a refusal at most once per this interval each (no reflection floods). */
 const UDP_REFUSAL_INTERVAL_MS = 1000
 /** Sources whose last refusal time is remembered, at most. */
@@ -96,7 +98,8 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   private tickDueAt = 0
   /** The slot of the interval the next tick runs (see {@link AssociationRegistry.tick}). */
   private tickSlot = 0
-  private pendingInbound = 0
+  /** Accepted connections in their handshake: the slots, per source and in all. */
+  private readonly admission: InboundAdmission
   private identifyCounter = 0
   private readonly protocol: Address['protocol']
 
@@ -106,6 +109,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     this.clock = internals.clock
     this.events = new RemotingEvents(internals.events, internals.log, () => this.address)
     this.registry = new AssociationRegistry(this)
+    this.admission = new InboundAdmission(this.settings)
     const maxConnects = this.settings.maxConnectsInFlight
     const maxUnverified = Math.max(1, Math.floor(maxConnects / 8))
     this.connects = new ConnectLimiter(maxConnects, maxUnverified, 8 * maxUnverified)
@@ -187,8 +191,12 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
           .transport(s.transport)
           .options({
             clock: this.clock,
-            handshakeTimeoutMs: s.handshakeTimeoutMs,
-            maxPendingHandshakes: s.maxPendingInboundHandshakes,
+            // A TLS handshake is due as soon as the preamble; its slots (maxPendingHandshakes 256,
+            // half per source) are the transport's defaults.
+            handshakeTimeoutMs: s.preambleTimeoutMs,
+            // Connections wait in the kernel's queue while this node is busy, rather than having their
+            // SYN dropped and resent a second later (capped by net.core.somaxconn).
+            backlog: LISTEN_BACKLOG,
             // Nodes verify each other: client certificates are required unless explicitly turned off.
             ...(s.tls !== undefined ? { tls: { requestCert: true, rejectUnauthorized: true, ...s.tls } } : {}),
             onError: (err) => this.events.handshakeFailed('(inbound)', err.message, true, err),
@@ -452,14 +460,12 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     ch.writeAndFlush({ data: framed(notice), remote: to })
   }
 
-  admitInbound(): boolean {
-    if (this.pendingInbound >= this.settings.maxPendingInboundHandshakes) return false
-    this.pendingInbound++
-    return true
+  admitInbound(channel: Channel): string | undefined {
+    return this.admission.admit(channel, (evicted, reason) => this.refuse(evicted, reason))
   }
 
-  releaseInbound(): void {
-    this.pendingInbound--
+  releaseInbound(channel: Channel): void {
+    this.admission.release(channel)
   }
 
   refuseInbound(channel: Channel, reason: string, cause?: unknown, notice?: Uint8Array, lane?: number): void {
