@@ -2,13 +2,39 @@ import type { Codec } from './Codec.js'
 import { FRAGMENT_HEADER_MAX } from './limits.js'
 import { CompressionStaleError, CorruptedFrameError, MessageTooLargeError } from './errors.js'
 import type { DecodeContext, EncodeContext } from './internal/BodyCodec.js'
-import { InboundCompressionTable, OutboundCompressionTable } from './internal/CompressionTables.js'
+import { InboundCompression, OutboundCompression } from './internal/CompressionTables.js'
 import { encodeEnvelope } from './internal/Envelope.js'
-import type { CompressionAdvertisementPdu, CompressionTableKind, Pdu } from './Pdu.js'
+import type { Pdu } from './Pdu.js'
 import { PduTag } from './Pdu.js'
 import { Reassembler } from './Reassembler.js'
 
 const NO_FRAMES: Uint8Array[] = []
+
+/** Compression state and counters of one association (`AssociationCodec.compressionStats()`). */
+export interface CompressionStats {
+  /** Actor paths this side compresses towards the peer (usable indexes of the generation in use). */
+  readonly outboundActorRefs: number
+  /** Manifests this side compresses towards the peer. */
+  readonly outboundManifests: number
+  /** Actor paths the peer compresses towards this side (indexes of the generation its envelopes use). */
+  readonly inboundActorRefs: number
+  /** Manifests the peer compresses towards this side. */
+  readonly inboundManifests: number
+  /** The generation of this side's tables that envelopes use now (0 until the first new one is acked). */
+  readonly outboundGeneration: number
+  /** Generations of the peer's tables held for its envelopes (at most 2; 0 once released). */
+  readonly inboundGenerations: number
+  /** Actor paths written towards the peer (recipients, senders, refs inside messages). */
+  readonly actorRefsWritten: number
+  /** Of them, written as a compression index. */
+  readonly actorRefsCompressed: number
+  /** Manifests written towards the peer. */
+  readonly manifestsWritten: number
+  /** Of them, written as a compression index. */
+  readonly manifestsCompressed: number
+  /** Estimated heap bytes of the tables of both directions (`AssociationCodec.compressionBytes()`). */
+  readonly bytes: number
+}
 
 /**
  * The codec state of one association: outbound and inbound compression tables for actor paths
@@ -19,8 +45,11 @@ const NO_FRAMES: Uint8Array[] = []
  * Compression: a path or manifest sent `compressAfter` times is given a small index and
  * advertised; {@link takeControlFrames} hands out the advertisements (and the acks of the
  * peer's advertisements) to send on the control lane. Once the peer acks, envelopes carry the
- * index instead of the string. Nothing else is needed: {@link decode} applies received
- * advertisements and acks itself.
+ * index instead of the string. {@link decode} applies received advertisements and acks itself.
+ * Call {@link tick} on a timer (e.g. every heartbeat interval): it resends what the peer did not
+ * ack and recycles the tables in generations (docs/PROTOCOL.md §5), so that indexes of actors
+ * that are gone are reused for the ones in use now; {@link releaseCompression} drops the tables
+ * when the association ends.
  *
  * @example
  * const assoc = codec.createAssociation({ remoteUid });
@@ -30,10 +59,8 @@ const NO_FRAMES: Uint8Array[] = []
  */
 export class AssociationCodec {
   readonly #codec: Codec
-  readonly #outRefs: OutboundCompressionTable
-  readonly #outManifests: OutboundCompressionTable
-  readonly #inRefs = new InboundCompressionTable('actor-ref')
-  readonly #inManifests = new InboundCompressionTable('manifest')
+  readonly #out: OutboundCompression
+  readonly #in: InboundCompression
   readonly #encodeCtx: EncodeContext
   readonly #decodeCtx: DecodeContext
   readonly #controlOut: Uint8Array[] = []
@@ -50,16 +77,22 @@ export class AssociationCodec {
     const o = codec.options
     this.#remoteUid = remoteUid
     this.#localUid = localUid ?? o.localUid
-    this.#outRefs = new OutboundCompressionTable('actor-ref', o.compressionMaxEntries, o.compressAfter)
-    this.#outManifests = new OutboundCompressionTable('manifest', o.compressionMaxEntries, o.compressAfter)
+    this.#out = new OutboundCompression(o.compressionMaxEntries, o.compressAfter, o.compressionGenerationMs)
+    this.#in = new InboundCompression(o.compressionGenerationMs)
     this.#encodeCtx = {
       registry: o.registry,
       refCodec: o.refCodec,
       maxDepth: o.maxDepth,
-      refs: this.#outRefs,
-      manifests: this.#outManifests,
+      refs: this.#out.refs,
+      manifests: this.#out.manifests,
     }
-    this.#decodeCtx = { registry: o.registry, refCodec: o.refCodec, maxDepth: o.maxDepth, refs: this.#inRefs, manifests: this.#inManifests }
+    this.#decodeCtx = {
+      registry: o.registry,
+      refCodec: o.refCodec,
+      maxDepth: o.maxDepth,
+      refs: this.#in.refs,
+      manifests: this.#in.manifests,
+    }
     this.reassembler = new Reassembler({
       maxMessageSize: o.maxMessageSize,
       maxBufferedBytes: o.maxReassemblyBytes,
@@ -141,21 +174,29 @@ export class AssociationCodec {
         const payload = this.reassembler.push(pdu)
         if (payload === undefined) return undefined
         const tag = payload[0]
-        if (tag !== PduTag.userEnvelope && tag !== PduTag.systemEnvelope) {
+        if (
+          tag !== PduTag.userEnvelope &&
+          tag !== PduTag.systemEnvelope &&
+          tag !== PduTag.userEnvelopeInGeneration &&
+          tag !== PduTag.systemEnvelopeInGeneration
+        ) {
           throw new CorruptedFrameError('a reassembled message must be an envelope')
         }
         return this.#codec.decodeWith(payload, 0, payload.length, this.#decodeCtx, this.#codec.options.maxMessageSize)
       }
-      case 'compression-advertisement':
+      case 'compression-advertisement': {
         this.#checkOrigin(pdu.originUid)
-        this.#inbound(pdu.table).apply(pdu.entries)
-        this.#controlOut.push(
-          this.#codec.encode({ type: 'compression-ack', originUid: this.#localUid, table: pdu.table, version: pdu.version }),
-        )
+        const generation = pdu.generation ?? 0
+        if (this.#in.apply(pdu.table, generation, pdu.entries)) {
+          this.#controlOut.push(
+            this.#codec.encode({ type: 'compression-ack', originUid: this.#localUid, table: pdu.table, generation, version: pdu.version }),
+          )
+        }
         return pdu
+      }
       case 'compression-ack':
         this.#checkOrigin(pdu.originUid)
-        this.#outbound(pdu.table).onAck(pdu.version)
+        this.#out.onAck(pdu.table, pdu.generation ?? 0, pdu.version)
         return pdu
       default:
         return pdu
@@ -164,7 +205,7 @@ export class AssociationCodec {
 
   /** True when {@link takeControlFrames} has something to send (cheap: check it on every flush). */
   get hasControlFrames(): boolean {
-    return this.#controlOut.length > 0 || this.#outRefs.hasPending || this.#outManifests.hasPending
+    return this.#controlOut.length > 0 || this.#out.refs.hasPending || this.#out.manifests.hasPending
   }
 
   /**
@@ -174,82 +215,105 @@ export class AssociationCodec {
   takeControlFrames(): Uint8Array[] {
     if (!this.hasControlFrames) return NO_FRAMES
     const out = this.#controlOut.splice(0)
-    for (const table of [this.#outRefs, this.#outManifests]) {
-      const ad = table.takeAdvertisement()
-      if (ad === undefined) continue
-      // an advertisement must fit a frame: split the entries when many long paths were allocated at once
-      let entries: [number, string][] = []
-      let size = 32
-      const flush = (): void => {
-        const pdu: CompressionAdvertisementPdu = {
-          type: 'compression-advertisement',
-          originUid: this.#localUid,
-          table: table.kind,
-          version: ad.version,
-          entries,
-        }
-        out.push(this.#codec.encode(pdu))
+    for (const table of [this.#out.refs, this.#out.manifests]) {
+      // each advertisement fits a frame: many long paths allocated at once make several, each of its own version
+      for (const ad of table.takeAdvertisements(this.#codec.options.maxFrameSize)) {
+        out.push(
+          this.#codec.encode({
+            type: 'compression-advertisement',
+            originUid: this.#localUid,
+            table: table.kind,
+            generation: ad.generation,
+            version: ad.version,
+            entries: ad.entries,
+          }),
+        )
       }
-      for (const entry of ad.entries) {
-        const entrySize = 8 + Buffer.byteLength(entry[1], 'utf8')
-        if (size + entrySize > this.#codec.options.maxFrameSize && entries.length > 0) {
-          flush()
-          entries = []
-          size = 32
-        }
-        entries.push(entry)
-        size += entrySize
-      }
-      flush()
     }
     return out
   }
 
-  /** Advertises again every entry the peer has not acked yet (call on a resend timer). */
+  /**
+   * Call on a timer with a monotonic clock in ms (the actor system calls it every heartbeat
+   * interval): resends the advertisements the peer has not acked, starts a new generation of the
+   * tables when they are full of values no longer used (or, to give memory back, mostly unused),
+   * and frees the peer's previous generation once envelopes in flight can no longer need it.
+   * Then send {@link takeControlFrames}.
+   */
+  tick(now: number): void {
+    this.#out.tick(now)
+    this.#in.tick(now)
+  }
+
+  /** Advertises again every entry the peer has not acked yet (call on a resend timer; {@link tick} does). */
   resendUnackedAdvertisements(): void {
-    this.#outRefs.requeueUnacked()
-    this.#outManifests.requeueUnacked()
+    this.#out.refs.requeueUnacked()
+    this.#out.manifests.requeueUnacked()
+  }
+
+  /**
+   * Starts a new generation of this side's tables now, seeded with the values used recently,
+   * instead of when {@link tick} finds it worth it. It is advertised by {@link takeControlFrames}
+   * and used once the peer acks it. False when one is being advertised already or the tables were
+   * released.
+   */
+  recycleCompression(): boolean {
+    return this.#out.startGeneration()
   }
 
   /** Allocates a compression index for an actor path now instead of after `compressAfter` sends. */
   compressActorPath(path: string): boolean {
-    return this.#outRefs.allocate(path)
+    return this.#out.refs.allocate(path)
   }
 
   /** Allocates a compression index for a manifest now. */
   compressManifest(manifest: string): boolean {
-    return this.#outManifests.allocate(manifest)
+    return this.#out.manifests.allocate(manifest)
   }
 
-  /** Entries usable in each direction (for metrics and tests). */
-  compressionStats(): {
-    /** Actor paths this side compresses towards the peer. */
-    outboundActorRefs: number
-    /** Manifests this side compresses towards the peer. */
-    outboundManifests: number
-    /** Actor paths the peer compresses towards this side. */
-    inboundActorRefs: number
-    /** Manifests the peer compresses towards this side. */
-    inboundManifests: number
-  } {
+  /**
+   * Estimated heap bytes held by the compression tables of this association, both directions,
+   * every generation held, pending advertisements and pre-allocation counters included: the
+   * strings' characters plus a measured overhead per entry. Cheap (kept up to date, no walk over
+   * the entries): for memory budgets. The peer's tables are bounded by the protocol (2
+   * generations x 2 tables x 1 MiB of values, plus the overhead of at most 4,096 entries each).
+   */
+  compressionBytes(): number {
+    return this.#out.refs.heapBytes + this.#out.manifests.heapBytes + this.#in.refs.heapBytes + this.#in.manifests.heapBytes
+  }
+
+  /**
+   * Drops the compression tables of both directions for good (call when the association is
+   * quarantined or forgotten): {@link compressionBytes} is 0 afterwards, envelopes are still
+   * encoded (with literal paths and manifests), advertisements from the peer are ignored and not
+   * acked, and compressed indexes from it fail (`ERR_COMPRESSION_UNKNOWN_INDEX`). The reassembly
+   * buffers are released by `reassembler.clear()`.
+   */
+  releaseCompression(): void {
+    this.#out.release()
+    this.#in.release()
+  }
+
+  /** Entries usable in each direction, generations and counters (for metrics and tests). */
+  compressionStats(): CompressionStats {
+    const inUse = this.#in.inUse
     return {
-      outboundActorRefs: this.#outRefs.size,
-      outboundManifests: this.#outManifests.size,
-      inboundActorRefs: this.#inRefs.size,
-      inboundManifests: this.#inManifests.size,
+      outboundActorRefs: this.#out.refs.size,
+      outboundManifests: this.#out.manifests.size,
+      inboundActorRefs: this.#in.refs.sizeOf(inUse),
+      inboundManifests: this.#in.manifests.sizeOf(inUse),
+      outboundGeneration: this.#out.generation,
+      inboundGenerations: this.#in.held,
+      actorRefsWritten: this.#out.refs.written,
+      actorRefsCompressed: this.#out.refs.compressed,
+      manifestsWritten: this.#out.manifests.written,
+      manifestsCompressed: this.#out.manifests.compressed,
+      bytes: this.compressionBytes(),
     }
   }
 
   #checkOrigin(originUid: bigint): void {
     if (this.#remoteUid !== undefined && originUid !== this.#remoteUid) throw new CompressionStaleError(originUid, this.#remoteUid)
-  }
-
-  #inbound(kind: CompressionTableKind): InboundCompressionTable {
-    return kind === 'actor-ref' ? this.#inRefs : this.#inManifests
-  }
-
-  #outbound(kind: CompressionTableKind): OutboundCompressionTable {
-    return kind === 'actor-ref' ? this.#outRefs : this.#outManifests
   }
 
   #envelope(
@@ -261,9 +325,18 @@ export class AssociationCodec {
   ): Buffer {
     if (typeof recipient !== 'string') throw new TypeError('recipient must be a string')
     if (sender !== undefined && typeof sender !== 'string') throw new TypeError('sender must be a string')
-    const r = this.#outRefs.lookup(recipient)
-    const s = sender === undefined ? -2 : this.#outRefs.lookup(sender)
-    return encodeEnvelope(tag, seq, r >= 0 ? r : recipient, s === -2 ? undefined : s >= 0 ? s : sender, message, this.#encodeCtx)
+    const refs = this.#out.refs
+    const r = refs.lookup(recipient)
+    const s = sender === undefined ? -2 : refs.lookup(sender)
+    return encodeEnvelope(
+      tag,
+      seq,
+      this.#out.generation,
+      r >= 0 ? r : recipient,
+      s === -2 ? undefined : s >= 0 ? s : sender,
+      message,
+      this.#encodeCtx,
+    )
   }
 
   #frames(payload: Buffer): Uint8Array[] {

@@ -2,6 +2,7 @@ import { AssociationCodec } from './AssociationCodec.js'
 import { CodecError, CorruptedFrameError, FrameTooLongError, InvalidPduError, UnknownPduError } from './errors.js'
 import type { DecodeContext, EncodeContext } from './internal/BodyCodec.js'
 import { decodeValue, packPrepared } from './internal/BodyCodec.js'
+import { DEFAULT_COMPRESSION_GENERATION_MS, MAX_COMPRESSION_GENERATION } from './internal/CompressionTables.js'
 import { decodeEnvelope, encodeEnvelope } from './internal/Envelope.js'
 import { HeaderReader, uintSize, writeUint } from './internal/Wire.js'
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE } from './limits.js'
@@ -28,6 +29,13 @@ export interface CodecOptions {
   readonly compressionMaxEntries?: number
   /** Compression: sends of a path or manifest before it is allocated an index (default 2). */
   readonly compressAfter?: number
+  /**
+   * Compression: the shortest life of a generation of the tables, in ms (default 5000). A new
+   * generation is started at most this often after the previous switch; values unused for this
+   * long (to twice) are left out of it; the receiver frees the previous generation this long after
+   * the first envelope of the new one. Needs {@link AssociationCodec.tick} on a timer.
+   */
+  readonly compressionGenerationMs?: number
   /** Reassembly: bytes buffered at most per association (default 2 x maxMessageSize). */
   readonly maxReassemblyBytes?: number
   /** Reassembly: incomplete messages per association (default 8). */
@@ -44,6 +52,7 @@ export interface ResolvedCodecOptions {
   readonly maxDepth: number
   readonly compressionMaxEntries: number
   readonly compressAfter: number
+  readonly compressionGenerationMs: number
   readonly maxReassemblyBytes: number
   readonly maxPendingFragmentedMessages: number
 }
@@ -103,6 +112,19 @@ function asUintArray(v: unknown, what: string): number[] {
   return v.map((x) => asUint(x, what))
 }
 
+function checkGeneration(generation: number | undefined): number {
+  if (generation === undefined) return 0
+  if (!isUint(generation) || generation > MAX_COMPRESSION_GENERATION)
+    throw new InvalidPduError('generation must be an integer in 0..2^32-1')
+  return generation
+}
+
+function asGeneration(v: unknown): number {
+  if (!isUint(v) || v > MAX_COMPRESSION_GENERATION)
+    throw new CorruptedFrameError('compression generation must be an unsigned integer below 2^32')
+  return v
+}
+
 function asTable(v: unknown): CompressionTableKind {
   if (v === 0) return 'actor-ref'
   if (v === 1) return 'manifest'
@@ -147,6 +169,7 @@ export class Codec {
       maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH,
       compressionMaxEntries: options.compressionMaxEntries ?? 256,
       compressAfter: options.compressAfter ?? 2,
+      compressionGenerationMs: options.compressionGenerationMs ?? DEFAULT_COMPRESSION_GENERATION_MS,
       maxReassemblyBytes: options.maxReassemblyBytes ?? 2 * maxMessageSize,
       maxPendingFragmentedMessages: options.maxPendingFragmentedMessages ?? 8,
     }
@@ -195,6 +218,7 @@ export class Codec {
         return encodeEnvelope(
           PduTag.userEnvelope,
           checkUint(pdu.seq, 'seq'),
+          0,
           checkStr(pdu.recipient, 'recipient'),
           pdu.sender === undefined ? undefined : checkStr(pdu.sender, 'sender'),
           pdu.message,
@@ -204,6 +228,7 @@ export class Codec {
         return encodeEnvelope(
           PduTag.systemEnvelope,
           checkUint(pdu.seq, 'seq'),
+          0,
           checkStr(pdu.recipient, 'recipient'),
           pdu.sender === undefined ? undefined : checkStr(pdu.sender, 'sender'),
           pdu.message,
@@ -245,6 +270,7 @@ export class Codec {
         return control(PduTag.compressionAdvertisement, [
           checkUid(pdu.originUid, 'originUid'),
           TABLE_CODES[pdu.table],
+          checkGeneration(pdu.generation),
           checkUint(pdu.version, 'version'),
           flat,
         ])
@@ -253,6 +279,7 @@ export class Codec {
         return control(PduTag.compressionAck, [
           checkUid(pdu.originUid, 'originUid'),
           TABLE_CODES[pdu.table],
+          checkGeneration(pdu.generation),
           checkUint(pdu.version, 'version'),
         ])
       default:
@@ -281,6 +308,8 @@ export class Codec {
       switch (tag) {
         case PduTag.userEnvelope:
         case PduTag.systemEnvelope:
+        case PduTag.userEnvelopeInGeneration:
+        case PduTag.systemEnvelopeInGeneration:
           reader.reset(buf, start + 1, end)
           return decodeEnvelope(tag, reader, ctx)
         case PduTag.fragment: {
@@ -385,8 +414,8 @@ function decodeControl(tag: number, value: unknown): Pdu {
       return { type: 'nack', cumulative: asUint(f[0], 'cumulative'), missing: asUintArray(f[1], 'missing') }
     }
     case PduTag.compressionAdvertisement: {
-      const f = asArray(value, 4, 'compression advertisement')
-      const flat = f[3]
+      const f = asArray(value, 5, 'compression advertisement')
+      const flat = f[4]
       if (!Array.isArray(flat) || flat.length % 2 !== 0) throw new CorruptedFrameError('advertisement entries must be [index, value, ...]')
       const entries: [number, string][] = []
       for (let i = 0; i < flat.length; i += 2) entries.push([asUint(flat[i], 'index'), asStr(flat[i + 1], 'value')])
@@ -394,13 +423,20 @@ function decodeControl(tag: number, value: unknown): Pdu {
         type: 'compression-advertisement',
         originUid: asUid(f[0], 'originUid'),
         table: asTable(f[1]),
-        version: asUint(f[2], 'version'),
+        generation: asGeneration(f[2]),
+        version: asUint(f[3], 'version'),
         entries,
       }
     }
     case PduTag.compressionAck: {
-      const f = asArray(value, 3, 'compression ack')
-      return { type: 'compression-ack', originUid: asUid(f[0], 'originUid'), table: asTable(f[1]), version: asUint(f[2], 'version') }
+      const f = asArray(value, 4, 'compression ack')
+      return {
+        type: 'compression-ack',
+        originUid: asUid(f[0], 'originUid'),
+        table: asTable(f[1]),
+        generation: asGeneration(f[2]),
+        version: asUint(f[3], 'version'),
+      }
     }
     default:
       throw new UnknownPduError(tag)

@@ -27,6 +27,10 @@ export const PduTag = {
   nack: 0x13,
   /** {@link UserAckPdu}. */
   userAck: 0x14,
+  /** {@link UserEnvelopePdu} whose compression indexes belong to a generation after 0 (the generation follows the seq). */
+  userEnvelopeInGeneration: 0x15,
+  /** {@link SystemEnvelopePdu} whose compression indexes belong to a generation after 0 (the generation follows the seq). */
+  systemEnvelopeInGeneration: 0x16,
   /** {@link FragmentPdu}. */
   fragment: 0x20,
   /** {@link CompressionAdvertisementPdu}. */
@@ -216,6 +220,11 @@ export interface CompressionAdvertisementPdu {
   readonly originUid: bigint
   /** The table it fills. */
   readonly table: CompressionTableKind
+  /**
+   * The generation of the table these entries belong to (0, 1, 2, ...; default 0): envelopes
+   * carry the generation their indexes belong to (docs/PROTOCOL.md §5).
+   */
+  readonly generation?: number
   /** Version of this advertisement (per table, increasing). */
   readonly version: number
   /** `[index, value]` pairs. */
@@ -230,6 +239,8 @@ export interface CompressionAckPdu {
   readonly originUid: bigint
   /** The table acknowledged. */
   readonly table: CompressionTableKind
+  /** The generation of the advertisement applied (default 0). */
+  readonly generation?: number
   /** The advertisement version applied. */
   readonly version: number
 }

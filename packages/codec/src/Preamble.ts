@@ -1,7 +1,7 @@
 import { BadMagicError, UnknownLaneError, UnsupportedVersionError } from './errors.js'
 
 /** The protocol version this implementation speaks (byte 6 of the preamble). */
-export const PROTOCOL_VERSION = 3
+export const PROTOCOL_VERSION = 4
 
 /** The six magic bytes every connection starts with: ASCII `HELIOS`. */
 export const PREAMBLE_MAGIC: Uint8Array = Uint8Array.of(0x48, 0x45, 0x4c, 0x49, 0x4f, 0x53)

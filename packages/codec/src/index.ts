@@ -22,6 +22,7 @@
  * @packageDocumentation
  */
 export { AssociationCodec } from './AssociationCodec.js'
+export type { CompressionStats } from './AssociationCodec.js'
 export { Codec } from './Codec.js'
 export type { CodecOptions, ResolvedCodecOptions } from './Codec.js'
 export {
@@ -50,7 +51,14 @@ export {
   UnsupportedVersionError,
 } from './errors.js'
 export type { EnvelopeHeader } from './errors.js'
-export { MAX_COMPRESSED_VALUE_BYTES, MAX_COMPRESSION_ENTRIES } from './internal/CompressionTables.js'
+export {
+  DEFAULT_COMPRESSION_GENERATION_MS,
+  MAX_COMPRESSED_VALUE_BYTES,
+  MAX_COMPRESSION_ENTRIES,
+  MAX_COMPRESSION_GENERATION,
+  MAX_COMPRESSION_TABLE_BYTES,
+  MAX_INBOUND_GENERATIONS,
+} from './internal/CompressionTables.js'
 export { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE, FRAGMENT_HEADER_MAX } from './limits.js'
 export { MessageRegistry } from './MessageRegistry.js'
 export type { MessageClass, RegisterOptions } from './MessageRegistry.js'

@@ -11,6 +11,7 @@ const str = fc.string({ unit: 'binary', maxLength: 60 })
 const uniqueAddress = fc.record({ address: str, uid })
 const table = fc.constantFrom('actor-ref' as const, 'manifest' as const)
 const reason = fc.constantFrom(...Object.values(DisassociateReason))
+const generation = fc.nat({ max: 0xffffffff })
 
 const pdu: fc.Arbitrary<Pdu> = fc.oneof(
   fc.record({ type: fc.constant('handshake-request' as const), from: uniqueAddress, to: str, nonce: uid }),
@@ -47,10 +48,11 @@ const pdu: fc.Arbitrary<Pdu> = fc.oneof(
     type: fc.constant('compression-advertisement' as const),
     originUid: uid,
     table,
+    generation,
     version: seq,
     entries: fc.array(fc.tuple(fc.nat({ max: 4095 }), str), { maxLength: 8 }),
   }),
-  fc.record({ type: fc.constant('compression-ack' as const), originUid: uid, table, version: seq }),
+  fc.record({ type: fc.constant('compression-ack' as const), originUid: uid, table, generation, version: seq }),
 )
 
 test('every PDU round-trips through encode and decode', (t) => {

@@ -11,8 +11,8 @@ import {
 } from '../src/index.js'
 
 test('encodes the preamble as HELIOS, the version and the lane', (t) => {
-  t.is(Buffer.from(encodePreamble(Lane.control)).toString('hex'), '48454c494f530300')
-  t.is(Buffer.from(encodePreamble(Lane.user)).toString('hex'), '48454c494f530301')
+  t.is(Buffer.from(encodePreamble(Lane.control)).toString('hex'), '48454c494f530400')
+  t.is(Buffer.from(encodePreamble(Lane.user)).toString('hex'), '48454c494f530401')
   t.is(encodePreamble(Lane.user).length, PREAMBLE_LENGTH)
 })
 

@@ -39,7 +39,7 @@ for (const name of Object.keys(examples)) {
     }
     const payload = name.startsWith('frame-') ? bytes.subarray(4) : bytes
     if (name.startsWith('frame-')) t.is(bytes.readUInt32BE(0), payload.length)
-    const decoded = example.compressed ? compressedReceiver().decode(payload) : codec.decode(payload)
+    const decoded = example.compressed ? compressedReceiver(example.generation).decode(payload) : codec.decode(payload)
     if (example.pdu.type === 'fragment' && decoded?.type === 'fragment') {
       t.deepEqual({ ...decoded, chunk: [...decoded.chunk] }, { ...example.pdu, chunk: [...example.pdu.chunk] })
     } else {

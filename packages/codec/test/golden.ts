@@ -20,29 +20,42 @@ export const B = 'helios.tcp://b@10.0.0.2:2552'
 export const PONG = `${B}/user/pong`
 export const PING = `${A}/user/ping`
 
-/** The receiving side of an association on which `PONG` = 0, `PING` = 1 and `demo.Greet` = 0 were advertised. */
-export function compressedReceiver(): AssociationCodec {
+/**
+ * The receiving side of an association on which `PONG` = 0, `PING` = 1 and `demo.Greet` = 0 were
+ * advertised in generation 0, and (with `generation` 1) again in generation 1.
+ */
+export function compressedReceiver(generation = 0): AssociationCodec {
   const assoc = new Codec({ registry, refCodec, localUid: 2n }).createAssociation({ remoteUid: 1n })
-  assoc.decode(
-    codec.encode({
-      type: 'compression-advertisement',
-      originUid: 1n,
-      table: 'actor-ref',
-      version: 1,
-      entries: [
-        [0, PONG],
-        [1, PING],
-      ],
-    }),
-  )
-  assoc.decode(
-    codec.encode({ type: 'compression-advertisement', originUid: 1n, table: 'manifest', version: 1, entries: [[0, 'demo.Greet']] }),
-  )
+  for (let g = 0; g <= generation; g++) {
+    assoc.decode(
+      codec.encode({
+        type: 'compression-advertisement',
+        originUid: 1n,
+        table: 'actor-ref',
+        generation: g,
+        version: 1 + 2 * g,
+        entries: [
+          [0, PONG],
+          [1, PING],
+        ],
+      }),
+    )
+    assoc.decode(
+      codec.encode({
+        type: 'compression-advertisement',
+        originUid: 1n,
+        table: 'manifest',
+        generation: g,
+        version: 1 + 2 * g,
+        entries: [[0, 'demo.Greet']],
+      }),
+    )
+  }
   return assoc
 }
 
 /** Named examples: each is a PDU (decoded statelessly unless `compressed`) or raw preamble bytes. */
-export const examples: Record<string, { pdu?: Pdu; compressed?: true; bytes?: Uint8Array }> = {
+export const examples: Record<string, { pdu?: Pdu; compressed?: true; generation?: number; bytes?: Uint8Array }> = {
   'preamble-control': { bytes: encodePreamble(Lane.control) },
   'preamble-user': { bytes: encodePreamble(Lane.user) },
   'frame-heartbeat': { pdu: { type: 'heartbeat' } },
@@ -59,6 +72,11 @@ export const examples: Record<string, { pdu?: Pdu; compressed?: true; bytes?: Ui
   quarantined: { pdu: { type: 'quarantined', from: { address: A, uid: 1n }, to: { address: B, uid: 2n } } },
   'user-envelope-literal': { pdu: { type: 'user-envelope', seq: 1, recipient: PONG, sender: PING, message: 'hit' } },
   'user-envelope-compressed': { pdu: { type: 'user-envelope', seq: 1, recipient: PONG, sender: PING, message: 'hit' }, compressed: true },
+  'user-envelope-generation': {
+    pdu: { type: 'user-envelope', seq: 1, recipient: PONG, sender: PING, message: 'hit' },
+    compressed: true,
+    generation: 1,
+  },
   'user-envelope-no-sender': { pdu: { type: 'user-envelope', seq: 1, recipient: 'r', sender: undefined, message: { n: 1, ok: true } } },
   'user-envelope-class': { pdu: { type: 'user-envelope', seq: 1, recipient: 'r', sender: undefined, message: new Greet('bob', 3) } },
   'user-envelope-class-compressed': {
@@ -84,6 +102,7 @@ export const examples: Record<string, { pdu?: Pdu; compressed?: true; bytes?: Ui
       type: 'compression-advertisement',
       originUid: 1n,
       table: 'actor-ref',
+      generation: 0,
       version: 1,
       entries: [
         [0, PONG],
@@ -91,7 +110,10 @@ export const examples: Record<string, { pdu?: Pdu; compressed?: true; bytes?: Ui
       ],
     },
   },
-  'compression-ack': { pdu: { type: 'compression-ack', originUid: 2n, table: 'actor-ref', version: 1 } },
+  'compression-advertisement-generation': {
+    pdu: { type: 'compression-advertisement', originUid: 1n, table: 'actor-ref', generation: 1, version: 3, entries: [[0, PING]] },
+  },
+  'compression-ack': { pdu: { type: 'compression-ack', originUid: 2n, table: 'actor-ref', generation: 0, version: 1 } },
 }
 
 /** The bytes of an example (for compressed ones: as an association with the tables above sends them). */
@@ -106,10 +128,21 @@ export function exampleBytes(name: string): Uint8Array {
     sender.compressActorPath(PING)
     sender.compressManifest('demo.Greet')
     const peer = new Codec({ localUid: 2n })
-    for (const ad of sender.takeControlFrames()) {
-      const decoded = peer.decode(ad)
-      if (decoded.type === 'compression-advertisement')
-        sender.decode(peer.encode({ type: 'compression-ack', originUid: 2n, table: decoded.table, version: decoded.version }))
+    const settle = (): void => {
+      for (const ad of sender.takeControlFrames()) {
+        const d = peer.decode(ad)
+        if (d.type === 'compression-advertisement')
+          sender.decode(
+            peer.encode({ type: 'compression-ack', originUid: 2n, table: d.table, generation: d.generation ?? 0, version: d.version }),
+          )
+      }
+    }
+    settle()
+    for (let g = 0; g < (example.generation ?? 0); g++) {
+      // used in the window, hence carried into the next generation in the same order
+      sender.encodeSystemMessage(1, PONG, new Greet('x', 0), PING)
+      sender.recycleCompression()
+      settle()
     }
     const frames = sender.encode(pdu)
     return frames[0] as Uint8Array

@@ -92,11 +92,14 @@ function writeScalar(buf: Buffer, pos: number, message: unknown, strLength: numb
 
 /**
  * Encodes an envelope (`tag`: user or system) into one payload. `recipient` / `sender` are literal
- * paths or compressed indexes (`sender` undefined for none).
+ * paths or compressed indexes (`sender` undefined for none) of compression generation
+ * `generation`: 0 is written with `tag` as it is, a later one with the tag of envelopes in a
+ * generation (`15`/`16`) and the generation after the seq.
  */
 export function encodeEnvelope(
   tag: typeof PduTag.userEnvelope | typeof PduTag.systemEnvelope,
   seq: number,
+  generation: number,
   recipient: string | number,
   sender: string | number | undefined,
   message: unknown,
@@ -104,7 +107,12 @@ export function encodeEnvelope(
 ): Buffer {
   const recipientLength = typeof recipient === 'string' ? utf8Length(recipient) : 0
   const senderLength = typeof sender === 'string' ? utf8Length(sender) : 0
-  const headerSize = 1 + uintSize(seq) + fieldSize(recipient, recipientLength) + fieldSize(sender, senderLength)
+  const headerSize =
+    1 +
+    uintSize(seq) +
+    (generation === 0 ? 0 : uintSize(generation)) +
+    fieldSize(recipient, recipientLength) +
+    fieldSize(sender, senderLength)
   const messageLength = typeof message === 'string' && message.length < 256 ? utf8Length(message) : -1
   const bodySize = scalarSize(message, messageLength)
   let out: Buffer
@@ -114,8 +122,14 @@ export function encodeEnvelope(
   } else {
     out = encodeValue(message, headerSize, ctx)
   }
-  out[0] = tag
-  let pos = writeUint(out, 1, seq)
+  let pos: number
+  if (generation === 0) {
+    out[0] = tag
+    pos = writeUint(out, 1, seq)
+  } else {
+    out[0] = tag === PduTag.userEnvelope ? PduTag.userEnvelopeInGeneration : PduTag.systemEnvelopeInGeneration
+    pos = writeUint(out, writeUint(out, 1, seq), generation)
+  }
   pos = writeField(out, pos, recipient, recipientLength)
   writeField(out, pos, sender, senderLength)
   return out
@@ -152,6 +166,11 @@ const NOT_SCALAR = Symbol('not a scalar')
  */
 export function decodeEnvelope(tag: number, reader: HeaderReader, ctx: DecodeContext): UserEnvelopePdu | SystemEnvelopePdu {
   const seq = reader.readUint('sequence number')
+  const inGeneration = tag === PduTag.userEnvelopeInGeneration || tag === PduTag.systemEnvelopeInGeneration
+  const generation = inGeneration ? reader.readUint('compression generation') : 0
+  // the tables of the generation the indexes belong to (when it is no longer held, indexes fail alone)
+  ctx.refs?.selectGeneration(generation)
+  const system = tag === PduTag.systemEnvelope || tag === PduTag.systemEnvelopeInGeneration
   const recipient = resolvePath(reader.readStrOrIndex('recipient'), ctx.refs)
   let sender: string | undefined
   if (reader.peek() === NIL) {
@@ -167,12 +186,12 @@ export function decodeEnvelope(tag: number, reader: HeaderReader, ctx: DecodeCon
       message = decodeValue(buf, pos, end, ctx)
     } catch (error) {
       if (error instanceof CodecError) {
-        const header: EnvelopeHeader = { type: tag === PduTag.systemEnvelope ? 'system-envelope' : 'user-envelope', recipient, sender, seq }
+        const header: EnvelopeHeader = { type: system ? 'system-envelope' : 'user-envelope', recipient, sender, seq }
         error.envelope = header
       }
       throw error
     }
   }
-  if (tag === PduTag.systemEnvelope) return { type: 'system-envelope', seq, recipient, sender, message }
+  if (system) return { type: 'system-envelope', seq, recipient, sender, message }
   return { type: 'user-envelope', seq, recipient, sender, message }
 }
