@@ -158,7 +158,7 @@ test('TLS handshakes refused for an untrusted certificate are logged on both sid
   t.regex(err?.message ?? '', /\(TLS handshake with 127\.0\.0\.1:\d+ failed: .+\)$/)
   t.regex(
     (await logGood.waitFor(/refused a connection/)).message,
-    /refused a connection from \(inbound\): TLS handshake with 127\.0\.0\.1:\d+ failed: client certificate refused \([A-Z_]+\)$/,
+    /refused a connection from 127\.0\.0\.1:\d+: TLS handshake with 127\.0\.0\.1:\d+ failed: client certificate refused \([A-Z_]+\)$/,
   )
   t.regex(
     (await logEvil.waitFor(/TLS handshake/)).message,

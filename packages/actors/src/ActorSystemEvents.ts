@@ -113,6 +113,14 @@ export interface DroppedEvent {
  * handshake that failed (untrusted or wrong certificate, plaintext peer), a bad preamble (not a
  * Helios peer, or another protocol version), a handshake meant for another address, a handshake
  * timeout, too many connections in handshake.
+ *
+ * Rate-limited, so that a peer refused thousands of times cannot flood listeners: the first refusal
+ * of a kind (the peer's source address, or its address when this node dialled, and the reason with
+ * its numbers and addresses left out) is published at once; the refusals of that kind that follow
+ * within the interval (the logger's `repeatIntervalMs`, default 10 s) are published as one event
+ * when it ends, the latest of them with their `count`. Summing `count` (1 when absent) over the
+ * events gives every refusal; pending counts are published at `terminate()`. More than 64 new
+ * kinds in one interval are counted together (one event per direction).
  */
 export interface HandshakeFailedEvent {
   /** This node. */
@@ -125,6 +133,11 @@ export interface HandshakeFailedEvent {
   readonly reason: string
   /** The error behind it, if any (e.g. a TLS handshake error). */
   readonly error?: unknown
+  /**
+   * How many refusals of this kind the event stands for, when it sums up the ones that followed the
+   * first within an interval (this event is the latest of them); absent for one refusal.
+   */
+  readonly count?: number
 }
 
 /** A behavior threw or rejected; the actor was stopped (see the failure policy on {@link Behavior}). */

@@ -251,7 +251,10 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
               ? `${grant.held} TLS handshakes pending from ${source}, maxPendingHandshakesPerSource is ${slots.maxPerSource}`
               : `${slots.size} TLS handshakes pending (maxPendingHandshakes is ${slots.max}), none of a source holding more than ${source}`,
           )
-          handshakeFailed(raw, new TlsHandshakeError(`connection from ${peer} refused: too many pending TLS handshakes`, { cause }))
+          handshakeFailed(
+            raw,
+            new TlsHandshakeError(`connection from ${peer} refused: too many pending TLS handshakes`, { cause, remote: peer }),
+          )
           return
         }
         const entry: PendingHandshake = { timer: undefined, peer }
@@ -262,10 +265,12 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
             'ERR_TOO_MANY_HANDSHAKES',
             `all ${slots.max} TLS handshake slots taken, ${from} held the most: its oldest made room for ${source}`,
           )
+          const evictedPeer = pending.get(item)?.peer ?? from
           handshakeFailed(
             item,
-            new TlsHandshakeError(`TLS handshake with ${pending.get(item)?.peer ?? from} ended: too many pending TLS handshakes`, {
+            new TlsHandshakeError(`TLS handshake with ${evictedPeer} ended: too many pending TLS handshakes`, {
               cause,
+              remote: evictedPeer,
             }),
           )
         }
@@ -274,7 +279,10 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
           const cause = new ReadTimeoutError(`no TLS handshake within ${handshakeTimeoutMs} ms`)
           handshakeFailed(
             raw,
-            new TlsHandshakeError(`TLS handshake with ${entry.peer} timed out after ${handshakeTimeoutMs} ms`, { cause }),
+            new TlsHandshakeError(`TLS handshake with ${entry.peer} timed out after ${handshakeTimeoutMs} ms`, {
+              cause,
+              remote: entry.peer,
+            }),
           )
         }, handshakeTimeoutMs)
         raw.once('close', () => {
@@ -283,7 +291,10 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
           setImmediate(() => {
             if (!pending.has(raw)) return
             const cause = new Error('peer closed the connection during the TLS handshake')
-            handshakeFailed(raw, new TlsHandshakeError(`TLS handshake with ${entry.peer} failed: ${cause.message}`, { cause }))
+            handshakeFailed(
+              raw,
+              new TlsHandshakeError(`TLS handshake with ${entry.peer} failed: ${cause.message}`, { cause, remote: entry.peer }),
+            )
           })
         })
       })
@@ -303,7 +314,7 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
         // A client certificate refused by verification surfaces as a hang-up: name the verdict.
         const verdict = (socket as tls.TLSSocket & { authorizationError?: string }).authorizationError
         const what = verdict !== undefined && verdict !== null ? `client certificate refused (${verdict})` : err.message
-        handshakeFailed(raw, new TlsHandshakeError(`TLS handshake with ${peer} failed: ${what}`, { cause: err }))
+        handshakeFailed(raw, new TlsHandshakeError(`TLS handshake with ${peer} failed: ${what}`, { cause: err, remote: peer }))
       })
     } else {
       netServer.on('connection', accept)

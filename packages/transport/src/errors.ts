@@ -62,8 +62,12 @@ export class ConnectRefusedError extends TransportError {
 
 /** The TLS handshake failed: untrusted or wrong certificate, plaintext peer, protocol mismatch. */
 export class TlsHandshakeError extends TransportError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_TLS_HANDSHAKE', message, options)
+  /** The peer's `ip:port`, when known (a server sets it for the connections it refuses). */
+  readonly remote: string | undefined
+
+  constructor(message: string, options?: { cause?: unknown; remote?: string | undefined }) {
+    super('ERR_TLS_HANDSHAKE', message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.remote = options?.remote
   }
 }
 

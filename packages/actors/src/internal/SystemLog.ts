@@ -37,12 +37,13 @@ export class SystemLog {
   /** The lowest rank written. */
   private readonly threshold: number
   private readonly sink: Logger | undefined
-  private readonly intervalMs: number
+  /** The interval of the count lines (`repeatIntervalMs`, default 10 s); the remoting's events about refused peers use it too. */
+  readonly intervalMs: number
   private readonly kinds = new Map<string, KindState>()
 
   constructor(
     option: LoggerOption | undefined,
-    private readonly clock: Clock,
+    readonly clock: Clock,
     private readonly who: () => string,
   ) {
     let o: LoggerOptions

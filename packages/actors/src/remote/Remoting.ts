@@ -199,7 +199,10 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
             backlog: LISTEN_BACKLOG,
             // Nodes verify each other: client certificates are required unless explicitly turned off.
             ...(s.tls !== undefined ? { tls: { requestCert: true, rejectUnauthorized: true, ...s.tls } } : {}),
-            onError: (err) => this.events.handshakeFailed('(inbound)', err.message, true, err),
+            onError: (err) => {
+              const remote = (err as { remote?: unknown }).remote
+              this.events.handshakeFailed(typeof remote === 'string' ? remote : '(inbound)', err.message, true, err)
+            },
           })
           .childHandler((ch) => {
             const inbound = new InboundConnectionHandler(this)
@@ -289,6 +292,8 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
       await new Promise<void>((resolve) => setTimeout(resolve, 20))
       await this.udpChannel.close()
     }
+    // Counts of refusals not published yet: now, so that nothing is lost.
+    this.events.flush()
     debug('remoting of %s shut down', this.address.toString())
   }
 
@@ -495,7 +500,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
         : udpSource !== undefined
           ? `${udpSource.address}:${udpSource.port}`
           : '(unknown)')
-    this.events.handshakeFailed(peer, reason, true, cause)
+    this.events.handshakeFailed(peer, reason, true, cause, channel?.remoteAddress?.address ?? udpSource?.address)
     if (udpSource !== undefined && notice !== undefined) this.refuseDatagram(udpSource, notice, udpBytes)
     if (channel === undefined || !channel.isActive) return
     if (notice !== undefined && lane !== undefined) {
