@@ -1,3 +1,4 @@
+import type { CompressionStats } from '@helios/codec'
 import type { Address } from './Address.js'
 
 /** State and counters of one association (see {@link ActorSystem.associations}). */
@@ -50,4 +51,10 @@ export interface AssociationInfo {
   readonly systemMessagesReceived: number
   /** Times the control connection was lost while established. */
   readonly reconnects: number
+  /**
+   * The association's compression of actor paths and manifests: entries each way, the generation
+   * of this node's tables, how many paths went out compressed, and the tables' estimated bytes
+   * (docs/PROTOCOL.md §5).
+   */
+  readonly compression: CompressionStats
 }

@@ -31,6 +31,8 @@ export { DeadLetter } from './DeadLetter.js'
 // The registry of message classes (`remote.registry`), so that an application that depends on
 // @helios/actors alone can make one.
 export { MessageRegistry, type MessageClass, type RegisterOptions } from '@helios/codec'
+/** What {@link AssociationInfo.compression} reports (re-exported from @helios/codec). */
+export type { CompressionStats } from '@helios/codec'
 /** The DTLS settings of `remote.dtls` (re-exported from @helios/transport). */
 export type { DtlsOptions } from '@helios/transport'
 export { LogLevels, type Logger, type LoggerOption, type LoggerOptions, type LogLevel } from './Logger.js'

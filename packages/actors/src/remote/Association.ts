@@ -210,6 +210,7 @@ export class Association implements LinkOwner, InboundPeer {
       watchedActors: this.watcher.watchedActors,
       maxHeartbeatRoundTripMs: this.watcher.maxRoundTripMs,
       ...this.stats,
+      compression: this.codec.compressionStats(),
     }
   }
 
@@ -930,7 +931,8 @@ export class Association implements LinkOwner, InboundPeer {
       // After three silent heartbeats, introduce ourselves again: a restarted peer answers with its new uid.
       if (beat !== 'off' && now - this.watcher.lastReplyAt > 3 * settings.heartbeatIntervalMs) this.control.sendHandshake()
     }
-    this.codec.resendUnackedAdvertisements()
+    // resends, new generations of the compression tables, the peer's previous generation freed
+    this.codec.tick(now)
     this.host.scheduleFlush(this)
   }
 
