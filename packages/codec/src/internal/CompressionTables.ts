@@ -150,7 +150,8 @@ export class OutboundCompressionTable {
     if (target.indexOf.has(value)) return -1
     const hits = (this.#hits.get(value) ?? 0) + 1
     if (hits >= this.#compressAfter) {
-      if (this.#allocate(target, value) === NO_ROOM) this.demand++
+      // a full table refuses at once (no byte count of the value on every send)
+      if (target.values.length >= this.#maxEntries || this.#allocate(target, value) === NO_ROOM) this.demand++
     } else {
       // a bounded count: one-off values (temporary ask actors) must not grow it forever
       if (this.#hits.size >= this.#maxEntries * 4) this.#clearHits()
@@ -260,6 +261,12 @@ export class OutboundCompressionTable {
     return this.#current.values.length
   }
 
+  /** The current generation has 7/8 of its indexes or bytes taken: time to make room before values are refused. */
+  get nearlyFull(): boolean {
+    const g = this.#current
+    return g.values.length * 8 >= this.#maxEntries * 7 || g.bytes * 8 >= MAX_COMPRESSION_TABLE_BYTES * 7
+  }
+
   /** Indexes a generation may hold. */
   get capacity(): number {
     return this.#maxEntries
@@ -351,10 +358,10 @@ export class OutboundCompressionTable {
  * unacked advertisements and decides; {@link onAck} switches once the new generation's seed is
  * acked in both tables.
  *
- * A new generation is started when a table has no room left for values in demand and at least an
- * eighth of its entries went unused for a window (`generationMs` to twice that), or, to give memory
- * back, when a generation has lived 12 windows and half of a table's entries (at least 64) are
- * unused. Never sooner than `generationMs` after the previous switch: the receiver keeps the
+ * A new generation is started when a table has 7/8 of its room taken (or none left for values in
+ * demand) and at least an eighth of its entries went unused for a window (`generationMs` to twice
+ * that), or, to give memory back, when a generation has lived 12 windows and half of a table's
+ * entries (at least 64) are unused. Never sooner than `generationMs` after the previous switch: the receiver keeps the
  * previous generation at least that long for envelopes still in flight.
  */
 export class OutboundCompression {
@@ -432,11 +439,12 @@ export class OutboundCompression {
     this.refs.requeueUnacked()
     this.manifests.requeueUnacked()
     if (this.#next !== undefined || now - this.#switchedAt < this.#generationMs || now < this.#recheckAt) return
-    const demand = this.refs.demand > 0 || this.manifests.demand > 0
+    const pressed = (t: OutboundCompressionTable): boolean => t.demand > 0 || t.nearlyFull
+    const pressure = pressed(this.refs) || pressed(this.manifests)
     const reclaim = now - this.#switchedAt >= 12 * this.#generationMs
-    if (demand || reclaim) {
+    if (pressure || reclaim) {
       const worth = (t: OutboundCompressionTable): boolean => {
-        if (t.demand > 0 && t.coldEntries() >= Math.max(1, Math.floor(t.capacity / 8))) return true
+        if (pressed(t) && t.coldEntries() >= Math.max(1, Math.floor(t.capacity / 8))) return true
         return reclaim && t.allocated >= 64 && t.coldEntries() >= Math.max(64, t.allocated / 2)
       }
       if (!(worth(this.refs) || worth(this.manifests)) || !this.startGeneration()) this.#recheckAt = now + this.#generationMs
