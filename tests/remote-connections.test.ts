@@ -76,7 +76,10 @@ test('when the connection it answers on is cut, the answering node goes on: on t
   t.is(await a.ask(echo, 'path back up', { timeoutMs: 5000 }), 'path back up')
 })
 
-/** A fake node at `port`: answers each connection with whatever `reply(lane)` returns. */
+/**
+ * A fake node at `port`: answers each connection with whatever `reply(lane, nonce)` returns, once
+ * the connector's preamble and handshake request have arrived (they may come in several chunks).
+ */
 async function fakeAcceptor(
   reply: (lane: number, nonce: bigint) => Buffer | undefined,
 ): Promise<{ port: number; server: Server; sockets: Socket[] }> {
@@ -84,22 +87,29 @@ async function fakeAcceptor(
   const server = createServer((socket) => {
     sockets.push(socket)
     socket.on('error', () => {})
-    socket.once('data', (d: Buffer) => {
-      // The preamble, then the connector's handshake request (its nonce is echoed by a response).
-      const request = new Codec().decode(d, 12, 12 + d.readUInt32BE(8))
-      const out = reply(d[7] ?? -1, request.type === 'handshake-request' ? request.nonce : 0n)
+    let received = Buffer.alloc(0)
+    const onData = (d: Buffer): void => {
+      received = Buffer.concat([received, d])
+      // The 8-byte preamble, then the handshake request's 4-byte length and body.
+      if (received.length < 12 || received.length < 12 + received.readUInt32BE(8)) return
+      socket.off('data', onData)
+      const request = new Codec().decode(received, 12, 12 + received.readUInt32BE(8))
+      const out = reply(received[7] ?? -1, request.type === 'handshake-request' ? request.nonce : 0n)
       if (out !== undefined) socket.write(out)
-    })
+    }
+    socket.on('data', onData)
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
   return { port: (server.address() as { port: number }).port, server, sockets }
 }
 
 test('an acceptor whose first frame back is not its handshake response is refused with a reason', async (t) => {
+  // Both lanes answer with a heartbeat, so whichever connection A reads first is refused, and no
+  // handshake timeout can end the association before that (the timeout is long).
   const fake = await fakeAcceptor((lane) =>
-    lane === USER ? Buffer.concat([encodePreamble(Lane.user), frame(new Codec().encode({ type: 'heartbeat' }))]) : undefined,
+    Buffer.concat([encodePreamble(lane === USER ? Lane.user : Lane.control), frame(new Codec().encode({ type: 'heartbeat' }))]),
   )
-  const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0, handshakeTimeoutMs: 1000 } })
+  const a = await ActorSystem.create('A', { remote: { transport: 'tcp', host: '127.0.0.1', port: 0, handshakeTimeoutMs: 10_000 } })
   t.teardown(async () => {
     await a.terminate()
     for (const s of fake.sockets) s.destroy()
