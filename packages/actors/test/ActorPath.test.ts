@@ -118,3 +118,34 @@ test('equality takes the uid into account, toString does not', (t) => {
   t.is(a.toString(), b.toString())
   t.true(a.withUid(undefined).equals(b.withUid(undefined)))
 })
+
+test('hosts are canonical: every form of one IPv4 or IPv6 address, and any case of a name, is one address', (t) => {
+  const forms: [string, string][] = [
+    ['127.1', '127.0.0.1'],
+    ['127.000.000.001', '127.0.0.1'],
+    ['127.0.1', '127.0.0.1'],
+    ['0x7f.0.0.1', '127.0.0.1'],
+    ['0177.0.0.1', '127.0.0.1'],
+    ['2130706433', '127.0.0.1'],
+    ['10.1.258', '10.1.1.2'],
+    ['[::ffff:127.0.0.1]', '127.0.0.1'],
+    ['[0:0:0:0:0:FFFF:7F00:1]', '127.0.0.1'],
+    ['[0:0:0:0:0:0:0:1]', '[::1]'],
+    ['[2001:DB8:0:0:1:0:0:1]', '[2001:db8::1:0:0:1]'],
+    ['[2001:db8:0:1:1:1:1:1]', '[2001:db8:0:1:1:1:1:1]'],
+    ['[fe80::0001%eth0]', '[fe80::1%eth0]'],
+    ['LocalHost', 'localhost'],
+    ['Node-1.Example.COM', 'node-1.example.com'],
+  ]
+  for (const [input, canonical] of forms) {
+    const a = Address.parse(`helios.tcp://A@${input}:2552`)
+    t.is(a.toString(), `helios.tcp://A@${canonical}:2552`, input)
+    t.true(a.equals(Address.parse(`helios.tcp://A@${canonical}:2552`)), input)
+    t.is(ActorPath.parse(`helios.tcp://A@${input}:2552/user/echo`).toString(), `helios.tcp://A@${canonical}:2552/user/echo`)
+  }
+  t.is(new Address('helios.udp', 'B', '127.000.000.001', 1).host, '127.0.0.1')
+  // Names that only look like numbers stay names; numbers beyond what IPv4 holds too.
+  for (const name of ['1.2.3.4.5', '256.1.1.1', '4294967296', '0x1g.0.0.1', '09.1.1.1', 'host-1']) {
+    t.is(Address.parse(`helios.tcp://A@${name}:1`).host, name.toLowerCase(), name)
+  }
+})

@@ -33,6 +33,7 @@ import { DatagramHandler, InboundAdmission, InboundConnectionHandler, PreambleHa
 import { LaneId, type OutboundLink } from './OutboundLink.js'
 import { RemoteActorRef } from './RemoteActorRef.js'
 import { RemotingEvents } from './RemotingEvents.js'
+import { SelfAliases } from './SelfAliases.js'
 import { resolveRemoteSettings, type RemoteSettings } from './RemoteSettings.js'
 import { WIRE_DEATH_WATCH_NOTIFICATION, WIRE_UNWATCH, WIRE_WATCH } from './SystemMessageWire.js'
 import { TcpOutboundLink } from './TcpOutboundLink.js'
@@ -82,6 +83,8 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   receivingFrom: Association | undefined
 
   private server: ServerChannel | undefined
+  /** The other names of this node's endpoint: sends there are refused, never dialled. */
+  private aliases: SelfAliases | undefined
   private readonly refCache = new Map<string, InternalActorRef>()
   private readonly wirePaths = new WeakMap<ActorRef, string>()
   /** When a UDP source was last answered with a refusal. */
@@ -226,6 +229,8 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
       throw new RemotingUnavailableError(`${s.transport}: ${(err as Error).message}`, { cause: err })
     }
     this.address = new Address(this.protocol, this.internals.name, s.advertisedHost, s.advertisedPort ?? port)
+    this.aliases = new SelfAliases(s.host, port, this.address)
+    void this.aliases.learnHostName()
     debug('remoting bound %s:%d, advertised as %s', s.host, port, this.address.toString())
   }
 
@@ -247,11 +252,17 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
       debug('%s is not reachable over %s: dead letters', path.toString(), this.protocol)
       return new DeadLetterActorRef(this.internals, path)
     }
+    if (this.aliases?.isSelf(path.address) === true) {
+      // Another name of this node: dialling it would connect to itself.
+      this.events.warn('HELIOS_SELF_ADDRESS', path.address.toString(), `${this.selfAlias(path.address)}; messages to it go to dead letters`)
+      return new DeadLetterActorRef(this.internals, path)
+    }
     // Bound to the current association if there is one; otherwise the first message creates it.
     return new RemoteActorRef(path, this.registry, this.registry.existing(path.address), sponsor)
   }
 
   async resolveSelection(path: ActorPath, timeoutMs: number): Promise<ActorRef> {
+    if (this.aliases?.isSelf(path.address) === true) throw new ActorNotFound(path.toString(), { reason: this.selfAlias(path.address) })
     const target = this.resolveRemoteRef(path)
     const id = ++this.identifyCounter
     let reply: unknown
@@ -268,6 +279,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   }
 
   unreachableReason(ref: ActorRef): string | undefined {
+    if (this.aliases?.isSelf(ref.path.address) === true) return this.selfAlias(ref.path.address)
     if (!(ref instanceof RemoteActorRef)) return undefined
     const key = ref.path.address.toString()
     const a = this.registry.get(key)
@@ -278,6 +290,11 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     if (s?.kind === 'quarantined') return `${key} is quarantined: ${s.reason}`
     if (s?.kind === 'handshaking') return `no answer from ${key} to the handshake for ${Math.round(this.clock.now() - s.since)} ms`
     return undefined
+  }
+
+  /** Why `address` is not dialled: it names this node. */
+  private selfAlias(address: Address): string {
+    return `${address.toString()} is another name of this node's own endpoint (this node is ${this.address.toString()}): not dialled`
   }
 
   async shutdown(): Promise<void> {
