@@ -16,6 +16,14 @@ import {
   toError,
 } from './errors.js'
 import { DtlsChannel, DtlsDatagramChannel } from './DtlsChannel.js'
+import {
+  describeNotice,
+  peekRefusalNotice,
+  sendRefusalNotice,
+  type TLSSocketLike,
+  TlsRefusalNoticeReader,
+  verdictOf,
+} from './internal/TlsRefusalNotice.js'
 import { DtlsEndpoint } from './internal/dtls/DtlsEndpoint.js'
 import { dtlsConfig } from './internal/dtls/config.js'
 import type { DtlsSession } from './internal/dtls/Session.js'
@@ -266,6 +274,10 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
     const tlsConfirmMs = o.tlsConfirmMs ?? 1_000
     const address = `${host}:${port}`
     const initializer = this.initializer
+    // With refusal notices, this side judges the server's certificate itself (Node would destroy the
+    // socket at once), so that it can tell the server why before closing.
+    const notices = kind === 'tls' && o.tlsRefusalNotices === true
+    const ownCheck = notices && o.tls?.rejectUnauthorized !== false
 
     return new Promise<Channel>((resolve, reject) => {
       let settled = false
@@ -273,7 +285,8 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
       let sessionSeen = false
       let secured = false
       let timer: TimerHandle | undefined
-      const socket: net.Socket = kind === 'tls' ? tls.connect({ ...o.tls, port, host }) : net.connect({ port, host })
+      const socket: net.Socket =
+        kind === 'tls' ? tls.connect({ ...o.tls, ...(ownCheck ? { rejectUnauthorized: false } : {}), port, host }) : net.connect({ port, host })
 
       const cleanup = (): void => {
         if (timer !== undefined) clock.clearTimeout(timer)
@@ -284,11 +297,12 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
         socket.off('secureConnect', onSecureConnect)
         socket.off('session', onSession)
       }
-      const fail = (error: Error): void => {
+      /** `linger`: the socket is ending with a refusal notice, which closes it. */
+      const fail = (error: Error, linger = false): void => {
         if (settled) return
         settled = true
         cleanup()
-        socket.destroy()
+        if (!linger) socket.destroy()
         // A late error of the destroyed socket must not become an uncaught exception.
         socket.on('error', () => {})
         reject(error)
@@ -298,7 +312,16 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
       const onError = (err: Error): void => {
         fail(kind === 'tls' && tcpUp ? handshakeError(err.message, err) : new ConnectRefusedError(address, { cause: err }))
       }
+      /** The server's refusal notice, unread in the socket's buffer: it refused our certificate. */
+      const refusedByServer = (): boolean => {
+        const notice = notices && secured ? peekRefusalNotice(socket) : undefined
+        if (notice === undefined) return false
+        const cause = new Error(`the server refused this client's certificate (${describeNotice(notice)})`)
+        fail(handshakeError(cause.message, cause))
+        return true
+      }
       const onClose = (): void => {
+        if (refusedByServer()) return
         // TLS 1.3: our side finished, then the server closed instead of confirming: it did not
         // accept this client's certificate (its alert does not reach Node as an error).
         const cause = new Error(
@@ -309,7 +332,7 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
         fail(kind === 'tls' && tcpUp ? handshakeError(cause.message, cause) : new ConnectRefusedError(address, { cause }))
       }
       const succeed = (): void => {
-        if (settled) return
+        if (settled || refusedByServer()) return
         settled = true
         cleanup()
         const ch = newSocketChannel(socket, kind, o, clock)
@@ -320,6 +343,8 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
           reject(toError(err))
           return
         }
+        // A notice that comes later (TLS 1.2, or after the session ticket) closes the channel.
+        if (notices) ch.pipeline.addFirst('tls-refusal', new TlsRefusalNoticeReader(address, 'server'))
         ch.start()
         resolve(ch)
       }
@@ -339,6 +364,12 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
       const onSecureConnect = (): void => {
         secured = true
         const t = socket as tls.TLSSocket
+        if (!t.authorized && ownCheck) {
+          const v = verdictOf(t as unknown as TLSSocketLike, o.tls?.servername ?? host)
+          sendRefusalNotice(socket, v.verdict, v.text)
+          fail(handshakeError(v.text, v.error), true)
+          return
+        }
         if (!t.authorized && o.tls?.rejectUnauthorized !== false) {
           const cause = t.authorizationError ?? new Error('peer certificate not authorized')
           fail(handshakeError(String(cause instanceof Error ? cause.message : cause), cause))

@@ -32,6 +32,16 @@ export interface CommonChannelOptions {
   readonly dtls?: DtlsOptions
   /** Time source of timeouts and of the channels. Default `systemClock`. */
   readonly clock?: Clock
+  /**
+   * TLS only: tell a peer why its certificate was refused, and hear why ours was. Node.js judges a
+   * peer's certificate after the TLS handshake and closes without a TLS alert, so the peer learns
+   * nothing; with this on (both sides), the side that refuses writes one line first (the verdict,
+   * e.g. `CERT_HAS_EXPIRED`, and its text) and the other side reports it in its
+   * `TlsHandshakeError` instead of "closed". A server names the verdict on a refused client
+   * certificate either way. Default false (an application protocol on the connection would see
+   * the line as data).
+   */
+  readonly tlsRefusalNotices?: boolean
 }
 
 /**

@@ -9,6 +9,7 @@ import { DatagramChannel } from './DatagramChannel.js'
 import { ServerChannel } from './ServerChannel.js'
 import { SocketChannel, addressOf } from './SocketChannel.js'
 import { HandshakeSlots, sourceOf } from './HandshakeSlots.js'
+import { sendRefusalNotice, type TLSSocketLike, TlsRefusalNoticeReader, verdictOf } from './internal/TlsRefusalNotice.js'
 import { BindError, ReadTimeoutError, TlsHandshakeError, TransportError, toError } from './errors.js'
 import { DtlsChannel } from './DtlsChannel.js'
 import { DtlsEndpoint } from './internal/dtls/DtlsEndpoint.js'
@@ -189,11 +190,19 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
     })
     let serverChannel: ServerChannel | undefined
     let stopping = false
+    // With refusal notices, this server judges client certificates itself (Node would destroy the
+    // socket at once), so that it can tell the client why before closing.
+    const notices = kind === 'tls' && o.tlsRefusalNotices === true
+    const ownCheck = notices && o.tls?.requestCert === true && o.tls.rejectUnauthorized !== false
 
     const netServer: net.Server =
       kind === 'tls'
         ? // Node's own handshake timer stays as a backstop; ours runs on the injected clock.
-          tls.createServer({ ...o.tls, handshakeTimeout: Math.max(handshakeTimeoutMs * 2, 1000) })
+          tls.createServer({
+            ...o.tls,
+            ...(ownCheck ? { rejectUnauthorized: false } : {}),
+            handshakeTimeout: Math.max(handshakeTimeoutMs * 2, 1000),
+          })
         : net.createServer()
 
     const accept = (socket: net.Socket): void => {
@@ -209,6 +218,16 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
         serverChannel.reportError(toError(err))
         return
       }
+      if (notices) {
+        // The client refused our certificate after its side of the handshake: its notice comes first.
+        const server = serverChannel
+        ch.pipeline.addFirst(
+          'tls-refusal',
+          new TlsRefusalNoticeReader(peerOf(socket), 'client', () => {
+            server.handshakeFailures++
+          }),
+        )
+      }
       serverChannel.addChild(ch)
       ch.start()
     }
@@ -222,9 +241,10 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
       slots.release(raw)
       return true
     }
-    const handshakeFailed = (raw: net.Socket, error: TlsHandshakeError): void => {
+    /** `linger`: the socket is ending with a refusal notice, which closes it. */
+    const handshakeFailed = (raw: net.Socket, error: TlsHandshakeError, linger = false): void => {
       if (!settleHandshake(raw)) return // already reported (e.g. timed out, then reset)
-      raw.destroy()
+      if (!linger) raw.destroy()
       if (serverChannel === undefined) return
       serverChannel.handshakeFailures++
       serverChannel.reportError(error)
@@ -304,6 +324,21 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
           socket.destroy()
           return
         } // timed out or refused meanwhile
+        if (ownCheck && !socket.authorized) {
+          const peer = (raw !== undefined ? pending.get(raw)?.peer : undefined) ?? peerOf(socket)
+          const v = verdictOf(socket as unknown as TLSSocketLike, undefined)
+          sendRefusalNotice(socket, v.verdict, v.text)
+          const error = new TlsHandshakeError(`TLS handshake with ${peer} failed: client certificate refused (${v.verdict})`, {
+            cause: v.error,
+            remote: peer,
+          })
+          if (raw !== undefined) handshakeFailed(raw, error, true)
+          else if (serverChannel !== undefined) {
+            serverChannel.handshakeFailures++
+            serverChannel.reportError(error)
+          }
+          return
+        }
         settleHandshake(raw)
         accept(socket)
       })

@@ -200,6 +200,8 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
             // Connections wait in the kernel's queue while this node is busy, rather than having their
             // SYN dropped and resent a second later (capped by net.core.somaxconn).
             backlog: LISTEN_BACKLOG,
+            // A refused certificate is named to the peer, and the peer's verdict on ours heard.
+            tlsRefusalNotices: true,
             // Nodes verify each other: client certificates are required unless explicitly turned off.
             ...(s.tls !== undefined ? { tls: { requestCert: true, rejectUnauthorized: true, ...s.tls } } : {}),
             onError: (err) => {

@@ -329,7 +329,7 @@ export class TcpOutboundLink implements OutboundLink {
         clock: this.host.clock,
         connectTimeoutMs: s.handshakeTimeoutMs,
         handshakeTimeoutMs: s.handshakeTimeoutMs,
-        ...(s.transport === 'tls' ? { tls: this.host.tlsClientOptions() } : {}),
+        ...(s.transport === 'tls' ? { tls: this.host.tlsClientOptions(), tlsRefusalNotices: true } : {}),
       })
       .handler((ch) => {
         ch.pipeline
