@@ -120,7 +120,7 @@ test('a flood of 1,000 drops writes one line, then one line with the count per i
   )
   const lines = log.matching(/outbound queue full/)
   t.is(lines.length, 2, lines.join('\n'))
-  t.regex(lines[0] ?? '', /dropped a message to .*\/user\/sink: outbound queue full \(1\)$/)
+  t.regex(lines[0] ?? '', /dropped a message to .*\/user\/sink: outbound queue full \(outboundQueueSize 1\)$/)
 })
 
 test('a handshake refused for a wrong system name is logged on both sides, saying which, and resolveOne tells it', async (t) => {

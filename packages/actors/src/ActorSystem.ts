@@ -7,7 +7,7 @@ import type { ActorRef } from './ActorRef.js'
 import { ActorSelection } from './ActorSelection.js'
 import type { ActorSystemEvents } from './ActorSystemEvents.js'
 import type { Address } from './Address.js'
-import type { AssociationInfo } from './AssociationInfo.js'
+import type { AssociationInfo, RemoteMemoryInfo } from './AssociationInfo.js'
 import type { Clock } from './Clock.js'
 import type { Logger, LoggerOption, LoggerOptions, LogLevel } from './Logger.js'
 import type { ActorSystemCore } from './internal/ActorSystemCore.js'
@@ -51,6 +51,21 @@ export interface RemoteOptions {
   readonly maxMessageSize?: number
   /** Bound of the outbound user queue per association; beyond it messages are dropped ('dropped' event). Default 16 384. */
   readonly outboundQueueSize?: number
+  /**
+   * Bytes the outbound user queue of one association holds at most (estimated: exact for binary
+   * data and strings); beyond, messages are dropped and reported like the count bound
+   * (`queue-full`). Default 32 MiB.
+   */
+  readonly outboundQueueBytes?: number
+  /**
+   * The node's memory budget for what peers can make it hold: incomplete fragmented messages and
+   * user messages queued for peers that do not read. When it is spent, the incomplete message that
+   * grew least recently (whoever's) is dropped to make room, or the new fragment or message is
+   * refused and reported. Default 128 MiB.
+   */
+  readonly memoryBudgetBytes?: number
+  /** What the incomplete fragmented messages of one peer may hold at most, within the budget. Default 2 x maxMessageSize (32 MiB). */
+  readonly peerMemoryBytes?: number
   /** Unacknowledged system messages per association; overflow quarantines the association. Default 20 000. */
   readonly systemMessageBufferSize?: number
   /** Unacknowledged system messages are sent again after this long without an ack. Default 1000 ms. */
@@ -292,6 +307,14 @@ export class ActorSystem {
   /** State and counters of each association with a remote node (empty for a local-only system). */
   associations(): AssociationInfo[] {
     return this.#core.provider?.associations() ?? []
+  }
+
+  /**
+   * The remoting's memory budget and what it holds now (incomplete fragmented messages from peers,
+   * user messages queued for them); undefined for a local-only system.
+   */
+  remoteMemory(): RemoteMemoryInfo | undefined {
+    return this.#core.provider?.memoryInfo?.()
   }
 
   /** `ActorSystem[<address>]`. */

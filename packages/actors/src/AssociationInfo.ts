@@ -17,6 +17,10 @@ export interface AssociationInfo {
   readonly state: 'idle' | 'handshaking' | 'established' | 'quarantined' | 'retired'
   /** User messages waiting in the bounded outbound queue. */
   readonly queued: number
+  /** Their estimated bytes (bounded by `outboundQueueBytes`). */
+  readonly queuedBytes: number
+  /** Bytes of incomplete fragmented messages from the peer, held for reassembly. */
+  readonly reassemblyBytes: number
   /** System messages sent but not yet acknowledged. */
   readonly unackedSystemMessages: number
   /** Actors at the peer watched from this node: the peer is monitored (heartbeats, failure detector) while there are any. */
@@ -57,4 +61,29 @@ export interface AssociationInfo {
    * (docs/PROTOCOL.md §5).
    */
   readonly compression: CompressionStats
+}
+
+/**
+ * The memory budget of a node's remoting (`remote.memoryBudgetBytes`) and what it holds now: what
+ * its peers can make it hold (docs/SECURITY.md). See {@link ActorSystem.remoteMemory}.
+ */
+export interface RemoteMemoryInfo {
+  /** The budget. */
+  readonly budgetBytes: number
+  /** What one peer's incomplete messages may hold at most. */
+  readonly peerBytes: number
+  /** Held now: incomplete inbound messages, queued outbound ones and compression tables. */
+  readonly usedBytes: number
+  /** The most it ever held. */
+  readonly peakBytes: number
+  /** Of which incomplete fragmented messages from peers. */
+  readonly reassemblyBytes: number
+  /** Of which user messages queued for peers (estimated). */
+  readonly outboundBytes: number
+  /** Of which the associations' compression tables (estimated, both directions). */
+  readonly compressionBytes: number
+  /** Incomplete messages dropped to make room, since the start. */
+  readonly evictions: number
+  /** Fragments, queued messages or peers' compression entries refused for lack of room, since the start. */
+  readonly refusals: number
 }

@@ -24,7 +24,7 @@ export {
   type SystemEventName,
   type UnreachableEvent,
 } from './ActorSystemEvents.js'
-export type { AssociationInfo } from './AssociationInfo.js'
+export type { AssociationInfo, RemoteMemoryInfo } from './AssociationInfo.js'
 export { Address, AddressProtocols, type AddressProtocol } from './Address.js'
 export { ManualClock, systemClock, type Clock, type TimerHandle, type TimerOptions } from './Clock.js'
 export { DeadLetter } from './DeadLetter.js'

@@ -1,4 +1,5 @@
 import test from 'ava'
+import { Codec } from '@helios/codec'
 import type { Association } from '../src/remote/Association.js'
 import { LaneId } from '../src/remote/OutboundLink.js'
 import { FakeNode, PEER, ProbeRef, refused, timedOut } from './helpers/AssociationHarness.js'
@@ -668,4 +669,18 @@ test('a connect that fails for lack of file descriptors holds nothing against th
   }
   t.is(a.state.kind, 'established', 'the silence was ours')
   t.is(node.of('warn')[0]?.code, 'HELIOS_EMFILE')
+})
+
+test('what a peer made the node hold goes with its association: incomplete messages count in the node budget and are released at quarantine', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  const codec = new Codec()
+  // The first half of a fragmented system envelope on the control lane, never completed.
+  const fragment = codec.encode({ type: 'fragment', messageId: 3, totalLength: 200_000, offset: 0, chunk: new Uint8Array(100_000) })
+  a.receive(fragment, 0, fragment.byteLength)
+  t.is(a.info().reassemblyBytes, 100_000)
+  t.is(node.memory.reassemblyBytes, 100_000)
+  a.quarantine('down: test', 'down')
+  t.is(a.info().reassemblyBytes, 0)
+  t.is(node.memory.usedBytes, 0)
 })

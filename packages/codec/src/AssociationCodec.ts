@@ -283,6 +283,17 @@ export class AssociationCodec {
   }
 
   /**
+   * Asks `admit` before the peer's advertised entries are added to this side's tables, with their
+   * estimated heap bytes: when it returns false the advertisement is ignored and not acked, so
+   * the peer keeps writing those values in full (and advertises them again later). For a node's
+   * memory budget; without it, the protocol's bounds alone apply (2 generations x 2 tables x
+   * 1 MiB of values per peer).
+   */
+  limitInboundCompression(admit: ((heapBytes: number) => boolean) | undefined): void {
+    this.#in.admit = admit
+  }
+
+  /**
    * Drops the compression tables of both directions for good (call when the association is
    * quarantined or forgotten): {@link compressionBytes} is 0 afterwards, envelopes are still
    * encoded (with literal paths and manifests), advertisements from the peer are ignored and not

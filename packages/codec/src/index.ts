@@ -94,5 +94,5 @@ export {
 } from './Preamble.js'
 export type { Preamble } from './Preamble.js'
 export { Reassembler } from './Reassembler.js'
-export type { ReassemblerOptions } from './Reassembler.js'
+export type { ReassemblerOptions, ReassemblyBudget } from './Reassembler.js'
 export type { RefCodec } from './RefCodec.js'

@@ -375,3 +375,32 @@ test('compressionBytes follows the entries held: their characters plus a small o
     t.true(bytes > chars && bytes < chars + 1000 * 100, `${side}: ${bytes} bytes for ${chars} characters`)
   }
 })
+
+test('an advertisement the receiver does not admit (limitInboundCompression) is ignored and not acked: the sender goes on writing the value in full, and it is used once admitted', (t) => {
+  const pair = makePair({ compressAfter: 1 })
+  let room = false
+  const asked: number[] = []
+  pair.ba.limitInboundCompression((bytes) => {
+    asked.push(bytes)
+    return room
+  })
+  const hit = (): Uint8Array[] => pair.ab.encodeUserMessage(RECIPIENT, new Greet('x', 1), SENDER)
+  hit()
+  const ads = pair.ab.takeControlFrames()
+  t.true(ads.length > 0)
+  for (const f of ads) pair.ba.decode(f)
+  t.true(asked.length > 0 && asked.every((b) => b > 0), 'asked with the estimated bytes')
+  t.deepEqual(pair.ba.takeControlFrames(), [], 'no ack')
+  t.is(pair.ba.compressionBytes(), 0)
+  t.like(pair.ba.compressionStats(), { inboundActorRefs: 0, inboundManifests: 0 })
+  // literal paths still decode
+  t.like(pair.ba.decode(hit()[0] as Uint8Array), { recipient: RECIPIENT, sender: SENDER })
+  // the sender advertises again (its resend); admitted now, acked and used
+  room = true
+  pair.ab.resendUnackedAdvertisements()
+  settle(pair)
+  t.true(pair.ba.compressionBytes() > 0)
+  t.like(pair.ba.compressionStats(), { inboundActorRefs: 2, inboundManifests: 1 })
+  t.like(pair.ba.decode(hit()[0] as Uint8Array), { recipient: RECIPIENT, sender: SENDER, message: new Greet('x', 1) })
+  t.true(pair.ab.compressionStats().actorRefsCompressed > 0)
+})

@@ -3,7 +3,7 @@ import type { ActorRef } from '../ActorRef.js'
 import type { ActorSystem, RemoteOptions } from '../ActorSystem.js'
 import type { ActorSystemEvents } from '../ActorSystemEvents.js'
 import type { Address } from '../Address.js'
-import type { AssociationInfo } from '../AssociationInfo.js'
+import type { AssociationInfo, RemoteMemoryInfo } from '../AssociationInfo.js'
 import type { Clock } from '../Clock.js'
 import type { InternalActorRef } from './InternalActorRef.js'
 import type { SystemLog } from './SystemLog.js'
@@ -62,6 +62,8 @@ export interface RemoteProvider {
   shutdown(): Promise<void>
   /** State and counters of every association. */
   associations(): AssociationInfo[]
+  /** The node's memory budget and what it holds now (optional: a provider without one leaves it out). */
+  memoryInfo?(): RemoteMemoryInfo
   /**
    * Why the node of a remote `ref` cannot be reached, when the remoting knows (the last connect
    * failure or refusal, a handshake without answer, a quarantine): added to the message of an ask

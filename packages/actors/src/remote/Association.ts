@@ -101,6 +101,8 @@ export class Association implements LinkOwner, InboundPeer {
     reconnects: 0,
   }
   codec: AssociationCodec
+  /** The estimated bytes of {@link codec}'s compression tables counted in the node's budget. */
+  private compressionCounted = 0
   readonly control: OutboundLink
   readonly user: OutboundLink
   /** The association that took over this address after this one ended. */
@@ -153,14 +155,14 @@ export class Association implements LinkOwner, InboundPeer {
     this.key = remoteAddress.toString()
     this.tickSlot = hashOf(this.key)
     this.handshake = new Handshake(host.codec, host.localAddress.toString(), this.key, seed.localUid, seed.nonce)
-    this.codec = host.codec.createAssociation({ localUid: seed.localUid })
+    this.codec = this.newCodec(seed.localUid)
     const s = host.settings
     this.sender = new SystemMessageSender(s.systemMessageBufferSize, s.systemMessageResendIntervalMs, (seq, m) => {
       this.writeSystem(seq, m)
       this.stats.systemMessagesResent++
     })
     this.watcher = new HeartbeatWatcher(s.failureDetector, host.clock, s.heartbeatIntervalMs)
-    this.queue = new UserMessageQueue(s.outboundQueueSize)
+    this.queue = new UserMessageQueue(s.outboundQueueSize, s.outboundQueueBytes, host.memory)
     // Tells the peer which of its user messages arrived (docs/PROTOCOL.md §10.7).
     this.userLedger = new UserMessageLedger(host.clock, (seq) => {
       if (isFinal(this.state) || !this.control.ready) return false
@@ -170,6 +172,51 @@ export class Association implements LinkOwner, InboundPeer {
     this.sponsor = seed.sponsor
     this.control = host.makeLink(this, LaneId.control)
     this.user = host.makeLink(this, LaneId.user)
+  }
+
+  /**
+   * A codec state for this association: its reassembly buffers count in the node's memory budget,
+   * and what the budget evicts from them is reported.
+   */
+  private newCodec(localUid: bigint): AssociationCodec {
+    if (this.codec !== undefined) this.releaseCodec()
+    const codec = this.host.codec.createAssociation({ localUid })
+    codec.reassembler.useBudget(this.host.memory)
+    // The peer's compression tables count in the budget too: an advertisement that does not fit
+    // is ignored (not acked), and the peer keeps writing those paths in full.
+    codec.limitInboundCompression((bytes) => {
+      if (this.host.memory.admitCompression(bytes)) return true
+      this.host.events.warn(
+        'HELIOS_MEMORY_BUDGET',
+        this.key,
+        `helios: compression entries advertised by ${this.key} (${bytes} bytes) were not taken: the node memory budget (memoryBudgetBytes) is spent; its paths travel uncompressed`,
+      )
+      return false
+    })
+    codec.reassembler.onEvict = (_id, bytes) => {
+      this.stats.decodeErrors++
+      this.host.events.warn(
+        'HELIOS_MEMORY_BUDGET',
+        this.key,
+        `helios: an incomplete message from ${this.key} (${bytes} bytes so far) was dropped to make room: the node memory budget (memoryBudgetBytes) is spent`,
+      )
+    }
+    return codec
+  }
+
+  /** What this association's codec holds for the peer goes: reassembly buffers and compression tables. */
+  private releaseCodec(): void {
+    this.codec.reassembler.clear()
+    this.codec.releaseCompression()
+    this.countCompression()
+  }
+
+  /** Brings the node's budget up to date with this association's compression tables. */
+  private countCompression(): void {
+    const bytes = this.codec.compressionBytes()
+    if (bytes === this.compressionCounted) return
+    this.host.memory.adjustCompression(bytes - this.compressionCounted)
+    this.compressionCounted = bytes
   }
 
   /** The uid this node presents on this association. */
@@ -205,6 +252,8 @@ export class Association implements LinkOwner, InboundPeer {
       localUid: this.localUid,
       state: this.state.kind,
       queued: this.queuedMessages,
+      queuedBytes: this.queue.bytes,
+      reassemblyBytes: this.codec.reassembler.bufferedBytes,
       unackedSystemMessages: this.sender.size,
       phi: this.watcher.phi,
       watchedActors: this.watcher.watchedActors,
@@ -231,8 +280,9 @@ export class Association implements LinkOwner, InboundPeer {
       this.host.deadLetter(message, sender, recipient)
       return
     }
-    if (!this.queue.offer({ recipient, message, sender })) {
-      this.drop(recipient.wirePath, 'queue-full', `outbound queue full (${this.queue.capacity})`)
+    const refused = this.queue.offer({ recipient, message, sender })
+    if (refused !== undefined) {
+      this.drop(recipient.wirePath, 'queue-full', refused)
       return
     }
     this.claimOnly = false // this node sends here on its own account now
@@ -694,6 +744,7 @@ export class Association implements LinkOwner, InboundPeer {
         return
       default:
         // compression advertisements and acks were applied by the codec; send what it owes
+        this.countCompression()
         this.host.scheduleFlush(this)
     }
   }
@@ -813,7 +864,7 @@ export class Association implements LinkOwner, InboundPeer {
     if (s.kind === 'idle') this.claimOnly = true
     if (s.kind === 'handshaking' && s.uid !== undefined && s.uid !== uid) {
       // Another claimant than the last: its compression state must not leak into this one's.
-      this.codec = this.host.codec.createAssociation({ localUid: this.localUid })
+      this.codec = this.newCodec(this.localUid)
     }
     this.codec.setRemoteUid(uid)
     // A new claimant gets the whole handshake timeout, even when this association has been looking
@@ -839,7 +890,7 @@ export class Association implements LinkOwner, InboundPeer {
     const s = this.state
     if (s.kind !== 'handshaking' || s.uid !== uid) {
       const known = this.codec.remoteUid
-      if (known !== undefined && known !== uid) this.codec = this.host.codec.createAssociation({ localUid: this.localUid })
+      if (known !== undefined && known !== uid) this.codec = this.newCodec(this.localUid)
       this.codec.setRemoteUid(uid)
     }
     this.state = { kind: 'established', uid, since: this.host.clock.now() }
@@ -933,6 +984,7 @@ export class Association implements LinkOwner, InboundPeer {
     }
     // resends, new generations of the compression tables, the peer's previous generation freed
     this.codec.tick(now)
+    this.countCompression()
     this.host.scheduleFlush(this)
   }
 
@@ -1039,6 +1091,8 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   private end(reason: string, terminateWatchers = true): void {
+    // What the peer made this node hold goes with the association.
+    this.releaseCodec()
     this.reportLost()
     this.userLedger.stop()
     this.handshake.endClaim(reason)

@@ -7,6 +7,7 @@ import type { Address } from '../Address.js'
 import type { Clock } from '../Clock.js'
 import type { Association } from './Association.js'
 import type { ConnectLimiter } from './ConnectLimiter.js'
+import type { MemoryBudget } from './MemoryBudget.js'
 import type { LaneId, OutboundLink } from './OutboundLink.js'
 import type { RemoteSettings } from './RemoteSettings.js'
 
@@ -55,6 +56,8 @@ export interface AssociationHost {
   readonly events: AssociationEvents
   /** The association whose frames are being decoded and handled now (paths read from them are its word). */
   receivingFrom: Association | undefined
+  /** The node's memory budget (reassembly buffers, queued user messages). */
+  readonly memory: MemoryBudget
 }
 
 /** One or more user messages dropped or lost (see {@link AssociationEvents.dropped}). */

@@ -20,6 +20,9 @@ export interface RemoteSettings {
   readonly maxFrameSize: number
   readonly maxMessageSize: number
   readonly outboundQueueSize: number
+  readonly outboundQueueBytes: number
+  readonly memoryBudgetBytes: number
+  readonly peerMemoryBytes: number
   readonly systemMessageBufferSize: number
   readonly systemMessageResendIntervalMs: number
   readonly reconnectMinBackoffMs: number
@@ -81,6 +84,9 @@ export function resolveRemoteSettings(o: RemoteOptions): RemoteSettings {
           : maxFrame,
     maxMessageSize: o.maxMessageSize ?? 16 * 1024 * 1024,
     outboundQueueSize: o.outboundQueueSize ?? 16_384,
+    outboundQueueBytes: o.outboundQueueBytes ?? 32 * 1024 * 1024,
+    memoryBudgetBytes: o.memoryBudgetBytes ?? 128 * 1024 * 1024,
+    peerMemoryBytes: o.peerMemoryBytes ?? 2 * (o.maxMessageSize ?? 16 * 1024 * 1024),
     systemMessageBufferSize: o.systemMessageBufferSize ?? 20_000,
     systemMessageResendIntervalMs: o.systemMessageResendIntervalMs ?? 1000,
     reconnectMinBackoffMs: o.reconnectMinBackoffMs ?? 100,

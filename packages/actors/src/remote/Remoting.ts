@@ -13,7 +13,7 @@ import {
 import { ActorPath } from '../ActorPath.js'
 import { ActorRef } from '../ActorRef.js'
 import { Address } from '../Address.js'
-import type { AssociationInfo } from '../AssociationInfo.js'
+import type { AssociationInfo, RemoteMemoryInfo } from '../AssociationInfo.js'
 import type { Clock } from '../Clock.js'
 import { ActorNotFound, AskTimeoutError, RemotingUnavailableError } from '../errors.js'
 import { debug } from '../internal/debug.js'
@@ -25,6 +25,7 @@ import type { Association } from './Association.js'
 import type { AssociationHost, InboundBinding, InboundHost, LinkHost } from './AssociationContext.js'
 import { AssociationRegistry } from './AssociationRegistry.js'
 import { ConnectLimiter } from './ConnectLimiter.js'
+import { MemoryBudget } from './MemoryBudget.js'
 import { isFinal } from './AssociationState.js'
 import { ActorIdentity, Identify, registerBuiltInMessages } from './BuiltInMessages.js'
 import { framed } from './FrameBatch.js'
@@ -69,6 +70,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   readonly registry: AssociationRegistry
   readonly events: RemotingEvents
   readonly connects: ConnectLimiter
+  readonly memory: MemoryBudget
   address!: Address
   isShuttingDown = false
   /** Connections refused (bad preamble, bad or misdirected handshake, TLS or DTLS failure, too many pending). */
@@ -116,6 +118,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     const maxConnects = this.settings.maxConnectsInFlight
     const maxUnverified = Math.max(1, Math.floor(maxConnects / 8))
     this.connects = new ConnectLimiter(maxConnects, maxUnverified, 8 * maxUnverified)
+    this.memory = new MemoryBudget(this.settings.memoryBudgetBytes, this.settings.peerMemoryBytes)
     this.protocol = `helios.${options.transport}` as Address['protocol']
     // The built-in messages go into a registry of the system's own, in front of the application's
     // (which stays as the application made it, and may still be added to).
@@ -330,6 +333,21 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
 
   associations(): AssociationInfo[] {
     return this.registry.info()
+  }
+
+  memoryInfo(): RemoteMemoryInfo {
+    const m = this.memory
+    return {
+      budgetBytes: m.totalBytes,
+      peerBytes: m.peerBytes,
+      usedBytes: m.usedBytes,
+      peakBytes: m.peakBytes,
+      reassemblyBytes: m.reassemblyBytes,
+      outboundBytes: m.outboundBytes,
+      compressionBytes: m.compressionBytes,
+      evictions: m.evictions,
+      refusals: m.refusals,
+    }
   }
 
   makeLink(assoc: Association, lane: LaneId): OutboundLink {

@@ -7,6 +7,7 @@ import { InternalActorRef } from '../../src/internal/InternalActorRef.js'
 import type { SystemMessage } from '../../src/internal/SystemMessage.js'
 import type { Association } from '../../src/remote/Association.js'
 import type { AssociationEvents, AssociationHost } from '../../src/remote/AssociationContext.js'
+import { MemoryBudget } from '../../src/remote/MemoryBudget.js'
 import { AssociationRegistry } from '../../src/remote/AssociationRegistry.js'
 import { LaneId, type OutboundLink } from '../../src/remote/OutboundLink.js'
 import { RemoteActorRef } from '../../src/remote/RemoteActorRef.js'
@@ -130,6 +131,7 @@ export class FakeNode implements AssociationHost {
   readonly isUdp: boolean
   isShuttingDown = false
   receivingFrom: Association | undefined
+  readonly memory = new MemoryBudget(128 * 1024 * 1024, 32 * 1024 * 1024)
   readonly registry: AssociationRegistry
   /** Everything the associations published, in order. */
   readonly log: NodeEvent[] = []

@@ -529,14 +529,16 @@ export class InboundCompressionTable {
   }
 
   /**
-   * Applies advertised entries to generation `number` (which the caller made sure is held).
+   * Applies advertised entries to generation `number` (which the caller made sure is held), unless
+   * `admit` refuses the estimated heap bytes they add (false: nothing changed).
    * @throws {CompressionTableFullError} an index, value or total beyond the protocol limits.
    * @throws {CompressionConflictError} an index already bound to another value.
    */
-  apply(number: number, entries: readonly (readonly [number, string])[]): void {
+  apply(number: number, entries: readonly (readonly [number, string])[], admit?: (heapBytes: number) => boolean): boolean {
     const gen = this.#generations.find((g) => g.number === number)
     if (gen === undefined) throw new CompressionTableFullError(`${this.kind} compression generation ${number} is not held`)
     const { added, heap } = this.check(entries, gen)
+    if (heap > 0 && admit !== undefined && !admit(heap)) return false
     for (const [index, value] of entries) {
       if (gen.values[index] !== undefined) continue
       // up to 4096 slots: fill a gap with undefined so that it stays a plain array
@@ -546,6 +548,7 @@ export class InboundCompressionTable {
     }
     gen.bytes += added
     gen.heap += heap
+    return true
   }
 
   /**
@@ -626,6 +629,8 @@ export class InboundCompression {
   #inUseSince = 0
   #now = 0
   #closed = false
+  /** Asked before entries are added: false leaves the advertisement unapplied (and unacked). */
+  admit: ((heapBytes: number) => boolean) | undefined
 
   constructor(drainMs: number) {
     this.refs = new InboundCompressionTable('actor-ref', this)
@@ -655,7 +660,8 @@ export class InboundCompression {
 
   /**
    * Applies an advertisement of the peer. Returns false when it was ignored (a generation no
-   * longer held, or released tables): no ack is owed then.
+   * longer held, released tables, or {@link admit} refused the room): no ack is owed then, and the
+   * peer goes on writing those values in full.
    * @throws {CompressionTableFullError} beyond the limits (a generation more than one ahead, an index, value or size).
    * @throws {CompressionConflictError} an index already bound to another value in that generation.
    */
@@ -666,12 +672,13 @@ export class InboundCompression {
     }
     const table = kind === 'actor-ref' ? this.refs : this.manifests
     if (generation === this.#newest + 1) {
-      // checked before the generation opens: a refused advertisement changes nothing
-      table.check(entries)
+      // checked (and admitted) before the generation opens: a refused advertisement changes nothing
+      const { heap } = table.check(entries)
+      if (heap > 0 && this.admit !== undefined && !this.admit(heap)) return false
       this.#open(generation)
+      return table.apply(generation, entries)
     }
-    table.apply(generation, entries)
-    return true
+    return table.apply(generation, entries, this.admit)
   }
 
   /** Call on a timer with a monotonic clock in ms: frees what envelopes in flight can no longer need. */
