@@ -286,7 +286,9 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
       let secured = false
       let timer: TimerHandle | undefined
       const socket: net.Socket =
-        kind === 'tls' ? tls.connect({ ...o.tls, ...(ownCheck ? { rejectUnauthorized: false } : {}), port, host }) : net.connect({ port, host })
+        kind === 'tls'
+          ? tls.connect({ ...o.tls, ...(ownCheck ? { rejectUnauthorized: false } : {}), port, host })
+          : net.connect({ port, host })
 
       const cleanup = (): void => {
         if (timer !== undefined) clock.clearTimeout(timer)

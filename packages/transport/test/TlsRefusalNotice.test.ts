@@ -86,13 +86,18 @@ test('a client certificate of another CA, and an expired one, are named as such 
 test('a client that refuses the server certificate names the verdict, and the server hears it', async (t) => {
   const c = testCerts()
   const heard: Error[] = []
-  const { server, port } = await echoServer(t, 'tls', { tlsRefusalNotices: true, tls: { key: c.serverKey, cert: c.serverCert } }, (ch: Channel) => {
-    ch.pipeline.addLast('heard', {
-      exceptionCaught(_ctx: ChannelHandlerContext, e: Error) {
-        heard.push(e)
-      },
-    })
-  })
+  const { server, port } = await echoServer(
+    t,
+    'tls',
+    { tlsRefusalNotices: true, tls: { key: c.serverKey, cert: c.serverCert } },
+    (ch: Channel) => {
+      ch.pipeline.addLast('heard', {
+        exceptionCaught(_ctx: ChannelHandlerContext, e: Error) {
+          heard.push(e)
+        },
+      })
+    },
+  )
   const err = await t.throwsAsync(
     new Bootstrap()
       .transport('tls')
@@ -100,7 +105,10 @@ test('a client that refuses the server certificate names the verdict, and the se
       .handler((ch) => addFraming(ch))
       .connect(port, HOST),
   )
-  t.regex(err?.message ?? '', /failed: Hostname\/IP does not match certificate's altnames: Host: wrong\.example\. is not in the cert's altnames/)
+  t.regex(
+    err?.message ?? '',
+    /failed: Hostname\/IP does not match certificate's altnames: Host: wrong\.example\. is not in the cert's altnames/,
+  )
   await until(() => heard.length > 0)
   t.regex(heard[0]?.message ?? '', /failed: the client refused our certificate \(ERR_TLS_CERT_ALTNAME_INVALID: Hostname\/IP does not match/)
   t.is((heard[0] as { code?: string }).code, 'ERR_TLS_HANDSHAKE')

@@ -109,9 +109,12 @@ export class TlsRefusalNoticeReader implements ChannelHandler {
       ctx.fireChannelRead(bytes)
       return
     }
-    const error = new TlsHandshakeError(`TLS handshake with ${this.peer} failed: the ${this.who} refused our certificate (${describeNotice(notice)})`, {
-      remote: this.peer,
-    })
+    const error = new TlsHandshakeError(
+      `TLS handshake with ${this.peer} failed: the ${this.who} refused our certificate (${describeNotice(notice)})`,
+      {
+        remote: this.peer,
+      },
+    )
     this.onNotice?.(error)
     ctx.fireExceptionCaught(error)
     void ctx.channel.close(error)
@@ -136,7 +139,8 @@ export function verdictOf(socket: TLSSocketLike, host: string | undefined): Refu
     return { verdict: 'NO_CERTIFICATE', text: error.message, error }
   }
   const chain = socket._handle?.verifyError?.()
-  if (chain instanceof Error) return { verdict: String((chain as { code?: unknown }).code ?? code ?? 'UNKNOWN'), text: chain.message, error: chain }
+  if (chain instanceof Error)
+    return { verdict: String((chain as { code?: unknown }).code ?? code ?? 'UNKNOWN'), text: chain.message, error: chain }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' && host !== undefined) {
     const error = checkServerIdentity(host, cert)
     if (error !== undefined) return { verdict: code, text: error.message, error }
