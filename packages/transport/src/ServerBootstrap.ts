@@ -9,7 +9,13 @@ import { DatagramChannel } from './DatagramChannel.js'
 import { ServerChannel } from './ServerChannel.js'
 import { SocketChannel, addressOf } from './SocketChannel.js'
 import { HandshakeSlots, sourceOf } from './HandshakeSlots.js'
-import { sendRefusalNotice, type TLSSocketLike, TlsRefusalNoticeReader, verdictOf } from './internal/TlsRefusalNotice.js'
+import {
+  hasPeerCertificate,
+  sendRefusalNotice,
+  type TLSSocketLike,
+  TlsRefusalNoticeReader,
+  verdictOf,
+} from './internal/TlsRefusalNotice.js'
 import { BindError, ReadTimeoutError, TlsHandshakeError, TransportError, toError } from './errors.js'
 import { DtlsChannel } from './DtlsChannel.js'
 import { DtlsEndpoint } from './internal/dtls/DtlsEndpoint.js'
@@ -324,7 +330,9 @@ export class ServerBootstrap extends AbstractBootstrap<ServerBootstrapOptions> {
           socket.destroy()
           return
         } // timed out or refused meanwhile
-        if (ownCheck && !socket.authorized) {
+        // A resumed TLS 1.3 session counts as verified even when its first connection presented no
+        // certificate (OpenSSL finds nothing to verify): with our own check, no certificate is a refusal.
+        if (ownCheck && (!socket.authorized || !hasPeerCertificate(socket))) {
           const peer = (raw !== undefined ? pending.get(raw)?.peer : undefined) ?? peerOf(socket)
           const v = verdictOf(socket as unknown as TLSSocketLike, undefined)
           sendRefusalNotice(socket, v.verdict, v.text)

@@ -138,3 +138,36 @@ test('with notices on, trusted peers talk as before, whatever their first bytes'
   t.is(Buffer.from(collector.messages[0] as Uint8Array).toString(), '\u0000HELIOS-TLS-REF but not a notice')
   await ch.close()
 })
+
+test('a client without a certificate cannot get in by resuming the session of its refused connection', async (t) => {
+  const c = testCerts()
+  const { server, port, children } = await echoServer(t, 'tls', {
+    tlsRefusalNotices: true,
+    tls: { key: c.serverKey, cert: c.serverCert, ca: c.ca, requestCert: true },
+  })
+  const { connect } = await import('node:tls')
+  /** A raw TLS client without a certificate: the session tickets it got, and whether the server kept it. */
+  const attempt = (session?: Buffer): Promise<{ sessions: Buffer[]; resumed: boolean; accepted: boolean }> =>
+    new Promise((resolve) => {
+      const sessions: Buffer[] = []
+      let resumed = false
+      const s = connect({ host: HOST, port, ca: c.ca, servername: 'localhost', ...(session !== undefined ? { session } : {}) })
+      s.on('session', (b: Buffer) => sessions.push(b))
+      s.on('secureConnect', () => {
+        resumed = s.isSessionReused()
+        s.write(Buffer.from([0, 0, 0, 1, 42]))
+      })
+      s.on('error', () => {})
+      const done = (): void => resolve({ sessions, resumed, accepted: children.length > 0 })
+      s.on('close', done)
+      setTimeout(() => s.destroy(), 1500).unref()
+    })
+  const first = await attempt()
+  t.false(first.accepted)
+  for (const ticket of first.sessions) {
+    const again = await attempt(ticket)
+    t.false(again.accepted, `resumed: ${again.resumed}`)
+  }
+  t.is(children.length, 0)
+  t.is(server.children.size, 0)
+})

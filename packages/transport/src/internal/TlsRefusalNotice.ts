@@ -55,12 +55,32 @@ export function describeNotice(n: RefusalNotice): string {
   return n.text === '' ? n.verdict : `${n.verdict}: ${n.text}`
 }
 
-/** Writes the notice and ends the connection; destroys it if that takes longer than a second. */
+/**
+ * Refused connections that may linger at once (per process) to get their notice out: they no
+ * longer hold a handshake slot, so a flood of refused peers must not keep descriptors open
+ * beyond this. Beyond it a refused connection is destroyed at once, without a notice.
+ */
+export const MAX_LINGERING = 64
+let lingering = 0
+
+/**
+ * Writes the notice and ends the connection; destroys it if that takes longer than a second, or at
+ * once (no notice) when {@link MAX_LINGERING} refused connections linger already.
+ */
 export function sendRefusalNotice(socket: Socket, verdict: string, text: string): void {
+  socket.on('error', () => {})
+  if (socket.destroyed) return
+  if (lingering >= MAX_LINGERING) {
+    socket.destroy()
+    return
+  }
+  lingering++
   const timer = setTimeout(() => socket.destroy(), LINGER_MS)
   timer.unref()
-  socket.once('close', () => clearTimeout(timer))
-  socket.on('error', () => {})
+  socket.once('close', () => {
+    lingering--
+    clearTimeout(timer)
+  })
   try {
     socket.end(encodeRefusalNotice(verdict, text))
   } catch {
@@ -127,6 +147,12 @@ export class TlsRefusalNoticeReader implements ChannelHandler {
     if (bytes !== undefined) ctx.fireChannelRead(bytes)
     ctx.fireChannelInactive()
   }
+}
+
+/** True when the peer presented a certificate (in this handshake, or in the session it resumed). */
+export function hasPeerCertificate(socket: Pick<TLSSocket, 'getPeerCertificate'>): boolean {
+  const cert = socket.getPeerCertificate()
+  return cert !== undefined && cert !== null && Object.keys(cert).length > 0
 }
 
 /** The verdict and its text of a TLS socket whose peer certificate did not verify (chain, then host name). */
