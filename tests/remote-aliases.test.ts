@@ -1,8 +1,12 @@
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import { lookup } from 'node:dns/promises'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import { hostname, networkInterfaces } from 'node:os'
 import { ActorNotFound, ActorSystem, AskTimeoutError, type DeadLetter, type HandshakeFailedEvent } from '@helios/actors'
+import { encodePreamble, Lane } from '@helios/codec'
+import { framed, handshakeRequest } from './support/attacks.js'
 import { CapturedLog } from './support/logger.js'
 
 // A node's own address under another name (docs/SECURITY.md, "Every connection"): forms of the
@@ -90,4 +94,27 @@ test('bound to all interfaces: 0.0.0.0, any loopback address and the addresses o
   const other = `helios.tcp://B@127.0.0.2:${port === 65535 ? 1 : port + 1}`
   a.resolveActorRef(`${other}/user/echo`).tell('x')
   t.true(a.associations().some((i) => i.remote.toString() === other))
+})
+
+test("a stranger's handshake claiming another name of the node's own endpoint is refused: no association, nothing dialled", async (t) => {
+  const log = new CapturedLog()
+  const a = await node(t, '127.0.0.1', log)
+  const seen = watch(a)
+  const port = a.address.port as number
+  for (const claimed of [`helios.tcp://Other@127.0.0.1:${port}`, `helios.tcp://A@localhost:${port}`]) {
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    await once(socket, 'connect')
+    const back: Buffer[] = []
+    socket.on('data', (d: Buffer) => back.push(d))
+    socket.write(Buffer.concat([Buffer.from(encodePreamble(Lane.control)), framed(handshakeRequest(claimed, 7n, a.address.toString()))]))
+    await Promise.race([once(socket, 'close'), new Promise((r) => setTimeout(r, 3000))])
+    t.true(socket.destroyed || socket.readableEnded, `${claimed}: the connection was closed`)
+    socket.destroy()
+  }
+  await new Promise((r) => setTimeout(r, 200))
+  t.deepEqual(a.associations(), [], 'no association, so nothing dialled')
+  // one event for both: the second is the same kind of refusal, counted in the next interval's event
+  t.true(seen.refusals.length >= 1)
+  for (const r of seen.refusals) t.regex(r.reason, /another name of this node's own endpoint/)
 })

@@ -684,3 +684,21 @@ test('what a peer made the node hold goes with its association: incomplete messa
   t.is(a.info().reassemblyBytes, 0)
   t.is(node.memory.usedBytes, 0)
 })
+
+test("a fragment out of order fails its own message alone: the peer's other messages in progress complete", (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  const codec = new Codec({ maxFrameSize: 1024 })
+  const peer = codec.createAssociation({ localUid: 7n })
+  const [first, second] = [1, 2].map((i) => peer.encodeUserMessage(ECHO, new Uint8Array(3000).fill(i)))
+  const frame = (f: Uint8Array | undefined): void => a.receive(f as Uint8Array, 0, (f as Uint8Array).length)
+  frame(first?.[0])
+  frame(second?.[0])
+  frame(first?.[2]) // first's second fragment is lost: first fails
+  t.is(a.stats.decodeErrors, 1)
+  for (const f of (second ?? []).slice(1)) frame(f)
+  const delivered = node.of('deliverUser')
+  t.is(delivered.length, 1)
+  t.deepEqual(delivered[0]?.message, new Uint8Array(3000).fill(2))
+  t.is(a.info().reassemblyBytes, 0)
+})

@@ -277,9 +277,11 @@ export class AssociationCodec {
    * strings' characters plus a measured overhead per entry. Cheap (kept up to date, no walk over
    * the entries): for memory budgets. The peer's tables are bounded by the protocol (2
    * generations x 2 tables x 1 MiB of values, plus the overhead of at most 4,096 entries each).
+   * @param direction `'inbound'`: the peer's tables only (what the peer made this side hold).
    */
-  compressionBytes(): number {
-    return this.#out.refs.heapBytes + this.#out.manifests.heapBytes + this.#in.refs.heapBytes + this.#in.manifests.heapBytes
+  compressionBytes(direction: 'both' | 'inbound' = 'both'): number {
+    const inbound = this.#in.refs.heapBytes + this.#in.manifests.heapBytes
+    return direction === 'inbound' ? inbound : inbound + this.#out.refs.heapBytes + this.#out.manifests.heapBytes
   }
 
   /**

@@ -213,7 +213,8 @@ export class Association implements LinkOwner, InboundPeer {
 
   /** Brings the node's budget up to date with this association's compression tables. */
   private countCompression(): void {
-    const bytes = this.codec.compressionBytes()
+    // The peer's tables only: this node's own grow with what it sends, and are bounded by the protocol.
+    const bytes = this.codec.compressionBytes('inbound')
     if (bytes === this.compressionCounted) return
     this.host.memory.adjustCompression(bytes - this.compressionCounted)
     this.compressionCounted = bytes
@@ -674,9 +675,16 @@ export class Association implements LinkOwner, InboundPeer {
     } catch (err) {
       this.stats.decodeErrors++
       const code = (err as { code?: string }).code
-      // A lost fragment (udp) or a cut connection leaves a partial message that can never
-      // complete: drop the partial state instead of letting it fill the bounded buffer.
-      if (code === 'ERR_FRAGMENT_OUT_OF_ORDER' || code === 'ERR_REASSEMBLY_OVERFLOW') this.codec.reassembler.clear()
+      // The reassembler already dropped the message in error (out of order, beyond a bound, refused
+      // by the budget); the peer's other messages in progress go on. Only when the count of
+      // messages in progress is full (partial messages whose last fragments were lost over udp
+      // never complete) is the partial state dropped, so that new messages can start.
+      if (
+        code === 'ERR_REASSEMBLY_OVERFLOW' &&
+        this.codec.reassembler.pendingMessages >= this.host.codec.options.maxPendingFragmentedMessages
+      ) {
+        this.codec.reassembler.clear()
+      }
       // A message cut short (its fragments out of order) is counted once, as a gap in the numbering.
       if (code !== 'ERR_FRAGMENT_OUT_OF_ORDER') this.host.events.decodeFailed(this, err)
       return

@@ -391,6 +391,13 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
       this.refuse(channel, checked.refused, undefined, checked.remote, notice, lane, udpSource, udpBytes)
       return undefined
     }
+    if (this.aliases?.isSelf(checked.from) === true) {
+      // Another name of this node's own endpoint: answering would make it dial itself.
+      const reason = `handshake from ${checked.from.toString()}, ${this.selfAlias(checked.from)}`
+      const notice = this.codec.encode({ type: 'disassociate', reason: DisassociateReason.handshakeFailed, detail: reason })
+      this.refuse(channel, reason, undefined, checked.from.toString(), notice, lane, udpSource, udpBytes)
+      return undefined
+    }
     const assoc = this.registry.associationFor(checked.from)
     const uid = pdu.from.uid
     if (assoc.state.kind === 'retired') {
