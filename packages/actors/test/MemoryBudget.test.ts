@@ -125,6 +125,16 @@ test('estimateSize: exact for binary data and strings, bounded work for large st
   const est = estimateSize(big)
   t.true(est > 100_000 * 20 && est < 100_000 * 80, `${est}`)
   t.is(estimateSize(new Map([[1, new Uint8Array(10)]])), 5 + 9 + 15)
+  // a message that cannot be looked at is counted, not thrown out of the send
+  const hostile = {
+    get boom(): never {
+      throw new Error('getter')
+    },
+  }
+  t.is(estimateSize(hostile), 64)
+  const { proxy, revoke } = Proxy.revocable({}, {})
+  revoke()
+  t.is(estimateSize([proxy]), 64)
 })
 
 test("peers' compression entries share the budget: stale incomplete messages are evicted for them, then they are refused", (t) => {

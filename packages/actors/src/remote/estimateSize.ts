@@ -5,8 +5,8 @@ const VISITS = 256
 
 /**
  * A cheap estimate of the bytes a message holds (what queuing it keeps alive), for the outbound
- * queue's byte bound: exact for binary data (`Uint8Array`, `ArrayBuffer`, any typed array) and
- * strings, about right for numbers, dates, actor refs (their path) and the structure around them. At most {@link VISITS}
+ * queue's byte bound: exact for binary data (`Uint8Array`, `ArrayBuffer`, any typed array), strings
+ * by their length, about right for numbers, dates, actor refs (their path) and the structure around them. At most {@link VISITS}
  * values are looked at: the rest of a large collection is counted at the average of what was seen.
  */
 export function estimateSize(message: unknown): number {
@@ -53,8 +53,17 @@ export function estimateSize(message: unknown): number {
     if (seen === n) return total
     return total + (n - seen) * (seen > 0 ? total / seen : 16)
   }
-  return Math.ceil(size(message))
+  try {
+    return Math.ceil(size(message))
+  } catch {
+    // A getter that throws, a revoked proxy: the message fails when it is encoded; queuing it
+    // must not throw here.
+    return UNREADABLE
+  }
 }
+
+/** What a message that cannot be looked at is counted as. */
+const UNREADABLE = 64
 
 function* flatten(m: Map<unknown, unknown>): Iterable<unknown> {
   for (const [k, v] of m) {
