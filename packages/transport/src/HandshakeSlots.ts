@@ -11,11 +11,18 @@ export interface HandshakeSlotsOptions {
 /** What {@link HandshakeSlots.acquire} decided. */
 export type SlotGrant<T> =
   | {
+      /** The item holds a slot now. */
       readonly admitted: true
       /** The connection that lost its slot to make room (close it), if any. */
-      readonly evicted?: { readonly item: T; readonly source: string }
+      readonly evicted?: {
+        /** The evicted connection. */
+        readonly item: T
+        /** Its source address. */
+        readonly source: string
+      }
     }
   | {
+      /** No slot: refuse the item. */
       readonly admitted: false
       /** `source`: the source holds `maxPerSource`; `total`: all slots are taken by sources holding no more than this one. */
       readonly full: 'source' | 'total'
