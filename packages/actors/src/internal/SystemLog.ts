@@ -1,10 +1,9 @@
-import type { Clock, TimerHandle } from '../Clock.js'
+import type { Clock } from '../Clock.js'
 import type { Logger, LoggerOption, LoggerOptions, LogLevel } from '../Logger.js'
+import { RepeatLimiter } from './RepeatLimiter.js'
 
 const RANK: { readonly [L in LogLevel]: number } = { debug: 10, info: 20, warn: 30, error: 40, silent: Number.POSITIVE_INFINITY }
 const LABEL: { readonly [L in Exclude<LogLevel, 'silent'>]: string } = { debug: 'DEBUG', info: 'INFO ', warn: 'WARN ', error: 'ERROR' }
-/** Kinds of trouble remembered at most (the oldest quiet one is forgotten first). */
-const MAX_KINDS = 1024
 const DEFAULT_REPEAT_INTERVAL_MS = 10_000
 
 /** The level used when the `logger` option is absent: `HELIOS_LOG_LEVEL` if valid, else `'warn'`. */
@@ -17,15 +16,11 @@ function isLogger(o: LoggerOption): o is Logger {
   return typeof o === 'object' && typeof (o as Logger).warn === 'function'
 }
 
-/** What one kind of trouble did in its current interval. */
-interface KindState {
-  level: Exclude<LogLevel, 'silent'>
-  /** When the current interval began (the last line written for this kind). */
-  since: number
-  /** Occurrences (or messages, for events that stand for several) counted but not written. */
-  suppressed: number
-  timer: TimerHandle | undefined
-  repeats: (n: number) => string
+/** One line of trouble, and how its repeats are counted. */
+interface Occurrence {
+  readonly level: Exclude<LogLevel, 'silent'>
+  readonly message: () => string
+  readonly repeats: (n: number) => string
 }
 
 /**
@@ -39,7 +34,7 @@ export class SystemLog {
   private readonly sink: Logger | undefined
   /** The interval of the count lines (`repeatIntervalMs`, default 10 s); the remoting's events about refused peers use it too. */
   readonly intervalMs: number
-  private readonly kinds = new Map<string, KindState>()
+  private readonly repeats: RepeatLimiter<Occurrence>
 
   constructor(
     option: LoggerOption | undefined,
@@ -56,6 +51,14 @@ export class SystemLog {
     this.threshold = RANK[level]
     this.sink = o.sink
     this.intervalMs = o.repeatIntervalMs ?? DEFAULT_REPEAT_INTERVAL_MS
+    this.repeats = new RepeatLimiter({
+      clock,
+      intervalMs: this.intervalMs,
+      publish: (e, count, elapsedMs) => {
+        if (count === undefined) this.write(e.level, e.message())
+        else this.write(e.level, `${e.repeats(count)} (in the last ${Math.max(1, Math.round(elapsedMs / 1000))} s)`)
+      },
+    })
   }
 
   /** True when lines of `level` are written. */
@@ -91,68 +94,12 @@ export class SystemLog {
    */
   report(level: Exclude<LogLevel, 'silent'>, kind: string, message: () => string, repeats: (n: number) => string, n = 1): void {
     if (RANK[level] < this.threshold) return
-    const now = this.clock.now()
-    let s = this.kinds.get(kind)
-    if (s === undefined) {
-      if (this.kinds.size >= MAX_KINDS) this.forgetOne()
-      s = { level, since: now, suppressed: 0, timer: undefined, repeats }
-      this.kinds.set(kind, s)
-      this.write(level, message())
-      return
-    }
-    if (s.suppressed === 0 && now - s.since >= this.intervalMs) {
-      s.since = now
-      this.write(level, message())
-      return
-    }
-    s.suppressed += n
-    s.repeats = repeats
-    if (s.timer === undefined) {
-      const state = s
-      s.timer = this.clock.setTimeout(
-        () => {
-          state.timer = undefined
-          this.writeRepeats(state)
-        },
-        Math.max(0, s.since + this.intervalMs - now),
-      )
-    }
+    this.repeats.occur(kind, { level, message, repeats }, n)
   }
 
   /** Writes every pending count now (at terminate). */
   flush(): void {
-    for (const s of this.kinds.values()) {
-      if (s.timer !== undefined) this.clock.clearTimeout(s.timer)
-      s.timer = undefined
-      this.writeRepeats(s)
-    }
-  }
-
-  private writeRepeats(s: KindState): void {
-    if (s.suppressed === 0) return
-    const now = this.clock.now()
-    const seconds = Math.max(1, Math.round((now - s.since) / 1000))
-    const n = s.suppressed
-    s.suppressed = 0
-    s.since = now
-    this.write(s.level, `${s.repeats(n)} (in the last ${seconds} s)`)
-  }
-
-  /** Forgets the oldest kind with nothing pending (or the oldest, after writing its count). */
-  private forgetOne(): void {
-    for (const [k, s] of this.kinds) {
-      if (s.suppressed === 0) {
-        if (s.timer !== undefined) this.clock.clearTimeout(s.timer)
-        this.kinds.delete(k)
-        return
-      }
-    }
-    const first = this.kinds.entries().next().value
-    if (first === undefined) return
-    const [k, s] = first
-    if (s.timer !== undefined) this.clock.clearTimeout(s.timer)
-    this.writeRepeats(s)
-    this.kinds.delete(k)
+    this.repeats.flush()
   }
 }
 

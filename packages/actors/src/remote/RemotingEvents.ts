@@ -2,8 +2,8 @@ import { isIP } from 'node:net'
 import { sourceOf } from '@helios/transport'
 import type { ActorSystemEvents, DropKind, HandshakeFailedEvent } from '../ActorSystemEvents.js'
 import type { Address } from '../Address.js'
-import type { Clock, TimerHandle } from '../Clock.js'
 import { debug } from '../internal/debug.js'
+import { RepeatLimiter } from '../internal/RepeatLimiter.js'
 import { plural, type SystemLog } from '../internal/SystemLog.js'
 import type { Association } from './Association.js'
 import type { AssociationEvents, DropReport, QuarantineCause } from './AssociationContext.js'
@@ -37,9 +37,13 @@ export class RemotingEvents implements AssociationEvents {
     private readonly log: SystemLog,
     private readonly local: () => Address,
   ) {
-    this.refusals = new RepeatLimiter(log.clock, log.intervalMs, (e, count) =>
-      this.events.emit('handshakeFailed', count === undefined ? e : { ...e, count }),
-    )
+    this.refusals = new RepeatLimiter({
+      clock: log.clock,
+      intervalMs: log.intervalMs,
+      // a flood of refusals of ever new kinds publishes at most this many at once per interval
+      newKindsPerInterval: 64,
+      publish: (e, count) => this.events.emit('handshakeFailed', count === undefined ? e : { ...e, count }),
+    })
   }
 
   /** Publishes the counts of refusals still pending (at shutdown: nothing is lost). */
@@ -190,13 +194,12 @@ export class RemotingEvents implements AssociationEvents {
     )
     if (this.events.wants('handshakeFailed')) {
       const from = source !== undefined ? sourceOf(source) : hostOf(remote)
-      this.refusals.occur(`${inbound ? 'in' : 'out'}|${from}|${refusalShape(reason)}`, inbound ? 'in|*' : 'out|*', {
-        local: this.local(),
-        remote,
-        inbound,
-        reason,
-        ...(cause !== undefined ? { error: cause } : {}),
-      })
+      this.refusals.occur(
+        `${inbound ? 'in' : 'out'}|${from}|${refusalShape(reason)}`,
+        { local: this.local(), remote, inbound, reason, ...(cause !== undefined ? { error: cause } : {}) },
+        1,
+        inbound ? 'in|*' : 'out|*',
+      )
     }
   }
 
@@ -232,114 +235,4 @@ function hostOf(remote: string): string {
 /** A refusal's reason with what varies from one connection to the next left out: numbers, and addresses a peer may name. */
 function refusalShape(reason: string): string {
   return reason.replace(/[a-z][a-z0-9.+-]*:\/\/\S*/gi, '<address>').replace(/\d+/g, '#')
-}
-
-/** Kinds remembered at most (the oldest quiet one is forgotten first). */
-const MAX_KINDS = 1024
-/** New kinds published at once per interval, at most; beyond, events are counted under one catch-all kind. */
-const NEW_KINDS_PER_INTERVAL = 64
-
-interface RepeatState<E> {
-  /** When the current interval began (the last event published for this kind). */
-  since: number
-  /** Occurrences counted but not published. */
-  suppressed: number
-  /** The latest of them: what the count event says (its peer, reason, error). */
-  last: E | undefined
-  timer: TimerHandle | undefined
-}
-
-/**
- * Rate limit of events by kind, as `SystemLog` does for lines: the first occurrence of a kind is
- * published at once; later ones within the interval are counted and published as one event (the
- * latest, with `count`) when it ends, and at {@link RepeatLimiter.flush}. Counts add up: the sum of
- * `count` (1 when absent) over what is published is the number of occurrences. Memory is bounded
- * (1,024 kinds); so is the number of events per interval (64 new kinds, then a catch-all).
- */
-export class RepeatLimiter<E> {
-  private readonly kinds = new Map<string, RepeatState<E>>()
-  private windowStart = Number.NEGATIVE_INFINITY
-  private newKinds = 0
-
-  constructor(
-    private readonly clock: Clock,
-    private readonly intervalMs: number,
-    private readonly publish: (event: E, count: number | undefined) => void,
-  ) {}
-
-  /** One occurrence of kind `key` (counted under `overflowKey` when too many new kinds came this interval). */
-  occur(key: string, overflowKey: string, event: E): void {
-    const now = this.clock.now()
-    let k = key
-    let s = this.kinds.get(k)
-    if (s === undefined) {
-      if (now - this.windowStart >= this.intervalMs) {
-        this.windowStart = now
-        this.newKinds = 0
-      }
-      if (this.newKinds >= NEW_KINDS_PER_INTERVAL) {
-        k = overflowKey
-        s = this.kinds.get(k)
-      } else this.newKinds++
-    }
-    if (s === undefined) {
-      if (this.kinds.size >= MAX_KINDS) this.forgetOne()
-      this.kinds.set(k, { since: now, suppressed: 0, last: undefined, timer: undefined })
-      this.publish(event, undefined)
-      return
-    }
-    if (s.suppressed === 0 && now - s.since >= this.intervalMs) {
-      s.since = now
-      this.publish(event, undefined)
-      return
-    }
-    s.suppressed++
-    s.last = event
-    if (s.timer === undefined) {
-      const state = s
-      s.timer = this.clock.setTimeout(
-        () => {
-          state.timer = undefined
-          this.publishCount(state)
-        },
-        Math.max(0, s.since + this.intervalMs - now),
-      )
-    }
-  }
-
-  /** Publishes every pending count now. */
-  flush(): void {
-    for (const s of this.kinds.values()) {
-      if (s.timer !== undefined) this.clock.clearTimeout(s.timer)
-      s.timer = undefined
-      this.publishCount(s)
-    }
-  }
-
-  private publishCount(s: RepeatState<E>): void {
-    if (s.suppressed === 0 || s.last === undefined) return
-    const n = s.suppressed
-    const e = s.last
-    s.suppressed = 0
-    s.last = undefined
-    s.since = this.clock.now()
-    this.publish(e, n)
-  }
-
-  /** Forgets the oldest kind with nothing pending (or the oldest, after publishing its count). */
-  private forgetOne(): void {
-    for (const [k, s] of this.kinds) {
-      if (s.suppressed === 0) {
-        if (s.timer !== undefined) this.clock.clearTimeout(s.timer)
-        this.kinds.delete(k)
-        return
-      }
-    }
-    const first = this.kinds.entries().next().value
-    if (first === undefined) return
-    const [k, s] = first
-    if (s.timer !== undefined) this.clock.clearTimeout(s.timer)
-    this.publishCount(s)
-    this.kinds.delete(k)
-  }
 }
