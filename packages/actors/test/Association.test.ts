@@ -702,3 +702,24 @@ test("a fragment out of order fails its own message alone: the peer's other mess
   t.deepEqual(delivered[0]?.message, new Uint8Array(3000).fill(2))
   t.is(a.info().reassemblyBytes, 0)
 })
+
+test('a user envelope numbered far beyond the last received fails alone, and makes no count of lost messages', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  const codec = new Codec()
+  const envelope = (seq: number, message: string): void => {
+    const f = codec.encode({ type: 'user-envelope', seq, recipient: ECHO, sender: undefined, message })
+    a.receive(f, 0, f.length)
+  }
+  envelope(1, 'one')
+  envelope(2 ** 40, 'forged')
+  envelope(3, 'three')
+  t.deepEqual(
+    node.of('deliverUser').map((d) => d.message),
+    ['one', 'three'],
+  )
+  t.is(a.stats.decodeErrors, 1)
+  t.is(a.info().lostInTransit, 0)
+  a.quarantine('test', 'unreachable')
+  t.is(a.stats.lostInTransit, 1, 'number 2 never arrived: counted, and only it')
+})

@@ -1,4 +1,5 @@
 import {
+  CorruptedFrameError,
   DisassociateReason,
   type AssociationCodec,
   type DisassociatePdu,
@@ -25,7 +26,7 @@ import { SystemMessageAcker } from './SystemMessageAcker.js'
 import { SystemMessageOverflowError } from './SystemMessageDelivery.js'
 import { SystemMessageSender, toWireSystemMessage, type WireSystemMessage } from './SystemMessageSender.js'
 import { WIRE_DEATH_WATCH_NOTIFICATION } from './SystemMessageWire.js'
-import { UserMessageLedger } from './UserMessageLedger.js'
+import { MAX_USER_SEQ_JUMP, UserMessageLedger } from './UserMessageLedger.js'
 import { UserMessageQueue, type QueuedUserMessage } from './UserMessageQueue.js'
 
 /** Per-association counters (see {@link Association.stats}). */
@@ -698,8 +699,18 @@ export class Association implements LinkOwner, InboundPeer {
     switch (pdu.type) {
       case 'user-envelope':
         if (s.kind !== 'established' && s.kind !== 'handshaking') return
+        if (!this.userLedger.receive(pdu.seq)) {
+          // A number no peer writes (far beyond the last): that envelope fails alone.
+          this.stats.decodeErrors++
+          this.host.events.decodeFailed(
+            this,
+            new CorruptedFrameError(
+              `user envelope numbered ${pdu.seq}, more than ${MAX_USER_SEQ_JUMP} beyond the last received (${this.userLedger.highestReceived})`,
+            ),
+          )
+          return
+        }
         this.stats.messagesReceived++
-        this.userLedger.receive(pdu.seq)
         try {
           this.host.deliverUser(pdu.recipient, pdu.message, pdu.sender)
         } catch (err) {

@@ -15,6 +15,13 @@ export const USER_ACK_INTERVAL_MS = 100
  *   association ends is reported as unconfirmed (delivered in the last 100 ms, or lost: an upper
  *   bound).
  */
+/**
+ * How far ahead of the highest number received a user envelope's number may jump. Gaps come from
+ * messages lost in transit (what was in flight on a cut connection, lost datagrams): far fewer than
+ * this between two envelopes that arrive.
+ */
+export const MAX_USER_SEQ_JUMP = 1 << 20
+
 export class UserMessageLedger {
   /** Highest number received from the peer (0: none yet). */
   highestReceived = 0
@@ -38,11 +45,18 @@ export class UserMessageLedger {
     private readonly writeAck: (seq: number) => boolean,
   ) {}
 
-  /** A user envelope numbered `seq` arrived: an ack follows within {@link USER_ACK_INTERVAL_MS}. */
-  receive(seq: number): void {
+  /**
+   * A user envelope numbered `seq` arrived: an ack follows within {@link USER_ACK_INTERVAL_MS}.
+   * False (nothing counted) for a number no peer writes: not a positive integer, or more than
+   * {@link MAX_USER_SEQ_JUMP} ahead of the highest received (it would make every number skipped
+   * count as lost); the envelope is then refused.
+   */
+  receive(seq: number): boolean {
+    if (!Number.isSafeInteger(seq) || seq <= 0 || seq > this.highestReceived + MAX_USER_SEQ_JUMP) return false
     this.received++
     if (seq > this.highestReceived) this.highestReceived = seq
     if (this.ackTimer === undefined) this.ackTimer = this.clock.setTimeout(this.ackNow, USER_ACK_INTERVAL_MS)
+    return true
   }
 
   /** Acks now what arrived and was not acked yet (also before a shutdown). */
