@@ -25,10 +25,10 @@ test('at most max connects run at once; the others start as slots free, vouched-
   const b = pending()
   const stranger = pending()
   const c = pending()
-  const ra = limiter.run(false, undefined, a.start)
-  const rb = limiter.run(false, undefined, b.start)
-  const rs = limiter.run(true, undefined, stranger.start)
-  const rc = limiter.run(false, undefined, c.start)
+  const ra = limiter.run('verified', undefined, a.start)
+  const rb = limiter.run('verified', undefined, b.start)
+  const rs = limiter.run('sponsored', undefined, stranger.start)
+  const rc = limiter.run('verified', undefined, c.start)
   t.true(a.started && b.started)
   t.false(stranger.started)
   t.false(c.started)
@@ -51,19 +51,19 @@ test('at most max connects run at once; the others start as slots free, vouched-
 test('connects to unverified addresses get their share of the slots and a bounded waiting line', async (t) => {
   const limiter = new ConnectLimiter(8, 2, 3)
   const strangers = Array.from({ length: 5 }, () => pending())
-  const results = strangers.map((s) => limiter.run(true, undefined, s.start))
+  const results = strangers.map((s) => limiter.run('sponsored', undefined, s.start))
   t.deepEqual(
     strangers.map((s) => s.started),
     [true, true, false, false, false],
   )
   // A sixth finds the line full: it fails at once, without a connect.
   const extra = pending()
-  const err = await t.throwsAsync(limiter.run(true, undefined, extra.start), { instanceOf: ConnectNotStartedError })
+  const err = await t.throwsAsync(limiter.run('sponsored', undefined, extra.start), { instanceOf: ConnectNotStartedError })
   t.regex(err?.message ?? '', /already wait/)
   t.false(extra.started)
   // Vouched-for peers still get the free slots at once.
   const peer = pending()
-  const rp = limiter.run(false, undefined, peer.start)
+  const rp = limiter.run('verified', undefined, peer.start)
   t.true(peer.started)
   peer.resolve('p')
   await rp
@@ -75,13 +75,46 @@ test('connects to unverified addresses get their share of the slots and a bounde
   )
 })
 
+test("a node that connected and claims an address is dialled back within a share of its own: strangers' sponsored connects cannot crowd it out", async (t) => {
+  const limiter = new ConnectLimiter(8, 2, 3)
+  const strangers = Array.from({ length: 5 }, () => pending())
+  const sponsored = strangers.map((s) => limiter.run('sponsored', undefined, s.start))
+  // the sponsored share (2) is taken and its line (3) full
+  await t.throwsAsync(limiter.run('sponsored', undefined, pending().start), { instanceOf: ConnectNotStartedError })
+  const claimant = pending()
+  const rc = limiter.run('claimed', undefined, claimant.start)
+  t.true(claimant.started, 'started at once, in its own share')
+  // when slots free up, waiting claimants go before waiting sponsored connects
+  const more = [pending(), pending(), pending()]
+  const waiting = more.map((c) => limiter.run('claimed', undefined, c.start))
+  t.deepEqual(
+    more.map((c) => c.started),
+    [true, false, false],
+  )
+  claimant.resolve('c')
+  await rc
+  t.deepEqual(
+    more.map((c) => c.started),
+    [true, true, false],
+  )
+  t.deepEqual(
+    strangers.map((s) => s.started),
+    [true, true, false, false, false],
+  )
+  for (const c of more) c.resolve('m')
+  for (const s of strangers) s.resolve('s')
+  await Promise.all([...waiting, ...sponsored])
+  t.is(limiter.active, 0)
+  t.is(limiter.queued, 0)
+})
+
 test('a connect cancelled while it waits never starts and frees its place; a connect that throws frees its slot', async (t) => {
   const limiter = new ConnectLimiter(1, 1, 10)
   const first = pending()
-  const r1 = limiter.run(false, undefined, first.start)
+  const r1 = limiter.run('verified', undefined, first.start)
   const waiting = pending()
   const abort = new AbortController()
-  const r2 = limiter.run(false, abort.signal, waiting.start)
+  const r2 = limiter.run('verified', abort.signal, waiting.start)
   t.is(limiter.queued, 1)
   abort.abort()
   await t.throwsAsync(r2, { instanceOf: ConnectNotStartedError })
@@ -90,7 +123,7 @@ test('a connect cancelled while it waits never starts and frees its place; a con
   await r1
   t.false(waiting.started)
   await t.throwsAsync(
-    limiter.run(false, undefined, () => {
+    limiter.run('verified', undefined, () => {
       throw new Error('boom')
     }),
     { message: 'boom' },

@@ -17,6 +17,7 @@ import { internalRef } from '../internal/InternalActorRef.js'
 import type { SystemMessage } from '../internal/SystemMessage.js'
 import type { AssociationHost, InboundPeer, InboundVerdict, LinkOwner, QuarantineCause } from './AssociationContext.js'
 import type { AssociationRegistry } from './AssociationRegistry.js'
+import type { ConnectKind } from './ConnectLimiter.js'
 import { IDLE, isFinal, peerUidOf, type AssociationState } from './AssociationState.js'
 import { Handshake } from './Handshake.js'
 import { HeartbeatWatcher } from './HeartbeatWatcher.js'
@@ -547,6 +548,11 @@ export class Association implements LinkOwner, InboundPeer {
    */
   get unverified(): boolean {
     return this.sponsor !== undefined || this.claimOnly
+  }
+
+  /** On whose word the address is dialled: another peer's frames, a claim alone, or verified. */
+  get connectKind(): ConnectKind {
+    return this.sponsor !== undefined ? 'sponsored' : this.claimOnly ? 'claimed' : 'verified'
   }
 
   /**

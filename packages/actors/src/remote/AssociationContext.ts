@@ -10,6 +10,7 @@ import type { ConnectLimiter } from './ConnectLimiter.js'
 import type { MemoryBudget } from './MemoryBudget.js'
 import type { LaneId, OutboundLink } from './OutboundLink.js'
 import type { RemoteSettings } from './RemoteSettings.js'
+import type { ConnectKind } from './ConnectLimiter.js'
 
 /**
  * The narrow interfaces between the parts of the remoting. An {@link Association} sees the node
@@ -124,6 +125,8 @@ export interface LinkOwner {
   readonly queuedMessages: number
   /** Nobody vouched for the address yet (a reply to a path read from the wire): only the control lane dials, within the share for such addresses. */
   readonly unverified: boolean
+  /** On whose word the address is dialled: the share of the connect slots its connects take. */
+  readonly connectKind: ConnectKind
   /** Over udp: whether `bytes` may be sent to the address before it is verified (charged to whoever named it, or to the claimant). */
   mayIntroduce(bytes: number): boolean
   /** Our handshake request, first frame of a user-lane connection (and of UDP introductions). */

@@ -8,22 +8,30 @@ interface Waiter {
 }
 
 /**
+ * Whose word a connect is on: `verified`, an address the application sends to or a handshake
+ * confirmed; `claimed`, an address a peer claimed in a handshake over a connection it opened to
+ * this node (the dial-back that confirms it); `sponsored`, an address read from another peer's
+ * frames (a reply to a sender path).
+ */
+export type ConnectKind = 'verified' | 'claimed' | 'sponsored'
+
+/**
  * Bounds the outbound connects of a node that are in flight at once (TCP connect, and the TLS
- * handshake with it). Connects to addresses nobody vouched for (replies to paths read from the
- * wire: `unverified`) get a small share of the slots and a bounded waiting line, so that a flood of
- * envelopes naming strangers can neither exhaust the node's descriptors nor delay the connects of
- * the peers it really talks to (those always go first).
+ * handshake with it). Connects to addresses nobody vouched for get a small share of the slots and
+ * a bounded waiting line each, claimed ones apart from sponsored ones, so that a flood of envelopes
+ * naming strangers can neither exhaust the node's descriptors nor delay the connects of the peers
+ * it really talks to (those always go first), nor the dial-back of a node that just connected to
+ * it (claimed connects go before sponsored ones).
  */
 export class ConnectLimiter {
   private inFlight = 0
-  private unverifiedInFlight = 0
-  private readonly waiting: Waiter[] = []
-  private readonly waitingUnverified: Waiter[] = []
+  private readonly inFlightOf: Record<ConnectKind, number> = { verified: 0, claimed: 0, sponsored: 0 }
+  private readonly lines: Record<ConnectKind, Waiter[]> = { verified: [], claimed: [], sponsored: [] }
 
   /**
    * @param max connects in flight at most.
-   * @param maxUnverified of which at most this many to unverified addresses.
-   * @param maxUnverifiedWaiting unverified connects waiting for a slot at most; beyond, they fail at once.
+   * @param maxUnverified of which at most this many claimed, and as many sponsored.
+   * @param maxUnverifiedWaiting claimed (and as many sponsored) connects waiting for a slot at most; beyond, they fail at once.
    */
   constructor(
     readonly max: number,
@@ -31,25 +39,25 @@ export class ConnectLimiter {
     readonly maxUnverifiedWaiting: number,
   ) {}
 
-  /** Connects in flight now (both kinds). */
+  /** Connects in flight now (every kind). */
   get active(): number {
     return this.inFlight
   }
 
-  /** Connects waiting for a slot now (both kinds). */
+  /** Connects waiting for a slot now (every kind). */
   get queued(): number {
-    return this.waiting.length + this.waitingUnverified.length
+    return this.lines.verified.length + this.lines.claimed.length + this.lines.sponsored.length
   }
 
   /**
    * Runs `connect` once a slot is free. Rejects with {@link ConnectNotStartedError} when `signal`
-   * aborts while it waits, or at once when it is unverified and too many such connects wait.
+   * aborts while it waits, or at once when it is not verified and too many such connects wait.
    */
-  run<T>(unverified: boolean, signal: AbortSignal | undefined, connect: () => Promise<T>): Promise<T> {
+  run<T>(kind: ConnectKind, signal: AbortSignal | undefined, connect: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const start = (): void => {
         this.inFlight++
-        if (unverified) this.unverifiedInFlight++
+        this.inFlightOf[kind]++
         let p: Promise<T>
         try {
           p = connect()
@@ -58,22 +66,22 @@ export class ConnectLimiter {
         }
         p.then(
           (v) => {
-            this.done(unverified)
+            this.done(kind)
             resolve(v)
           },
           (err: unknown) => {
-            this.done(unverified)
+            this.done(kind)
             reject(err)
           },
         )
       }
-      if (this.hasSlot(unverified)) {
+      if (this.hasSlot(kind)) {
         start()
         return
       }
-      const line = unverified ? this.waitingUnverified : this.waiting
-      if (unverified && line.length >= this.maxUnverifiedWaiting) {
-        reject(new ConnectNotStartedError(`${line.length} connects to unverified addresses already wait for a slot`))
+      const line = this.lines[kind]
+      if (kind !== 'verified' && line.length >= this.maxUnverifiedWaiting) {
+        reject(new ConnectNotStartedError(`${line.length} connects to ${kind} (unverified) addresses already wait for a slot`))
         return
       }
       const waiter: Waiter = { start }
@@ -91,16 +99,19 @@ export class ConnectLimiter {
     })
   }
 
-  private hasSlot(unverified: boolean): boolean {
-    return this.inFlight < this.max && (!unverified || this.unverifiedInFlight < this.maxUnverified)
+  private hasSlot(kind: ConnectKind): boolean {
+    return this.inFlight < this.max && (kind === 'verified' || this.inFlightOf[kind] < this.maxUnverified)
   }
 
-  private done(unverified: boolean): void {
+  private done(kind: ConnectKind): void {
     this.inFlight--
-    if (unverified) this.unverifiedInFlight--
-    // Vouched-for peers first; then strangers, within their share.
+    this.inFlightOf[kind]--
+    // Vouched-for peers first; then claimants, then sponsored strangers, each within its share.
     while (this.inFlight < this.max) {
-      const next = this.waiting.shift() ?? (this.unverifiedInFlight < this.maxUnverified ? this.waitingUnverified.shift() : undefined)
+      const next =
+        this.lines.verified.shift() ??
+        (this.inFlightOf.claimed < this.maxUnverified ? this.lines.claimed.shift() : undefined) ??
+        (this.inFlightOf.sponsored < this.maxUnverified ? this.lines.sponsored.shift() : undefined)
       if (next === undefined) return
       next.start()
     }

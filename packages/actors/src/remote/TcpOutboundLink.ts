@@ -343,7 +343,7 @@ export class TcpOutboundLink implements OutboundLink {
     const reconnector: Reconnector<Channel> = new Reconnector<Channel>({
       // Within the node's bound on connects in flight (addresses nobody vouched for get a small share).
       connect: (_attempt, signal) =>
-        this.host.connects.run(this.owner.unverified, signal, () => bootstrap.connect(port as number, host as string)),
+        this.host.connects.run(this.owner.connectKind, signal, () => bootstrap.connect(port as number, host as string)),
       clock: this.host.clock,
       baseDelayMs: s.reconnectMinBackoffMs,
       maxDelayMs: s.reconnectMaxBackoffMs,
