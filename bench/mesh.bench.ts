@@ -215,7 +215,7 @@ function writeOut(report: MeshReport, opts: { json: boolean; updateResults: bool
   if (opts.updateResults) updateResultsMd(join(benchDir, 'RESULTS.md'), report, relative(benchDir, jsonFile))
   process.stdout.write(`${renderTables(report)}\n\n`)
   process.stdout.write(`wrote ${relative(process.cwd(), jsonFile)}${opts.updateResults ? ' and RESULTS.md' : ''}\n`)
-  const checks = report.results.flatMap((r) => checkTargets(r).map((c) => ({ ...c, transport: r.transport })))
+  const checks = report.results.flatMap((r) => checkTargets(r, report.machine.nproc).map((c) => ({ ...c, transport: r.transport })))
   if (checks.length > 0) {
     process.stdout.write('\ntargets of the issue (100 nodes, 2 cores):\n')
     for (const c of checks)

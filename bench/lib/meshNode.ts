@@ -107,12 +107,21 @@ export interface TrafficResult {
 }
 
 type Command =
-  | { cmd: 'mesh'; targets: string[]; deadlineAt: number; attemptTimeoutMs: number; retryDelayMs: number }
+  | {
+      cmd: 'mesh'
+      targets: string[]
+      deadlineAt: number
+      attemptTimeoutMs: number
+      retryDelayMs: number
+      /** Only these pairs ([system, target] indices): a second pass over what did not answer. */
+      only?: [number, number][]
+    }
+  | { cmd: 'associationsWith'; remotes: string[] }
   | { cmd: 'watchAll'; timeoutMs: number }
   | { cmd: 'stats'; resetEld?: boolean }
   | { cmd: 'traffic'; ratePerPeer: number; durationMs: number; askIntervalMs: number; askTimeoutMs: number }
   | { cmd: 'sinkReport' }
-  | { cmd: 'events'; since: number; until?: number }
+  | { cmd: 'events'; since: number; until?: number; remote?: string }
 
 const EVENTS = [
   'associated',
@@ -239,7 +248,8 @@ async function mesh(c: Extract<Command, { cmd: 'mesh' }>): Promise<PairResult[]>
   const results: PairResult[] = []
   let answered = 0
   let failed = 0
-  const total = hosted.length * c.targets.filter((t) => !ownAddresses.has(t)).length
+  const only = c.only === undefined ? undefined : new Set(c.only.map(([s, t]) => `${s}:${t}`))
+  const total = only?.size ?? hosted.length * c.targets.filter((t) => !ownAddresses.has(t)).length
   const timer = setInterval(() => send({ type: 'progress', answered, failed, total }), 1000)
   const reach = async (s: number, t: number): Promise<PairResult> => {
     const h = hosted[s] as Hosted
@@ -273,7 +283,8 @@ async function mesh(c: Extract<Command, { cmd: 'mesh' }>): Promise<PairResult[]>
   }
   const all: Promise<PairResult>[] = []
   for (let s = 0; s < hosted.length; s++)
-    for (let t = 0; t < c.targets.length; t++) if (!ownAddresses.has(c.targets[t] as string)) all.push(reach(s, t))
+    for (let t = 0; t < c.targets.length; t++)
+      if (!ownAddresses.has(c.targets[t] as string) && (only === undefined || only.has(`${s}:${t}`))) all.push(reach(s, t))
   for (const r of await Promise.all(all)) results.push(r)
   clearInterval(timer)
   send({ type: 'progress', answered, failed, total })
@@ -376,6 +387,8 @@ async function traffic(c: Extract<Command, { cmd: 'traffic' }>): Promise<Traffic
       const due = startedAt + (tick - 1) * interval
       const wait = due - Date.now()
       if (wait > 0) await sleep(wait)
+      // a sender that fell behind stops at the end of the phase: what it could not send is not sent
+      else if (Date.now() - startedAt > c.durationMs) break
       lates.push(Math.max(0, Date.now() - due))
       for (let j = 0; j < sinks.length; j++) {
         ;(sinks[j] as ActorRef).tell({ from: config.index, seq: tick })
@@ -438,8 +451,39 @@ async function handle(c: Command): Promise<unknown> {
       return traffic(c)
     case 'sinkReport':
       return sinkReport()
+    case 'associationsWith': {
+      // what each system's associations with these remotes say (every incarnation, current last)
+      const out: unknown[] = []
+      for (const h of hosted)
+        for (const a of h.system.associations())
+          if (c.remotes.includes(a.remote.toString()))
+            out.push({
+              system: h.system.address.toString(),
+              remote: a.remote.toString(),
+              state: a.state,
+              localUid: String(a.localUid),
+              remoteUid: a.remoteUid === undefined ? null : String(a.remoteUid),
+              queued: a.queued,
+              messagesSent: a.messagesSent,
+              messagesReceived: a.messagesReceived,
+              dropped: a.dropped,
+              lostInTransit: a.lostInTransit,
+              decodeErrors: a.decodeErrors,
+              reconnects: a.reconnects,
+              bytesSent: a.bytesSent,
+              bytesReceived: a.bytesReceived,
+              unackedSystemMessages: a.unackedSystemMessages,
+              phi: Number.isFinite(a.phi) ? Math.round(a.phi * 100) / 100 : String(a.phi),
+            })
+      return out
+    }
     case 'events':
-      return { events: events.filter((e) => e.at >= c.since && (c.until === undefined || e.at <= c.until)), truncated: eventsKeptFull }
+      return {
+        events: events.filter(
+          (e) => e.at >= c.since && (c.until === undefined || e.at <= c.until) && (c.remote === undefined || e.remote.includes(c.remote)),
+        ),
+        truncated: eventsKeptFull,
+      }
   }
 }
 

@@ -96,6 +96,21 @@ export function netDev(pid: number, dev: string): IfCounters | undefined {
   return undefined
 }
 
+/** UDP datagrams the kernel dropped in the network namespace of `pid`: InErrors, and RcvbufErrors (a full receive buffer). */
+export function udpDrops(pid: number): { inErrors: number; rcvbufErrors: number } | undefined {
+  try {
+    const lines = readFileSync(`/proc/${pid}/net/snmp`, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('Udp:'))
+    const names = (lines[0] ?? '').split(/\s+/)
+    const values = (lines[1] ?? '').split(/\s+/).map(Number)
+    const at = (name: string): number => values[names.indexOf(name)] ?? Number.NaN
+    return { inErrors: at('InErrors'), rcvbufErrors: at('RcvbufErrors') }
+  } catch {
+    return undefined
+  }
+}
+
 /** One established TCP connection as `ss` shows it. */
 export interface TcpConn {
   local: string
@@ -185,6 +200,19 @@ export function allProcesses(): Map<number, { cpu: number; cmd: string }> {
 }
 
 /**
+ * What a process is, without its directories and arguments (which may hold paths, tokens or
+ * environments): the program's name, and for an interpreter (node, npm, python, sh) the script's.
+ */
+export function shortCommand(cmd: string): string {
+  const words = cmd.split(/\s+/).filter(Boolean)
+  const base = (w: string): string => w.slice(w.lastIndexOf('/') + 1)
+  const program = base(words[0] ?? '')
+  if (!/^(node|npm|npx|python3?|sh|bash|tsx)$/.test(program)) return program.slice(0, 60)
+  const script = words.slice(1).find((w) => !w.startsWith('-'))
+  return `${program}${script !== undefined ? ` ${base(script)}` : ''}`.slice(0, 60)
+}
+
+/**
  * The processes, other than `exclude`, that used the most CPU between two `allProcesses()`
  * snapshots (processes that started and ended in between are not seen).
  */
@@ -201,7 +229,7 @@ export function otherProcesses(
     const used = a.cpu - (before.get(pid)?.cpu ?? 0)
     if (used <= 0) continue
     total += used
-    rows.push({ pid, cpuSeconds: Math.round(used * 10) / 10, cmd: a.cmd.slice(0, 120) })
+    rows.push({ pid, cpuSeconds: Math.round(used * 10) / 10, cmd: shortCommand(a.cmd) })
   }
   rows.sort((x, y) => y.cpuSeconds - x.cpuSeconds)
   return { cpuSeconds: Math.round(total * 10) / 10, top: rows.slice(0, limit) }

@@ -6,7 +6,18 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { MachineInfo } from './machine.js'
-import type { Dist, IdlePhase, KillPhase, MeshOptions, MeshPhase, StarIdle, Tally, TrafficPhase, TransportResult } from './meshRun.js'
+import type {
+  Dist,
+  IdlePhase,
+  KillPhase,
+  MeshOptions,
+  MeshPhase,
+  PairDiagnostics,
+  StarIdle,
+  Tally,
+  TrafficPhase,
+  TransportResult,
+} from './meshRun.js'
 
 export interface MeshReport {
   bench: 'mesh'
@@ -75,6 +86,15 @@ const histogram = (h: Record<string, number>): string =>
     .map(([k, v]) => `${k}: ${int(v)}`)
     .join(', ') || '-'
 
+/** The rows of one pair's diagnostics: both ends' associations with each other, and the events naming the other end. */
+const pairRows = (d: PairDiagnostics): string[][] => [
+  [`associations of ${d.pair} (sender; receiver)`, `${JSON.stringify(d.sender)}; ${JSON.stringify(d.receiver)}`],
+  [
+    `events of ${d.pair} naming the other end (sender; receiver)`,
+    `${(d.senderEvents ?? []).join(', ') || 'none'}; ${(d.receiverEvents ?? []).join(', ') || 'none'}`,
+  ],
+]
+
 interface Table {
   title: string
   headers: string[]
@@ -108,6 +128,16 @@ function formationTable(r: TransportResult, m: MeshPhase): Table {
           ]
         : []),
       ['pairs answered over time', m.timeline.map((p) => `${p.s}s:${p.answered}`).join(' ')],
+      ['established associations per node at the end (mean, min-max)', mr(m.establishedAtEnd)],
+      ...(m.secondPass
+        ? [
+            [
+              `the missing pairs once more, ${m.secondPass.afterS} s later (one resolveOne + ask each)`,
+              `${int(m.secondPass.answered)}/${int(m.secondPass.pairs)} answered (established associations per node then: ${mr(m.secondPass.establishedBefore)})${m.secondPass.errors.length ? `; failures: ${tallyText(m.secondPass.errors, 3)}` : ''}`,
+            ],
+          ]
+        : []),
+      ...(m.missingPairs ?? []).flatMap(pairRows),
       ['events during formation', counts(m.events)],
       ['events by reason', tallyText(m.eventTally)],
     ],
@@ -127,6 +157,7 @@ function idleTable(idle: IdlePhase | undefined, watched: IdlePhase | undefined):
       ),
       row('CPU per node, % of one core', (p) => mpm(p.cpuPct)),
       row('RSS per node, MiB', (p) => mpm(p.rssMb, 0)),
+      row('V8 heap used per node at the end, MiB', (p) => mpm(p.heapUsedMb, 1)),
       row('open descriptors per node', (p) => mpm(p.fds, 0)),
       row('TCP connections per node', (p) => mpm(p.conns?.perNode, 0)),
       row('TCP connections per pair: pairs with n', (p) => (p.conns ? histogram(p.conns.perPairHistogram) : '-')),
@@ -173,6 +204,7 @@ function starTable(idle: StarIdle | undefined, watched: StarIdle | undefined): T
         p.observer.eld ? `${fix(p.observer.eld.mean)} / ${fix(p.observer.eld.p99)} / ${fix(p.observer.eld.max)}` : '-',
       ),
       row('observer RSS, MiB', (p) => fix(p.observer.rssMb, 0)),
+      row('observer V8 heap used at the end, MiB', (p) => fix(p.observer.heapUsedMb, 1)),
       row('observer garbage collections: count, ms', (p) =>
         p.observer.gcCount === undefined ? '-' : `${p.observer.gcCount}, ${fix(p.observer.gcMs, 0)} ms`,
       ),
@@ -206,21 +238,76 @@ function starTable(idle: StarIdle | undefined, watched: StarIdle | undefined): T
   }
 }
 
-function trafficTable(t: TrafficPhase): Table {
+/**
+ * The share of the machine's cores the nodes used during the traffic (their mean CPU x their number),
+ * when the core count is known: near 1, the phase measured the machine's capacity more than the
+ * remoting (queues grow everywhere, datagrams overflow receive buffers, deadlines pass).
+ */
+export function trafficLoad(t: TrafficPhase, nodes: number, cores: number | undefined): number | undefined {
+  if (t.cpuPct === null || cores === undefined || cores <= 0) return undefined
+  return (t.cpuPct.mean * nodes) / (cores * 100)
+}
+
+/** Above this share of the machine's cores the traffic phase is reported as overloaded. */
+const OVERLOADED = 0.9
+/** Senders whose ticks ran this late (ms; mean over the nodes of each one's latest) had their event loops stalled. */
+const STALLED_MS = 1000
+
+/** Why the traffic phase measured an overloaded machine, if it did. */
+export function trafficOverload(t: TrafficPhase, nodes: number, cores: number | undefined): string | undefined {
+  const load = trafficLoad(t, nodes, cores)
+  const why: string[] = []
+  if (load !== undefined && load >= OVERLOADED) why.push(`the nodes used ${fix(load * 100, 0)}% of the ${cores} cores`)
+  const late = t.senderLateMaxMs?.mean
+  if (late !== undefined && late >= STALLED_MS) why.push(`the senders' ticks ran up to ${sec(late)} late (mean over the nodes)`)
+  return why.length > 0 ? `overloaded: ${why.join(', ')}` : undefined
+}
+
+function trafficTable(t: TrafficPhase, nodes: number, cores: number | undefined): Table {
+  const load = trafficLoad(t, nodes, cores)
+  const overload = trafficOverload(t, nodes, cores)
   return {
     title: `Phase 3 — traffic: every node tells every other node's /user/sink ${t.ratePerPeer} msg/s for ${t.durationS} s, asks to /user/echo sampled`,
     headers: ['metric', 'value'],
     rows: [
-      ['messages sent (of the schedule)', `${int(t.sent)} (${int(t.expected)})`],
+      [
+        'messages sent (of the schedule)',
+        `${int(t.sent)} (${int(t.expected)})${t.sent < t.expected ? `: the senders fell behind and sent ${fix((t.sent / t.expected) * 100, 1)}% by the end of the phase` : ''}`,
+      ],
       ['delivered (unique, counted by the sinks)', `${int(t.delivered)}${t.sent > 0 ? ` (${fix((t.delivered / t.sent) * 100, 3)}%)` : ''}`],
       ['lost (sent, never counted)', `${int(t.lost)} in ${int(t.pairsWithLoss)} of ${int(t.pairs)} pairs`],
       ...(t.lossSample.length > 0 ? [['lost: pairs (sample)', t.lossSample.slice(0, 4).join('; ')]] : []),
       ['duplicates / out of order', `${int(t.duplicates)} / ${int(t.outOfOrder)}`],
       ["'dropped' events (messages they stand for)", `${int(t.droppedEvents)} (${int(t.droppedMessages)})`],
       ['dropped by kind and reason', tallyText(t.droppedByKind)],
+      ['dead letters at the nodes during the traffic', int(t.deadLetters)],
+      ...(t.lossyPairs ?? []).flatMap(pairRows),
+      ...(t.lostReports
+        ? [
+            [
+              "reported lost in transit by the receivers ('dropped' events), against the sink messages missed",
+              `${int(t.lostReports.reported)} messages in ${int(t.lostReports.pairsReporting)} pairs; more than the sinks missed in ${int(t.lostReports.pairsOverreported)} pairs (${int(t.lostReports.overreported)} more: asks and undecodable envelopes are numbered user messages too)`,
+            ],
+            ...t.lostReports.sample.flatMap(pairRows),
+          ]
+        : []),
+      ...(t.udpRcvbufErrors !== undefined && t.udpRcvbufErrors !== null
+        ? [["datagrams dropped by the kernels (UDP RcvbufErrors in the nodes' namespaces)", int(t.udpRcvbufErrors)]]
+        : []),
       ['drain after the last send', sec(t.drainMs)],
       ['sender ticks late, ms (max per node: mean / p50 / max)', mpm(t.senderLateMaxMs, 0)],
       ['CPU per node during the traffic, %', mpm(t.cpuPct, 1)],
+      ...(load !== undefined
+        ? [["the nodes' CPU during the traffic, share of the machine's cores", `${fix(load * 100, 0)}% of ${cores}`]]
+        : []),
+      ...(overload !== undefined
+        ? [
+            [
+              'overload',
+              `${overload}: the rate is more than this machine carries at this size (queues grow, deadlines pass, datagrams overflow receive buffers); lower --rate to measure the remoting rather than the machine`,
+            ],
+          ]
+        : []),
       ['asks sampled (failed)', `${int(t.asks)} (${int(t.askFailures)})`],
       [
         'ask round trip, ms: p50 / p90 / p99 / p99.9 / max',
@@ -259,7 +346,7 @@ function killTable(k: KillPhase): Table {
 // ---- targets -------------------------------------------------------------------------------------
 
 /** The targets of the many-nodes issue, for one transport of a mesh run. */
-export function checkTargets(r: TransportResult): TargetCheck[] {
+export function checkTargets(r: TransportResult, cores?: number): TargetCheck[] {
   if (r.kind !== 'mesh') return []
   const size = r.nodes === 100 ? '' : ` (this run: ${r.nodes} nodes)`
   const out: TargetCheck[] = []
@@ -293,18 +380,22 @@ export function checkTargets(r: TransportResult): TargetCheck[] {
     })
   }
   const t = r.traffic
+  const overload = t ? trafficOverload(t, r.nodes, cores) : undefined
   out.push({
     target: 'no message lost in the traffic phase',
-    measured: t ? `${int(t.lost)} lost of ${int(t.sent)}; ${int(t.droppedMessages)} in 'dropped' events` : 'not measured',
-    ok: t ? t.lost === 0 && t.sent > 0 : null,
+    measured: t
+      ? `${int(t.lost)} of ${int(t.sent)} sink messages never counted; ${int(t.droppedMessages)} messages in 'dropped' events; ${int(t.askFailures)} of ${int(t.asks)} asks failed${overload !== undefined ? ` (${overload})` : ''}`
+      : 'not measured',
+    // a message the remoting reports as dropped is lost too, whatever it was (asks, replies, ...)
+    ok: t ? t.lost === 0 && t.droppedMessages === 0 && t.sent > 0 : null,
   })
   return out
 }
 
 export const verdict = (ok: boolean | null): string => (ok === null ? 'n/a' : ok ? 'PASS' : 'FAIL')
 
-function targetsTable(r: TransportResult): Table | undefined {
-  const checks = checkTargets(r)
+function targetsTable(r: TransportResult, cores: number | undefined): Table | undefined {
+  const checks = checkTargets(r, cores)
   if (checks.length === 0) return undefined
   return {
     title: 'Targets of the issue (measured)',
@@ -313,14 +404,14 @@ function targetsTable(r: TransportResult): Table | undefined {
   }
 }
 
-function tablesOf(r: TransportResult): Table[] {
+function tablesOf(r: TransportResult, cores: number | undefined): Table[] {
   const out: Table[] = []
   if (r.mesh) out.push(formationTable(r, r.mesh))
   if (r.kind === 'mesh' && (r.idle || r.watched)) out.push(idleTable(r.idle, r.watched))
   if (r.kind === 'star' && (r.starIdle || r.starWatched)) out.push(starTable(r.starIdle, r.starWatched))
-  if (r.traffic) out.push(trafficTable(r.traffic))
+  if (r.traffic) out.push(trafficTable(r.traffic, r.nodes, cores))
   if (r.kill) out.push(killTable(r.kill))
-  const t = targetsTable(r)
+  const t = targetsTable(r, cores)
   if (t) out.push(t)
   return out
 }
@@ -363,7 +454,7 @@ export function renderTables(report: MeshReport): string {
   const out: string[] = [...headerLines(report), '']
   for (const r of report.results) {
     out.push(`== ${titleOf(report, r)}${r.error ? ` — error: ${r.error.split('\n')[0]}` : ''}`, '')
-    for (const t of tablesOf(r)) out.push(plainTable(t), '')
+    for (const t of tablesOf(r, report.machine.nproc)) out.push(plainTable(t), '')
   }
   for (const n of report.notes) out.push(n)
   out.push(`run took ${int(report.durationSec)} s`)
@@ -429,7 +520,7 @@ export function jsonCases(report: MeshReport): JsonCase[] {
       add('kill terminated p50', r.kill.terminatedMs?.p50, 'ms')
       add('kill terminated max', r.kill.terminatedMs?.max, 'ms')
     }
-    for (const c of checkTargets(r))
+    for (const c of checkTargets(r, report.machine.nproc))
       cases.push({ case: `${p} target ${c.target}`, value: c.ok === null ? null : c.ok ? 1 : 0, unit: 'pass' })
   }
   return cases
@@ -518,7 +609,7 @@ function summaryOf(report: MeshReport, r: TransportResult): BlockSummary {
       ],
     }
   }
-  const checks = checkTargets(r)
+  const checks = checkTargets(r, report.machine.nproc)
   const measured = checks.filter((c) => c.ok !== null)
   const both = (d: Dist | null | undefined): string => (d ? `${fix(d.mean)}%, ${fix(d.max)}%` : '-')
   const ph = r.watched ?? r.idle
@@ -571,7 +662,7 @@ function blockOf(report: MeshReport, r: TransportResult, jsonFile: string): stri
     '',
   ]
   if (r.error) lines.push(`Error: ${cell(r.error.split('\n')[0] as string)}`, '')
-  for (const t of tablesOf(r)) lines.push(...markdownTable(t))
+  for (const t of tablesOf(r, report.machine.nproc)) lines.push(...markdownTable(t))
   lines.push(BLOCK_END)
   return lines.join('\n')
 }

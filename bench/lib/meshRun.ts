@@ -32,6 +32,7 @@ import {
   rssMb,
   type TcpConn,
   tcpConnections,
+  udpDrops,
 } from './meshProbe.js'
 import type { Progress } from './progress.js'
 
@@ -127,8 +128,23 @@ export interface MeshPhase {
   missingByTarget: Tally[]
   /** Pairs answered over time. */
   timeline: { s: number; answered: number }[]
+  /** Established associations per node when the bound was reached (or every pair answered). */
+  establishedAtEnd: Dist | null
   events: Record<string, number>
   eventTally: Tally[]
+  /** The pairs that had not answered, tried once more after a pause (one resolveOne + ask each). */
+  secondPass?: { afterS: number; pairs: number; answered: number; errors: Tally[]; establishedBefore: Dist | null }
+  /** The first pairs that had not answered when the bound was reached: what both ends said about each other. */
+  missingPairs?: PairDiagnostics[]
+}
+
+/** What the two ends of a pair say about each other: their associations, and the events naming the other end. */
+export interface PairDiagnostics {
+  pair: string
+  sender: unknown[]
+  receiver: unknown[]
+  senderEvents: string[]
+  receiverEvents: string[]
 }
 
 export interface ConnStats {
@@ -149,6 +165,8 @@ export interface IdlePhase {
   watches?: { watches: number; ms: number; unacked: number }
   cpuPct: Dist | null
   rssMb: Dist | null
+  /** V8 heap used per node at the end of the window (MiB; where it stands between collections). */
+  heapUsedMb?: Dist | null
   fds: Dist | null
   conns: ConnStats | null
   /** Packets sent per second per node (its namespace's eth0; loopback: lo of the machine / nodes). */
@@ -172,6 +190,8 @@ export interface StarIdle {
   observer: {
     cpuPct: number | null
     rssMb: number | null
+    /** V8 heap used at the end of the window (MiB). */
+    heapUsedMb?: number | null
     fds: number | null
     nofile: number | null
     tcpConnections: number | null
@@ -219,6 +239,18 @@ export interface TrafficPhase {
   droppedEvents: number
   droppedMessages: number
   droppedByKind: Tally[]
+  /** Dead letters at all nodes during the traffic (a message that arrived for no actor, ...). */
+  deadLetters: number
+  /** What the associations of the first pairs that lost messages say, at both ends, and their events during the traffic. */
+  lossyPairs: PairDiagnostics[]
+  /**
+   * Messages the receivers reported lost in transit ('dropped' events of kind lost-in-transit),
+   * against what the sinks did not count, per pair: pairs where the report exceeds the loss, and
+   * the first of them diagnosed.
+   */
+  lostReports?: { reported: number; pairsReporting: number; pairsOverreported: number; overreported: number; sample: PairDiagnostics[] }
+  /** Datagrams the kernels of the nodes' namespaces dropped during the traffic for full receive buffers (udp in netns mode; else null). */
+  udpRcvbufErrors?: number | null
   events: Record<string, number>
   eventTally: Tally[]
   cpuPct: Dist | null
@@ -574,6 +606,8 @@ async function meshPhase(
   const times: number[] = []
   const errors: string[] = []
   const missing: { from: string; to: string; error: string }[] = []
+  const unanswered: { proc: number; s: number; t: number }[] = []
+  lastUnanswered.set(ctx.transport, unanswered)
   results.forEach((list, i) => {
     for (const r of list) {
       pairs++
@@ -584,7 +618,10 @@ async function meshPhase(
       if (r.ok) {
         ok++
         times.push((r.at as number) - t0)
-      } else missing.push({ ...label(i, r), error: normalize(r.error ?? '') })
+      } else {
+        missing.push({ ...label(i, r), error: normalize(r.error ?? '') })
+        unanswered.push({ proc: i, s: r.s, t: r.t })
+      }
     }
   })
   // a process that reported nothing: its pairs are missing too
@@ -613,8 +650,87 @@ async function meshPhase(
       5,
     ),
     timeline: thin(timeline),
+    establishedAtEnd: dist(after.map((x) => x.byState['established'] ?? 0)),
     events: eventDelta(before, after),
     eventTally: await eventTallyOf(procs, t0, tEnd),
+  }
+}
+
+/** The pairs that did not answer in the last formation, per transport: process, system, target. */
+const lastUnanswered = new Map<Transport, { proc: number; s: number; t: number }[]>()
+
+/** At most this many events per end of a pair in its diagnostics (the first ones, then the last ones). */
+const PAIR_EVENTS = 12
+
+/**
+ * What the nodes `from` and `to` (mesh nodes, one system each) say about each other: their
+ * associations with each other (every incarnation, current last) and the events between `since`
+ * and `until` that name the other one (their times in ms after `since`: the start of the phase).
+ */
+async function pairDiagnostics(from: NodeProc, to: NodeProc, since: number, until: number): Promise<PairDiagnostics> {
+  // events name a peer by its address, or by the ip:port of a connection it opened: in a namespace of
+  // its own a node is its ip; on loopback only its address tells it
+  const naming = (p: NodeProc): string => {
+    const hostPort = /@([^/]+)$/.exec(p.address.replace(/\/$/, ''))?.[1] ?? p.address
+    const host = hostPort.replace(/:\d+$/, '')
+    return host === '127.0.0.1' ? `@${hostPort}` : `${host}:`
+  }
+  const eventsOf = async (p: NodeProc, other: NodeProc): Promise<string[]> => {
+    const r = await p
+      .command<{ events: EventRecord[] }>('events', { since, until, remote: naming(other) }, 30_000)
+      .catch((e: Error) => ({ events: [{ at: since, name: 'error', remote: '', detail: e.message, count: 1 }] }))
+    const text = r.events.map((e) => `+${e.at - since} ms ${e.name}${e.detail ? `: ${e.detail}` : ''}${e.count > 1 ? ` (${e.count})` : ''}`)
+    return text.length <= PAIR_EVENTS
+      ? text
+      : [...text.slice(0, PAIR_EVENTS / 2), `... ${text.length - PAIR_EVENTS} more ...`, ...text.slice(-PAIR_EVENTS / 2)]
+  }
+  const assoc = (p: NodeProc, other: NodeProc): Promise<unknown[]> =>
+    p.command<unknown[]>('associationsWith', { remotes: [other.address] }, 30_000).catch((e: Error) => [e.message])
+  return {
+    pair: `${from.name} -> ${to.name}`,
+    sender: await assoc(from, to),
+    receiver: await assoc(to, from),
+    senderEvents: await eventsOf(from, to),
+    receiverEvents: await eventsOf(to, from),
+  }
+}
+
+/** The pairs that did not answer, once more each (one resolveOne + ask with the attempt timeout), after `pauseS`. */
+async function secondPass(
+  ctx: RunContext,
+  procs: NodeProc[],
+  m: MeshPhase,
+  targetsOf: (i: number) => string[],
+  pauseS: number,
+): Promise<void> {
+  const o = ctx.opts
+  const todo = lastUnanswered.get(ctx.transport) ?? []
+  if (todo.length === 0) return
+  ctx.progress.status(`${ctx.transport}: ${todo.length} pairs did not answer; trying them once more in ${pauseS} s`)
+  await sleep(pauseS * 1000)
+  const before = await statsOf(procs)
+  const byProc = new Map<number, [number, number][]>()
+  for (const u of todo) byProc.set(u.proc, [...(byProc.get(u.proc) ?? []), [u.s, u.t]])
+  // one attempt each: the deadline is one attempt timeout away, retries come too late for it
+  const deadlineAt = Date.now() + o.attemptTimeoutS * 1000
+  const results = await Promise.all(
+    [...byProc].map(([i, only]) =>
+      (procs[i] as NodeProc)
+        .command<PairResult[]>(
+          'mesh',
+          { targets: targetsOf(i), deadlineAt, attemptTimeoutMs: o.attemptTimeoutS * 1000, retryDelayMs: o.attemptTimeoutS * 1000, only },
+          o.attemptTimeoutS * 1000 + 60_000,
+        )
+        .catch(() => [] as PairResult[]),
+    ),
+  )
+  const flat = results.flat()
+  m.secondPass = {
+    afterS: pauseS,
+    pairs: todo.length,
+    answered: flat.filter((r) => r.ok).length,
+    errors: tally(flat.filter((r) => !r.ok).map((r) => normalize(r.error ?? ''))),
+    establishedBefore: dist(before.map((x) => x.byState['established'] ?? 0)),
   }
 }
 
@@ -692,6 +808,7 @@ async function meshIdle(ctx: RunContext, procs: NodeProc[], label: string, watch
     ...(watches !== undefined ? { watches } : {}),
     cpuPct: dist(cpu),
     rssMb: dist(b.rss.map((r) => r ?? Number.NaN)),
+    heapUsedMb: dist(b.stats.map((s) => s.heapUsedMb)),
     fds: dist(b.fds),
     conns: conns?.stats ?? null,
     packetsPerSec: dist(packets),
@@ -731,6 +848,7 @@ async function starIdle(ctx: RunContext, procs: NodeProc[], label: string, watch
     observer: {
       cpuPct: Number.isFinite(pct(a.cpu[0], b.cpu[0], seconds)) ? Math.round(pct(a.cpu[0], b.cpu[0], seconds) * 100) / 100 : null,
       rssMb: b.rss[0] ?? null,
+      heapUsedMb: sb.heapUsedMb,
       fds: b.fds[0] ?? null,
       nofile: nofileLimit(pidOf(observer)) ?? null,
       tcpConnections: conns ? (conns.perNodeCounts[0] ?? 0) : null,
@@ -801,6 +919,8 @@ async function trafficPhase(ctx: RunContext, procs: NodeProc[]): Promise<Traffic
   const o = ctx.opts
   const n = procs.length
   const before = await statsOf(procs)
+  const countUdpDrops = ctx.net.mode === 'netns' && ctx.transport === 'udp'
+  const udpA = countUdpDrops ? procs.map((p) => udpDrops(pidOf(p))) : []
   const cpuA = procs.map((p) => cpuSeconds(pidOf(p)))
   const t0 = Date.now()
   ctx.progress.status(`${ctx.transport} traffic: ${o.rate} msg/s to each peer for ${o.trafficS} s`)
@@ -866,11 +986,49 @@ async function trafficPhase(ctx: RunContext, procs: NodeProc[]): Promise<Traffic
       }
     }
   }
+  const lossyPairs: TrafficPhase['lossyPairs'] = []
+  for (let from = 0; from < n && lossyPairs.length < 4; from++)
+    for (let to = 0; to < n && lossyPairs.length < 4; to++) {
+      if (from === to) continue
+      const sent = results[from]?.sent[to] ?? 0
+      if ((sinks[to]?.[0]?.[String(from)]?.unique ?? 0) >= sent) continue
+      lossyPairs.push(await pairDiagnostics(procs[from] as NodeProc, procs[to] as NodeProc, t0, Date.now()))
+    }
   const lat = results.flatMap((r) => r?.latencies ?? []).sort((a, b) => a - b)
   const q = (x: number): number => lat[Math.min(lat.length - 1, Math.max(0, Math.ceil(x * lat.length) - 1))] as number
   const askErrors = new Map<string, number>()
   for (const r of results)
     for (const [k, v] of Object.entries(r?.askErrors ?? {})) askErrors.set(normalize(k), (askErrors.get(normalize(k)) ?? 0) + v)
+  const udpB = countUdpDrops ? procs.map((p) => udpDrops(pidOf(p))) : []
+  const udpRcvbufErrors = countUdpDrops
+    ? udpB.reduce((sum, b, i) => sum + ((b?.rcvbufErrors ?? 0) - (udpA[i]?.rcvbufErrors ?? 0)), 0)
+    : null
+  // what the receivers reported lost in transit, per sender, against what their sinks did not count
+  const index = new Map(procs.map((p, i) => [/@([^/]+)$/.exec(p.address.replace(/\/$/, ''))?.[1] ?? p.address, i]))
+  const reportedLost = new Map<string, number>()
+  await mapLimit(procs, 16, async (p, to) => {
+    const r = await p.command<{ events: EventRecord[] }>('events', { since: t0 }, 30_000).catch(() => ({ events: [] as EventRecord[] }))
+    for (const e of r.events) {
+      if (e.name !== 'dropped' || !e.detail.startsWith('lost-in-transit')) continue
+      const from = index.get(/@([^/\s]+)/.exec(e.remote)?.[1] ?? '')
+      if (from !== undefined) reportedLost.set(`${from}:${to}`, (reportedLost.get(`${from}:${to}`) ?? 0) + e.count)
+    }
+  })
+  let reported = 0
+  let overreported = 0
+  const over: [number, number][] = []
+  for (const [k, count] of reportedLost) {
+    const [from, to] = k.split(':').map(Number) as [number, number]
+    reported += count
+    const lostHere = Math.max(0, (results[from]?.sent[to] ?? 0) - (sinks[to]?.[0]?.[String(from)]?.unique ?? 0))
+    if (count > lostHere) {
+      overreported += count - lostHere
+      over.push([from, to])
+    }
+  }
+  const overSample: PairDiagnostics[] = []
+  for (const [from, to] of over.slice(0, 4))
+    overSample.push(await pairDiagnostics(procs[from] as NodeProc, procs[to] as NodeProc, t0, Date.now()))
   const events = eventDelta(before, after)
   const tallyAll = await eventTallyOf(procs, t0, Date.now(), 12)
   const ticks = Math.max(1, Math.floor(o.trafficS * o.rate))
@@ -895,6 +1053,10 @@ async function trafficPhase(ctx: RunContext, procs: NodeProc[]): Promise<Traffic
     droppedEvents: events['dropped'] ?? 0,
     droppedMessages: events['droppedMessages'] ?? 0,
     droppedByKind: tallyAll.filter((t) => t.text.startsWith('dropped')),
+    deadLetters: after.reduce((sum, x, i) => sum + x.deadLetters - (before[i]?.deadLetters ?? 0), 0),
+    lossyPairs,
+    lostReports: { reported, pairsReporting: reportedLost.size, pairsOverreported: over.length, overreported, sample: overSample },
+    udpRcvbufErrors,
     events,
     eventTally: tallyAll,
     cpuPct: dist(cpu),
@@ -963,6 +1125,7 @@ export async function runMesh(ctx: RunContext, result: TransportResult): Promise
   const has = (p: Phase): boolean => o.phases.includes(p)
 
   ctx.progress.step(`${ctx.transport} mesh formation (${procs.length} nodes, bound ${o.meshBoundS} s)`)
+  const formationStart = Date.now()
   result.mesh = await meshPhase(
     ctx,
     procs,
@@ -972,6 +1135,16 @@ export async function runMesh(ctx: RunContext, result: TransportResult): Promise
   ctx.progress.note(
     `  ${ctx.transport} mesh: ${result.mesh.answered}/${result.mesh.pairs} pairs answered${result.mesh.allAnsweredMs !== null ? ` in ${(result.mesh.allAnsweredMs / 1000).toFixed(1)} s` : ` (${result.mesh.missing} missing after ${o.meshBoundS} s)`}, ${result.mesh.retries} retries`,
   )
+  if (result.mesh.missing > 0) {
+    const missing = (lastUnanswered.get(ctx.transport) ?? []).slice(0, 4)
+    result.mesh.missingPairs = []
+    for (const u of missing)
+      result.mesh.missingPairs.push(await pairDiagnostics(procs[u.proc] as NodeProc, procs[u.t] as NodeProc, formationStart, Date.now()))
+    await secondPass(ctx, procs, result.mesh, () => addresses, o.warmupS)
+    const sp = result.mesh.secondPass
+    if (sp)
+      ctx.progress.note(`  ${ctx.transport} second pass ${sp.afterS} s later: ${sp.answered}/${sp.pairs} of the missing pairs answered`)
+  }
   ctx.progress.complete()
 
   if (has('idle')) {
@@ -1056,6 +1229,12 @@ export async function runStar(ctx: RunContext, result: TransportResult): Promise
   ctx.progress.note(
     `  ${ctx.transport} star: ${result.mesh.answered}/${result.mesh.pairs} pairs answered${result.mesh.allAnsweredMs !== null ? ` in ${(result.mesh.allAnsweredMs / 1000).toFixed(1)} s` : ` (${result.mesh.missing} missing)`}`,
   )
+  if (result.mesh.missing > 0) {
+    await secondPass(ctx, procs, result.mesh, (i) => (i === 0 ? peerAddresses : [observer.address]), o.warmupS)
+    const sp = result.mesh.secondPass
+    if (sp)
+      ctx.progress.note(`  ${ctx.transport} second pass ${sp.afterS} s later: ${sp.answered}/${sp.pairs} of the missing pairs answered`)
+  }
   ctx.progress.complete()
   if (o.phases.includes('idle')) {
     ctx.progress.step(`${ctx.transport} observer idle, nothing watched (${o.warmupS} s pause, then ${o.idleS} s)`)
