@@ -723,9 +723,6 @@ export async function proxiedPair(
 ): Promise<{ a: ActorSystem; b: ActorSystem; toA: FaultProxy; toB: FaultProxy }> {
   const transport = options.transport ?? 'tcp'
   const protocol: FaultProtocol = transport === 'udp' || transport === 'dtls' ? 'udp' : 'tcp'
-  const [aPort, bPort] = [await freePort(protocol), await freePort(protocol)]
-  const toA = await startFaultProxy({ protocol, targetPort: aPort })
-  const toB = await startFaultProxy({ protocol, targetPort: bPort })
   const common = {
     transport,
     host: HOST,
@@ -733,15 +730,34 @@ export async function proxiedPair(
     ...(transport === 'tls' || transport === 'dtls' ? { tls: trustedTls() } : {}),
     ...options.remote,
   }
-  const b = await ActorSystem.create('B', { remote: { ...common, port: bPort, advertisedPort: toB.port } })
-  const a = await ActorSystem.create('A', { remote: { ...common, port: aPort, advertisedPort: toA.port } })
-  t.teardown(async () => {
-    await a.terminate()
-    await b.terminate()
-    await toA.close()
-    await toB.close()
-  })
-  return { a, b, toA, toB }
+  // A free port can be taken by another test file before the node binds it: then try new ones
+  // (whatever was started is stopped, so a failure leaves nothing open).
+  for (let attempt = 1; ; attempt++) {
+    const [aPort, bPort] = [await freePort(protocol), await freePort(protocol)]
+    const toA = await startFaultProxy({ protocol, targetPort: aPort })
+    const toB = await startFaultProxy({ protocol, targetPort: bPort })
+    let a: ActorSystem | undefined
+    let b: ActorSystem | undefined
+    try {
+      b = await ActorSystem.create('B', { remote: { ...common, port: bPort, advertisedPort: toB.port } })
+      a = await ActorSystem.create('A', { remote: { ...common, port: aPort, advertisedPort: toA.port } })
+    } catch (err) {
+      await a?.terminate()
+      await b?.terminate()
+      await toA.close()
+      await toB.close()
+      if (attempt < 5 && /EADDRINUSE/.test((err as Error).message)) continue
+      throw err
+    }
+    const [nodeA, nodeB] = [a, b]
+    t.teardown(async () => {
+      await nodeA.terminate()
+      await nodeB.terminate()
+      await toA.close()
+      await toB.close()
+    })
+    return { a: nodeA, b: nodeB, toA, toB }
+  }
 }
 
 /**
