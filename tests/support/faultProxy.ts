@@ -770,12 +770,22 @@ export async function spawnProxiedNode(
   options: Omit<SpawnOptions, 'port' | 'advertisedPort'>,
 ): Promise<{ node: TestNode; proxy: FaultProxy }> {
   if (options.transport === 'udp') throw new Error('spawnProxiedNode: tcp or tls only')
-  const port = await freePort('tcp')
-  const proxy = await startFaultProxy({ protocol: 'tcp', targetPort: port })
-  const node = await spawnNode({ ...options, port, advertisedPort: proxy.port })
-  t.teardown(async () => {
-    await node.kill('SIGKILL')
-    await proxy.close()
-  })
-  return { node, proxy }
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort('tcp')
+    const proxy = await startFaultProxy({ protocol: 'tcp', targetPort: port })
+    let node: TestNode
+    try {
+      node = await spawnNode({ ...options, port, advertisedPort: proxy.port })
+    } catch (err) {
+      // the port was taken before the node bound it (see proxiedPair)
+      await proxy.close()
+      if (attempt < 5 && /EADDRINUSE/.test((err as Error).message)) continue
+      throw err
+    }
+    t.teardown(async () => {
+      await node.kill('SIGKILL')
+      await proxy.close()
+    })
+    return { node, proxy }
+  }
 }
