@@ -389,7 +389,12 @@ test('udp actor systems: during a 1 s blackhole both ways the ask is lost (user 
     ctx.sender?.tell(m)
   }, 'echo')
   const victim = b.actorOf(() => {}, 'victim')
-  const echo = await a.actorSelection(`${b.address.toString()}/user/echo`).resolveOne({ timeoutMs: 5000 })
+  // The first handshake: when the quick hostile suite fuzzes a udp node on this host at the same
+  // time, it has taken 16 s instead of 0.5 s (about 1 run in 3; cause not found, see CHANGELOG);
+  // what this test is about comes after it.
+  const t0 = performance.now()
+  const echo = await a.actorSelection(`${b.address.toString()}/user/echo`).resolveOne({ timeoutMs: 20_000 })
+  t.log(`resolved after ${(performance.now() - t0).toFixed(0)} ms`)
   const victimOnA = await a.actorSelection(`${b.address.toString()}/user/victim`).resolveOne({ timeoutMs: 5000 })
   t.is(await a.ask(echo, 'before', { timeoutMs: 5000 }), 'before')
   let terminated!: (m: Terminated) => void
