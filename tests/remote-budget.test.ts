@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { connect, createServer, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Codec, encodePreamble, Lane } from '@helios/codec'
+import { Codec, DisassociateReason, encodePreamble, Lane } from '@helios/codec'
 import { ActorSystem, type AssociationInfo } from '@helios/actors'
 import { fillCompression, nodeTarget } from './support/attacks.js'
 import { frame } from './support/wire.js'
@@ -111,9 +111,17 @@ for (const lane of [Lane.user, Lane.control]) {
     t.is(got?.byteLength, big.byteLength)
     t.true(Buffer.from(got ?? []).equals(big))
     t.true((a.remoteMemory()?.usedBytes ?? Infinity) <= 4 * MiB)
-    // The identities go: what they held goes with them.
-    for (const s of sockets) s.destroy()
+    // One more parks a little now, so that something is surely held when they go.
+    sockets.push(await parkFragments(port, a.address.toString(), 13, claimed, 2 * CHUNK, lane))
+    await settle(() => (a.remoteMemory()?.reassemblyBytes ?? 0) > 0)
+    t.true((a.remoteMemory()?.reassemblyBytes ?? 0) > 0)
+    // The identities go (each says it shuts down, then closes): what they held goes with them.
+    // Incomplete user-lane messages go when their connection closes; on the control lane they
+    // go with the association (here: its end at the shutdown notice).
+    const bye = frame(new Codec().encode({ type: 'disassociate', reason: DisassociateReason.shutdown, detail: '' }))
+    for (const s of sockets) s.end(bye)
     await settle(() => a.remoteMemory()?.reassemblyBytes === 0)
+    for (const s of sockets) s.destroy()
     t.is(a.remoteMemory()?.reassemblyBytes, 0)
     sink.tell(new Uint8Array([1, 2, 3]))
     await settle(() => got?.byteLength === 3)
