@@ -2,7 +2,7 @@
  * What the faults benchmark prints and writes: a table per scenario and transport, a summary,
  * the `--json` line, and the "faults" section of bench/RESULTS.md.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { replaceResultsSection } from './report.js'
 import type { MachineInfo } from './machine.js'
 import type { MetricRow, ScenarioResult, Transport } from './faultScenarios.js'
 
@@ -204,15 +204,5 @@ export function renderMarkdownSection(report: FaultsReport, jsonFile: string): s
 
 /** Replaces the faults section of RESULTS.md (between the markers), or appends it. */
 export function updateResultsMd(path: string, section: string): void {
-  let text = ''
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch {
-    text = '# Benchmark results\n\nEach benchmark of bench/ owns one section below.\n'
-  }
-  const begin = text.indexOf(SECTION_BEGIN)
-  const end = text.indexOf(SECTION_END)
-  if (begin >= 0 && end > begin) text = text.slice(0, begin) + section + text.slice(end + SECTION_END.length)
-  else text = `${text.replace(/\s*$/, '')}\n\n${section}\n`
-  writeFileSync(path, text)
+  replaceResultsSection(path, SECTION_BEGIN, SECTION_END, () => section)
 }

@@ -3,7 +3,7 @@
  * as PASS/FAIL rows, the `--json` line, and the "hostile" section of bench/RESULTS.md (one block per
  * kind of run and commit, so that the figures before and after a change stay side by side).
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { replaceResultsSection } from './report.js'
 import type { MachineInfo } from './machine.js'
 import type { Probe, RowResult } from './hostileRun.js'
 
@@ -499,17 +499,5 @@ export function renderMarkdownSection(existing: string, report: HostileReport, j
 
 /** Replaces the hostile section of RESULTS.md (between the markers), or appends it. */
 export function updateResultsMd(path: string, report: HostileReport, jsonFile: string): void {
-  let text = ''
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch {
-    text = '# Benchmark results\n\nEach benchmark of bench/ owns one section below.\n'
-  }
-  const begin = text.indexOf(SECTION_BEGIN)
-  const end = text.indexOf(SECTION_END)
-  const existing = begin >= 0 && end > begin ? text.slice(begin, end) : ''
-  const section = renderMarkdownSection(existing, report, jsonFile)
-  if (begin >= 0 && end > begin) text = text.slice(0, begin) + section + text.slice(end + SECTION_END.length)
-  else text = `${text.replace(/\s*$/, '')}\n\n${section}\n`
-  writeFileSync(path, text)
+  replaceResultsSection(path, SECTION_BEGIN, SECTION_END, (existing) => renderMarkdownSection(existing, report, jsonFile))
 }

@@ -589,22 +589,27 @@ export function renderMarkdownSection(report: Report, jsonFile: string): string 
 }
 
 /**
- * Replaces the pingpong section of RESULTS.md (between the markers), or appends it; every other
- * byte of the file is kept as it is.
+ * Replaces a benchmark's section of RESULTS.md, from the line starting with `begin` to `end`
+ * included, with `render(existing)` (`existing`: the section as it is, '' when there is none), or
+ * appends it; every other byte of the file is kept as it is. Each benchmark owns one section.
  */
-export function updateResultsMd(path: string, section: string): void {
+export function replaceResultsSection(path: string, begin: string, end: string, render: (existing: string) => string): void {
   let text = ''
   try {
     text = readFileSync(path, 'utf8')
   } catch {
     text = '# Benchmark results\n\nEach benchmark of bench/ owns one section below.\n'
   }
-  const begin = text.indexOf('<!-- pingpong:begin')
-  const end = text.indexOf(SECTION_END)
-  if (begin >= 0 && end > begin) {
-    text = text.slice(0, begin) + section + text.slice(end + SECTION_END.length)
-  } else {
-    text = `${text.replace(/\s*$/, '')}\n\n${section}\n`
-  }
+  const from = text.indexOf(begin)
+  const to = text.indexOf(end)
+  const found = from >= 0 && to > from
+  const section = render(found ? text.slice(from, to) : '')
+  if (found) text = text.slice(0, from) + section + text.slice(to + end.length)
+  else text = `${text.replace(/\s*$/, '')}\n\n${section}\n`
   writeFileSync(path, text)
+}
+
+/** Replaces the pingpong section of RESULTS.md (between the markers), or appends it. */
+export function updateResultsMd(path: string, section: string): void {
+  replaceResultsSection(path, '<!-- pingpong:begin', SECTION_END, () => section)
 }

@@ -3,7 +3,7 @@
  * RESULTS.md, one block per transport and commit (a run replaces the block of its own transport
  * and commit and keeps the others, so that runs before and after a change stand side by side).
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { replaceResultsSection } from './report.js'
 import type { MachineInfo } from './machine.js'
 import { type IntervalRow, type PhaseResult, pct } from './soakRun.js'
 
@@ -236,19 +236,7 @@ export function renderMarkdownSection(existing: string, report: SoakReport, json
   return lines.join('\n')
 }
 
-/** Rewrites the soak section of RESULTS.md (between the markers), or appends it. */
+/** Replaces the soak section of RESULTS.md (between the markers), or appends it. */
 export function updateResultsMd(path: string, report: SoakReport, jsonFile: string): void {
-  let text = ''
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch {
-    text = '# Benchmark results\n\nEach benchmark of bench/ owns one section below.\n'
-  }
-  const begin = text.indexOf(SECTION_BEGIN)
-  const end = text.indexOf(SECTION_END)
-  const existing = begin >= 0 && end > begin ? text.slice(begin, end) : ''
-  const section = renderMarkdownSection(existing, report, jsonFile)
-  if (begin >= 0 && end > begin) text = text.slice(0, begin) + section + text.slice(end + SECTION_END.length)
-  else text = `${text.replace(/\s*$/, '')}\n\n${section}\n`
-  writeFileSync(path, text)
+  replaceResultsSection(path, SECTION_BEGIN, SECTION_END, (existing) => renderMarkdownSection(existing, report, jsonFile))
 }
