@@ -40,6 +40,7 @@ import {
 } from './lib/faultScenarios.js'
 import { machineInfo } from './lib/machine.js'
 import { Progress } from './lib/progress.js'
+import { runBenchMain } from './lib/report.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const TRANSPORTS: readonly Transport[] = ['tcp', 'tls', 'udp']
@@ -280,14 +281,4 @@ async function main(): Promise<void> {
   if (opts.json) process.stdout.write(`${jsonLine(report)}\n`)
 }
 
-main().then(
-  () => {
-    cleanup()
-    setTimeout(() => process.exit(), 200).unref()
-  },
-  (err: unknown) => {
-    cleanup()
-    process.stderr.write(`faults bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-    process.exit(1)
-  },
-)
+runBenchMain('faults', main, cleanup)

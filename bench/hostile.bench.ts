@@ -22,6 +22,7 @@ import { ATTACKS, type AttackName, type HostileOptions, runRow } from './lib/hos
 import { allVariantIds, variantsOf } from './lib/hostileVariants.js'
 import { machineInfo } from './lib/machine.js'
 import { Progress } from './lib/progress.js'
+import { runBenchMain } from './lib/report.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 
@@ -267,14 +268,4 @@ async function main(): Promise<void> {
   if (opts.json) process.stdout.write(`${jsonLine(report)}\n`)
 }
 
-main().then(
-  () => {
-    cleanup()
-    setTimeout(() => process.exit(), 200).unref()
-  },
-  (err: unknown) => {
-    cleanup()
-    process.stderr.write(`hostile bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-    process.exit(1)
-  },
-)
+runBenchMain('hostile', main, cleanup)

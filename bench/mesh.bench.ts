@@ -33,6 +33,7 @@ import {
   type TransportResult,
 } from './lib/meshRun.js'
 import { Progress } from './lib/progress.js'
+import { runBenchMain } from './lib/report.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const nodeMain = join(benchDir, 'lib', 'meshNode.ts')
@@ -366,14 +367,4 @@ async function main(): Promise<void> {
   writeOut(report, opts, jsonFile)
 }
 
-main().then(
-  () => {
-    cleanup()
-    setTimeout(() => process.exit(), 200).unref()
-  },
-  (err: unknown) => {
-    cleanup()
-    process.stderr.write(`mesh bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-    process.exit(1)
-  },
-)
+runBenchMain('mesh', main, cleanup)

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { parseOptions, USAGE } from './lib/options.js'
 import { killAllChildren } from './lib/peer.js'
 import { Progress } from './lib/progress.js'
-import { jsonLine, renderMarkdownSection, renderSvg, renderTables, updateResultsMd } from './lib/report.js'
+import { jsonLine, renderMarkdownSection, renderSvg, renderTables, runBenchMain, updateResultsMd } from './lib/report.js'
 import { runBench, stepCount } from './lib/runner.js'
 import { checkTargets, verdict } from './lib/targets.js'
 
@@ -74,15 +74,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => {
-    killAllChildren()
-    // Sockets of a skipped or failed project side must not keep the benchmark alive.
-    setTimeout(() => process.exit(), 200).unref()
-  },
-  (err: unknown) => {
-    killAllChildren()
-    process.stderr.write(`pingpong bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-    process.exit(1)
-  },
-)
+runBenchMain('pingpong', main, killAllChildren)

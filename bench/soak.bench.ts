@@ -23,6 +23,7 @@ import { parseSoakOptions, USAGE } from './lib/soakOptions.js'
 import { killSoakNodes, SoakNode } from './lib/soakProtocol.js'
 import { jsonLine, renderTables, type SoakReport, updateResultsMd } from './lib/soakReport.js'
 import { type PhaseResult, type PhaseSpec, runPhase } from './lib/soakRun.js'
+import { runBenchMain } from './lib/report.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 
@@ -117,14 +118,4 @@ async function main(): Promise<void> {
   if (opts.json) process.stdout.write(`${jsonLine(report)}\n`)
 }
 
-main().then(
-  () => {
-    killSoakNodes()
-    setTimeout(() => process.exit(), 200).unref()
-  },
-  (err: unknown) => {
-    killSoakNodes()
-    process.stderr.write(`soak bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-    process.exit(1)
-  },
-)
+runBenchMain('soak', main, killSoakNodes)
