@@ -9,7 +9,6 @@
  * Prints a table per scenario and transport on stdout, progress on stderr, writes
  * results/faults-<date>.json. With --json the last stdout line is {"bench":"faults","results":[...]}.
  */
-import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -40,7 +39,7 @@ import {
 } from './lib/faultScenarios.js'
 import { machineInfo } from './lib/machine.js'
 import { Progress } from './lib/progress.js'
-import { runBenchMain } from './lib/report.js'
+import { commitOf, runBenchMain, stopOnExit } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const TRANSPORTS: readonly Transport[] = ['tcp', 'tls', 'udp']
@@ -135,49 +134,10 @@ function parseOptions(argv: string[]): FaultsOptions & { outDir: string } {
 // ---- cleanup, whatever way this process ends -----------------------------------------------------
 
 let net: FaultNet | undefined
-let cleanedUp = false
-function cleanup(): void {
-  if (cleanedUp) return
-  cleanedUp = true
+const cleanup = stopOnExit(() => {
   killAllNodes()
-  try {
-    net?.cleanup()
-  } catch (err) {
-    process.stderr.write(`cleanup failed: ${(err as Error).message}\n`)
-  }
-}
-process.on('exit', cleanup)
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`\n${signal}: stopping the nodes and removing the namespaces\n`)
-    // One turn first: tsx's launcher SIGKILLs a child that does not confirm the signal within
-    // 30 ms, and the confirmation goes out over a socket (the cleanup below blocks for longer).
-    setTimeout(() => {
-      cleanup()
-      process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1))
-    }, 5)
-  })
-}
-
-/** The commit measured, and whether packages/ had uncommitted changes (HELIOS_BENCH_COMMIT outside a git checkout). */
-function commitOf(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: benchDir,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim()
-    const dirty =
-      execFileSync('git', ['status', '--porcelain', '--', '../packages'], {
-        cwd: benchDir,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      }).trim() !== ''
-    return `${head}${dirty ? ' + uncommitted changes in packages/' : ''}`
-  } catch {
-    return process.env['HELIOS_BENCH_COMMIT'] ?? 'unknown (not a git checkout)'
-  }
-}
+  net?.cleanup()
+}, 'the nodes and removing the namespaces')
 
 function variantsOf(opts: FaultsOptions): number {
   let n = 0

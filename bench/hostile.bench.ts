@@ -9,7 +9,6 @@
  * Prints a table and the targets as PASS/FAIL rows on stdout, progress on stderr, writes
  * results/hostile-<date>.json. With --json the last stdout line is {"bench":"hostile","results":[...]}.
  */
-import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -22,7 +21,7 @@ import { ATTACKS, type AttackName, type HostileOptions, runRow } from './lib/hos
 import { allVariantIds, variantsOf } from './lib/hostileVariants.js'
 import { machineInfo } from './lib/machine.js'
 import { Progress } from './lib/progress.js'
-import { runBenchMain } from './lib/report.js'
+import { commitOf, runBenchMain, stopOnExit } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 
@@ -168,35 +167,7 @@ function parseOptions(argv: string[]): HostileOptions & {
   }
 }
 
-/** The commit measured, and whether packages/ had uncommitted changes (HELIOS_BENCH_COMMIT outside a git checkout). */
-function commitOf(): string {
-  try {
-    const git = (args: string[]): string =>
-      execFileSync('git', args, { cwd: benchDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-    const head = git(['rev-parse', '--short', 'HEAD'])
-    const dirty = git(['status', '--porcelain', '--', '../packages']) !== ''
-    return `${head}${dirty ? ' + uncommitted changes in packages/' : ''}`
-  } catch {
-    return process.env['HELIOS_BENCH_COMMIT'] ?? 'unknown (not a git checkout)'
-  }
-}
-
-let cleanedUp = false
-function cleanup(): void {
-  if (cleanedUp) return
-  cleanedUp = true
-  killAllNodes()
-}
-process.on('exit', cleanup)
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`\n${signal}: stopping the nodes\n`)
-    setTimeout(() => {
-      cleanup()
-      process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1))
-    }, 5)
-  })
-}
+const cleanup = stopOnExit(killAllNodes, 'the nodes')
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2).filter((a) => a !== '--')

@@ -11,7 +11,6 @@
  * rows), progress on stderr, writes results/mesh-<date>.json. With --json the last stdout line is
  * {"bench":"mesh","results":[...]}.
  */
-import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -33,7 +32,7 @@ import {
   type TransportResult,
 } from './lib/meshRun.js'
 import { Progress } from './lib/progress.js'
-import { runBenchMain } from './lib/report.js'
+import { commitOf, runBenchMain, stopOnExit } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const nodeMain = join(benchDir, 'lib', 'meshNode.ts')
@@ -168,49 +167,10 @@ function parseOptions(argv: string[]): MeshOptions & { fromJson: string | undefi
 // ---- cleanup, whatever way this process ends -----------------------------------------------------
 
 let net: FaultNet | undefined
-let cleanedUp = false
-function cleanup(): void {
-  if (cleanedUp) return
-  cleanedUp = true
+const cleanup = stopOnExit(() => {
   killAllNodes()
-  try {
-    net?.cleanup()
-  } catch (err) {
-    process.stderr.write(`cleanup failed: ${(err as Error).message}\n`)
-  }
-}
-process.on('exit', cleanup)
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`\n${signal}: stopping the nodes and removing the namespaces\n`)
-    // One turn first: tsx's launcher SIGKILLs a child that does not confirm the signal within
-    // 30 ms, and the confirmation goes out over a socket (the cleanup below blocks for longer).
-    setTimeout(() => {
-      cleanup()
-      process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1))
-    }, 5)
-  })
-}
-
-/** The commit measured, and whether packages/ had uncommitted changes (HELIOS_BENCH_COMMIT outside a git checkout). */
-function commitOf(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: benchDir,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim()
-    const dirty =
-      execFileSync('git', ['status', '--porcelain', '--', '../packages'], {
-        cwd: benchDir,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      }).trim() !== ''
-    return `${head}${dirty ? ' + uncommitted changes in packages/' : ''}`
-  } catch {
-    return process.env['HELIOS_BENCH_COMMIT'] ?? 'unknown (not a git checkout)'
-  }
-}
+  net?.cleanup()
+}, 'the nodes and removing the namespaces')
 
 function writeOut(report: MeshReport, opts: { json: boolean; updateResults: boolean }, jsonFile: string): void {
   if (opts.updateResults) updateResultsMd(join(benchDir, 'RESULTS.md'), report, relative(benchDir, jsonFile))

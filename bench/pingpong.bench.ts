@@ -15,9 +15,10 @@ import { fileURLToPath } from 'node:url'
 import { parseOptions, USAGE } from './lib/options.js'
 import { killAllChildren } from './lib/peer.js'
 import { Progress } from './lib/progress.js'
-import { jsonLine, renderMarkdownSection, renderSvg, renderTables, runBenchMain, updateResultsMd } from './lib/report.js'
+import { jsonLine, renderMarkdownSection, renderSvg, renderTables, updateResultsMd } from './lib/report.js'
 import { runBench, stepCount } from './lib/runner.js'
 import { checkTargets, verdict } from './lib/targets.js'
+import { runBenchMain } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 

@@ -12,7 +12,6 @@
  * Writes results/soak-<date>.json; with --json the last stdout line is {"bench":"soak",...}.
  * The default run takes about 12 minutes per transport and keeps both cores busy.
  */
-import { execSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -23,19 +22,9 @@ import { parseSoakOptions, USAGE } from './lib/soakOptions.js'
 import { killSoakNodes, SoakNode } from './lib/soakProtocol.js'
 import { jsonLine, renderTables, type SoakReport, updateResultsMd } from './lib/soakReport.js'
 import { type PhaseResult, type PhaseSpec, runPhase } from './lib/soakRun.js'
-import { runBenchMain } from './lib/report.js'
+import { commitOf, runBenchMain } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
-
-function commitOf(): string {
-  try {
-    const hash = execSync('git rev-parse --short HEAD', { cwd: benchDir, encoding: 'utf8' }).trim()
-    const dirty = execSync('git status --porcelain -- ../packages', { cwd: benchDir, encoding: 'utf8' }).trim() !== ''
-    return dirty ? `${hash}+dirty` : hash
-  } catch {
-    return 'unknown'
-  }
-}
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2).filter((a) => a !== '--')

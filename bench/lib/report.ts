@@ -613,22 +613,3 @@ export function replaceResultsSection(path: string, begin: string, end: string, 
 export function updateResultsMd(path: string, section: string): void {
   replaceResultsSection(path, '<!-- pingpong:begin', SECTION_END, () => section)
 }
-
-/**
- * Runs a benchmark's `main`, then `cleanup` (its child processes), and exits: at once with 1 and
- * the stack on stderr when it failed, else 200 ms later (sockets of a failed or skipped side must
- * not keep the process alive).
- */
-export function runBenchMain(name: string, main: () => Promise<void>, cleanup: () => void): void {
-  main().then(
-    () => {
-      cleanup()
-      setTimeout(() => process.exit(), 200).unref()
-    },
-    (err: unknown) => {
-      cleanup()
-      process.stderr.write(`${name} bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-      process.exit(1)
-    },
-  )
-}
