@@ -49,6 +49,7 @@ async function parkFragments(port: number, to: string, i: number, claimedPort: n
     from: { address: `helios.tcp://Mallory${i}@127.0.0.1:${claimedPort}`, uid: BigInt(1000 + i) },
     to,
     nonce: BigInt(i + 1),
+    session: 1,
   })
   const parts: Buffer[] = [Buffer.from(encodePreamble(lane)), frame(hello)]
   for (let offset = 0; offset < bytes; offset += CHUNK) {

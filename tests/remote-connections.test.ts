@@ -140,7 +140,15 @@ test("the acceptor's handshake response must name the address dialled; its uid t
       if (lane !== USER) return undefined // never answers on the control lane
       return Buffer.concat([
         encodePreamble(Lane.user),
-        frame(codec.encode({ type: 'handshake-response', from: { address: claimed(port), uid: 5n }, to: a.address.toString(), nonce })),
+        frame(
+          codec.encode({
+            type: 'handshake-response',
+            from: { address: claimed(port), uid: 5n },
+            to: a.address.toString(),
+            nonce,
+            session: 1,
+          }),
+        ),
         ...codec.createAssociation().encodeUserMessage(inbox.path.toSerializationFormat(), text).map(frame),
       ])
     })

@@ -60,6 +60,7 @@ test('a handshake meant for another address is refused and logged, other associa
     from: { address: 'helios.tcp://Mallory@127.0.0.1:9', uid: 7n },
     to: 'helios.tcp://Other@127.0.0.1:1',
     nonce: 1n,
+    session: 1,
   })
   socket.write(Buffer.concat([encodePreamble(Lane.control), frame(handshake)]))
   const ev = await refused
@@ -159,7 +160,7 @@ test('an envelope with a malformed sender or a recipient on another node fails a
   const from = 'helios.tcp://Raw@127.0.0.1:9'
   const assoc = codec.createAssociation()
   const frames = [
-    codec.encode({ type: 'handshake-request', from: { address: from, uid: 99n }, to: a.address.toString(), nonce: 1n }),
+    codec.encode({ type: 'handshake-request', from: { address: from, uid: 99n }, to: a.address.toString(), nonce: 1n, session: 1 }),
     ...assoc.encodeUserMessage(sinkPath, 'm1'),
     ...assoc.encodeUserMessage(sinkPath, 'bad sender', 'not a path'),
     ...assoc.encodeUserMessage('helios.tcp://Z@127.0.0.1:1/user/z#5', 'relay me'),
@@ -200,6 +201,7 @@ test('handshakes from made-up addresses leave no associations behind', async (t)
       from: { address: `helios.tcp://Fake${i}@127.0.0.1:${1 + i}`, uid: BigInt(1000 + i) },
       to: a.address.toString(),
       nonce: BigInt(i + 1),
+      session: 1,
     })
     socket.end(Buffer.concat([encodePreamble(Lane.control), frame(hs)]))
   }

@@ -126,7 +126,7 @@ export function randomUid(): bigint {
 
 /** The payload of a handshake request from `from` (address and uid) to `to`. */
 export function handshakeRequest(from: string, uid: bigint, to: string, nonce: bigint = randomUid()): Uint8Array {
-  return codec.encode({ type: 'handshake-request', from: { address: from, uid }, to, nonce })
+  return codec.encode({ type: 'handshake-request', from: { address: from, uid }, to, nonce, session: 1 })
 }
 
 /** Encodes one PDU (no compression, no fragmentation). */
@@ -333,6 +333,7 @@ export class ListenerSink {
             from: { address: pdu.to, uid: id.uid },
             to: pdu.from.address,
             nonce: pdu.nonce,
+            session: 1,
           })
           s.write(Buffer.concat([preamble, framed(response)]))
           id.answered()
@@ -475,6 +476,7 @@ class UdpIdentity {
               from: { address: this.address, uid: this.uid },
               to: pdu.from.address,
               nonce: pdu.nonce,
+              session: 1,
             }),
           ])
           this.markAnswered()
@@ -1357,10 +1359,18 @@ function validPayloads(kind: FuzzKind, ctx: FuzzContext, rng: Rng): Uint8Array[]
       ])
       const to = rng.chance(0.9) ? t.address : rng.pick([`${t.address}x`, 'helios.tcp://Other@127.0.0.1:1', ''])
       const uid = rng.chance(0.9) ? ctx.uid : randomUid()
-      return [codec.encode({ type: 'handshake-request', from: { address: from, uid }, to, nonce: randomUid() })]
+      return [codec.encode({ type: 'handshake-request', from: { address: from, uid }, to, nonce: randomUid(), session: 1 })]
     }
     case 'handshake-response':
-      return [codec.encode({ type: 'handshake-response', from: { address: ctx.from, uid: ctx.uid }, to: t.address, nonce: randomUid() })]
+      return [
+        codec.encode({
+          type: 'handshake-response',
+          from: { address: ctx.from, uid: ctx.uid },
+          to: t.address,
+          nonce: randomUid(),
+          session: 1,
+        }),
+      ]
     case 'heartbeat':
       return [codec.encode({ type: 'heartbeat' })]
     case 'heartbeat-reply':

@@ -56,6 +56,12 @@ export interface AssociationInfo {
   /** Times the control connection was lost while established. */
   readonly reconnects: number
   /**
+   * Times the peer started its side of the association afresh under the same uid (it had forgotten
+   * it, for instance when its handshake timed out while this node's completed): compression tables
+   * and message numbering started over on both sides (docs/PROTOCOL.md §10.1, sessions).
+   */
+  readonly peerSessionRestarts: number
+  /**
    * The association's compression of actor paths and manifests: entries each way, the generation
    * of this node's tables, how many paths went out compressed, and the tables' estimated bytes
    * (docs/PROTOCOL.md §5).

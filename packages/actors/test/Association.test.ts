@@ -9,13 +9,15 @@ import { FakeNode, PEER, ProbeRef, refused, timedOut } from './helpers/Associati
 // the peer would send.
 
 const ECHO = `${PEER}/user/echo`
+/** The session of the peer's association in these tests (a restarted association would have a larger one). */
+const PEER_SESSION = 1
 
 /** Connects both lanes and has the peer (uid) answer our control connection's request. */
 function establish(node: FakeNode, uid = 7n, a: Association = node.peer(), forgetFrames = true): Association {
   a.connect()
   node.control(a).up()
   node.user(a).up()
-  a.onHandshakeResponse(uid, node.control(a).lastNonce())
+  a.onHandshakeResponse(uid, node.control(a).lastNonce(), PEER_SESSION)
   node.flush()
   if (forgetFrames) {
     node.control(a).take()
@@ -45,7 +47,7 @@ test('a send starts the handshake; messages wait until a response echoing our no
     'nothing but the handshake before the answer',
   )
   t.is(a.queuedMessages, 2)
-  a.onHandshakeResponse(7n, node.control(a).lastNonce())
+  a.onHandshakeResponse(7n, node.control(a).lastNonce(), PEER_SESSION)
   node.flush()
   t.is(a.state.kind, 'established')
   t.deepEqual(
@@ -63,7 +65,7 @@ test('a response that does not echo a nonce of ours establishes nothing and is r
   const a = node.peer()
   a.connect()
   node.control(a).up()
-  t.is(a.onHandshakeResponse(7n, 12345n), undefined)
+  t.is(a.onHandshakeResponse(7n, 12345n, PEER_SESSION), undefined)
   t.is(a.state.kind, 'handshaking')
   t.regex(String(node.of('handshakeFailed')[0]?.reason), /does not echo a nonce this node sent/)
 })
@@ -71,7 +73,7 @@ test('a response that does not echo a nonce of ours establishes nothing and is r
 test("the peer's request is answered with its nonce and makes us dial; only the answer to our own request establishes", (t) => {
   const node = new FakeNode()
   const a = node.peer()
-  t.is(a.onHandshakeRequest(7n, 555n), 'accepted')
+  t.is(a.onHandshakeRequest(7n, 555n, PEER_SESSION), 'accepted')
   t.deepEqual(a.state, { kind: 'handshaking', uid: 7n, since: node.clock.now() })
   t.is(node.control(a).connects, 1)
   node.control(a).up()
@@ -85,7 +87,7 @@ test("the peer's request is answered with its nonce and makes us dial; only the 
   t.true(a.accepts(7n), "the claimed uid's frames are read meanwhile")
   t.false(a.accepts(8n))
   const request = sent[0]
-  a.onHandshakeResponse(7n, request?.type === 'handshake-request' ? request.nonce : 0n)
+  a.onHandshakeResponse(7n, request?.type === 'handshake-request' ? request.nonce : 0n, PEER_SESSION)
   t.is(a.state.kind, 'established')
 })
 
@@ -111,10 +113,10 @@ test("after a reconnect nothing but the handshake goes out until the answer to t
       .map((p) => p.type),
     ['handshake-request'],
   )
-  a.onHandshakeResponse(7n, oldNonce)
+  a.onHandshakeResponse(7n, oldNonce, PEER_SESSION)
   node.flush()
   t.deepEqual(node.control(a).take(), [], "an answer to the old connection's request confirms nothing")
-  a.onHandshakeResponse(7n, a.handshake.nonce)
+  a.onHandshakeResponse(7n, a.handshake.nonce, PEER_SESSION)
   node.flush()
   t.deepEqual(
     node
@@ -152,7 +154,7 @@ test('unacknowledged system messages are sent again after a confirmed reconnect;
   a.handle({ type: 'ack', cumulative: 2, selective: [] })
   node.control(a).down()
   node.control(a).up()
-  a.onHandshakeResponse(7n, node.control(a).lastNonce())
+  a.onHandshakeResponse(7n, node.control(a).lastNonce(), PEER_SESSION)
   node.flush()
   t.deepEqual(
     node
@@ -165,10 +167,73 @@ test('unacknowledged system messages are sent again after a confirmed reconnect;
   t.is(a.info().systemMessagesResent, 1)
 })
 
+test('a later session of the established uid (the peer forgot the association) starts this side afresh: unacked system messages numbered from 1, unconfirmed user messages reported, fresh compression', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  const watcher = new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1')
+  const refs = [1, 2, 3].map((i) => node.ref(`${PEER}/user/x${i}#${i}`, a))
+  for (const r of refs) r.sendSystemMessage({ kind: 'watch', watchee: r, watcher })
+  a.handle({ type: 'ack', cumulative: 1, selective: [] })
+  // The peer's system messages 1 and 2 arrive, and user messages from here are sent with compressed sender paths.
+  const peerSystem = (seq: number) =>
+    a.handle({ type: 'system-envelope', seq, recipient: 'helios.tcp://A@127.0.0.1:1/user/w#1', sender: `${ECHO}#5`, message: [1] })
+  peerSystem(1)
+  peerSystem(2)
+  const echo = node.ref(ECHO, a)
+  for (let i = 0; i < 5; i++) echo.tell(i, watcher)
+  node.flush()
+  node.control(a).take()
+  node.user(a).take()
+  t.is(a.info().systemMessagesReceived, 2)
+  const writtenBefore = a.info().compression.actorRefsWritten
+
+  // Its new association introduces itself on a new connection with a later session.
+  t.is(a.onHandshakeRequest(7n, 555n, PEER_SESSION + 1), 'accepted')
+  node.flush()
+  const control = node.control(a).take()
+  t.deepEqual(
+    control.filter((p) => p.type !== 'compression-advertisement').map((p) => (p.type === 'system-envelope' ? `system ${p.seq}` : p.type)),
+    ['handshake-response', 'system 1', 'system 2'],
+    'the response, then the two unacked watches numbered 1 and 2 (and the new tables advertised)',
+  )
+  t.is(a.info().peerSessionRestarts, 1)
+  t.is(a.state.kind, 'established', 'same uid: nothing ends, no watcher is told anything')
+  t.deepEqual(watcher.system, [])
+  t.deepEqual(
+    node.of('dropped').map((e) => [e.kind, e.count]),
+    [['unconfirmed', 5]],
+    'the user messages it never confirmed are reported',
+  )
+  t.is(a.info().compression.actorRefsWritten, 4, `a fresh codec state: only the resent watches' paths (${writtenBefore} before)`)
+  // The peer's numbering starts at 1 again: delivered, not taken for a duplicate.
+  peerSystem(1)
+  t.is(a.info().systemMessagesReceived, 3)
+  // A request from the association it ended (an earlier session) is refused, and changes nothing.
+  t.is(a.onHandshakeRequest(7n, 556n, PEER_SESSION), 'refused')
+  t.is(a.info().peerSessionRestarts, 1)
+  peerSystem(2)
+  t.is(a.info().systemMessagesReceived, 4)
+})
+
+test('a later session in a response to our request (the peer forgot the association while we reconnected) starts this side afresh too; an earlier one confirms nothing', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  node.control(a).down()
+  node.control(a).up()
+  t.is(a.onHandshakeResponse(7n, node.control(a).lastNonce(), PEER_SESSION + 5), a)
+  t.true(node.control(a).confirmed)
+  t.is(a.info().peerSessionRestarts, 1)
+  node.control(a).down()
+  node.control(a).up()
+  t.is(a.onHandshakeResponse(7n, node.control(a).lastNonce(), PEER_SESSION + 2), undefined, 'an earlier session: ignored')
+  t.false(node.control(a).confirmed)
+  t.is(a.info().peerSessionRestarts, 1)
+})
+
 test('a restart claim is not believed: the established uid stays, the address is asked, and when the old uid answers the claim is refused', (t) => {
   const node = new FakeNode()
   const a = establish(node)
-  t.is(a.onHandshakeRequest(99n, 1n), 'parked')
+  t.is(a.onHandshakeRequest(99n, 1n, PEER_SESSION), 'parked')
   t.is(a.state.kind, 'established')
   t.true(a.verifying(99n))
   node.flush()
@@ -180,7 +245,7 @@ test('a restart claim is not believed: the established uid stays, the address is
   )
   const request = ask[0]
   // Whoever is at the address answers our request: the old incarnation, alive.
-  a.onHandshakeResponse(7n, request?.type === 'handshake-request' ? request.nonce : 0n)
+  a.onHandshakeResponse(7n, request?.type === 'handshake-request' ? request.nonce : 0n, PEER_SESSION)
   t.false(a.verifying(99n))
   t.is(a.state.kind, 'established')
   t.is(a.uid, 7n)
@@ -204,9 +269,9 @@ test('a claim repeated every 100 ms while the old uid answers costs nothing: no 
   const echo = node.ref(ECHO, a)
   let delivered = 0
   for (let i = 0; i < 50; i++) {
-    a.onHandshakeRequest(1000n + BigInt(i), BigInt(i + 1))
+    a.onHandshakeRequest(1000n + BigInt(i), BigInt(i + 1), PEER_SESSION)
     node.flush()
-    a.onHandshakeResponse(7n, node.control(a).lastNonce()) // the live node answers each verification
+    a.onHandshakeResponse(7n, node.control(a).lastNonce(), PEER_SESSION) // the live node answers each verification
     echo.tell(i)
     node.flush()
     delivered += node
@@ -226,12 +291,12 @@ test('a restart proven at the address ends the old incarnation and a successor t
   const a = establish(node)
   const byPath = node.ref(ECHO, a)
   const oldActor = node.ref(`${ECHO}#42`, a)
-  a.onHandshakeRequest(99n, 5n) // the claim
+  a.onHandshakeRequest(99n, 5n, PEER_SESSION) // the claim
   node.control(a).down() // the old incarnation's connection is gone...
   byPath.tell('for whoever lives there')
   oldActor.tell('for the old actor')
   node.control(a).up() // ...and the reconnect reaches the new one, which answers our request
-  const next = a.onHandshakeResponse(99n, node.control(a).lastNonce()) as Association
+  const next = a.onHandshakeResponse(99n, node.control(a).lastNonce(), PEER_SESSION) as Association
   t.truthy(next)
   t.not(next, a)
   t.is(a.state.kind, 'quarantined')
@@ -249,7 +314,7 @@ test('a restart proven at the address ends the old incarnation and a successor t
   const successor = next as Association
   node.control(successor).up()
   node.user(successor).up()
-  successor.onHandshakeResponse(99n, node.control(successor).lastNonce())
+  successor.onHandshakeResponse(99n, node.control(successor).lastNonce(), PEER_SESSION)
   node.flush()
   const control = node.control(successor).take()
   t.true(control.some((p) => p.type === 'handshake-response' && p.nonce === 5n))
@@ -277,7 +342,7 @@ test('a restart proven at the address ends the old incarnation and a successor t
 test('a restart claim that nobody confirms at the address expires after the handshake timeout', (t) => {
   const node = new FakeNode({ handshakeTimeoutMs: 3000 })
   const a = establish(node)
-  a.onHandshakeRequest(99n, 5n)
+  a.onHandshakeRequest(99n, 5n, PEER_SESSION)
   for (let i = 0; i < 3; i++) {
     a.handle({ type: 'heartbeat-reply', uid: 7n })
     node.tick()
@@ -452,9 +517,9 @@ test('a quarantined uid is refused and told so, whatever association is current 
     'the peer is told',
   )
   const next = node.peer()
-  t.is(next.onHandshakeRequest(7n, 3n), 'refused')
+  t.is(next.onHandshakeRequest(7n, 3n, PEER_SESSION), 'refused')
   t.is(next.quarantinedNoticeFor(7n)?.[0], 0x06)
-  t.is(next.onHandshakeRequest(8n, 3n), 'accepted', 'a new incarnation is welcome')
+  t.is(next.onHandshakeRequest(8n, 3n, PEER_SESSION), 'accepted', 'a new incarnation is welcome')
 })
 
 test('when the peer says it quarantined this node, the pair goes on under a new local uid; nothing else changes', (t) => {
@@ -610,7 +675,7 @@ test("after both sides quarantined each other, the peer's notice reaches the ass
   t.is(probe.state.kind, 'retired')
   const next = node.peer()
   t.not(next.localUid, 1n)
-  t.is(next.onHandshakeRequest(7n, 9n), 'accepted', "the peer's old uid is forgiven on this new pair")
+  t.is(next.onHandshakeRequest(7n, 9n, PEER_SESSION), 'accepted', "the peer's old uid is forgiven on this new pair")
 })
 
 test('a new claimant gets the whole handshake timeout, however long the association was looking; its uid is not refused if it never confirms', (t) => {
@@ -619,13 +684,13 @@ test('a new claimant gets the whole handshake timeout, however long the associat
   const r = node.ref(`${ECHO}#1`, a)
   r.sendSystemMessage({ kind: 'watch', watchee: r, watcher: new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1') })
   node.tick(2) // looking for 2 s
-  a.onHandshakeRequest(7n, 5n) // a new incarnation introduces itself
+  a.onHandshakeRequest(7n, 5n, PEER_SESSION) // a new incarnation introduces itself
   node.tick(2)
   t.is(a.state.kind, 'handshaking', 'not timed out 1 s after the claim')
   node.tick(1)
   t.is(a.state.kind, 'quarantined', 'timed out 3 s after the claim, with the watch told')
   t.deepEqual(node.of('addressTerminated'), [{ address: PEER }])
-  t.is(node.peer().onHandshakeRequest(7n, 6n), 'accepted', 'that never-confirmed uid may try again')
+  t.is(node.peer().onHandshakeRequest(7n, 6n, PEER_SESSION), 'accepted', 'that never-confirmed uid may try again')
 })
 
 test('beyond maxAssociations a new address gets an association that refuses everything, with a warning; the others go on', (t) => {
@@ -653,7 +718,7 @@ test('a quarantined association is forgotten after forgetQuarantinedAfterMs, its
   t.is(node.registry.get(PEER), a)
   node.tick(2)
   t.is(node.registry.get(PEER), undefined)
-  t.is(node.peer().onHandshakeRequest(7n, 1n), 'refused')
+  t.is(node.peer().onHandshakeRequest(7n, 1n, PEER_SESSION), 'refused')
 })
 
 test('a connect that fails for lack of file descriptors holds nothing against the peer', (t) => {

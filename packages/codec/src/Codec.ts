@@ -70,6 +70,11 @@ function checkUint(n: unknown, what: string): number {
   return n
 }
 
+function checkSession(n: unknown): number {
+  if (!isUint(n) || n === 0) throw new InvalidPduError('session must be a positive safe integer')
+  return n
+}
+
 function checkStr(s: unknown, what: string): string {
   if (typeof s !== 'string') throw new InvalidPduError(`${what} must be a string`)
   return s
@@ -242,6 +247,7 @@ export class Codec {
           ...uniqueAddressFields(pdu.from, 'from'),
           checkStr(pdu.to, 'to'),
           checkUid(pdu.nonce, 'nonce'),
+          checkSession(pdu.session),
         ])
       case 'heartbeat':
         return control(PduTag.heartbeat, [])
@@ -372,12 +378,15 @@ function decodeControl(tag: number, value: unknown): Pdu {
   switch (tag) {
     case PduTag.handshakeRequest:
     case PduTag.handshakeResponse: {
-      const f = asArray(value, 4, 'handshake')
+      const f = asArray(value, 5, 'handshake')
+      const session = asUint(f[4], 'session')
+      if (session === 0) throw new CorruptedFrameError('handshake session 0 (sessions start at 1)')
       return {
         type: tag === PduTag.handshakeRequest ? 'handshake-request' : 'handshake-response',
         from: { address: asStr(f[0], 'from.address'), uid: asUid(f[1], 'from.uid') },
         to: asStr(f[2], 'to'),
         nonce: asUid(f[3], 'nonce'),
+        session,
       }
     }
     case PduTag.heartbeat:

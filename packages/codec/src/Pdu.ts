@@ -62,6 +62,13 @@ export interface HandshakeRequestPdu {
    * responder received a request sent to that address (an incarnation confirmed there, not claimed).
    */
   readonly nonce: bigint
+  /**
+   * Which association of the sender's incarnation this is: a number (1 or more, below 2^53) that
+   * grows with every association the sender starts. A larger one than before under the same uid
+   * means the sender forgot the earlier association (compression tables, sequence numbers) and
+   * starts afresh; a smaller one comes from an association it ended (docs/PROTOCOL.md §10.1).
+   */
+  readonly session: number
 }
 
 /** Accepts a handshake: the responder's unique address, the requester it answers, and that request's nonce. */
@@ -74,6 +81,8 @@ export interface HandshakeResponsePdu {
   readonly to: string
   /** The nonce of the latest request the responder received from `to`. */
   readonly nonce: bigint
+  /** The responder's association with `to`, as in {@link HandshakeRequestPdu.session}. */
+  readonly session: number
 }
 
 /** Failure-detector heartbeat (control lane). */

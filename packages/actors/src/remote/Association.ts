@@ -51,6 +51,11 @@ export interface AssociationStats {
   systemMessagesResent: number
   systemMessagesReceived: number
   reconnects: number
+  /**
+   * Times the peer started its side of the association afresh under the same uid (it had forgotten
+   * it, e.g. after its handshake timed out): compression tables and numbering started over here too.
+   */
+  peerSessionRestarts: number
 }
 
 /** What a new association starts from (a successor keeps its predecessor's nonce or gets a new local uid). */
@@ -101,6 +106,7 @@ export class Association implements LinkOwner, InboundPeer {
     systemMessagesResent: 0,
     systemMessagesReceived: 0,
     reconnects: 0,
+    peerSessionRestarts: 0,
   }
   codec: AssociationCodec
   /** The estimated bytes of {@link codec}'s compression tables counted in the node's budget. */
@@ -141,9 +147,9 @@ export class Association implements LinkOwner, InboundPeer {
   readonly registry: AssociationRegistry
   private readonly queue: UserMessageQueue
   private readonly sender: SystemMessageSender
-  private readonly acker = new SystemMessageAcker()
+  private acker = new SystemMessageAcker()
   private readonly watcher: HeartbeatWatcher
-  private readonly userLedger: UserMessageLedger
+  private userLedger: UserMessageLedger
   /** Since when the established association's control connection is lost and not yet confirmed again. */
   private lostAt: number | undefined
   /** The handler of the connection the peer's latest user frame came on. */
@@ -165,12 +171,7 @@ export class Association implements LinkOwner, InboundPeer {
     })
     this.watcher = new HeartbeatWatcher(s.failureDetector, host.clock, s.heartbeatIntervalMs)
     this.queue = new UserMessageQueue(s.outboundQueueSize, s.outboundQueueBytes, host.memory)
-    // Tells the peer which of its user messages arrived (docs/PROTOCOL.md §10.7).
-    this.userLedger = new UserMessageLedger(host.clock, (seq) => {
-      if (isFinal(this.state) || !this.control.ready) return false
-      this.writeControlPdu({ type: 'user-ack', seq })
-      return true
-    })
+    this.userLedger = this.newUserLedger()
     this.sponsor = seed.sponsor
     this.control = host.makeLink(this, LaneId.control)
     this.user = host.makeLink(this, LaneId.user)
@@ -204,6 +205,15 @@ export class Association implements LinkOwner, InboundPeer {
       )
     }
     return codec
+  }
+
+  /** Accounting of user messages both ways; tells the peer which of its user messages arrived (docs/PROTOCOL.md §10.7). */
+  private newUserLedger(): UserMessageLedger {
+    return new UserMessageLedger(this.host.clock, (seq) => {
+      if (isFinal(this.state) || !this.control.ready) return false
+      this.writeControlPdu({ type: 'user-ack', seq })
+      return true
+    })
   }
 
   /** What this association's codec holds for the peer goes: reassembly buffers and compression tables. */
@@ -498,7 +508,7 @@ export class Association implements LinkOwner, InboundPeer {
   acceptorAnswered(pdu: HandshakeResponsePdu, lane: LaneId): boolean {
     // On our own control connection it answers the request written there (its nonce is the current
     // one): it confirms that connection. On the user lane it proves the uid but not the control lane.
-    return this.onHandshakeResponse(pdu.from.uid, pdu.nonce, lane === LaneId.user) === this
+    return this.onHandshakeResponse(pdu.from.uid, pdu.nonce, pdu.session, lane === LaneId.user) === this
   }
 
   /** Our uid claim of the peer is unconfirmed: the control lane needs a connection of our own to its address. */
@@ -635,11 +645,11 @@ export class Association implements LinkOwner, InboundPeer {
     }
     // A claimant gets no answer before its claim is confirmed, so it sends nothing but handshakes.
     if (pdu.type === 'handshake-request' && pdu.from.uid === uid) {
-      this.onHandshakeRequest(uid, pdu.nonce)
+      this.onHandshakeRequest(uid, pdu.nonce, pdu.session)
       return true
     }
     if (pdu.type === 'handshake-response' && pdu.from.uid === uid) {
-      this.onHandshakeResponse(uid, pdu.nonce)
+      this.onHandshakeResponse(uid, pdu.nonce, pdu.session)
       return true
     }
     return false
@@ -748,10 +758,10 @@ export class Association implements LinkOwner, InboundPeer {
         this.user.onUserAck?.()
         return
       case 'handshake-request':
-        this.onHandshakeRequest(pdu.from.uid, pdu.nonce)
+        this.onHandshakeRequest(pdu.from.uid, pdu.nonce, pdu.session)
         return
       case 'handshake-response':
-        this.onHandshakeResponse(pdu.from.uid, pdu.nonce)
+        this.onHandshakeResponse(pdu.from.uid, pdu.nonce, pdu.session)
         return
       case 'disassociate':
         this.onDisassociate(pdu, false)
@@ -821,7 +831,7 @@ export class Association implements LinkOwner, InboundPeer {
    * connection it opened or in a datagram. `parked`: a restart claim, answered only once it is
    * confirmed at the address.
    */
-  onHandshakeRequest(uid: bigint, nonce: bigint): InboundVerdict {
+  onHandshakeRequest(uid: bigint, nonce: bigint, session: number): InboundVerdict {
     const verdict = this.handshake.judgeRequest(uid, this.state, this.registry.quarantine.has(this.key, uid))
     switch (verdict) {
       case 'refuse-quarantined':
@@ -831,17 +841,23 @@ export class Association implements LinkOwner, InboundPeer {
       case 'refuse-final':
         return 'refused'
       case 'adopt':
+        if (!this.adoptClaim(uid, session)) return 'refused'
         this.handshake.peerNonce = nonce
-        this.adoptClaim(uid)
         this.respond()
         this.connect()
         return 'accepted'
-      case 'same':
+      case 'same': {
+        const step = this.keepInStep(uid, session)
+        // A stale session: a request from an association the peer ended (its connection is refused).
+        if (step === 'stale') return 'refused'
         this.handshake.peerNonce = nonce
         this.respond()
+        // The peer started afresh: what it did not ack goes again, numbered from 1.
+        if (step === 'restarted') this.resume()
         return 'accepted'
+      }
       case 'claim':
-        this.verifyClaim(uid, nonce)
+        this.verifyClaim(uid, nonce, session)
         return 'parked'
     }
   }
@@ -852,7 +868,7 @@ export class Association implements LinkOwner, InboundPeer {
    * now speaks with `uid` (this one, or its successor after a proven restart), or undefined when
    * refused.
    */
-  onHandshakeResponse(uid: bigint, nonce: bigint, onOwnConnection = false): Association | undefined {
+  onHandshakeResponse(uid: bigint, nonce: bigint, session: number, onOwnConnection = false): Association | undefined {
     const verdict = this.handshake.judgeResponse(uid, nonce, this.state, this.registry.quarantine.has(this.key, uid), onOwnConnection)
     switch (verdict) {
       case 'refuse-unproven':
@@ -871,31 +887,89 @@ export class Association implements LinkOwner, InboundPeer {
         this.noticeQuarantined(uid)
         return undefined
       case 'establish':
-        this.establish(uid)
+        if (!this.establish(uid, session)) return undefined
         return this
-      case 'confirm':
+      case 'confirm': {
+        const step = this.keepInStep(uid, session)
+        if (step === 'stale') return undefined
         if (!onOwnConnection) this.confirmControl()
+        if (step === 'restarted') this.resume()
         if (this.handshake.claim !== undefined) this.refuseClaim(`uid ${uid} still answers at ${this.key}`)
         return this
+      }
       case 'restart':
-        return this.registry.restarted(this, uid)
+        return this.registry.restarted(this, uid, session)
     }
   }
 
-  /** The peer claims `uid` before any is confirmed: it is answered, and our own request confirms it (or another). */
-  private adoptClaim(uid: bigint): void {
+  /**
+   * The peer claims `uid` (its association `session`) before any is confirmed: it is answered, and
+   * our own request confirms it (or another). False for a stale session of the uid in step here.
+   */
+  private adoptClaim(uid: bigint, session: number): boolean {
     const s = this.state
+    // Another claimant than the last gets fresh compression state and numbering.
+    if (this.keepInStep(uid, session) === 'stale') return false
     // Nothing here asked for this address: until confirmed, it is the claimant's word alone.
     if (s.kind === 'idle') this.claimOnly = true
-    if (s.kind === 'handshaking' && s.uid !== undefined && s.uid !== uid) {
-      // Another claimant than the last: its compression state must not leak into this one's.
-      this.codec = this.newCodec(this.localUid)
-    }
-    this.codec.setRemoteUid(uid)
     // A new claimant gets the whole handshake timeout, even when this association has been looking
     // for whoever answers at the address for a while (it would otherwise time out at once).
     const since = s.kind === 'handshaking' && s.uid === uid ? s.since : this.host.clock.now()
     this.state = { kind: 'handshaking', uid, since }
+    return true
+  }
+
+  /**
+   * Keeps what this association holds in step with the peer (compression tables, system-message
+   * and user-message numbering) in step with the peer's incarnation `uid` and its association
+   * `session`: kept for the ones it is in step with; started afresh for another uid, or a later
+   * session of the same uid (the peer forgot the association, e.g. when its handshake timed out
+   * while ours completed, and numbers from 1 again with empty tables): 'restarted', and the caller
+   * resends what the peer did not ack. 'stale' for an earlier session of the uid: a handshake from
+   * an association the peer ended, to be ignored.
+   */
+  private keepInStep(uid: bigint, session: number): 'kept' | 'restarted' | 'stale' {
+    const known = this.codec.remoteUid
+    let step: 'kept' | 'restarted' = 'kept'
+    if (known === uid) {
+      const verdict = this.handshake.judgeSession(session)
+      if (verdict === 'stale') return 'stale'
+      if (verdict === 'newer') {
+        this.stats.peerSessionRestarts++
+        debug(
+          '%s uid %s started a new association (session %d after %d): starting afresh',
+          this.key,
+          uid,
+          session,
+          this.handshake.peerSession,
+        )
+        this.startOver(`${this.key} started the association afresh`)
+        this.codec.setRemoteUid(uid)
+        step = 'restarted'
+      }
+    } else {
+      if (known !== undefined) this.startOver(`another incarnation of ${this.key} (uid ${uid}) answers`)
+      this.codec.setRemoteUid(uid)
+    }
+    this.handshake.peerSession = session
+    return step
+  }
+
+  /**
+   * Forgets everything kept in step with the peer's side of the association: compression tables
+   * and reassembly (a new codec state), the numbering of system messages both ways (what the peer
+   * did not ack is numbered from 1 again) and of user messages (what it did not confirm is
+   * reported).
+   */
+  private startOver(why: string): void {
+    if (this.state.kind === 'established') this.reportUnconfirmed(why)
+    this.reportLost()
+    this.userLedger.stop()
+    this.userLedger = this.newUserLedger()
+    this.codec = this.newCodec(this.localUid)
+    this.acker = new SystemMessageAcker()
+    this.sender.renumber()
+    this.userFramesFrom = undefined
   }
 
   /** Our handshake response to the peer's latest request: now, or when the control lane is up. */
@@ -910,14 +984,12 @@ export class Association implements LinkOwner, InboundPeer {
     else this.control.ensure()
   }
 
-  /** @internal The peer's uid is confirmed at its address: established. */
-  establish(uid: bigint): void {
-    const s = this.state
-    if (s.kind !== 'handshaking' || s.uid !== uid) {
-      const known = this.codec.remoteUid
-      if (known !== undefined && known !== uid) this.codec = this.newCodec(this.localUid)
-      this.codec.setRemoteUid(uid)
-    }
+  /**
+   * @internal The peer's uid is confirmed at its address (its association `session`): established.
+   * False (nothing changes) for a stale session.
+   */
+  establish(uid: bigint, session: number): boolean {
+    if (this.keepInStep(uid, session) === 'stale') return false
     this.state = { kind: 'established', uid, since: this.host.clock.now() }
     this.sponsor = undefined
     this.claimOnly = false
@@ -932,6 +1004,7 @@ export class Association implements LinkOwner, InboundPeer {
     this.host.events.associated(this)
     this.user.ensure()
     this.resume()
+    return true
   }
 
   /** A response of the established uid on the current control connection: traffic resumes on it. */
@@ -944,9 +1017,9 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   /** Starts verifying a restart claim: whoever answers our request at the address tells the truth. */
-  private verifyClaim(uid: bigint, nonce: bigint): void {
+  private verifyClaim(uid: bigint, nonce: bigint, session: number): void {
     // One verification at a time; its answer settles every claim of it.
-    if (!this.handshake.startClaim(uid, nonce, this.host.clock.now())) return
+    if (!this.handshake.startClaim(uid, nonce, session, this.host.clock.now())) return
     debug('%s claims a new incarnation (uid %s); asking the address', this.key, uid)
     this.control.sendHandshake()
     this.host.scheduleFlush(this)

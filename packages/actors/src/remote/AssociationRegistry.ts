@@ -129,15 +129,15 @@ export class AssociationRegistry {
    * restarted; its watchers are told) and a successor established with `uid` takes over, keeping
    * `old`'s nonce (already sent to the address) and answering the claimant's request if it made one.
    */
-  restarted(old: Association, uid: bigint): Association {
+  restarted(old: Association, uid: bigint, session: number): Association {
     const next = this.install(
       new Association(this.host, this, old.remoteAddress, { localUid: old.localUid, nonce: old.handshake.nonce }),
       old,
     )
     const claim = old.handshake.claim
     old.quarantine(`node restarted (uid ${uid} confirmed at ${old.key})`, 'restarted', false)
-    next.establish(uid)
-    if (claim?.uid === uid) next.onHandshakeRequest(uid, claim.nonce)
+    next.establish(uid, session)
+    if (claim?.uid === uid) next.onHandshakeRequest(uid, claim.nonce, claim.session)
     return next
   }
 

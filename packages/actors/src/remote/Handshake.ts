@@ -32,6 +32,25 @@ export type ResponseVerdict =
   /** Another uid answers at the address: the peer restarted (proven). */
   | 'restart'
 
+/** What a handshake's `session` says of the peer's side of the association (see {@link Handshake.judgeSession}). */
+export type SessionVerdict =
+  /** The one this association is in step with (or the first heard of). */
+  | 'current'
+  /** A later one: the peer forgot the association and started another; this one starts afresh too. */
+  | 'newer'
+  /** An earlier one: from an association the peer ended since; ignored. */
+  | 'stale'
+
+let lastSession = 0
+
+/**
+ * The session of a new association: larger than every one this process handed out before, so
+ * that a peer can tell a later association of this node's incarnation from an earlier one.
+ */
+export function newSession(): number {
+  return ++lastSession
+}
+
 /** A random 64-bit nonce, never 0. */
 export function newNonce(): bigint {
   for (;;) {
@@ -85,11 +104,18 @@ export class Handshake {
   readonly localUid: bigint
   /** The nonce of the peer's latest request (echoed in our responses). */
   peerNonce: bigint | undefined
+  /** This association's session, sent in every request and response (docs/PROTOCOL.md §10.1). */
+  readonly session: number = newSession()
+  /**
+   * The session of the peer's association that this one is in step with (its compression tables
+   * and numbering), for the peer uid the codec knows; undefined before any handshake.
+   */
+  peerSession: number | undefined
   /**
    * A restart claim (a request with another uid than the established one) being verified: the
    * claimed uid, when the verification started, and the claimant's nonce (answered if it holds).
    */
-  claim: { readonly uid: bigint; readonly since: number; nonce: bigint } | undefined
+  claim: { readonly uid: bigint; readonly since: number; nonce: bigint; session: number } | undefined
   private requestFrame: Uint8Array | undefined
   /** Connections of restart claimants, waiting while their claim is verified. */
   private parked: Map<Channel, bigint> | undefined
@@ -112,7 +138,13 @@ export class Handshake {
 
   /** Our request with the current nonce (encoded once per nonce). */
   request(): Uint8Array {
-    this.requestFrame ??= this.codec.encode({ type: 'handshake-request', from: this.local, to: this.remoteAddress, nonce: this.nonce })
+    this.requestFrame ??= this.codec.encode({
+      type: 'handshake-request',
+      from: this.local,
+      to: this.remoteAddress,
+      nonce: this.nonce,
+      session: this.session,
+    })
     return this.requestFrame
   }
 
@@ -131,7 +163,13 @@ export class Handshake {
   /** Our response to the peer's latest request, or undefined while it sent none. */
   response(): Uint8Array | undefined {
     if (this.peerNonce === undefined) return undefined
-    return this.codec.encode({ type: 'handshake-response', from: this.local, to: this.remoteAddress, nonce: this.peerNonce })
+    return this.codec.encode({
+      type: 'handshake-response',
+      from: this.local,
+      to: this.remoteAddress,
+      nonce: this.peerNonce,
+      session: this.session,
+    })
   }
 
   /** The notice telling the peer's incarnation `uid` that this node quarantined it. */
@@ -139,14 +177,24 @@ export class Handshake {
     return this.codec.encode({ type: 'quarantined', from: this.local, to: { address: this.remoteAddress, uid } })
   }
 
-  /** Starts verifying a claim of `uid`; false when one is verified already (a claim of the same uid only updates its nonce). */
-  startClaim(uid: bigint, nonce: bigint, now: number): boolean {
+  /** Starts verifying a claim of `uid`; false when one is verified already (a claim of the same uid only updates its nonce and session). */
+  startClaim(uid: bigint, nonce: bigint, session: number, now: number): boolean {
     if (this.claim !== undefined) {
-      if (this.claim.uid === uid) this.claim.nonce = nonce
+      if (this.claim.uid === uid) {
+        this.claim.nonce = nonce
+        this.claim.session = session
+      }
       return false
     }
-    this.claim = { uid, nonce, since: now }
+    this.claim = { uid, nonce, session, since: now }
     return true
+  }
+
+  /** How the peer's `session` (of the uid this association is in step with) compares with {@link peerSession}. */
+  judgeSession(session: number): SessionVerdict {
+    const known = this.peerSession
+    if (known === undefined || session === known) return 'current'
+    return session > known ? 'newer' : 'stale'
   }
 
   /** Ends the claim being verified (if any) and closes its parked connections with `reason`; returns it. */

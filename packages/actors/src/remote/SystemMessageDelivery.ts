@@ -64,6 +64,18 @@ export class SystemMessageSendBuffer<T> {
     return n
   }
 
+  /**
+   * Numbers the unacknowledged messages 1, 2, 3, ... again, in order (the peer's side of the
+   * association started afresh and expects 1 next).
+   */
+  renumber(): void {
+    const pending = this.pending()
+    this.unacked.length = 0
+    this.head = 0
+    this.nextSeq = 1
+    for (const e of pending) this.unacked.push({ seq: this.nextSeq++, message: e.message })
+  }
+
   /** The unacknowledged messages in order, for a resend. */
   pending(): PendingSystemMessage<T>[] {
     return this.unacked.slice(this.head)

@@ -81,6 +81,11 @@ export class SystemMessageSender {
     this.resendAll(now)
   }
 
+  /** The peer's side started afresh: what it did not ack is numbered from 1 again (sent by the next {@link resendAll}). */
+  renumber(): void {
+    this.buffer.renumber()
+  }
+
   /** Sends every unacknowledged message again, in order; returns how many. */
   resendAll(now: number): number {
     const pending = this.buffer.pending()
