@@ -53,16 +53,34 @@ async function until(cond: () => boolean, ms = 10_000): Promise<void> {
   }
 }
 
-test('a connection that sends no preamble, or no handshake request after it, is closed after preambleTimeoutMs, saying which', async (t) => {
-  const { node, refusals } = await target(t, { preambleTimeoutMs: 300 })
+test('a connection that sends no preamble, or no handshake request after it, is closed after handshakeTimeoutMs while the slots are not crowded, saying which', async (t) => {
+  const { node, refusals } = await target(t, { preambleTimeoutMs: 300, handshakeTimeoutMs: 900 })
   const port = node.address.port as number
+  const started = performance.now()
   const silent = await raw(t, port, '127.0.0.2')
   const half = await raw(t, port, '127.0.0.2', encodePreamble(Lane.control))
+  await sleep(500)
+  t.true(open(silent) && open(half), 'a late peer is not refused at preambleTimeoutMs while slots are free')
+  await Promise.all([silent.gone, half.gone])
+  const elapsed = performance.now() - started
+  t.true(elapsed >= 850 && elapsed < 5000, `closed after ${elapsed.toFixed(0)} ms`)
+  await until(() => refusals.length >= 2)
+  t.deepEqual(refusals.map((e) => e.reason).sort(), ['no handshake request within 900 ms', 'no preamble within 900 ms'])
+})
+
+test('while half or more of the handshake slots are taken, a connection that sends no preamble is closed after preambleTimeoutMs', async (t) => {
+  const { node, refusals } = await target(t, { preambleTimeoutMs: 300, handshakeTimeoutMs: 10_000, maxPendingInboundHandshakes: 2 })
+  const port = node.address.port as number
   const started = performance.now()
+  const silent = await raw(t, port, '127.0.0.2')
+  const half = await raw(t, port, '127.0.0.3', encodePreamble(Lane.control))
   await Promise.all([silent.gone, half.gone])
   t.true(performance.now() - started < 5000)
   await until(() => refusals.length >= 2)
-  t.deepEqual(refusals.map((e) => e.reason).sort(), ['no handshake request within 300 ms', 'no preamble within 300 ms'])
+  t.deepEqual(refusals.map((e) => e.reason).sort(), [
+    'no handshake request within 300 ms (half or more of the handshake slots taken)',
+    'no preamble within 300 ms (half or more of the handshake slots taken)',
+  ])
 })
 
 test('one source holds at most half of the slots; when all are taken, a newcomer from another source takes the oldest slot of the largest holder', async (t) => {

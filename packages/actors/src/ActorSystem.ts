@@ -88,10 +88,12 @@ export interface RemoteOptions {
    */
   readonly maxPendingInboundHandshakesPerSource?: number
   /**
-   * TCP/TLS: an accepted connection that has not sent its preamble and handshake request within
-   * this is closed (`handshakeFailed`: no preamble / no handshake request within ...), and over
-   * TLS a TLS handshake not done within this is too. A node sends both at once when it connects.
-   * Default 2000 ms (at most `handshakeTimeoutMs`).
+   * TCP/TLS: while half or more of the `maxPendingInboundHandshakes` slots are taken, an accepted
+   * connection that has not sent its preamble and handshake request within this is closed
+   * (`handshakeFailed`: no preamble / no handshake request within ...); while fewer are, it gets
+   * `handshakeTimeoutMs` (an overloaded peer can be late). Over TLS a TLS handshake not done within
+   * this is closed too. A node sends both at once when it connects. Default 2000 ms (at most
+   * `handshakeTimeoutMs`).
    */
   readonly preambleTimeoutMs?: number
   /** On terminate, how long to wait for the peers to ack the last system messages. Default 2000 ms. */

@@ -212,6 +212,11 @@ export interface InboundHost {
   /** Frees the slot of `channel`, if it holds one. */
   releaseInbound(channel: Channel): void
   /**
+   * True while half or more of the slots of connections in handshake are taken: then a connection
+   * gets `preambleTimeoutMs` for its preamble and request, otherwise the whole `handshakeTimeoutMs`.
+   */
+  readonly inboundCrowded: boolean
+  /**
    * Refuses an inbound connection with a logged, published reason. With `notice` (a `quarantined`
    * or `disassociate` PDU), writes the preamble and that one frame back first (docs/PROTOCOL.md §10.1).
    */

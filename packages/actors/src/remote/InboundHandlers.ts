@@ -91,7 +91,8 @@ export class InboundAdmission {
 /**
  * Last handler of an accepted TCP/TLS connection: the first frame must be a handshake request for
  * this node's address, and it must come with the preamble within `preambleTimeoutMs` of the accept
- * (a node sends both at once). It binds the connection to one incarnation of the peer (the uid of
+ * while half or more of the handshake slots are taken, within `handshakeTimeoutMs` otherwise (a
+ * node sends both at once, but an overloaded one can be late). It binds the connection to one incarnation of the peer (the uid of
  * the request); every later frame goes to the association while it accepts that uid, or to the
  * successor that took it over after a proven restart. A restart claim's connection waits (parked,
  * still holding its slot among the connections in handshake) until the claim is confirmed or
@@ -136,8 +137,18 @@ export class InboundConnectionHandler implements ChannelHandler {
   private expired(ctx: ChannelHandlerContext): void {
     const s = this.host.settings
     if (this.peer === undefined) {
+      // A node writes its preamble and request as soon as it is connected, but an overloaded one
+      // (or this node, busy) can take seconds: while the slots are not crowded it gets the whole
+      // handshake timeout, and the short deadline holds only when slow connections keep others out.
+      const waited = this.host.clock.now() - this.acceptedAt
+      const left = s.handshakeTimeoutMs - waited
+      if (left > 0 && !this.host.inboundCrowded) {
+        this.arm(ctx, Math.min(left, s.preambleTimeoutMs), true)
+        return
+      }
       const what = this.lane === undefined ? 'preamble' : 'handshake request'
-      this.host.refuseInbound(ctx.channel, `no ${what} within ${s.preambleTimeoutMs} ms`)
+      const limit = left > 0 ? `${s.preambleTimeoutMs} ms (half or more of the handshake slots taken)` : `${s.handshakeTimeoutMs} ms`
+      this.host.refuseInbound(ctx.channel, `no ${what} within ${limit}`)
       return
     }
     if (!this.parked) return

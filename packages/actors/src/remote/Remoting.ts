@@ -517,6 +517,10 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     this.admission.release(channel)
   }
 
+  get inboundCrowded(): boolean {
+    return this.admission.pending * 2 >= this.settings.maxPendingInboundHandshakes
+  }
+
   refuseInbound(channel: Channel, reason: string, cause?: unknown, notice?: Uint8Array, lane?: number): void {
     this.refuse(channel, reason, cause, undefined, notice, lane)
   }
