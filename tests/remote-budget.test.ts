@@ -50,6 +50,7 @@ async function parkFragments(port: number, to: string, i: number, claimedPort: n
     to,
     nonce: BigInt(i + 1),
     session: 1,
+    toSession: 0,
   })
   const parts: Buffer[] = [Buffer.from(encodePreamble(lane)), frame(hello)]
   for (let offset = 0; offset < bytes; offset += CHUNK) {

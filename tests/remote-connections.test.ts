@@ -147,6 +147,7 @@ test("the acceptor's handshake response must name the address dialled; its uid t
             to: a.address.toString(),
             nonce,
             session: 1,
+            toSession: 0,
           }),
         ),
         ...codec.createAssociation().encodeUserMessage(inbox.path.toSerializationFormat(), text).map(frame),

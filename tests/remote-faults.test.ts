@@ -419,6 +419,7 @@ test.serial('a restart claim spoofed every 100 ms costs a live association nothi
       to: a.address.toString(),
       nonce: 1n,
       session: 1,
+      toSession: 0,
     })
     const s = connect(a.address.port as number, '127.0.0.1', () => s.write(Buffer.concat([encodePreamble(Lane.control), frame(claim)])))
     s.on('error', () => {})

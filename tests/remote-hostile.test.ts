@@ -61,6 +61,7 @@ test('a handshake meant for another address is refused and logged, other associa
     to: 'helios.tcp://Other@127.0.0.1:1',
     nonce: 1n,
     session: 1,
+    toSession: 0,
   })
   socket.write(Buffer.concat([encodePreamble(Lane.control), frame(handshake)]))
   const ev = await refused
@@ -160,7 +161,7 @@ test('an envelope with a malformed sender or a recipient on another node fails a
   const from = 'helios.tcp://Raw@127.0.0.1:9'
   const assoc = codec.createAssociation()
   const frames = [
-    codec.encode({ type: 'handshake-request', from: { address: from, uid: 99n }, to: a.address.toString(), nonce: 1n, session: 1 }),
+    codec.encode({ type: 'handshake-request', from: { address: from, uid: 99n }, to: a.address.toString(), nonce: 1n, session: 1, toSession: 0 }),
     ...assoc.encodeUserMessage(sinkPath, 'm1'),
     ...assoc.encodeUserMessage(sinkPath, 'bad sender', 'not a path'),
     ...assoc.encodeUserMessage('helios.tcp://Z@127.0.0.1:1/user/z#5', 'relay me'),
@@ -202,6 +203,7 @@ test('handshakes from made-up addresses leave no associations behind', async (t)
       to: a.address.toString(),
       nonce: BigInt(i + 1),
       session: 1,
+      toSession: 0,
     })
     socket.end(Buffer.concat([encodePreamble(Lane.control), frame(hs)]))
   }

@@ -126,7 +126,7 @@ export function randomUid(): bigint {
 
 /** The payload of a handshake request from `from` (address and uid) to `to`. */
 export function handshakeRequest(from: string, uid: bigint, to: string, nonce: bigint = randomUid()): Uint8Array {
-  return codec.encode({ type: 'handshake-request', from: { address: from, uid }, to, nonce, session: 1 })
+  return codec.encode({ type: 'handshake-request', from: { address: from, uid }, to, nonce, session: 1, toSession: 0 })
 }
 
 /** Encodes one PDU (no compression, no fragmentation). */
@@ -334,6 +334,7 @@ export class ListenerSink {
             to: pdu.from.address,
             nonce: pdu.nonce,
             session: 1,
+            toSession: 0,
           })
           s.write(Buffer.concat([preamble, framed(response)]))
           id.answered()
@@ -477,6 +478,7 @@ class UdpIdentity {
               to: pdu.from.address,
               nonce: pdu.nonce,
               session: 1,
+              toSession: 0,
             }),
           ])
           this.markAnswered()
@@ -1359,7 +1361,7 @@ function validPayloads(kind: FuzzKind, ctx: FuzzContext, rng: Rng): Uint8Array[]
       ])
       const to = rng.chance(0.9) ? t.address : rng.pick([`${t.address}x`, 'helios.tcp://Other@127.0.0.1:1', ''])
       const uid = rng.chance(0.9) ? ctx.uid : randomUid()
-      return [codec.encode({ type: 'handshake-request', from: { address: from, uid }, to, nonce: randomUid(), session: 1 })]
+      return [codec.encode({ type: 'handshake-request', from: { address: from, uid }, to, nonce: randomUid(), session: 1, toSession: 0 })]
     }
     case 'handshake-response':
       return [
@@ -1369,6 +1371,7 @@ function validPayloads(kind: FuzzKind, ctx: FuzzContext, rng: Rng): Uint8Array[]
           to: t.address,
           nonce: randomUid(),
           session: 1,
+          toSession: 0,
         }),
       ]
     case 'heartbeat':

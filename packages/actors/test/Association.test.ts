@@ -9,8 +9,9 @@ import { FakeNode, PEER, ProbeRef, refused, timedOut } from './helpers/Associati
 // the peer would send.
 
 const ECHO = `${PEER}/user/echo`
-/** The session of the peer's association in these tests (a restarted association would have a larger one). */
-const PEER_SESSION = 1
+/** The sessions a handshake of the peer carries: its association `session` (a later one would be larger), none of ours known. */
+const sessionOf = (session: number, toSession = 0) => ({ session, toSession })
+const PEER_SESSION = sessionOf(1)
 
 /** Connects both lanes and has the peer (uid) answer our control connection's request. */
 function establish(node: FakeNode, uid = 7n, a: Association = node.peer(), forgetFrames = true): Association {
@@ -188,7 +189,7 @@ test('a later session of the established uid (the peer forgot the association) s
   const writtenBefore = a.info().compression.actorRefsWritten
 
   // Its new association introduces itself on a new connection with a later session.
-  t.is(a.onHandshakeRequest(7n, 555n, PEER_SESSION + 1), 'accepted')
+  t.is(a.onHandshakeRequest(7n, 555n, sessionOf(2)), 'accepted')
   node.flush()
   const control = node.control(a).take()
   t.deepEqual(
@@ -220,12 +221,12 @@ test('a later session in a response to our request (the peer forgot the associat
   const a = establish(node)
   node.control(a).down()
   node.control(a).up()
-  t.is(a.onHandshakeResponse(7n, node.control(a).lastNonce(), PEER_SESSION + 5), a)
+  t.is(a.onHandshakeResponse(7n, node.control(a).lastNonce(), sessionOf(6)), a)
   t.true(node.control(a).confirmed)
   t.is(a.info().peerSessionRestarts, 1)
   node.control(a).down()
   node.control(a).up()
-  t.is(a.onHandshakeResponse(7n, node.control(a).lastNonce(), PEER_SESSION + 2), undefined, 'an earlier session: ignored')
+  t.is(a.onHandshakeResponse(7n, node.control(a).lastNonce(), sessionOf(3)), undefined, 'an earlier session: ignored')
   t.false(node.control(a).confirmed)
   t.is(a.info().peerSessionRestarts, 1)
 })
@@ -787,4 +788,35 @@ test('a user envelope numbered far beyond the last received fails alone, and mak
   t.is(a.info().lostInTransit, 0)
   a.quarantine('test', 'unreachable')
   t.is(a.stats.lostInTransit, 1, 'number 2 never arrived: counted, and only it')
+})
+
+test("a peer whose handshake names a session of ours other than this association's still holds a forgotten association: its frames are dropped until it names ours", (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  const codec = new Codec()
+  const envelope = (seq: number, message: string): void => {
+    const f = codec.encode({ type: 'user-envelope', seq, recipient: ECHO, sender: undefined, message })
+    a.receive(f, 0, f.length)
+  }
+  const ours = a.handshake.session
+  envelope(1, 'in step')
+  // The peer reconnects carrying the state of an association this node no longer has.
+  t.is(a.onHandshakeRequest(7n, 9n, sessionOf(1, ours + 1000)), 'accepted')
+  envelope(50, 'written for the forgotten association')
+  a.receive(new Uint8Array([0x03, 0x90]), 0, 2) // a heartbeat still passes
+  t.is(
+    node
+      .control(a)
+      .take()
+      .filter((p) => p.type === 'heartbeat-reply').length,
+    1,
+  )
+  // It heard our session (our response) and names it: in step again.
+  t.is(a.onHandshakeRequest(7n, 10n, sessionOf(1, ours)), 'accepted')
+  envelope(2, 'in step again')
+  t.deepEqual(
+    node.of('deliverUser').map((d) => d.message),
+    ['in step', 'in step again'],
+  )
+  t.is(a.info().lostInTransit, 0, 'nothing counted for what was dropped')
 })

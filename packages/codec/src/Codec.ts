@@ -247,7 +247,11 @@ export class Codec {
           ...uniqueAddressFields(pdu.from, 'from'),
           checkStr(pdu.to, 'to'),
           checkUid(pdu.nonce, 'nonce'),
-          checkSession(pdu.session),
+          // Sessions are written as 64-bit integers, like the uid and the nonce: a response is then
+          // exactly as long as the request it answers (docs/PROTOCOL.md §4.1), which is what a
+          // node may send back to an address it has not verified yet over datagrams.
+          BigInt(checkSession(pdu.session)),
+          BigInt(checkUint(pdu.toSession, 'toSession')),
         ])
       case 'heartbeat':
         return control(PduTag.heartbeat, [])
@@ -378,7 +382,7 @@ function decodeControl(tag: number, value: unknown): Pdu {
   switch (tag) {
     case PduTag.handshakeRequest:
     case PduTag.handshakeResponse: {
-      const f = asArray(value, 5, 'handshake')
+      const f = asArray(value, 6, 'handshake')
       const session = asUint(f[4], 'session')
       if (session === 0) throw new CorruptedFrameError('handshake session 0 (sessions start at 1)')
       return {
@@ -387,6 +391,7 @@ function decodeControl(tag: number, value: unknown): Pdu {
         to: asStr(f[2], 'to'),
         nonce: asUid(f[3], 'nonce'),
         session,
+        toSession: asUint(f[5], 'toSession'),
       }
     }
     case PduTag.heartbeat:

@@ -69,6 +69,12 @@ export interface HandshakeRequestPdu {
    * starts afresh; a smaller one comes from an association it ended (docs/PROTOCOL.md §10.1).
    */
   readonly session: number
+  /**
+   * The receiver's session that the sender's side of the association is in step with (the last it
+   * heard from `to`), or 0 when it heard none: one the receiver no longer has means the sender
+   * still holds state of an association the receiver forgot.
+   */
+  readonly toSession: number
 }
 
 /** Accepts a handshake: the responder's unique address, the requester it answers, and that request's nonce. */
@@ -83,6 +89,8 @@ export interface HandshakeResponsePdu {
   readonly nonce: bigint
   /** The responder's association with `to`, as in {@link HandshakeRequestPdu.session}. */
   readonly session: number
+  /** As in {@link HandshakeRequestPdu.toSession}. */
+  readonly toSession: number
 }
 
 /** Failure-detector heartbeat (control lane). */

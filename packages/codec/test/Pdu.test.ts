@@ -15,8 +15,8 @@ const generation = fc.nat({ max: 0xffffffff })
 const session = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })
 
 const pdu: fc.Arbitrary<Pdu> = fc.oneof(
-  fc.record({ type: fc.constant('handshake-request' as const), from: uniqueAddress, to: str, nonce: uid, session }),
-  fc.record({ type: fc.constant('handshake-response' as const), from: uniqueAddress, to: str, nonce: uid, session }),
+  fc.record({ type: fc.constant('handshake-request' as const), from: uniqueAddress, to: str, nonce: uid, session, toSession: seq }),
+  fc.record({ type: fc.constant('handshake-response' as const), from: uniqueAddress, to: str, nonce: uid, session, toSession: seq }),
   fc.constant({ type: 'heartbeat' as const }),
   fc.record({ type: fc.constant('heartbeat-reply' as const), uid }),
   fc.record({ type: fc.constant('user-ack' as const), seq }),

@@ -60,10 +60,24 @@ export const examples: Record<string, { pdu?: Pdu; compressed?: true; generation
   'preamble-user': { bytes: encodePreamble(Lane.user) },
   'frame-heartbeat': { pdu: { type: 'heartbeat' } },
   'handshake-request': {
-    pdu: { type: 'handshake-request', from: { address: A, uid: 0x0123456789abcdefn }, to: B, nonce: 0x1122334455667788n, session: 1 },
+    pdu: {
+      type: 'handshake-request',
+      from: { address: A, uid: 0x0123456789abcdefn },
+      to: B,
+      nonce: 0x1122334455667788n,
+      session: 1,
+      toSession: 0,
+    },
   },
   'handshake-response': {
-    pdu: { type: 'handshake-response', from: { address: B, uid: 0xfedcba9876543210n }, to: A, nonce: 0x1122334455667788n, session: 300 },
+    pdu: {
+      type: 'handshake-response',
+      from: { address: B, uid: 0xfedcba9876543210n },
+      to: A,
+      nonce: 0x1122334455667788n,
+      session: 300,
+      toSession: 7,
+    },
   },
   heartbeat: { pdu: { type: 'heartbeat' } },
   'heartbeat-reply': { pdu: { type: 'heartbeat-reply', uid: 0xfedcba9876543210n } },

@@ -1,6 +1,7 @@
 import {
   CorruptedFrameError,
   DisassociateReason,
+  PduTag,
   type AssociationCodec,
   type DisassociatePdu,
   type HandshakeResponsePdu,
@@ -66,6 +67,12 @@ export interface AssociationSeed {
   readonly nonce?: bigint
   /** Created by a reply to a path read from this association's frames (see {@link Association.unverified}). */
   readonly sponsor?: Association
+}
+
+/** The sessions a handshake carries (docs/PROTOCOL.md §4.1): the sender's, and ours as the sender knows it (0: none). */
+export interface HandshakeSessions {
+  readonly session: number
+  readonly toSession: number
 }
 
 /** Minimum time between two handshake requests sent to re-introduce this node over UDP. */
@@ -155,6 +162,13 @@ export class Association implements LinkOwner, InboundPeer {
   /** The handler of the connection the peer's latest user frame came on. */
   private userFramesFrom: object | undefined
   private lastReintroduceAt = -Infinity
+  /**
+   * The peer's last handshake named a session of ours other than this association's: it still
+   * holds the state of an association this node forgot, and starts afresh once it hears our
+   * session. Until a handshake of it names this one, its frames other than handshakes, heartbeats
+   * and notices are dropped: they were written for the forgotten association.
+   */
+  private peerBehind = false
 
   constructor(host: AssociationHost, registry: AssociationRegistry, remoteAddress: Address, seed: AssociationSeed) {
     this.host = host
@@ -381,7 +395,9 @@ export class Association implements LinkOwner, InboundPeer {
     if (this.control.ready) {
       const ack = this.acker.take()
       if (ack !== undefined) this.writeControlPdu(ack)
-      if (this.codec.hasControlFrames) for (const f of this.codec.takeControlFrames()) this.control.write(f)
+      // Compression advertisements and acks wait for a confirmed connection, like envelopes: a peer
+      // that forgot the association must not take them for its new one.
+      if (this.codec.hasControlFrames && this.control.confirmed) for (const f of this.codec.takeControlFrames()) this.control.write(f)
       this.control.flush()
     }
     if (this.user.ready) this.user.flush()
@@ -508,7 +524,7 @@ export class Association implements LinkOwner, InboundPeer {
   acceptorAnswered(pdu: HandshakeResponsePdu, lane: LaneId): boolean {
     // On our own control connection it answers the request written there (its nonce is the current
     // one): it confirms that connection. On the user lane it proves the uid but not the control lane.
-    return this.onHandshakeResponse(pdu.from.uid, pdu.nonce, pdu.session, lane === LaneId.user) === this
+    return this.onHandshakeResponse(pdu.from.uid, pdu.nonce, pdu, lane === LaneId.user) === this
   }
 
   /** Our uid claim of the peer is unconfirmed: the control lane needs a connection of our own to its address. */
@@ -645,11 +661,11 @@ export class Association implements LinkOwner, InboundPeer {
     }
     // A claimant gets no answer before its claim is confirmed, so it sends nothing but handshakes.
     if (pdu.type === 'handshake-request' && pdu.from.uid === uid) {
-      this.onHandshakeRequest(uid, pdu.nonce, pdu.session)
+      this.onHandshakeRequest(uid, pdu.nonce, pdu)
       return true
     }
     if (pdu.type === 'handshake-response' && pdu.from.uid === uid) {
-      this.onHandshakeResponse(uid, pdu.nonce, pdu.session)
+      this.onHandshakeResponse(uid, pdu.nonce, pdu)
       return true
     }
     return false
@@ -686,6 +702,8 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   private decodeAndHandle(buf: Uint8Array, start: number, end: number): void {
+    // Written for an association this node forgot (the peer has not caught up yet): not for this one.
+    if (this.peerBehind && (buf[start] as number) > PduTag.quarantined) return
     let pdu: Pdu | undefined
     try {
       pdu = this.codec.decode(buf, start, end)
@@ -758,10 +776,10 @@ export class Association implements LinkOwner, InboundPeer {
         this.user.onUserAck?.()
         return
       case 'handshake-request':
-        this.onHandshakeRequest(pdu.from.uid, pdu.nonce, pdu.session)
+        this.onHandshakeRequest(pdu.from.uid, pdu.nonce, pdu)
         return
       case 'handshake-response':
-        this.onHandshakeResponse(pdu.from.uid, pdu.nonce, pdu.session)
+        this.onHandshakeResponse(pdu.from.uid, pdu.nonce, pdu)
         return
       case 'disassociate':
         this.onDisassociate(pdu, false)
@@ -831,7 +849,7 @@ export class Association implements LinkOwner, InboundPeer {
    * connection it opened or in a datagram. `parked`: a restart claim, answered only once it is
    * confirmed at the address.
    */
-  onHandshakeRequest(uid: bigint, nonce: bigint, session: number): InboundVerdict {
+  onHandshakeRequest(uid: bigint, nonce: bigint, sessions: HandshakeSessions): InboundVerdict {
     const verdict = this.handshake.judgeRequest(uid, this.state, this.registry.quarantine.has(this.key, uid))
     switch (verdict) {
       case 'refuse-quarantined':
@@ -841,13 +859,13 @@ export class Association implements LinkOwner, InboundPeer {
       case 'refuse-final':
         return 'refused'
       case 'adopt':
-        if (!this.adoptClaim(uid, session)) return 'refused'
+        if (!this.adoptClaim(uid, sessions)) return 'refused'
         this.handshake.peerNonce = nonce
         this.respond()
         this.connect()
         return 'accepted'
       case 'same': {
-        const step = this.keepInStep(uid, session)
+        const step = this.keepInStep(uid, sessions)
         // A stale session: a request from an association the peer ended (its connection is refused).
         if (step === 'stale') return 'refused'
         this.handshake.peerNonce = nonce
@@ -857,7 +875,7 @@ export class Association implements LinkOwner, InboundPeer {
         return 'accepted'
       }
       case 'claim':
-        this.verifyClaim(uid, nonce, session)
+        this.verifyClaim(uid, nonce, sessions)
         return 'parked'
     }
   }
@@ -868,7 +886,7 @@ export class Association implements LinkOwner, InboundPeer {
    * now speaks with `uid` (this one, or its successor after a proven restart), or undefined when
    * refused.
    */
-  onHandshakeResponse(uid: bigint, nonce: bigint, session: number, onOwnConnection = false): Association | undefined {
+  onHandshakeResponse(uid: bigint, nonce: bigint, sessions: HandshakeSessions, onOwnConnection = false): Association | undefined {
     const verdict = this.handshake.judgeResponse(uid, nonce, this.state, this.registry.quarantine.has(this.key, uid), onOwnConnection)
     switch (verdict) {
       case 'refuse-unproven':
@@ -887,18 +905,22 @@ export class Association implements LinkOwner, InboundPeer {
         this.noticeQuarantined(uid)
         return undefined
       case 'establish':
-        if (!this.establish(uid, session)) return undefined
+        if (!this.establish(uid, sessions)) return undefined
         return this
       case 'confirm': {
-        const step = this.keepInStep(uid, session)
+        const step = this.keepInStep(uid, sessions)
         if (step === 'stale') return undefined
         if (!onOwnConnection) this.confirmControl()
-        if (step === 'restarted') this.resume()
+        if (step === 'restarted') {
+          this.resume()
+          // Tells the peer that this side is in step with its new session now.
+          this.control.sendHandshake()
+        }
         if (this.handshake.claim !== undefined) this.refuseClaim(`uid ${uid} still answers at ${this.key}`)
         return this
       }
       case 'restart':
-        return this.registry.restarted(this, uid, session)
+        return this.registry.restarted(this, uid, sessions)
     }
   }
 
@@ -906,10 +928,10 @@ export class Association implements LinkOwner, InboundPeer {
    * The peer claims `uid` (its association `session`) before any is confirmed: it is answered, and
    * our own request confirms it (or another). False for a stale session of the uid in step here.
    */
-  private adoptClaim(uid: bigint, session: number): boolean {
+  private adoptClaim(uid: bigint, sessions: HandshakeSessions): boolean {
     const s = this.state
     // Another claimant than the last gets fresh compression state and numbering.
-    if (this.keepInStep(uid, session) === 'stale') return false
+    if (this.keepInStep(uid, sessions) === 'stale') return false
     // Nothing here asked for this address: until confirmed, it is the claimant's word alone.
     if (s.kind === 'idle') this.claimOnly = true
     // A new claimant gets the whole handshake timeout, even when this association has been looking
@@ -928,7 +950,7 @@ export class Association implements LinkOwner, InboundPeer {
    * resends what the peer did not ack. 'stale' for an earlier session of the uid: a handshake from
    * an association the peer ended, to be ignored.
    */
-  private keepInStep(uid: bigint, session: number): 'kept' | 'restarted' | 'stale' {
+  private keepInStep(uid: bigint, { session, toSession }: HandshakeSessions): 'kept' | 'restarted' | 'stale' {
     const known = this.codec.remoteUid
     let step: 'kept' | 'restarted' = 'kept'
     if (known === uid) {
@@ -952,6 +974,21 @@ export class Association implements LinkOwner, InboundPeer {
       this.codec.setRemoteUid(uid)
     }
     this.handshake.peerSession = session
+    // Does the peer's side know this association, or does it hold one this node forgot?
+    const behind = toSession !== 0 && toSession !== this.handshake.session
+    if (behind !== this.peerBehind) {
+      this.peerBehind = behind
+      if (behind) {
+        debug(
+          '%s is in step with an association this node forgot (our session %d, not %d): its frames wait for it to catch up',
+          this.key,
+          toSession,
+          this.handshake.session,
+        )
+        // Our request tells it our session; its response (or its next request) names it.
+        this.control.sendHandshake()
+      }
+    }
     return step
   }
 
@@ -988,8 +1025,8 @@ export class Association implements LinkOwner, InboundPeer {
    * @internal The peer's uid is confirmed at its address (its association `session`): established.
    * False (nothing changes) for a stale session.
    */
-  establish(uid: bigint, session: number): boolean {
-    if (this.keepInStep(uid, session) === 'stale') return false
+  establish(uid: bigint, sessions: HandshakeSessions): boolean {
+    if (this.keepInStep(uid, sessions) === 'stale') return false
     this.state = { kind: 'established', uid, since: this.host.clock.now() }
     this.sponsor = undefined
     this.claimOnly = false
@@ -1017,9 +1054,9 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   /** Starts verifying a restart claim: whoever answers our request at the address tells the truth. */
-  private verifyClaim(uid: bigint, nonce: bigint, session: number): void {
+  private verifyClaim(uid: bigint, nonce: bigint, sessions: HandshakeSessions): void {
     // One verification at a time; its answer settles every claim of it.
-    if (!this.handshake.startClaim(uid, nonce, session, this.host.clock.now())) return
+    if (!this.handshake.startClaim(uid, nonce, sessions, this.host.clock.now())) return
     debug('%s claims a new incarnation (uid %s); asking the address', this.key, uid)
     this.control.sendHandshake()
     this.host.scheduleFlush(this)
@@ -1051,7 +1088,7 @@ export class Association implements LinkOwner, InboundPeer {
         return
       case 'handshaking':
         if (now - s.since >= this.host.settings.handshakeTimeoutMs) this.handshakeTimedOut()
-        else if (this.host.isUdp) this.control.sendHandshake() // datagrams get lost
+        else if (this.host.isUdp || this.peerBehind) this.control.sendHandshake() // datagrams get lost
         return
       case 'established':
         break
@@ -1059,6 +1096,8 @@ export class Association implements LinkOwner, InboundPeer {
         return
     }
     const settings = this.host.settings
+    // The peer has not named our session yet: ask again (a datagram may have been lost).
+    if (this.peerBehind) this.control.sendHandshake()
     const claim = this.handshake.claim
     if (claim !== undefined && now - claim.since >= settings.handshakeTimeoutMs) {
       this.refuseClaim(`no answer naming it at ${this.key} within ${settings.handshakeTimeoutMs} ms`)

@@ -3,7 +3,7 @@ import { Address } from '../Address.js'
 import type { AssociationInfo } from '../AssociationInfo.js'
 import { debug } from '../internal/debug.js'
 import { newNodeUid } from '../internal/uid.js'
-import { Association } from './Association.js'
+import { Association, type HandshakeSessions } from './Association.js'
 import type { AssociationHost } from './AssociationContext.js'
 import { isFinal } from './AssociationState.js'
 import { QuarantineList } from './QuarantineList.js'
@@ -129,15 +129,15 @@ export class AssociationRegistry {
    * restarted; its watchers are told) and a successor established with `uid` takes over, keeping
    * `old`'s nonce (already sent to the address) and answering the claimant's request if it made one.
    */
-  restarted(old: Association, uid: bigint, session: number): Association {
+  restarted(old: Association, uid: bigint, sessions: HandshakeSessions): Association {
     const next = this.install(
       new Association(this.host, this, old.remoteAddress, { localUid: old.localUid, nonce: old.handshake.nonce }),
       old,
     )
     const claim = old.handshake.claim
     old.quarantine(`node restarted (uid ${uid} confirmed at ${old.key})`, 'restarted', false)
-    next.establish(uid, session)
-    if (claim?.uid === uid) next.onHandshakeRequest(uid, claim.nonce, claim.session)
+    next.establish(uid, sessions)
+    if (claim?.uid === uid) next.onHandshakeRequest(uid, claim.nonce, claim.sessions)
     return next
   }
 

@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomInt } from 'node:crypto'
 import type { Codec, HandshakeRequestPdu, UniqueAddress } from '@helios/codec'
 import type { Channel } from '@helios/transport'
 import { Address } from '../Address.js'
+import type { HandshakeSessions } from './Association.js'
 import type { AssociationState } from './AssociationState.js'
 
 /** What to do with a handshake request from the peer's uid (see {@link Handshake.judgeRequest}). */
@@ -41,7 +42,11 @@ export type SessionVerdict =
   /** An earlier one: from an association the peer ended since; ignored. */
   | 'stale'
 
-let lastSession = 0
+/**
+ * Sessions start from a random number below 2^40, so that another incarnation of this node (a new
+ * process at the same address) is unlikely to hand out a session a peer knew from this one.
+ */
+let lastSession = randomInt(1, 2 ** 40)
 
 /**
  * The session of a new association: larger than every one this process handed out before, so
@@ -115,8 +120,9 @@ export class Handshake {
    * A restart claim (a request with another uid than the established one) being verified: the
    * claimed uid, when the verification started, and the claimant's nonce (answered if it holds).
    */
-  claim: { readonly uid: bigint; readonly since: number; nonce: bigint; session: number } | undefined
+  claim: { readonly uid: bigint; readonly since: number; nonce: bigint; sessions: HandshakeSessions } | undefined
   private requestFrame: Uint8Array | undefined
+  private requestToSession = 0
   /** Connections of restart claimants, waiting while their claim is verified. */
   private parked: Map<Channel, bigint> | undefined
 
@@ -136,15 +142,20 @@ export class Handshake {
     return { address: this.localAddress, uid: this.localUid }
   }
 
-  /** Our request with the current nonce (encoded once per nonce). */
+  /** Our request with the current nonce (encoded once per nonce and peer session). */
   request(): Uint8Array {
-    this.requestFrame ??= this.codec.encode({
-      type: 'handshake-request',
-      from: this.local,
-      to: this.remoteAddress,
-      nonce: this.nonce,
-      session: this.session,
-    })
+    const toSession = this.peerSession ?? 0
+    if (this.requestFrame === undefined || this.requestToSession !== toSession) {
+      this.requestToSession = toSession
+      this.requestFrame = this.codec.encode({
+        type: 'handshake-request',
+        from: this.local,
+        to: this.remoteAddress,
+        nonce: this.nonce,
+        session: this.session,
+        toSession,
+      })
+    }
     return this.requestFrame
   }
 
@@ -169,6 +180,7 @@ export class Handshake {
       to: this.remoteAddress,
       nonce: this.peerNonce,
       session: this.session,
+      toSession: this.peerSession ?? 0,
     })
   }
 
@@ -178,15 +190,15 @@ export class Handshake {
   }
 
   /** Starts verifying a claim of `uid`; false when one is verified already (a claim of the same uid only updates its nonce and session). */
-  startClaim(uid: bigint, nonce: bigint, session: number, now: number): boolean {
+  startClaim(uid: bigint, nonce: bigint, sessions: HandshakeSessions, now: number): boolean {
     if (this.claim !== undefined) {
       if (this.claim.uid === uid) {
         this.claim.nonce = nonce
-        this.claim.session = session
+        this.claim.sessions = sessions
       }
       return false
     }
-    this.claim = { uid, nonce, session, since: now }
+    this.claim = { uid, nonce, sessions, since: now }
     return true
   }
 

@@ -408,7 +408,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     }
     // Over datagrams, what a claimant sends pays for the answers to its (unverified) address.
     if (udpSource !== undefined) assoc.creditIntroduction(frameBytes)
-    const verdict = assoc.onHandshakeRequest(uid, pdu.nonce, pdu.session)
+    const verdict = assoc.onHandshakeRequest(uid, pdu.nonce, pdu)
     if (verdict === 'refused') {
       const notice = assoc.quarantinedNoticeFor(uid)
       this.refuse(channel, `node ${assoc.key} uid ${uid} is quarantined`, undefined, assoc.key, notice, lane, udpSource, udpBytes)
