@@ -179,7 +179,7 @@ export class ActorSystemCore implements SystemInternals {
     if (this.events.wants('actorFailed')) this.events.emit('actorFailed', { ref, error, message })
   }
 
-  ask(target: ActorRef, message: unknown, timeoutMs: number, resendEveryMs?: number): Promise<unknown> {
+  ask(target: ActorRef, message: unknown, timeoutMs: number, resendEveryMs?: number, stillWaiting?: () => boolean): Promise<unknown> {
     if (this.#termination !== undefined) return Promise.reject(new ActorSystemTerminatedError(this.name))
     const name = `$${(this.#tempCounter++).toString(36)}`
     const path = new ActorPath(this.address, ['temp', name], newActorUid())
@@ -194,16 +194,24 @@ export class ActorSystemCore implements SystemInternals {
         { keepAlive: true },
       )
       target.tell(message, temp)
-      if (resendEveryMs !== undefined) this.#resend(target, message, temp, resendEveryMs)
+      if (resendEveryMs !== undefined) this.#resend(target, message, temp, resendEveryMs, stillWaiting)
     })
   }
 
-  /** Tells `message` again at doubling intervals from `everyMs` while `temp` waits (idempotent messages only). */
-  #resend(target: ActorRef, message: unknown, temp: PromiseActorRef, everyMs: number): void {
+  /**
+   * Tells `message` again at doubling intervals from `everyMs` while `temp` waits (idempotent
+   * messages only). While `stillWaiting()` says the last one has not left this node yet (it waits
+   * for a handshake), nothing is told and the interval does not grow.
+   */
+  #resend(target: ActorRef, message: unknown, temp: PromiseActorRef, everyMs: number, stillWaiting?: () => boolean): void {
     this.clock.setTimeout(() => {
       if (temp.completed) return
+      if (stillWaiting?.() === true) {
+        this.#resend(target, message, temp, everyMs, stillWaiting)
+        return
+      }
       target.tell(message, temp)
-      this.#resend(target, message, temp, everyMs * 2)
+      this.#resend(target, message, temp, everyMs * 2, stillWaiting)
     }, everyMs)
   }
 

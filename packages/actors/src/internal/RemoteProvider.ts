@@ -108,9 +108,10 @@ export interface SystemInternals {
   addressTerminated(address: Address): void
   /**
    * `system.ask`, optionally telling the message again at doubling intervals from `resendEveryMs`
-   * until the reply (for idempotent messages over lossy transports, e.g. Identify over UDP).
+   * until the reply (for idempotent messages over lossy transports, e.g. Identify over UDP), but
+   * not while `stillWaiting()` says the last one has not left this node yet.
    */
-  ask(target: ActorRef, message: unknown, timeoutMs: number, resendEveryMs?: number): Promise<unknown>
+  ask(target: ActorRef, message: unknown, timeoutMs: number, resendEveryMs?: number, stillWaiting?: () => boolean): Promise<unknown>
   /** Counts and publishes an undeliverable message. */
   deadLetter(message: unknown, sender: ActorRef | undefined, recipient: ActorRef): void
   /**

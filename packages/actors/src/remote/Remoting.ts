@@ -273,8 +273,11 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     let reply: unknown
     try {
       // Identify is idempotent: over UDP (datagrams get lost, and the first one may reach a peer
-      // that does not know this node yet) it is sent again until an answer comes.
-      reply = await this.internals.ask(target, new Identify(id), timeoutMs, this.isUdp ? UDP_IDENTIFY_RESEND_MS : undefined)
+      // that does not know this node yet) it is sent again until an answer comes; but not while
+      // the last one waits in the queue for the handshake (under load, 100 nodes resolving each
+      // other piled up copies that were all answered at once).
+      const waiting = target instanceof RemoteActorRef ? () => target.association?.state.kind === 'handshaking' : undefined
+      reply = await this.internals.ask(target, new Identify(id), timeoutMs, this.isUdp ? UDP_IDENTIFY_RESEND_MS : undefined, waiting)
     } catch (err) {
       if (err instanceof AskTimeoutError) throw new ActorNotFound(path.toString(), { cause: err, reason: err.reason })
       throw err
