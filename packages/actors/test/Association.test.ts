@@ -2,6 +2,7 @@ import test from 'ava'
 import { Codec } from '@helios/codec'
 import type { Association } from '../src/remote/Association.js'
 import { LaneId } from '../src/remote/OutboundLink.js'
+import { LOSS_GRACE_MS } from '../src/remote/UserMessageLedger.js'
 import { FakeNode, PEER, ProbeRef, refused, timedOut } from './helpers/AssociationHarness.js'
 
 // An association (and the registry that replaces ended ones) on a manual clock, without sockets:
@@ -635,11 +636,15 @@ test('user messages from the peer that never arrived (a gap in their numbering) 
   })
   for (const seq of [1, 2, 3, 7, 8]) a.handle(envelope(seq))
   node.tick()
+  t.deepEqual(node.of('dropped'), [], 'a gap waits for late envelopes first')
+  a.handle(envelope(5)) // late (e.g. left on the connection the sender's lane moved away from)
+  node.clock.advance(LOSS_GRACE_MS)
+  node.tick()
   t.deepEqual(
     node.of('dropped').map((e) => e.reason),
-    [`3 user messages from ${PEER} never arrived (lost in transit: a connection was cut or datagrams were lost)`],
+    [`2 user messages from ${PEER} never arrived (lost in transit: a connection was cut or datagrams were lost)`],
   )
-  t.is(a.info().lostInTransit, 3)
+  t.is(a.info().lostInTransit, 2, '4 and 6')
   node.tick()
   t.is(node.of('dropped').length, 1, 'reported once')
   // The receiver tells the sender what arrived: once 100 ms after the last message.
@@ -652,6 +657,21 @@ test('user messages from the peer that never arrived (a gap in their numbering) 
       .filter((p) => p.type === 'user-ack'),
     [{ type: 'user-ack', seq: 8 }],
   )
+})
+
+test('a gap in the peer numbering counts as lost only after waiting LOSS_GRACE_MS; when the association ends, every missing number counts at once', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  const envelope = (seq: number) =>
+    a.handle({ type: 'user-envelope', seq, recipient: 'helios.tcp://A@127.0.0.1:1/user/x', sender: undefined, message: seq })
+  for (const seq of [1, 4, 10, 2, 12]) envelope(seq) // missing: 3, 5-9, 11
+  node.clock.advance(LOSS_GRACE_MS - 2000)
+  node.tick() // one heartbeat interval (1 s) more: still within the grace
+  t.is(a.info().lostInTransit, 0)
+  envelope(6)
+  envelope(11)
+  a.quarantine('test', 'unreachable')
+  t.is(a.stats.lostInTransit, 5, '3, 5, 7, 8, 9')
 })
 
 test('what the peer never confirmed when the association ends is reported as dropped, with its count', (t) => {

@@ -1000,7 +1000,7 @@ export class Association implements LinkOwner, InboundPeer {
    */
   private startOver(why: string): void {
     if (this.state.kind === 'established') this.reportUnconfirmed(why)
-    this.reportLost()
+    this.reportLost(true)
     this.userLedger.stop()
     this.userLedger = this.newUserLedger()
     this.codec = this.newCodec(this.localUid)
@@ -1125,9 +1125,12 @@ export class Association implements LinkOwner, InboundPeer {
     this.host.scheduleFlush(this)
   }
 
-  /** Publishes the user messages from the peer found missing since the last report. */
-  private reportLost(): void {
-    const lost = this.userLedger.takeLost()
+  /**
+   * Publishes the user messages from the peer found missing since the last report (that waited
+   * for late envelopes in vain; with `all`, every one missing: the peer's numbering ends).
+   */
+  private reportLost(all = false): void {
+    const lost = this.userLedger.takeLost(all)
     if (lost === 0) return
     this.stats.lostInTransit += lost
     this.host.events.dropped({
@@ -1230,7 +1233,7 @@ export class Association implements LinkOwner, InboundPeer {
   private end(reason: string, terminateWatchers = true): void {
     // What the peer made this node hold goes with the association.
     this.releaseCodec()
-    this.reportLost()
+    this.reportLost(true)
     this.userLedger.stop()
     this.handshake.endClaim(reason)
     this.handshake.closeParked(undefined, reason)

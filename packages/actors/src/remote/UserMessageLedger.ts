@@ -9,7 +9,9 @@ export const USER_ACK_INTERVAL_MS = 100
  *
  * - the receiving side counts the numbers it never received below the highest it did: messages
  *   lost in transit (a connection cut with bytes in flight, frames dropped when a lane switched
- *   connections, lost datagrams; over UDP a late datagram fills its gap again);
+ *   connections, lost datagrams). A gap counts only once it has waited {@link LOSS_GRACE_MS} for
+ *   late envelopes: a late datagram, or envelopes left on a connection that the sender's lane
+ *   moved away from (it moves after 2 s even when the peer has not acked them), fill it again;
  * - the sending side learns from the peer's user acks (every 100 ms while messages arrive, and
  *   once after the last) the highest number the peer received; what it wrote beyond that when the
  *   association ends is reported as unconfirmed (delivered in the last 100 ms, or lost: an upper
@@ -22,13 +24,26 @@ export const USER_ACK_INTERVAL_MS = 100
  */
 export const MAX_USER_SEQ_JUMP = 1 << 20
 
+/** How long a gap in the numbering waits for late envelopes before its numbers count as lost. */
+export const LOSS_GRACE_MS = 5000
+
+/** Gaps remembered at most; beyond, the oldest counts as lost at the next report. */
+const MAX_GAPS = 1024
+
+/** Numbers `from` to `to - 1` not received yet, noticed missing `at`. */
+interface Gap {
+  from: number
+  to: number
+  readonly at: number
+}
+
 export class UserMessageLedger {
   /** Highest number received from the peer (0: none yet). */
   highestReceived = 0
   /** Highest of our numbers the peer confirmed (0: none yet). */
   confirmed = 0
-  private received = 0
-  private reportedLost = 0
+  /** Numbers missing below {@link highestReceived}, lowest (and oldest) first. */
+  private readonly gaps: Gap[] = []
   private acked = 0
   private ackTimer: TimerHandle | undefined
   private readonly ackNow = (): void => {
@@ -53,8 +68,10 @@ export class UserMessageLedger {
    */
   receive(seq: number): boolean {
     if (!Number.isSafeInteger(seq) || seq <= 0 || seq > this.highestReceived + MAX_USER_SEQ_JUMP) return false
-    this.received++
-    if (seq > this.highestReceived) this.highestReceived = seq
+    if (seq > this.highestReceived) {
+      if (seq > this.highestReceived + 1) this.noteGap(this.highestReceived + 1, seq)
+      this.highestReceived = seq
+    } else this.fill(seq)
     if (this.ackTimer === undefined) this.ackTimer = this.clock.setTimeout(this.ackNow, USER_ACK_INTERVAL_MS)
     return true
   }
@@ -76,12 +93,51 @@ export class UserMessageLedger {
     if (seq > this.confirmed) this.confirmed = seq
   }
 
-  /** Messages found missing since the last call (gaps below the highest number received). */
-  takeLost(): number {
-    const lost = this.highestReceived - this.received - this.reportedLost
-    if (lost <= 0) return 0
-    this.reportedLost += lost
+  /**
+   * Messages found missing since the last call: numbers below the highest received that waited
+   * {@link LOSS_GRACE_MS} in vain (every missing number with `all`, when the association ends).
+   */
+  takeLost(all = false): number {
+    const since = this.clock.now() - LOSS_GRACE_MS
+    let lost = 0
+    let n = 0
+    while (n < this.gaps.length) {
+      const gap = this.gaps[n] as Gap
+      if (!all && gap.at > since) break
+      lost += gap.to - gap.from
+      n++
+    }
+    if (n > 0) this.gaps.splice(0, n)
     return lost
+  }
+
+  private noteGap(from: number, to: number): void {
+    this.gaps.push({ from, to, at: this.clock.now() })
+    // Too many gaps to remember: the oldest counts now.
+    if (this.gaps.length > MAX_GAPS) (this.gaps[0] as { at: number }).at = Number.NEGATIVE_INFINITY
+  }
+
+  /** A number below the highest arrived: late, it fills its gap (a duplicate changes nothing). */
+  private fill(seq: number): void {
+    const gaps = this.gaps
+    let lo = 0
+    let hi = gaps.length - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      const gap = gaps[mid] as Gap
+      if (seq < gap.from) hi = mid - 1
+      else if (seq >= gap.to) lo = mid + 1
+      else {
+        if (gap.to - gap.from === 1) gaps.splice(mid, 1)
+        else if (seq === gap.from) gap.from++
+        else if (seq === gap.to - 1) gap.to--
+        else {
+          gaps.splice(mid + 1, 0, { from: seq + 1, to: gap.to, at: gap.at })
+          gap.to = seq
+        }
+        return
+      }
+    }
   }
 
   /** Of our messages numbered up to `lastSent`, how many the peer has not confirmed. */
