@@ -56,7 +56,7 @@ interface FakeOwner {
 }
 
 /** A link of A (address `local`) to B, with a fake association and a manual clock. */
-function setup(options: { local?: string; lane?: LaneId } = {}): {
+function setup(options: { local?: string; lane?: LaneId; idleUserConnectionMs?: number } = {}): {
   link: TcpOutboundLink
   events: string[]
   assoc: FakeOwner
@@ -83,7 +83,7 @@ function setup(options: { local?: string; lane?: LaneId } = {}): {
   }
   const clock = new ManualClock()
   const host = {
-    settings: { idleUserConnectionMs: 5000 },
+    settings: { idleUserConnectionMs: options.idleUserConnectionMs ?? 5000 },
     clock,
     localAddress: Address.parse(options.local ?? 'helios.tcp://A@127.0.0.1:1'),
   }
@@ -194,15 +194,17 @@ test("the node with the smaller address keeps writing on its own connection when
 })
 
 test('a user-lane move that the peer never confirms completes after a timeout', (t) => {
-  const { link, assoc, clock } = setup({ local: 'helios.tcp://C@127.0.0.1:1' })
+  const { link, assoc, clock } = setup({ local: 'helios.tcp://C@127.0.0.1:1', idleUserConnectionMs: 60_000 })
   const own = fakeChannel('own')
   const lent = fakeChannel('lent')
   connectedOwn(link, own)
   assoc.unconfirmedUserMessages = 5
   link.lend(lent)
   t.false(link.writable)
-  clock.advance(2500)
-  t.true(link.writable)
+  clock.advance(10_000)
+  t.false(link.writable, 'an overloaded peer acks late: the move waits')
+  clock.advance(20_500)
+  t.true(link.writable, 'after 30 s it moves anyway')
 })
 
 test('the control lane moves at once', (t) => {

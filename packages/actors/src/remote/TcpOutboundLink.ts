@@ -20,8 +20,13 @@ const BATCH_BYTES = 256 * 1024
 const IDLE_CHECK_MS = 250
 /** A connection of our own that lost to the peer's closes after this long without traffic either way. */
 const LOSER_IDLE_MS = 1000
-/** User lane: how long a move to the lane's connection waits for the peer to confirm what went on the old one. */
-const MOVE_TIMEOUT_MS = 2000
+/**
+ * User lane: how long a move to the lane's connection waits for the peer to confirm what went on
+ * the old one. The peer acks within 100 ms of reading; an overloaded one reads late, and moving
+ * before then would let later envelopes overtake (they would be counted as lost, then arrive). A
+ * safety valve, not a schedule: user sends wait meanwhile (in the bounded queue).
+ */
+const MOVE_TIMEOUT_MS = 30_000
 
 /**
  * One lane of an association over TCP/TLS. Both nodes of a pair use one connection per lane, in
