@@ -209,7 +209,8 @@ async function main(): Promise<void> {
     return
   }
   if (opts.fromJson !== undefined) {
-    const file = resolve(process.cwd(), opts.fromJson)
+    // pnpm runs this in bench/: a relative path is the one the user typed, from where pnpm was started
+    const file = resolve(process.env.INIT_CWD ?? process.cwd(), opts.fromJson)
     const report = JSON.parse(readFileSync(file, 'utf8')) as MeshReport
     writeOut(report, opts, file)
     return

@@ -42,7 +42,8 @@ async function main(): Promise<void> {
   }
   const outDir = resolve(benchDir, opts.outDir)
   if (opts.fromJson !== undefined) {
-    const file = resolve(process.cwd(), opts.fromJson)
+    // pnpm runs this in bench/: a relative path is the one the user typed, from where pnpm was started
+    const file = resolve(process.env.INIT_CWD ?? process.cwd(), opts.fromJson)
     const report = JSON.parse(readFileSync(file, 'utf8')) as SoakReport
     updateResultsMd(join(benchDir, 'RESULTS.md'), report, relative(benchDir, file))
     process.stdout.write(`${renderTables(report)}\nwrote RESULTS.md from ${relative(process.cwd(), file)}\n`)
