@@ -229,7 +229,7 @@ function table(headers: string[], rows: string[][]): string {
 function header(report: HostileReport): string[] {
   const m = report.machine
   return [
-    `Hostile input — commit ${report.commit}, ${report.kind} run, node ${m.node}, ${m.nproc} x ${m.cpuModel}`,
+    `Hostile input — commit ${report.commit}, ${report.kind} run, node ${m.node}, ${m.nproc} x ${m.cpuModel}, allocator: ${m.allocator ?? 'glibc defaults'}`,
     `load average (1 min) ${fix(report.loadStart, 2)} at the start, ${fix(report.loadEnd, 2)} at the end; each row gives its own`,
   ]
 }
@@ -388,7 +388,7 @@ function blockOf(report: HostileReport, jsonFile: string): string {
     `### ${report.kind} run, commit ${report.commit}`,
     '',
     `- Command: \`${report.command}\`; ${report.date}; ${fix(report.durationSec, 0)} s; JSON: \`${jsonFile}\``,
-    `- Machine: ${m.nproc} x ${m.cpuModel}, ${int(m.totalMemoryMb)} MB RAM, node ${m.node}; load average (1 min) ${fix(report.loadStart, 2)} at the start, ${fix(report.loadEnd, 2)} at the end (each row's below)`,
+    `- Machine: ${m.nproc} x ${m.cpuModel}, ${int(m.totalMemoryMb)} MB RAM, node ${m.node}, allocator: ${m.allocator ?? 'glibc defaults'}; load average (1 min) ${fix(report.loadStart, 2)} at the start, ${fix(report.loadEnd, 2)} at the end (each row's below)`,
     `- Settings: ${o['identities']} identities, hold ${sec(o['holdMs'] as number)}, after-window up to ${sec(o['afterMs'] as number)} (ends once settled for ${sec(o['settledMs'] as number)}), legitimate ping every ${o['pingIntervalMs']} ms (lost after ${sec(o['pingTimeoutMs'] as number)}, late after ${o['pingLateMs']} ms), new nodes every ~0.5 s (timeout ${sec(o['probeTimeoutMs'] as number)}; slow-loris 10 s), attackers from ${o['attackerAddress']}; the victim's remoting settings are the defaults`,
     '',
     `| ${HEADERS.join(' | ')} |`,

@@ -10,6 +10,11 @@ export interface MachineInfo {
   totalMemoryMb: number
   /** Whether msgpackr decodes through its native addon (msgpackr-extract). */
   msgpackrNative: boolean
+  /**
+   * The C allocator's settings from the environment (glibc's `MALLOC_*_` variables and
+   * `GLIBC_TUNABLES`), inherited by the node processes a benchmark starts; absent: the defaults.
+   */
+  allocator?: string
 }
 
 export function machineInfo(): MachineInfo {
@@ -20,7 +25,17 @@ export function machineInfo(): MachineInfo {
     platform: `${process.platform}-${process.arch}`,
     totalMemoryMb: Math.round(totalmem() / 2 ** 20),
     msgpackrNative: isNativeAccelerationEnabled,
+    ...allocatorSettings(),
   }
+}
+
+/** `MALLOC_MMAP_THRESHOLD_=65536` and the like, when set (see MachineInfo.allocator). */
+function allocatorSettings(): { allocator?: string } {
+  const set = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('MALLOC_') || k === 'GLIBC_TUNABLES')
+    .map(([k, v]) => `${k}=${v}`)
+    .sort()
+  return set.length > 0 ? { allocator: set.join(' ') } : {}
 }
 
 /** Resident set size now and the peak since the process started, in MiB. */
