@@ -161,7 +161,14 @@ test('an envelope with a malformed sender or a recipient on another node fails a
   const from = 'helios.tcp://Raw@127.0.0.1:9'
   const assoc = codec.createAssociation()
   const frames = [
-    codec.encode({ type: 'handshake-request', from: { address: from, uid: 99n }, to: a.address.toString(), nonce: 1n, session: 1, toSession: 0 }),
+    codec.encode({
+      type: 'handshake-request',
+      from: { address: from, uid: 99n },
+      to: a.address.toString(),
+      nonce: 1n,
+      session: 1,
+      toSession: 0,
+    }),
     ...assoc.encodeUserMessage(sinkPath, 'm1'),
     ...assoc.encodeUserMessage(sinkPath, 'bad sender', 'not a path'),
     ...assoc.encodeUserMessage('helios.tcp://Z@127.0.0.1:1/user/z#5', 'relay me'),
