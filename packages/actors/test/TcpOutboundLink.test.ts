@@ -170,7 +170,8 @@ test("with two connections on the lane, the node with the larger address moves t
   t.is(own.frames, 3, 'preamble, request, one frame')
   assoc.unconfirmedUserMessages = 1
   link.lend(lent)
-  t.false(link.writable, 'no writes while the move waits for the peer to confirm what is on our connection')
+  writeOne(link)
+  t.is(own.frames, 4, 'while the move waits for the peer to confirm what is on our connection, our connection carries the envelopes')
   assoc.unconfirmedUserMessages = 0
   link.onUserAck()
   t.true(link.writable)
@@ -193,18 +194,22 @@ test("the node with the smaller address keeps writing on its own connection when
   t.true(link.writable)
 })
 
-test('a user-lane move that the peer never confirms completes after a timeout', (t) => {
+test('a user-lane move that the peer never confirms completes after a timeout; the old connection carries the envelopes meanwhile', (t) => {
   const { link, assoc, clock } = setup({ local: 'helios.tcp://C@127.0.0.1:1', idleUserConnectionMs: 60_000 })
   const own = fakeChannel('own')
   const lent = fakeChannel('lent')
   connectedOwn(link, own)
   assoc.unconfirmedUserMessages = 5
   link.lend(lent)
-  t.false(link.writable)
+  const [ownBefore, lentBefore] = [own.frames, lent.frames]
+  writeOne(link)
+  t.is(own.frames, ownBefore + 1, 'the old connection carries the envelopes while the move waits')
   clock.advance(10_000)
-  t.false(link.writable, 'an overloaded peer acks late: the move waits')
+  writeOne(link)
+  t.is(own.frames, ownBefore + 2, 'an overloaded peer acks late: the move waits')
   clock.advance(20_500)
-  t.true(link.writable, 'after 30 s it moves anyway')
+  writeOne(link)
+  t.is(lent.frames, lentBefore + 1, 'after 30 s it moves anyway')
 })
 
 test('the control lane moves at once', (t) => {

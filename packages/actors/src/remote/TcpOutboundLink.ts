@@ -22,9 +22,9 @@ const IDLE_CHECK_MS = 250
 const LOSER_IDLE_MS = 1000
 /**
  * User lane: how long a move to the lane's connection waits for the peer to confirm what went on
- * the old one. The peer acks within 100 ms of reading; an overloaded one reads late, and moving
- * before then would let later envelopes overtake (they would be counted as lost, then arrive). A
- * safety valve, not a schedule: user sends wait meanwhile (in the bounded queue).
+ * the old one (which carries the envelopes meanwhile). The peer acks within 100 ms of reading; an
+ * overloaded one reads late, and moving before then would let later envelopes overtake (they
+ * would be counted as lost, then arrive). A safety valve, not a schedule.
  */
 const MOVE_TIMEOUT_MS = 30_000
 
@@ -92,7 +92,9 @@ export class TcpOutboundLink implements OutboundLink {
   }
 
   get writable(): boolean {
-    return this.active !== undefined && this.moveTo === undefined && this.active.isWritable
+    // During a user-lane move the old connection goes on carrying the envelopes: the move completes
+    // once the peer acked everything written on it, so nothing written later can overtake them.
+    return this.active !== undefined && this.active.isWritable
   }
 
   get confirmed(): boolean {
