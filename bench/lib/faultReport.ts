@@ -2,7 +2,7 @@
  * What the faults benchmark prints and writes: a table per scenario and transport, a summary,
  * the `--json` line, and the "faults" section of bench/RESULTS.md.
  */
-import { replaceResultsSection } from './report.js'
+import { mdCell as cell, replaceResultsSection } from './report.js'
 import type { MachineInfo } from './machine.js'
 import type { MetricRow, ScenarioResult, Transport } from './faultScenarios.js'
 
@@ -148,8 +148,6 @@ export function jsonLine(report: FaultsReport): string {
 
 export const SECTION_BEGIN = '<!-- faults:begin -->'
 export const SECTION_END = '<!-- faults:end -->'
-
-const cell = (s: string): string => s.replace(/\|/g, '\\|')
 
 export function renderMarkdownSection(report: FaultsReport, jsonFile: string): string {
   const m = report.machine

@@ -3,7 +3,7 @@
  * as PASS/FAIL rows, the `--json` line, and the "hostile" section of bench/RESULTS.md (one block per
  * kind of run and commit, so that the figures before and after a change stay side by side).
  */
-import { replaceResultsSection } from './report.js'
+import { mdCell as cell, mergeResultsBlocks, parseResultsBlocks, replaceResultsSection, type ResultsBlock } from './report.js'
 import type { MachineInfo } from './machine.js'
 import type { Probe, RowResult } from './hostileRun.js'
 
@@ -305,8 +305,6 @@ export const SECTION_END = '<!-- hostile:end -->'
 const BLOCK_BEGIN = '<!-- hostile-run '
 const BLOCK_END = '<!-- /hostile-run -->'
 
-const cell = (s: string): string => s.replace(/\|/g, '\\|')
-
 /** What the comparison table at the top of the section keeps of a block (in its opening comment). */
 interface BlockSummary {
   key: string
@@ -431,35 +429,10 @@ function blockOf(report: HostileReport, jsonFile: string): string {
   return lines.join('\n')
 }
 
-interface Block {
-  summary: BlockSummary
-  text: string
-}
-
-function parseBlocks(section: string): Block[] {
-  const out: Block[] = []
-  let i = section.indexOf(BLOCK_BEGIN)
-  while (i >= 0) {
-    const end = section.indexOf(BLOCK_END, i)
-    if (end < 0) break
-    const text = section.slice(i, end + BLOCK_END.length)
-    try {
-      out.push({ summary: JSON.parse(text.slice(BLOCK_BEGIN.length, text.indexOf(' -->'))) as BlockSummary, text })
-    } catch {
-      /* a block whose comment was edited: dropped */
-    }
-    i = section.indexOf(BLOCK_BEGIN, end)
-  }
-  return out
-}
-
 /** The section: the blocks already there, this run's block replacing one of the same kind and commit. */
 export function renderMarkdownSection(existing: string, report: HostileReport, jsonFile: string): string {
-  const blocks = parseBlocks(existing)
-  const b = { summary: summaryOf(report), text: blockOf(report, jsonFile) }
-  const at = blocks.findIndex((x) => x.summary.key === b.summary.key)
-  if (at >= 0) blocks[at] = b
-  else blocks.push(b)
+  const fresh: ResultsBlock<BlockSummary> = { summary: summaryOf(report), text: blockOf(report, jsonFile) }
+  const blocks = mergeResultsBlocks(parseResultsBlocks<BlockSummary>(existing, BLOCK_BEGIN, BLOCK_END), [fresh], (b) => b.summary.key)
   blocks.sort((x, y) => (x.summary.date < y.summary.date ? -1 : x.summary.date > y.summary.date ? 1 : 0))
   const ids: string[] = []
   for (const x of blocks) for (const id of Object.keys(x.summary.cells)) if (!ids.includes(id)) ids.push(id)

@@ -4,7 +4,7 @@
  * bench/RESULTS.md, which keeps one block per kind of run, size, transport and commit (so that a
  * run before a change and one after it stand side by side).
  */
-import { replaceResultsSection } from './report.js'
+import { mdCell as cell, mergeResultsBlocks, parseResultsBlocks, replaceResultsSection, type ResultsBlock } from './report.js'
 import type { MachineInfo } from './machine.js'
 import type {
   Dist,
@@ -537,8 +537,6 @@ export const SECTION_END = '<!-- mesh:end -->'
 const BLOCK_BEGIN = '<!-- mesh-run '
 const BLOCK_END = '<!-- /mesh-run -->'
 
-const cell = (s: string): string => s.replace(/\|/g, '\\|')
-
 /** One row of the summary tables at the top of the section, kept in the block's opening comment. */
 interface BlockSummary {
   key: string
@@ -667,38 +665,12 @@ function blockOf(report: MeshReport, r: TransportResult, jsonFile: string): stri
   return lines.join('\n')
 }
 
-interface Block {
-  summary: BlockSummary
-  text: string
-}
-
-function parseBlocks(section: string): Block[] {
-  const out: Block[] = []
-  let i = section.indexOf(BLOCK_BEGIN)
-  while (i >= 0) {
-    const end = section.indexOf(BLOCK_END, i)
-    if (end < 0) break
-    const text = section.slice(i, end + BLOCK_END.length)
-    const json = text.slice(BLOCK_BEGIN.length, text.indexOf(' -->'))
-    try {
-      out.push({ summary: JSON.parse(json) as BlockSummary, text })
-    } catch {
-      /* a block whose comment was edited: dropped */
-    }
-    i = section.indexOf(BLOCK_BEGIN, end)
-  }
-  return out
-}
+type Block = ResultsBlock<BlockSummary>
 
 /** The new section: the blocks already there, this run's blocks replacing those with the same key. */
 export function renderMarkdownSection(existing: string, report: MeshReport, jsonFile: string): string {
-  const blocks = parseBlocks(existing)
-  for (const r of report.results) {
-    const b = { summary: summaryOf(report, r), text: blockOf(report, r, jsonFile) }
-    const at = blocks.findIndex((x) => x.summary.key === b.summary.key)
-    if (at >= 0) blocks[at] = b
-    else blocks.push(b)
-  }
+  const fresh: Block[] = report.results.map((r) => ({ summary: summaryOf(report, r), text: blockOf(report, r, jsonFile) }))
+  const blocks = mergeResultsBlocks(parseResultsBlocks<BlockSummary>(existing, BLOCK_BEGIN, BLOCK_END), fresh, (b) => b.summary.key)
   const order = (b: Block): string =>
     `${b.summary.kind === 'mesh' ? 0 : 1}|${b.summary.transport}|${String(b.summary.nodes).padStart(6, '0')}|${b.summary.date}`
   blocks.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0))

@@ -613,3 +613,48 @@ export function replaceResultsSection(path: string, begin: string, end: string, 
 export function updateResultsMd(path: string, section: string): void {
   replaceResultsSection(path, '<!-- pingpong:begin', SECTION_END, () => section)
 }
+
+/** A markdown table cell: `|` escaped. */
+export function mdCell(s: string): string {
+  return s.replace(/\|/g, '\\|')
+}
+
+/**
+ * One run's block of a RESULTS.md section: `<!-- {prefix}{summary as JSON} -->`, the block's text,
+ * `{end}`. The summary (with a `key`: the kind of run, size, transport and commit, as the
+ * benchmark defines it) is what the section's comparison table is rebuilt from.
+ */
+export interface ResultsBlock<S extends { readonly key: string }> {
+  summary: S
+  /** The whole block, both markers included. */
+  text: string
+}
+
+/** The blocks of a section, in order; a block whose opening comment was edited out of shape is dropped. */
+export function parseResultsBlocks<S extends { readonly key: string }>(section: string, begin: string, end: string): ResultsBlock<S>[] {
+  const out: ResultsBlock<S>[] = []
+  let i = section.indexOf(begin)
+  while (i >= 0) {
+    const to = section.indexOf(end, i)
+    if (to < 0) break
+    const text = section.slice(i, to + end.length)
+    try {
+      out.push({ summary: JSON.parse(text.slice(begin.length, text.indexOf(' -->'))) as S, text })
+    } catch {
+      /* a block whose comment was edited: dropped */
+    }
+    i = section.indexOf(begin, to)
+  }
+  return out
+}
+
+/** `blocks` with each of `fresh` in place of the block of the same key (or added at the end). */
+export function mergeResultsBlocks<B>(blocks: readonly B[], fresh: readonly B[], keyOf: (b: B) => string): B[] {
+  const out = [...blocks]
+  for (const b of fresh) {
+    const at = out.findIndex((x) => keyOf(x) === keyOf(b))
+    if (at >= 0) out[at] = b
+    else out.push(b)
+  }
+  return out
+}

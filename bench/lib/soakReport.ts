@@ -3,7 +3,7 @@
  * RESULTS.md, one block per transport and commit (a run replaces the block of its own transport
  * and commit and keeps the others, so that runs before and after a change stand side by side).
  */
-import { replaceResultsSection } from './report.js'
+import { mdCell, replaceResultsSection } from './report.js'
 import type { MachineInfo } from './machine.js'
 import { type IntervalRow, type PhaseResult, pct } from './soakRun.js'
 
@@ -217,7 +217,7 @@ export function renderMarkdownSection(existing: string, report: SoakReport, json
     '',
     `| ${SUMMARY_HEADERS.join(' | ')} |`,
     `|${SUMMARY_HEADERS.map(() => '---').join('|')}|`,
-    ...blocks.map((b) => `| ${b.summary.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
+    ...blocks.map((b) => `| ${b.summary.map(mdCell).join(' | ')} |`),
     '',
   ]
   for (const b of blocks) {
