@@ -14,6 +14,14 @@ const ECHO = `${PEER}/user/echo`
 const sessionOf = (session: number, toSession = 0) => ({ session, toSession })
 const PEER_SESSION = sessionOf(1)
 
+const peerCodec = new Codec()
+
+/** The peer's user envelope numbered `seq` (to the echo actor), arriving encoded as a frame. */
+function receiveEnvelope(a: Association, seq: number, message: unknown): void {
+  const f = peerCodec.encode({ type: 'user-envelope', seq, recipient: ECHO, sender: undefined, message })
+  a.receive(f, 0, f.length)
+}
+
 /** Connects both lanes and has the peer (uid) answer our control connection's request. */
 function establish(node: FakeNode, uid = 7n, a: Association = node.peer(), forgetFrames = true): Association {
   a.connect()
@@ -792,11 +800,7 @@ test("a fragment out of order fails its own message alone: the peer's other mess
 test('a user envelope numbered far beyond the last received fails alone, and makes no count of lost messages', (t) => {
   const node = new FakeNode()
   const a = establish(node)
-  const codec = new Codec()
-  const envelope = (seq: number, message: string): void => {
-    const f = codec.encode({ type: 'user-envelope', seq, recipient: ECHO, sender: undefined, message })
-    a.receive(f, 0, f.length)
-  }
+  const envelope = (seq: number, message: string): void => receiveEnvelope(a, seq, message)
   envelope(1, 'one')
   envelope(2 ** 40, 'forged')
   envelope(3, 'three')
@@ -813,11 +817,7 @@ test('a user envelope numbered far beyond the last received fails alone, and mak
 test("a peer whose handshake names a session of ours other than this association's still holds a forgotten association: its frames are dropped until it names ours", (t) => {
   const node = new FakeNode()
   const a = establish(node)
-  const codec = new Codec()
-  const envelope = (seq: number, message: string): void => {
-    const f = codec.encode({ type: 'user-envelope', seq, recipient: ECHO, sender: undefined, message })
-    a.receive(f, 0, f.length)
-  }
+  const envelope = (seq: number, message: string): void => receiveEnvelope(a, seq, message)
   const ours = a.handshake.session
   envelope(1, 'in step')
   // The peer reconnects carrying the state of an association this node no longer has.
