@@ -20,7 +20,7 @@ import type { AssociationHost, InboundPeer, InboundVerdict, LinkOwner, Quarantin
 import type { AssociationRegistry } from './AssociationRegistry.js'
 import type { ConnectKind } from './ConnectLimiter.js'
 import { IDLE, isFinal, peerUidOf, type AssociationState } from './AssociationState.js'
-import { Handshake } from './Handshake.js'
+import { Handshake, type HandshakeSessions } from './Handshake.js'
 import { HeartbeatWatcher } from './HeartbeatWatcher.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
 import type { RemoteActorRef } from './RemoteActorRef.js'
@@ -67,12 +67,6 @@ export interface AssociationSeed {
   readonly nonce?: bigint
   /** Created by a reply to a path read from this association's frames (see {@link Association.unverified}). */
   readonly sponsor?: Association
-}
-
-/** The sessions a handshake carries (docs/PROTOCOL.md §4.1): the sender's, and ours as the sender knows it (0: none). */
-export interface HandshakeSessions {
-  readonly session: number
-  readonly toSession: number
 }
 
 /** Minimum time between two handshake requests sent to re-introduce this node over UDP. */

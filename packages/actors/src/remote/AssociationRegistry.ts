@@ -3,9 +3,10 @@ import { Address } from '../Address.js'
 import type { AssociationInfo } from '../AssociationInfo.js'
 import { debug } from '../internal/debug.js'
 import { newNodeUid } from '../internal/uid.js'
-import { Association, type HandshakeSessions } from './Association.js'
+import { Association } from './Association.js'
 import type { AssociationHost } from './AssociationContext.js'
 import { isFinal } from './AssociationState.js'
+import type { HandshakeSessions } from './Handshake.js'
 import { QuarantineList } from './QuarantineList.js'
 
 /** Per-address uids this node took after being quarantined by a peer, at most. */

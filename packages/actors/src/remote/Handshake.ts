@@ -2,7 +2,6 @@ import { randomBytes, randomInt } from 'node:crypto'
 import type { Codec, HandshakeRequestPdu, UniqueAddress } from '@helios/codec'
 import type { Channel } from '@helios/transport'
 import { Address } from '../Address.js'
-import type { HandshakeSessions } from './Association.js'
 import type { AssociationState } from './AssociationState.js'
 
 /** What to do with a handshake request from the peer's uid (see {@link Handshake.judgeRequest}). */
@@ -32,6 +31,12 @@ export type ResponseVerdict =
   | 'confirm'
   /** Another uid answers at the address: the peer restarted (proven). */
   | 'restart'
+
+/** The sessions a handshake carries (docs/PROTOCOL.md §4.1): the sender's, and ours as the sender knows it (0: none). */
+export interface HandshakeSessions {
+  readonly session: number
+  readonly toSession: number
+}
 
 /** What a handshake's `session` says of the peer's side of the association (see {@link Handshake.judgeSession}). */
 export type SessionVerdict =
