@@ -21,7 +21,7 @@ import { ATTACKS, type AttackName, type HostileOptions, runRow } from './lib/hos
 import { allVariantIds, variantsOf } from './lib/hostileVariants.js'
 import { machineInfo } from './lib/machine.js'
 import { Progress } from './lib/progress.js'
-import { commitOf, runBenchMain, stopOnExit } from './lib/benchProcess.js'
+import { commitOf, runBenchMain, stopOnExit, userPath } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 
@@ -184,8 +184,7 @@ async function main(): Promise<void> {
     return
   }
   if (opts.fromJson !== undefined) {
-    // pnpm runs this in bench/: a relative path is the one the user typed, from where pnpm was started
-    const file = resolve(process.env.INIT_CWD ?? process.cwd(), opts.fromJson)
+    const file = userPath(opts.fromJson)
     const report = JSON.parse(readFileSync(file, 'utf8')) as HostileReport
     updateResultsMd(join(benchDir, 'RESULTS.md'), report, relative(benchDir, file))
     process.stdout.write(`${renderTables(report)}\n\nwrote its block into RESULTS.md\n`)

@@ -32,7 +32,7 @@ import {
   type TransportResult,
 } from './lib/meshRun.js'
 import { Progress } from './lib/progress.js'
-import { commitOf, runBenchMain, stopOnExit } from './lib/benchProcess.js'
+import { commitOf, runBenchMain, stopOnExit, userPath } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const nodeMain = join(benchDir, 'lib', 'meshNode.ts')
@@ -209,8 +209,7 @@ async function main(): Promise<void> {
     return
   }
   if (opts.fromJson !== undefined) {
-    // pnpm runs this in bench/: a relative path is the one the user typed, from where pnpm was started
-    const file = resolve(process.env.INIT_CWD ?? process.cwd(), opts.fromJson)
+    const file = userPath(opts.fromJson)
     const report = JSON.parse(readFileSync(file, 'utf8')) as MeshReport
     writeOut(report, opts, file)
     return

@@ -22,7 +22,7 @@ import { parseSoakOptions, USAGE } from './lib/soakOptions.js'
 import { killSoakNodes, SoakNode } from './lib/soakProtocol.js'
 import { jsonLine, renderTables, type SoakReport, updateResultsMd } from './lib/soakReport.js'
 import { type PhaseResult, type PhaseSpec, runPhase } from './lib/soakRun.js'
-import { commitOf, runBenchMain } from './lib/benchProcess.js'
+import { commitOf, runBenchMain, userPath } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 
@@ -42,8 +42,7 @@ async function main(): Promise<void> {
   }
   const outDir = resolve(benchDir, opts.outDir)
   if (opts.fromJson !== undefined) {
-    // pnpm runs this in bench/: a relative path is the one the user typed, from where pnpm was started
-    const file = resolve(process.env.INIT_CWD ?? process.cwd(), opts.fromJson)
+    const file = userPath(opts.fromJson)
     const report = JSON.parse(readFileSync(file, 'utf8')) as SoakReport
     updateResultsMd(join(benchDir, 'RESULTS.md'), report, relative(benchDir, file))
     process.stdout.write(`${renderTables(report)}\nwrote RESULTS.md from ${relative(process.cwd(), file)}\n`)

@@ -3,7 +3,7 @@
  * its children whatever way it ends, and exit.
  */
 import { execFileSync } from 'node:child_process'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -68,4 +68,12 @@ export function runBenchMain(name: string, main: () => Promise<void>, cleanup: (
       process.exit(1)
     },
   )
+}
+
+/**
+ * A path the user typed on the command line: pnpm runs the benchmarks in bench/, so a relative
+ * path is taken from where pnpm was started (INIT_CWD).
+ */
+export function userPath(path: string): string {
+  return resolve(process.env.INIT_CWD ?? process.cwd(), path)
 }
