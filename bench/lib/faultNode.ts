@@ -15,6 +15,7 @@
  *   node --import tsx lib/faultNode.ts '<json config>'
  */
 import { ActorSystem, Terminated, type ActorRef, type RemoteOptions, type SystemEventName } from '@helios/actors'
+import { errorText, sendToParent, serveParent } from './childNode.js'
 
 export interface FaultNodeConfig {
   name: string
@@ -92,11 +93,7 @@ type Command =
   | { cmd: 'terminate' }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as FaultNodeConfig
-const send = (m: NodeMessage): void => {
-  if (process.connected) process.send?.(m)
-}
-// The parent is gone (even killed): nothing left to report to.
-process.on('disconnect', () => process.exit(0))
+const send = (m: NodeMessage): void => sendToParent(m)
 
 const remote: RemoteOptions = {
   transport: config.transport,
@@ -204,11 +201,6 @@ for (let i = 0; i < config.watchTargets; i++) targets.push(system.actorOf(() => 
 // ---- commands ----------------------------------------------------------------------------
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-const errorText = (err: unknown): string => {
-  const e = err as { name?: string; message?: string; code?: string }
-  return `${e?.code ?? e?.name ?? 'Error'}: ${(e?.message ?? String(err)).split('\n')[0]}`
-}
-
 async function handle(c: Command): Promise<unknown> {
   switch (c.cmd) {
     case 'watch': {
@@ -284,12 +276,6 @@ async function handle(c: Command): Promise<unknown> {
   }
 }
 
-process.on('message', (raw) => {
-  const { id, ...c } = raw as Command & { id: number }
-  handle(c as Command).then(
-    (result) => send({ type: 'reply', id, ok: true, result }),
-    (err: unknown) => send({ type: 'reply', id, ok: false, error: errorText(err) }),
-  )
-})
+serveParent<Command>(handle)
 
 send({ type: 'ready', address: system.address.toString(), uid: system.nodeUid.toString(), pid: process.pid, at: Date.now() })

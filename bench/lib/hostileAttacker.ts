@@ -21,11 +21,7 @@ import {
   udpFlood,
 } from '../../tests/support/attacks.js'
 import { type Slowloris, slowloris } from './attackSlowloris.js'
-
-const send = (m: unknown): void => {
-  if (process.connected) process.send?.(m)
-}
-process.on('disconnect', () => process.exit(0))
+import { sendToParent, serveParent } from './childNode.js'
 
 type Command =
   | { cmd: 'tarpit' }
@@ -57,11 +53,6 @@ let udpSink: UdpSink | undefined
 let identities: IdentityAttack | undefined
 let strangers: StrangerEnvelopes | undefined
 let loris: Slowloris | undefined
-
-const errorText = (err: unknown): string => {
-  const e = err as { name?: string; message?: string; code?: string }
-  return `${e?.code ?? e?.name ?? 'Error'}: ${(e?.message ?? String(err)).split('\n')[0]}`
-}
 
 const summary = (a: IdentityAttack): Record<string, unknown> => ({
   identities: a.identities.length,
@@ -140,12 +131,6 @@ async function handle(c: Command): Promise<unknown> {
   }
 }
 
-process.on('message', (raw) => {
-  const { id, ...c } = raw as Command & { id: number }
-  handle(c as Command).then(
-    (result) => send({ type: 'reply', id, ok: true, result }),
-    (err: unknown) => send({ type: 'reply', id, ok: false, error: errorText(err) }),
-  )
-})
+serveParent<Command>(handle)
 
-send({ type: 'ready', address: '', uid: '', pid: process.pid, at: Date.now() })
+sendToParent({ type: 'ready', address: '', uid: '', pid: process.pid, at: Date.now() })

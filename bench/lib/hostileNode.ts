@@ -20,6 +20,7 @@
 import { subscribe } from 'node:diagnostics_channel'
 import { ActorSystem, type ActorRef, type RemoteMemoryInfo, type RemoteOptions } from '@helios/actors'
 import { type Pings, startPings } from '../../tests/support/attacks.js'
+import { errorText, sendToParent, serveParent } from './childNode.js'
 
 export interface HostileNodeConfig {
   role: 'victim' | 'peer' | 'newcomer' | 'receiver'
@@ -58,10 +59,6 @@ export interface VictimStats {
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as HostileNodeConfig
-const send = (m: unknown): void => {
-  if (process.connected) process.send?.(m)
-}
-process.on('disconnect', () => process.exit(0))
 
 const mb = (n: number): number => Math.round((n / 2 ** 20) * 10) / 10
 const remoteOf = (): RemoteOptions => ({
@@ -134,11 +131,6 @@ type Command =
   | { cmd: 'probe'; path: string; timeoutMs: number }
   | { cmd: 'prepare'; path: string }
   | { cmd: 'push'; totalBytes: number; messageBytes: number }
-
-const errorText = (err: unknown): string => {
-  const e = err as { name?: string; message?: string; code?: string }
-  return `${e?.code ?? e?.name ?? 'Error'}: ${(e?.message ?? String(err)).split('\n')[0]}`
-}
 
 async function handle(c: Command): Promise<unknown> {
   switch (c.cmd) {
@@ -224,12 +216,6 @@ async function handle(c: Command): Promise<unknown> {
   }
 }
 
-process.on('message', (raw) => {
-  const { id, ...c } = raw as Command & { id: number }
-  handle(c as Command).then(
-    (result) => send({ type: 'reply', id, ok: true, result }),
-    (err: unknown) => send({ type: 'reply', id, ok: false, error: errorText(err) }),
-  )
-})
+serveParent<Command>(handle)
 
-send({ type: 'ready', address: system.address.toString(), uid: system.nodeUid.toString(), pid: process.pid, at: Date.now() })
+sendToParent({ type: 'ready', address: system.address.toString(), uid: system.nodeUid.toString(), pid: process.pid, at: Date.now() })

@@ -17,6 +17,7 @@
  */
 import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks'
 import { type ActorRef, ActorSystem, type RemoteOptions, type SystemEventName, Terminated } from '@helios/actors'
+import { errorText, sendToParent, serveParent } from './childNode.js'
 
 export interface MeshNodeConfig {
   /** Index of this process among the processes of the run (senders are known by it). */
@@ -135,17 +136,9 @@ const EVENTS = [
 const KEEP_EVENTS = 20_000
 
 const config = JSON.parse(process.argv[2] ?? '{}') as MeshNodeConfig
-const send = (m: MeshNodeMessage): void => {
-  if (process.connected) process.send?.(m)
-}
-process.on('disconnect', () => process.exit(0))
+const send = (m: MeshNodeMessage): void => sendToParent(m)
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)))
-const errorText = (err: unknown): string => {
-  const e = err as { name?: string; message?: string; code?: string }
-  return `${e?.code ?? e?.name ?? 'Error'}: ${(e?.message ?? String(err)).split('\n')[0]}`
-}
-
 // ---- the systems -------------------------------------------------------------------------------
 
 interface Sink {
@@ -487,13 +480,7 @@ async function handle(c: Command): Promise<unknown> {
   }
 }
 
-process.on('message', (raw) => {
-  const { id, ...c } = raw as Command & { id: number }
-  handle(c as Command).then(
-    (result) => send({ type: 'reply', id, ok: true, result }),
-    (err: unknown) => send({ type: 'reply', id, ok: false, error: errorText(err) }),
-  )
-})
+serveParent<Command>(handle)
 
 const first = hosted[0] as Hosted
 send({
