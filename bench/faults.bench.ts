@@ -39,7 +39,7 @@ import {
 } from './lib/faultScenarios.js'
 import { machineInfo } from './lib/machine.js'
 import { Progress } from './lib/progress.js'
-import { commitOf, runBenchMain, stopOnExit } from './lib/benchProcess.js'
+import { commitOf, numberOption, runBenchMain, stopOnExit } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const TRANSPORTS: readonly Transport[] = ['tcp', 'tls', 'udp']
@@ -65,13 +65,6 @@ function list(value: string | undefined, fallback: number[], name: string): numb
   const out = value.split(',').map((s) => Number(s.trim()))
   if (out.some((n) => !Number.isFinite(n) || n <= 0)) throw new Error(`--${name}: not a list of positive numbers: ${value}`)
   return out
-}
-
-function positive(value: string | undefined, fallback: number, name: string, min = 0): number {
-  if (value === undefined) return fallback
-  const n = Number(value)
-  if (!Number.isFinite(n) || n <= min) throw new Error(`--${name} needs a number > ${min}`)
-  return n
 }
 
 function parseOptions(argv: string[]): FaultsOptions & { outDir: string } {
@@ -105,7 +98,7 @@ function parseOptions(argv: string[]): FaultsOptions & { outDir: string } {
   const scenarios = (values.scenarios ?? SCENARIOS.join(',')).split(',').map((s) => s.trim())
   for (const s of scenarios)
     if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`)
-  const nodes = Math.round(positive(values.nodes, quick ? 4 : 8, 'nodes', 1))
+  const nodes = Math.round(numberOption(values.nodes, quick ? 4 : 8, 'nodes', { min: 1 }))
   if (nodes > 65_000) throw new Error('--nodes: at most 65000')
   return {
     nodes,
@@ -116,17 +109,17 @@ function parseOptions(argv: string[]): FaultsOptions & { outDir: string } {
     updateResults: values['update-results'] === true,
     outDir: values.out ?? 'results',
     netns: values['no-netns'] !== true,
-    heartbeatIntervalMs: positive(values['heartbeat-interval-ms'], 200, 'heartbeat-interval-ms'),
+    heartbeatIntervalMs: numberOption(values['heartbeat-interval-ms'], 200, 'heartbeat-interval-ms'),
     failureDetector: {
-      threshold: positive(values.threshold, 8, 'threshold'),
-      acceptableHeartbeatPauseMs: positive(values['acceptable-pause-ms'], 2000, 'acceptable-pause-ms', -1),
-      minStdDeviationMs: positive(values['min-std-deviation-ms'], 100, 'min-std-deviation-ms'),
+      threshold: numberOption(values.threshold, 8, 'threshold'),
+      acceptableHeartbeatPauseMs: numberOption(values['acceptable-pause-ms'], 2000, 'acceptable-pause-ms', { min: -1 }),
+      minStdDeviationMs: numberOption(values['min-std-deviation-ms'], 100, 'min-std-deviation-ms'),
     },
     stopMs: list(values['stop-ms'], quick ? [2000, 8000] : [5000, 30_000], 'stop-ms'),
     partitionMs: list(values['partition-ms'], quick ? [3000, 10_000] : [5000, 30_000], 'partition-ms'),
-    settleMs: positive(values['settle-ms'], quick ? 8000 : 20_000, 'settle-ms', -1),
-    recoveryMs: positive(values['recovery-ms'], quick ? 10_000 : 30_000, 'recovery-ms'),
-    terminatedWaitMs: positive(values['terminated-wait-ms'], quick ? 10_000 : 20_000, 'terminated-wait-ms'),
+    settleMs: numberOption(values['settle-ms'], quick ? 8000 : 20_000, 'settle-ms', { min: -1 }),
+    recoveryMs: numberOption(values['recovery-ms'], quick ? 10_000 : 30_000, 'recovery-ms'),
+    terminatedWaitMs: numberOption(values['terminated-wait-ms'], quick ? 10_000 : 20_000, 'terminated-wait-ms'),
     help: values.help === true,
   }
 }

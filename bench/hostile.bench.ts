@@ -21,7 +21,7 @@ import { ATTACKS, type AttackName, type HostileOptions, runRow } from './lib/hos
 import { allVariantIds, variantsOf } from './lib/hostileVariants.js'
 import { machineInfo } from './lib/machine.js'
 import { Progress } from './lib/progress.js'
-import { commitOf, runBenchMain, stopOnExit, userPath } from './lib/benchProcess.js'
+import { commitOf, numberOption, runBenchMain, stopOnExit, userPath } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 
@@ -66,13 +66,6 @@ const USAGE = `pnpm bench:hostile [options]
   --update-results              write this run's block in the hostile section of bench/RESULTS.md
   --from-json FILE              no run: write FILE's block into RESULTS.md (e.g. a run made in
                                 another worktree)`
-
-function positive(value: string | undefined, fallback: number, name: string, min = 0): number {
-  if (value === undefined) return fallback
-  const n = Number(value)
-  if (!Number.isFinite(n) || n < min) throw new Error(`--${name} needs a number >= ${min}`)
-  return n
-}
 
 function parseOptions(argv: string[]): HostileOptions & {
   json: boolean
@@ -121,20 +114,22 @@ function parseOptions(argv: string[]): HostileOptions & {
     attacks: attacks as AttackName[],
     variants: [],
     quick,
-    identities: Math.round(positive(values.identities, quick ? 8 : 24, 'identities', 1)),
-    holdMs: positive(values['hold-ms'], quick ? 2000 : 5000, 'hold-ms'),
-    afterMs: positive(values['after-ms'], 30_000, 'after-ms'),
-    settledMs: positive(values['settled-ms'], 10_000, 'settled-ms'),
-    dialEnvelopes: Math.round(positive(values['dial-envelopes'], quick ? 600 : 2000, 'dial-envelopes', 1)),
-    udpDialEnvelopes: Math.round(positive(values['udp-dial-envelopes'], 200, 'udp-dial-envelopes', 1)),
-    nofile: Math.round(positive(values.nofile, 1024, 'nofile', 64)),
-    slowlorisConnections: Math.round(positive(values['slowloris-connections'], quick ? 2000 : 5000, 'slowloris-connections', 1)),
-    slowlorisMs: positive(values['slowloris-ms'], quick ? 6000 : 15_000, 'slowloris-ms', 1000),
-    queueBytes: Math.round(positive(values['queue-mib'], quick ? 256 : 1024, 'queue-mib', 1) * 2 ** 20),
+    identities: Math.round(numberOption(values.identities, quick ? 8 : 24, 'identities', { min: 1, orEqual: true })),
+    holdMs: numberOption(values['hold-ms'], quick ? 2000 : 5000, 'hold-ms', { orEqual: true }),
+    afterMs: numberOption(values['after-ms'], 30_000, 'after-ms', { orEqual: true }),
+    settledMs: numberOption(values['settled-ms'], 10_000, 'settled-ms', { orEqual: true }),
+    dialEnvelopes: Math.round(numberOption(values['dial-envelopes'], quick ? 600 : 2000, 'dial-envelopes', { min: 1, orEqual: true })),
+    udpDialEnvelopes: Math.round(numberOption(values['udp-dial-envelopes'], 200, 'udp-dial-envelopes', { min: 1, orEqual: true })),
+    nofile: Math.round(numberOption(values.nofile, 1024, 'nofile', { min: 64, orEqual: true })),
+    slowlorisConnections: Math.round(
+      numberOption(values['slowloris-connections'], quick ? 2000 : 5000, 'slowloris-connections', { min: 1, orEqual: true }),
+    ),
+    slowlorisMs: numberOption(values['slowloris-ms'], quick ? 6000 : 15_000, 'slowloris-ms', { min: 1000, orEqual: true }),
+    queueBytes: Math.round(numberOption(values['queue-mib'], quick ? 256 : 1024, 'queue-mib', { min: 1, orEqual: true }) * 2 ** 20),
     queueMessageSizes: sizes,
-    floodFrames: Math.round(positive(values['flood-frames'], 30_000, 'flood-frames', 1)),
-    fuzzSeconds: positive(values.seconds, quick ? 5 : 20, 'seconds', 1),
-    fuzzSeed: values.seed === undefined ? undefined : Math.round(positive(values.seed, 0, 'seed')),
+    floodFrames: Math.round(numberOption(values['flood-frames'], 30_000, 'flood-frames', { min: 1, orEqual: true })),
+    fuzzSeconds: numberOption(values.seconds, quick ? 5 : 20, 'seconds', { min: 1, orEqual: true }),
+    fuzzSeed: values.seed === undefined ? undefined : Math.round(numberOption(values.seed, 0, 'seed', { orEqual: true })),
     attackerAddress: values.attacker ?? '127.0.0.2',
     pingIntervalMs: 10,
     pingTimeoutMs: 5000,

@@ -32,7 +32,7 @@ import {
   type TransportResult,
 } from './lib/meshRun.js'
 import { Progress } from './lib/progress.js'
-import { commitOf, runBenchMain, stopOnExit, userPath } from './lib/benchProcess.js'
+import { commitOf, numberOption, runBenchMain, stopOnExit, userPath } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const nodeMain = join(benchDir, 'lib', 'meshNode.ts')
@@ -71,13 +71,6 @@ const USAGE = `pnpm bench:mesh [options]
   --out results                 directory for mesh-<date>.json
   --update-results              rewrite this run's blocks of the mesh section of bench/RESULTS.md
   --from-json <file>            print (and with --update-results, write to RESULTS.md) a saved run`
-
-function positive(value: string | undefined, fallback: number, name: string, min = 0): number {
-  if (value === undefined) return fallback
-  const n = Number(value)
-  if (!Number.isFinite(n) || n <= min) throw new Error(`--${name} needs a number > ${min}`)
-  return n
-}
 
 function parseOptions(argv: string[]): MeshOptions & { fromJson: string | undefined } {
   const { values } = parseArgs({
@@ -119,8 +112,8 @@ function parseOptions(argv: string[]): MeshOptions & { fromJson: string | undefi
   for (const t of transports) if (!(TRANSPORTS as readonly string[]).includes(t)) throw new Error(`unknown transport ${t}`)
   const phases = (values.phases ?? PHASES.join(',')).split(',').map((s) => s.trim())
   for (const p of phases) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase ${p} (${PHASES.join(', ')})`)
-  const star = values.star !== undefined ? Math.round(positive(values.star, 0, 'star')) : undefined
-  const nodes = Math.round(positive(values.nodes, 100, 'nodes', 1))
+  const star = values.star !== undefined ? Math.round(numberOption(values.star, 0, 'star')) : undefined
+  const nodes = Math.round(numberOption(values.nodes, 100, 'nodes', { min: 1 }))
   if (nodes > 65_000) throw new Error('--nodes: at most 65000')
   let remote: Record<string, unknown> = {}
   if (values['remote-json'] !== undefined) {
@@ -133,28 +126,28 @@ function parseOptions(argv: string[]): MeshOptions & { fromJson: string | undefi
   return {
     nodes,
     star,
-    starProcs: Math.round(positive(values['star-procs'], 10, 'star-procs')),
+    starProcs: Math.round(numberOption(values['star-procs'], 10, 'star-procs')),
     transports: transports as Transport[],
     phases: (star !== undefined ? phases.filter((p) => p === 'mesh' || p === 'idle' || p === 'watched') : phases) as Phase[],
     netns: values['no-netns'] !== true,
-    meshBoundS: positive(values['mesh-bound-s'], 120, 'mesh-bound-s'),
-    attemptTimeoutS: positive(values['attempt-timeout-s'], 10, 'attempt-timeout-s'),
-    retryDelayMs: positive(values['retry-delay-ms'], 1000, 'retry-delay-ms', -1),
-    settleS: positive(values['settle-s'], 5, 'settle-s', -1),
-    warmupS: positive(values['warmup-s'], 30, 'warmup-s', -1),
-    idleS: positive(values['idle-s'], 30, 'idle-s'),
-    rate: positive(values.rate, 10, 'rate'),
-    trafficS: positive(values['traffic-s'], 20, 'traffic-s'),
-    askIntervalMs: positive(values['ask-interval-ms'], 100, 'ask-interval-ms', -1),
-    askTimeoutMs: positive(values['ask-timeout-ms'], 10_000, 'ask-timeout-ms'),
-    drainS: positive(values['drain-s'], 30, 'drain-s'),
-    terminatedWaitS: positive(values['terminated-wait-s'], 40, 'terminated-wait-s'),
-    victim: Math.round(positive(values.victim, 1, 'victim', -1)),
+    meshBoundS: numberOption(values['mesh-bound-s'], 120, 'mesh-bound-s'),
+    attemptTimeoutS: numberOption(values['attempt-timeout-s'], 10, 'attempt-timeout-s'),
+    retryDelayMs: numberOption(values['retry-delay-ms'], 1000, 'retry-delay-ms', { min: -1 }),
+    settleS: numberOption(values['settle-s'], 5, 'settle-s', { min: -1 }),
+    warmupS: numberOption(values['warmup-s'], 30, 'warmup-s', { min: -1 }),
+    idleS: numberOption(values['idle-s'], 30, 'idle-s'),
+    rate: numberOption(values.rate, 10, 'rate'),
+    trafficS: numberOption(values['traffic-s'], 20, 'traffic-s'),
+    askIntervalMs: numberOption(values['ask-interval-ms'], 100, 'ask-interval-ms', { min: -1 }),
+    askTimeoutMs: numberOption(values['ask-timeout-ms'], 10_000, 'ask-timeout-ms'),
+    drainS: numberOption(values['drain-s'], 30, 'drain-s'),
+    terminatedWaitS: numberOption(values['terminated-wait-s'], 40, 'terminated-wait-s'),
+    victim: Math.round(numberOption(values.victim, 1, 'victim', { min: -1 })),
     heartbeatIntervalMs:
-      values['heartbeat-interval-ms'] !== undefined ? positive(values['heartbeat-interval-ms'], 0, 'heartbeat-interval-ms') : undefined,
+      values['heartbeat-interval-ms'] !== undefined ? numberOption(values['heartbeat-interval-ms'], 0, 'heartbeat-interval-ms') : undefined,
     remote,
-    startParallel: Math.round(positive(values['start-parallel'], 4, 'start-parallel')),
-    nofile: values.nofile !== undefined ? Math.round(positive(values.nofile, 0, 'nofile')) : undefined,
+    startParallel: Math.round(numberOption(values['start-parallel'], 4, 'start-parallel')),
+    nofile: values.nofile !== undefined ? Math.round(numberOption(values.nofile, 0, 'nofile')) : undefined,
     eld: values.eld === true,
     json: values.json === true,
     updateResults: values['update-results'] === true,

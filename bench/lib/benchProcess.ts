@@ -77,3 +77,19 @@ export function runBenchMain(name: string, main: () => Promise<void>, cleanup: (
 export function userPath(path: string): string {
   return resolve(process.env.INIT_CWD ?? process.cwd(), path)
 }
+
+/**
+ * A numeric command-line option: `fallback` when absent; otherwise a finite number above `min`
+ * (default 0), or at least `min` with `orEqual`; anything else throws a readable error.
+ */
+export function numberOption(
+  value: string | undefined,
+  fallback: number,
+  name: string,
+  { min = 0, orEqual = false }: { min?: number; orEqual?: boolean } = {},
+): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < min || (n === min && !orEqual)) throw new Error(`--${name} needs a number ${orEqual ? '>=' : '>'} ${min}`)
+  return n
+}

@@ -1,6 +1,7 @@
 /** Command-line options of pingpong.bench.ts. */
 import { parseArgs } from 'node:util'
 import { TRANSPORTS, type Transport } from './workloads.js'
+import { numberOption } from './benchProcess.js'
 
 export interface BenchOptions {
   quick: boolean
@@ -73,13 +74,6 @@ function transports(value: string | undefined, fallback: readonly Transport[]): 
   return out as Transport[]
 }
 
-function positive(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback
-  const n = Number(value)
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number`)
-  return n
-}
-
 /** Parses argv; throws with a readable message on bad input. */
 export function parseOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
@@ -116,23 +110,23 @@ export function parseOptions(argv: string[]): BenchOptions {
   if (gate !== undefined && gate !== 'full' && gate !== 'half') throw new Error(`--check-targets takes full or half, not ${gate}`)
   const selected = transports(values.transports, TRANSPORTS)
   if (values['dtls-mtu'] !== undefined)
-    process.env['HELIOS_BENCH_DTLS_MTU'] = String(Math.round(positive(values['dtls-mtu'], 1280, 'dtls-mtu')))
+    process.env['HELIOS_BENCH_DTLS_MTU'] = String(Math.round(numberOption(values['dtls-mtu'], 1280, 'dtls-mtu')))
   return {
     quick,
     json: values.json === true,
     inProcess: values['in-process'] === true,
     clients: list(values.clients, quick ? [1, 10, 30] : [1, 5, 10, 15, 20, 25, 30]),
-    replies: positive(values.replies, quick ? 10_000 : 100_000, 'replies'),
-    window: positive(values.window, 50, 'window'),
+    replies: numberOption(values.replies, quick ? 10_000 : 100_000, 'replies'),
+    window: numberOption(values.window, 50, 'window'),
     transports: selected,
-    maxCaseMs: positive(values['max-case-ms'], quick ? 1_200 : 2_500, 'max-case-ms'),
-    rounds: Math.round(positive(values.rounds, 2, 'rounds')),
-    latencyWarmup: positive(values['latency-warmup'], quick ? 500 : 2_000, 'latency-warmup'),
-    latencyCount: positive(values['latency-count'], quick ? 2_000 : 10_000, 'latency-count'),
+    maxCaseMs: numberOption(values['max-case-ms'], quick ? 1_200 : 2_500, 'max-case-ms'),
+    rounds: Math.round(numberOption(values.rounds, 2, 'rounds')),
+    latencyWarmup: numberOption(values['latency-warmup'], quick ? 500 : 2_000, 'latency-warmup'),
+    latencyCount: numberOption(values['latency-count'], quick ? 2_000 : 10_000, 'latency-count'),
     latencyPayload: 100,
     latencyTransports: transports(values['latency-transports'], selected),
     onewaySizes: list(values['oneway-sizes'], [100, 4096]),
-    onewayMessages: positive(values['oneway-messages'], quick ? 50_000 : 300_000, 'oneway-messages'),
+    onewayMessages: numberOption(values['oneway-messages'], quick ? 50_000 : 300_000, 'oneway-messages'),
     onewayTransports: transports(values['oneway-transports'], ['tcp']),
     raw: values['project-only'] !== true,
     project: values['raw-only'] !== true,

@@ -1,6 +1,7 @@
 /** Command-line options of soak.bench.ts. */
 import { parseArgs } from 'node:util'
 import type { Transport } from './workloads.js'
+import { numberOption } from './benchProcess.js'
 
 export interface SoakOptions {
   minutes: number
@@ -39,13 +40,6 @@ export const USAGE = `pnpm bench:soak [options]
   --update-results        rewrite this transport's and commit's block of the soak section of RESULTS.md
   --from-json FILE        only rewrite RESULTS.md from a results/soak-<date>.json (e.g. one measured in another worktree)`
 
-function positive(value: string | undefined, fallback: number, name: string, allowZero = false): number {
-  if (value === undefined) return fallback
-  const n = Number(value)
-  if (!Number.isFinite(n) || n < 0 || (n === 0 && !allowZero)) throw new Error(`--${name} needs a positive number`)
-  return n
-}
-
 /** Parses argv; throws with a readable message on bad input. */
 export function parseSoakOptions(argv: string[]): SoakOptions {
   const { values } = parseArgs({
@@ -73,17 +67,17 @@ export function parseSoakOptions(argv: string[]): SoakOptions {
   const quick = values.quick === true
   const transports = (values.transport ?? values.transports ?? 'tcp').split(',').map((s) => s.trim())
   for (const t of transports) if (t !== 'tcp' && t !== 'udp') throw new Error(`--transport takes tcp or udp, not ${t}`)
-  const minutes = positive(values.minutes, quick ? 1 : 10, 'minutes')
+  const minutes = numberOption(values.minutes, quick ? 1 : 10, 'minutes')
   return {
     minutes,
-    baselineMinutes: positive(values['baseline-minutes'], quick ? 0.5 : 2, 'baseline-minutes', true),
+    baselineMinutes: numberOption(values['baseline-minutes'], quick ? 0.5 : 2, 'baseline-minutes', { orEqual: true }),
     churn: values['no-churn'] !== true,
-    paths: Math.round(positive(values.paths, quick ? 2_000 : 20_000, 'paths')),
-    clients: Math.round(positive(values.clients, 8, 'clients')),
-    window: Math.round(positive(values.window, 50, 'window')),
+    paths: Math.round(numberOption(values.paths, quick ? 2_000 : 20_000, 'paths')),
+    clients: Math.round(numberOption(values.clients, 8, 'clients')),
+    window: Math.round(numberOption(values.window, 50, 'window')),
     transports: transports as Transport[],
-    intervalS: positive(values.interval, quick ? 10 : 60, 'interval'),
-    warmupS: positive(values.warmup, 5, 'warmup', true),
+    intervalS: numberOption(values.interval, quick ? 10 : 60, 'interval'),
+    warmupS: numberOption(values.warmup, 5, 'warmup', { orEqual: true }),
     json: values.json === true,
     outDir: values.out ?? 'results',
     updateResults: values['update-results'] === true,
