@@ -576,10 +576,11 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   /**
-   * Whether `bytes` may go to this address now: always once verified; before, only within what
-   * the sponsor sent this node (charged to it), or over datagrams within what the claimant sent,
-   * so that nobody can make this node send a third party more than they sent (amplification at
-   * most 1). A refused introduction is owed: sent when more credit arrives.
+   * Whether a frame of `bytes` (its payload, as {@link AssociationStats.bytesReceived} counts the
+   * peer's) may go to this address now: always once verified; before, only within what the
+   * sponsor sent this node (charged to it), or over datagrams within what the claimant sent, so
+   * that nobody can make this node send a third party more than they sent (amplification at most
+   * 1). A refused introduction is owed: sent when more credit arrives.
    */
   mayIntroduce(bytes: number): boolean {
     const sponsor = this.sponsor
@@ -600,7 +601,7 @@ export class Association implements LinkOwner, InboundPeer {
     return false
   }
 
-  /** @internal Over datagrams: a handshake request of `bytes` from the claimant arrived (credit for the answers to its address). */
+  /** @internal Over datagrams: a handshake request of `bytes` (its payload) from the claimant arrived (credit for the answers to its address). */
   creditIntroduction(bytes: number): void {
     this.introductionCredit += bytes
     if (this.introductionOwed) this.payIntroduction()
@@ -1007,7 +1008,7 @@ export class Association implements LinkOwner, InboundPeer {
   private respond(): void {
     const response = this.handshake.response()
     if (response === undefined) return
-    if (this.host.settings.transport === 'udp' && this.unverified && !this.mayIntroduce(response.byteLength + 4)) {
+    if (this.host.settings.transport === 'udp' && this.unverified && !this.mayIntroduce(response.byteLength)) {
       this.responseOwed = true
       return
     }

@@ -452,7 +452,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
         return
       }
       if (pdu.type === 'handshake-request') {
-        const binding = this.acceptHandshakeRequest(pdu, LaneId.control, undefined, d.remote, buf.byteLength, end - start + 4)
+        const binding = this.acceptHandshakeRequest(pdu, LaneId.control, undefined, d.remote, buf.byteLength, end - start)
         if (binding !== undefined) this.registry.bindEndpoint(key, binding.peer as Association)
         continue
       }

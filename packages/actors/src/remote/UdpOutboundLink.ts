@@ -110,7 +110,7 @@ export class UdpOutboundLink implements OutboundLink {
     if (!this.ready || this.lane !== LaneId.control) return
     const request = this.owner.handshakeRequest()
     // To an address nobody vouched for: within what whoever named it sent.
-    if (this.owner.unverified && !this.owner.mayIntroduce(4 + request.byteLength)) return
+    if (this.owner.unverified && !this.owner.mayIntroduce(request.byteLength)) return
     this.handshakeSent = true
     this.write(request)
     this.owner.scheduleFlush()
