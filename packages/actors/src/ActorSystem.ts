@@ -41,7 +41,13 @@ export interface RemoteOptions {
   readonly dtls?: DtlsOptions
   /** Heartbeat interval on the control lane. Default 1000 ms. */
   readonly heartbeatIntervalMs?: number
-  /** Handshake timeout. Default 10 000 ms. */
+  /**
+   * A handshake (and a connect) is given up when the peer said nothing for this long, or after
+   * three times this whatever it said (a peer heard from whose answers never arrive: a path broken
+   * one way). Messages queued for the peer are then dropped ('dropped' events), and a watch waiting
+   * for it ends the association with a quarantine. An overloaded peer answers late but keeps
+   * talking, so it is waited for. Default 20 000 ms (as Akka Artery's).
+   */
   readonly handshakeTimeoutMs?: number
   /** Failure detector of remote nodes (Akka's remote-watch defaults). */
   readonly failureDetector?: Omit<PhiAccrualFailureDetectorOptions, 'clock'>

@@ -840,3 +840,39 @@ test("a peer whose handshake names a session of ours other than this association
   )
   t.is(a.info().lostInTransit, 0, 'nothing counted for what was dropped')
 })
+
+test('a handshake whose peer keeps talking is not given up after handshakeTimeoutMs of waiting, only after three times that; a silent one is', (t) => {
+  const node = new FakeNode({ handshakeTimeoutMs: 3000 })
+  const a = node.peer()
+  node.ref(ECHO, a).tell('waits')
+  t.is(a.state.kind, 'handshaking')
+  // The peer is overloaded: its own request comes every 2 s, the answer to ours never. Its first
+  // request (2 s in) makes it the claimant, who gets the whole time from then on.
+  for (let s = 1; s <= 10; s++) {
+    node.tick()
+    if (s % 2 === 0) a.onHandshakeRequest(7n, BigInt(100 + s), PEER_SESSION)
+    t.is(a.state.kind, 'handshaking', `still waiting ${s} s in`)
+  }
+  node.tick()
+  t.is(a.state.kind, 'idle', 'given up 9 s (3 x 3 s) after the claimant came')
+  t.deepEqual(
+    node.of('dropped').map((e) => e.reason),
+    [`handshake with ${PEER} timed out after 9000 ms (it talked, but never answered this node's request)`],
+  )
+
+  const silent = new FakeNode({ handshakeTimeoutMs: 3000 })
+  const b = silent.peer()
+  silent.ref(ECHO, b).tell('waits')
+  silent.tick()
+  b.onHandshakeRequest(7n, 5n, PEER_SESSION) // the claimant, 1 s in
+  silent.tick(2)
+  b.onHandshakeRequest(7n, 6n, PEER_SESSION) // heard again 3 s in, then never
+  silent.tick(2)
+  t.is(b.state.kind, 'handshaking', 'less than 3 s of silence since')
+  silent.tick()
+  t.is(b.state.kind, 'idle')
+  t.deepEqual(
+    silent.of('dropped').map((e) => e.reason),
+    [`handshake with ${PEER} timed out after 5000 ms (nothing heard from it for 3000 ms)`],
+  )
+})

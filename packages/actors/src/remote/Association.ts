@@ -73,6 +73,12 @@ export interface AssociationSeed {
 const REINTRODUCE_MIN_INTERVAL_MS = 100
 /** First probe of an address quarantined as unreachable, after this many heartbeat intervals. */
 const PROBE_AFTER_INTERVALS = 5
+/**
+ * A handshake whose peer keeps talking (an overloaded peer answers late) is given up after this
+ * many `handshakeTimeoutMs` at most: a peer heard from, whose answers to our requests never come
+ * (a path broken one way), must not hold the association for ever.
+ */
+const HANDSHAKE_MAX_TIMEOUTS = 3
 
 /**
  * Everything this node knows about one incarnation pair with a remote node: its
@@ -136,6 +142,14 @@ export class Association implements LinkOwner, InboundPeer {
    * this node sends there is paid by what the claimant sent ({@link introductionCredit}).
    */
   private claimOnly = false
+  /** When a frame from the peer (a handshake or anything else) last arrived: a sign of life. */
+  private heardAt = 0
+  /**
+   * @internal Grows whenever a user message sent through this association may have been lost
+   * (dropped, a connection went down, the peer started afresh): a message sent before then is no
+   * longer sure to arrive.
+   */
+  lossEpoch = 0
   /** Datagram transports: bytes the claimant sent in handshakes, less what this node sent to the unverified address. */
   private introductionCredit = 0
   /** An introduction (response or request) waits for credit: sent when the claimant sends more. */
@@ -420,6 +434,7 @@ export class Association implements LinkOwner, InboundPeer {
 
   private drop(recipient: string, kind: DropKind, reason: string, cause?: unknown): void {
     this.stats.dropped++
+    this.lossEpoch++
     this.host.events.dropped({ remote: this.remoteAddress, recipient, kind, reason, ...(cause !== undefined ? { cause } : {}) })
   }
 
@@ -482,6 +497,7 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   onLinkDown(lane: LaneId, reason: string): void {
+    this.lossEpoch++
     if (lane !== LaneId.control || this.state.kind !== 'established') return
     if (this.lostAt === undefined) {
       this.lostAt = this.host.clock.now()
@@ -684,6 +700,7 @@ export class Association implements LinkOwner, InboundPeer {
     this.stats.framesReceived++
     this.stats.bytesReceived += end - start
     this.watcher.heard = true
+    this.heardAt = this.host.clock.now()
     if (this.introductionOwed && this.claimOnly) this.payIntroduction()
     // Paths read from these frames are this peer's word (see Remoting.resolveCached).
     const host = this.host
@@ -845,6 +862,7 @@ export class Association implements LinkOwner, InboundPeer {
    * confirmed at the address.
    */
   onHandshakeRequest(uid: bigint, nonce: bigint, sessions: HandshakeSessions): InboundVerdict {
+    this.heardAt = this.host.clock.now()
     const verdict = this.handshake.judgeRequest(uid, this.state, this.registry.quarantine.has(this.key, uid))
     switch (verdict) {
       case 'refuse-quarantined':
@@ -994,6 +1012,7 @@ export class Association implements LinkOwner, InboundPeer {
    * reported).
    */
   private startOver(why: string): void {
+    this.lossEpoch++
     if (this.state.kind === 'established') this.reportUnconfirmed(why)
     this.reportLost(true)
     this.userLedger.stop()
@@ -1082,7 +1101,7 @@ export class Association implements LinkOwner, InboundPeer {
         if (this.idle) this.registry.evict(this)
         return
       case 'handshaking':
-        if (now - s.since >= this.host.settings.handshakeTimeoutMs) this.handshakeTimedOut()
+        if (this.handshakeOverdue(s.since, now)) this.handshakeTimedOut(this.handshakeTimeoutReason(s.since, now))
         else if (this.host.isUdp || this.peerBehind) this.control.sendHandshake() // datagrams get lost
         return
       case 'established':
@@ -1156,8 +1175,27 @@ export class Association implements LinkOwner, InboundPeer {
     this.watcher.forgivePause()
   }
 
-  private handshakeTimedOut(): void {
-    const reason = `handshake with ${this.key} timed out after ${this.host.settings.handshakeTimeoutMs} ms`
+  /**
+   * A handshake is given up when the peer said nothing for `handshakeTimeoutMs`, or after
+   * {@link HANDSHAKE_MAX_TIMEOUTS} times that whatever it said. An overloaded peer (its process
+   * gets little CPU) answers late but keeps sending its own handshake and frames: giving up on it
+   * would drop what waits here and start the handshake again, work that makes it later still.
+   */
+  private handshakeOverdue(since: number, now: number): boolean {
+    const timeout = this.host.settings.handshakeTimeoutMs
+    return now - Math.max(since, this.heardAt) >= timeout || now - since >= HANDSHAKE_MAX_TIMEOUTS * timeout
+  }
+
+  /** Why {@link handshakeOverdue}: silence from the start, silence after the peer was heard, or the peer never answered. */
+  private handshakeTimeoutReason(since: number, now: number): string {
+    const timeout = this.host.settings.handshakeTimeoutMs
+    if (this.heardAt <= since) return `handshake with ${this.key} timed out after ${timeout} ms`
+    const silent = now - this.heardAt
+    if (silent >= timeout) return `handshake with ${this.key} timed out after ${now - since} ms (nothing heard from it for ${silent} ms)`
+    return `handshake with ${this.key} timed out after ${now - since} ms (it talked, but never answered this node's request)`
+  }
+
+  private handshakeTimedOut(reason: string): void {
     debug(reason)
     const before = this.lastFailure
     this.failed(before === undefined ? `no answer to the handshake within ${this.host.settings.handshakeTimeoutMs} ms` : before)
