@@ -16,7 +16,7 @@ import { LocalActorRef } from './LocalActorRef.js'
 import { PromiseActorRef } from './PromiseActorRef.js'
 import { describeValue } from './describe.js'
 import { SystemLog } from './SystemLog.js'
-import type { RemoteProvider, RemoteProviderFactory, SystemInternals } from './RemoteProvider.js'
+import type { AskOptions, RemoteProvider, RemoteProviderFactory, SystemInternals } from './RemoteProvider.js'
 import { TERMINATE } from './SystemMessage.js'
 import { newActorUid, newNodeUid } from './uid.js'
 
@@ -179,7 +179,7 @@ export class ActorSystemCore implements SystemInternals {
     if (this.events.wants('actorFailed')) this.events.emit('actorFailed', { ref, error, message })
   }
 
-  ask(target: ActorRef, message: unknown, timeoutMs: number, resendEveryMs?: number, stillWaiting?: () => boolean): Promise<unknown> {
+  ask(target: ActorRef, message: unknown, timeoutMs: number, options?: AskOptions): Promise<unknown> {
     if (this.#termination !== undefined) return Promise.reject(new ActorSystemTerminatedError(this.name))
     const name = `$${(this.#tempCounter++).toString(36)}`
     const path = new ActorPath(this.address, ['temp', name], newActorUid())
@@ -191,10 +191,10 @@ export class ActorSystemCore implements SystemInternals {
           temp.fail(new AskTimeoutError(target.path.toSerializationFormat(), timeoutMs, this.provider?.unreachableReason?.(target)))
         },
         timeoutMs,
-        { keepAlive: true },
+        { keepAlive: options?.keepAlive ?? true },
       )
       target.tell(message, temp)
-      if (resendEveryMs !== undefined) this.#resend(target, message, temp, resendEveryMs, stillWaiting)
+      if (options?.resendEveryMs !== undefined) this.#resend(target, message, temp, options.resendEveryMs, options.stillWaiting)
     })
   }
 

@@ -107,11 +107,12 @@ export interface SystemInternals {
   /** The node at `address` is gone: see {@link RemoteProvider} doc. No-op for the own address. */
   addressTerminated(address: Address): void
   /**
-   * `system.ask`, optionally telling the message again at doubling intervals from `resendEveryMs`
-   * until the reply (for idempotent messages over lossy transports, e.g. Identify over UDP), but
-   * not while `stillWaiting()` says the last one has not left this node yet.
+   * `system.ask`, optionally telling the message again at doubling intervals from
+   * `options.resendEveryMs` until the reply (for idempotent messages over lossy transports, e.g.
+   * Identify over UDP), but not while `options.stillWaiting()` says the last one has not left this
+   * node yet.
    */
-  ask(target: ActorRef, message: unknown, timeoutMs: number, resendEveryMs?: number, stillWaiting?: () => boolean): Promise<unknown>
+  ask(target: ActorRef, message: unknown, timeoutMs: number, options?: AskOptions): Promise<unknown>
   /** Counts and publishes an undeliverable message. */
   deadLetter(message: unknown, sender: ActorRef | undefined, recipient: ActorRef): void
   /**
@@ -124,3 +125,13 @@ export interface SystemInternals {
 
 /** Creates and binds the remote provider; see {@link RemoteProvider}. */
 export type RemoteProviderFactory = (settings: RemoteOptions, internals: SystemInternals) => Promise<RemoteProvider>
+
+/** Options of {@link SystemInternals.ask}. */
+export interface AskOptions {
+  /** Tell the message again at doubling intervals from this (idempotent messages only). */
+  readonly resendEveryMs?: number
+  /** While it returns true, the last message told has not left this node yet: nothing is told again. */
+  readonly stillWaiting?: () => boolean
+  /** The timeout keeps the process alive (default true, as `system.ask`). */
+  readonly keepAlive?: boolean
+}

@@ -3,7 +3,7 @@ import type { ActorRef } from '../ActorRef.js'
 /**
  * Messages between the system's parts (not seen by behaviors). They overtake user messages in a
  * mailbox. Remoting carries `watch`, `unwatch` and `deathWatchNotification` reliably over the wire
- * (they are the "system messages" of DESIGN.md: sequence numbers, acks, resend); `terminate` is
+ * (the "system messages" of docs/PROTOCOL.md: sequence numbers, acks, resend); `terminate` is
  * local only.
  */
 export type SystemMessage =

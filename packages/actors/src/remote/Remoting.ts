@@ -54,6 +54,17 @@ const UDP_REFUSAL_CREDIT_MAX = 4096
 const TICK_SLOTS = 8
 /** First Identify resend of a selection over UDP (then doubling). */
 const UDP_IDENTIFY_RESEND_MS = 250
+/** An Identify that callers may join lives this many `handshakeTimeoutMs` at most (see {@link Remoting.lookupOf}). */
+const LOOKUP_LIFETIME_TIMEOUTS = 3
+
+/** An Identify on its way (see {@link Remoting.lookupOf}). */
+interface Lookup {
+  /** The answer (an ActorIdentity); rejects when the Identify's own lifetime ends. */
+  readonly reply: Promise<unknown>
+  /** The association the Identify went into, and its {@link Association.lossEpoch} then. */
+  readonly association: Association | undefined
+  readonly epoch: number
+}
 
 /**
  * Remoting of one actor system: the node's server (TCP/TLS) or socket (UDP), the
@@ -106,6 +117,8 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   /** Accepted connections in their handshake: the slots, per source and in all. */
   private readonly admission: InboundAdmission
   private identifyCounter = 0
+  /** Identify lookups on their way, by path (see {@link lookupOf}). */
+  private readonly lookups = new Map<string, Lookup>()
   private readonly protocol: Address['protocol']
 
   private constructor(options: RemoteOptions, internals: SystemInternals) {
@@ -269,21 +282,73 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   async resolveSelection(path: ActorPath, timeoutMs: number): Promise<ActorRef> {
     if (this.aliases?.isSelf(path.address) === true) throw new ActorNotFound(path.toString(), { reason: this.selfAlias(path.address) })
     const target = this.resolveRemoteRef(path)
-    const id = ++this.identifyCounter
+    const lookup = this.lookupOf(path, target, timeoutMs)
     let reply: unknown
+    let timer: TimerHandle | undefined
     try {
-      // Identify is idempotent: over UDP (datagrams get lost, and the first one may reach a peer
-      // that does not know this node yet) it is sent again until an answer comes; but not while
-      // the last one waits in the queue for the handshake (under load, 100 nodes resolving each
-      // other piled up copies that were all answered at once).
-      const waiting = target instanceof RemoteActorRef ? () => target.association?.state.kind === 'handshaking' : undefined
-      reply = await this.internals.ask(target, new Identify(id), timeoutMs, this.isUdp ? UDP_IDENTIFY_RESEND_MS : undefined, waiting)
+      reply = await Promise.race([
+        lookup.reply,
+        new Promise<never>((_, reject) => {
+          timer = this.clock.setTimeout(
+            () => reject(new AskTimeoutError(path.toSerializationFormat(), timeoutMs, this.unreachableReason(target))),
+            timeoutMs,
+            {
+              keepAlive: true,
+            },
+          )
+        }),
+      ])
     } catch (err) {
       if (err instanceof AskTimeoutError) throw new ActorNotFound(path.toString(), { cause: err, reason: err.reason })
       throw err
+    } finally {
+      if (timer !== undefined) this.clock.clearTimeout(timer)
     }
     if (reply instanceof ActorIdentity && reply.ref !== null) return reply.ref
     throw new ActorNotFound(path.toString())
+  }
+
+  /**
+   * The Identify on its way to `path`, or a new one. A resolveOne of a path whose Identify is still
+   * on its way joins it instead of sending another: under load (an overloaded peer, or a handshake
+   * that takes long) callers retry after their timeout, and every copy would be carried and answered
+   * too, which makes the load worse. An Identify counts as on its way while the association it went
+   * into lost nothing since (see {@link Association.lossEpoch}) and for `3 x handshakeTimeoutMs` (or
+   * the caller's timeout) at most; a later resolveOne sends a new one.
+   */
+  private lookupOf(path: ActorPath, target: InternalActorRef, timeoutMs: number): Lookup {
+    const key = path.toString()
+    const known = this.lookups.get(key)
+    const a = known?.association
+    if (
+      known !== undefined &&
+      a !== undefined &&
+      a === this.registry.get(path.address.toString()) &&
+      !isFinal(a.state) &&
+      a.lossEpoch === known.epoch
+    )
+      return known
+    const id = ++this.identifyCounter
+    // Identify is idempotent: over UDP (datagrams get lost, and the first one may reach a peer
+    // that does not know this node yet) it is sent again until an answer comes; but not while
+    // the last one waits in the queue for the handshake (under load, 100 nodes resolving each
+    // other piled up copies that were all answered at once).
+    const waiting = target instanceof RemoteActorRef ? () => target.association?.state.kind === 'handshaking' : undefined
+    const lifetime = Math.max(timeoutMs, LOOKUP_LIFETIME_TIMEOUTS * this.settings.handshakeTimeoutMs)
+    // Only the callers' own timeouts keep the process alive, not the lookup they leave behind.
+    const reply = this.internals.ask(target, new Identify(id), lifetime, {
+      ...(this.isUdp ? { resendEveryMs: UDP_IDENTIFY_RESEND_MS } : {}),
+      ...(waiting !== undefined ? { stillWaiting: waiting } : {}),
+      keepAlive: false,
+    })
+    const association = target instanceof RemoteActorRef ? target.association : undefined
+    const lookup: Lookup = { reply, association, epoch: association?.lossEpoch ?? 0 }
+    this.lookups.set(key, lookup)
+    const forget = (): void => {
+      if (this.lookups.get(key) === lookup) this.lookups.delete(key)
+    }
+    reply.then(forget, forget)
+    return lookup
   }
 
   unreachableReason(ref: ActorRef): string | undefined {
