@@ -70,7 +70,10 @@ const USAGE = `pnpm bench:mesh [options]
   --json                        last line printed: {"bench":"mesh","results":[...]}
   --out results                 directory for mesh-<date>.json
   --update-results              rewrite this run's blocks of the mesh section of bench/RESULTS.md
-  --from-json <file>            print (and with --update-results, write to RESULTS.md) a saved run`
+  --from-json <file>            print (and with --update-results, write to RESULTS.md) a saved run
+
+Environment: MESH_PROFILE_DIR=<dir> makes the first four node processes write a CPU profile of
+their part of the formation there (node0.cpuprofile ...; open in Chrome DevTools).`
 
 function parseOptions(argv: string[]): MeshOptions & { fromJson: string | undefined } {
   const { values } = parseArgs({

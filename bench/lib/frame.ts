@@ -1,6 +1,6 @@
 /**
  * Hand-written framing for the raw baselines: a big-endian u32 length (payload bytes only), then
- * one msgpackr-packed value. This is the same wire rule as the project (DESIGN.md, "Frames"), with
+ * one msgpackr-packed value. This is the same wire rule as the project (docs/PROTOCOL.md §3), with
  * nothing else: no pipeline, no envelope, no actors. It is written the way a careful hand-rolled
  * server would be, so that the baseline is this machine's limit and not a straw man:
  *
