@@ -42,3 +42,18 @@ test('resolveOne after the Identify on its way was lost (the handshake timed out
   const ref = await a.actorSelection(path).resolveOne({ timeoutMs: 3000 })
   t.is(await a.ask(ref, 'again', { timeoutMs: 3000 }), 'again')
 })
+
+test('udp: a peer far away (1.2 s round trip) gets no copy of an Identify before its answer could have come; without the round trip it would get one every 250 ms, doubling', async (t) => {
+  const { a, b, toA, toB } = await proxiedPair(t, { transport: 'udp' })
+  b.actorOf((m, ctx) => {
+    ctx.sender?.tell(m)
+  }, 'echo')
+  toA.delay(600)
+  toB.delay(600)
+  const started = Date.now()
+  const ref = await a.actorSelection(`${b.address.toString()}/user/echo`).resolveOne({ timeoutMs: 10_000 })
+  t.log(`resolved in ${Date.now() - started} ms`)
+  const [fromA] = b.associations()
+  t.is(fromA?.messagesReceived, 1, `Identify copies B received: ${fromA?.messagesReceived}`)
+  t.is(await a.ask(ref, 'hi', { timeoutMs: 10_000 }), 'hi')
+})

@@ -235,13 +235,14 @@ export class AssociationCodec {
 
   /**
    * Call on a timer with a monotonic clock in ms (the actor system calls it every heartbeat
-   * interval): resends the advertisements the peer has not acked, starts a new generation of the
+   * interval): resends the advertisements the peer has not acked (those sent `resendAfterMs` ago
+   * or earlier, measured from the tick before they were sent; default 0: all), starts a new generation of the
    * tables when they are full of values no longer used (or, to give memory back, mostly unused),
    * and frees the peer's previous generation once envelopes in flight can no longer need it.
    * Then send {@link takeControlFrames}.
    */
-  tick(now: number): void {
-    this.#out.tick(now)
+  tick(now: number, resendAfterMs = 0): void {
+    this.#out.tick(now, resendAfterMs)
     this.#in.tick(now)
   }
 

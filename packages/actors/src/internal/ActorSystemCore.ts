@@ -199,20 +199,34 @@ export class ActorSystemCore implements SystemInternals {
   }
 
   /**
-   * Tells `message` again at doubling intervals from `everyMs` while `temp` waits (idempotent
-   * messages only). While `stillWaiting()` says the last one has not left this node yet (it waits
-   * for a handshake), nothing is told and the interval does not grow.
+   * Tells `message` again at doubling intervals from `everyMs` (asked again each time when a
+   * function) while `temp` waits (idempotent messages only). While `stillWaiting()` says the last
+   * one has not left this node yet (it waits for a handshake), nothing is told and the interval
+   * does not grow; once it left, it gets a whole interval before a copy follows.
    */
-  #resend(target: ActorRef, message: unknown, temp: PromiseActorRef, everyMs: number, stillWaiting?: () => boolean): void {
-    this.clock.setTimeout(() => {
-      if (temp.completed) return
-      if (stillWaiting?.() === true) {
-        this.#resend(target, message, temp, everyMs, stillWaiting)
-        return
-      }
-      target.tell(message, temp)
-      this.#resend(target, message, temp, everyMs * 2, stillWaiting)
-    }, everyMs)
+  #resend(
+    target: ActorRef,
+    message: unknown,
+    temp: PromiseActorRef,
+    everyMs: number | (() => number),
+    stillWaiting?: () => boolean,
+    doublings = 0,
+    waited = false,
+  ): void {
+    const base = typeof everyMs === 'function' ? everyMs() : everyMs
+    this.clock.setTimeout(
+      () => {
+        if (temp.completed) return
+        const waiting = stillWaiting?.() === true
+        if (waiting || waited) {
+          this.#resend(target, message, temp, everyMs, stillWaiting, doublings, waiting)
+          return
+        }
+        target.tell(message, temp)
+        this.#resend(target, message, temp, everyMs, stillWaiting, Math.min(doublings + 1, 16))
+      },
+      base * 2 ** doublings,
+    )
   }
 
   async resolveSelection(path: ActorPath, timeoutMs: number): Promise<ActorRef> {

@@ -128,8 +128,11 @@ export type RemoteProviderFactory = (settings: RemoteOptions, internals: SystemI
 
 /** Options of {@link SystemInternals.ask}. */
 export interface AskOptions {
-  /** Tell the message again at doubling intervals from this (idempotent messages only). */
-  readonly resendEveryMs?: number
+  /**
+   * Tell the message again at doubling intervals from this (idempotent messages only); a function
+   * is asked again before each resend (e.g. the peer's current retransmission timeout).
+   */
+  readonly resendEveryMs?: number | (() => number)
   /** While it returns true, the last message told has not left this node yet: nothing is told again. */
   readonly stillWaiting?: () => boolean
   /** The timeout keeps the process alive (default true, as `system.ask`). */

@@ -25,6 +25,7 @@ import { HeartbeatWatcher } from './HeartbeatWatcher.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
 import type { RemoteActorRef } from './RemoteActorRef.js'
 import { SystemMessageAcker } from './SystemMessageAcker.js'
+import { RoundTrip } from './RoundTrip.js'
 import { SystemMessageOverflowError } from './SystemMessageDelivery.js'
 import { SystemMessageSender, toWireSystemMessage, type WireSystemMessage } from './SystemMessageSender.js'
 import { WIRE_DEATH_WATCH_NOTIFICATION } from './SystemMessageWire.js'
@@ -142,6 +143,10 @@ export class Association implements LinkOwner, InboundPeer {
    * this node sends there is paid by what the claimant sent ({@link introductionCredit}).
    */
   private claimOnly = false
+  /** @internal The round trip to the peer: how long an answer may take before a copy is sent (over UDP). */
+  readonly roundTrip = new RoundTrip()
+  /** When the first request of the handshake in progress went out (its answer times the round trip). */
+  private requestedAt: number | undefined
   /** When a frame from the peer (a handshake or anything else) last arrived: a sign of life. */
   private heardAt = 0
   /**
@@ -472,10 +477,12 @@ export class Association implements LinkOwner, InboundPeer {
   // ------------------------------------------------------------------ links (LinkOwner)
 
   handshakeRequest(): Uint8Array {
+    this.requestedAt ??= this.host.clock.now()
     return this.handshake.request()
   }
 
   newControlConnectionRequest(): Uint8Array {
+    this.requestedAt ??= this.host.clock.now()
     return this.handshake.renewNonce()
   }
 
@@ -781,7 +788,10 @@ export class Association implements LinkOwner, InboundPeer {
         }
         return
       case 'heartbeat-reply':
-        if (s.kind === 'established' && pdu.uid === s.uid) this.watcher.heartbeatReplied()
+        if (s.kind === 'established' && pdu.uid === s.uid) {
+          const roundTrip = this.watcher.heartbeatReplied()
+          if (roundTrip !== undefined) this.roundTrip.sample(roundTrip)
+        }
         return
       case 'user-ack':
         this.userLedger.confirm(pdu.seq)
@@ -1041,7 +1051,11 @@ export class Association implements LinkOwner, InboundPeer {
    */
   establish(uid: bigint, sessions: HandshakeSessions): boolean {
     if (this.keepInStep(uid, sessions) === 'stale') return false
-    this.state = { kind: 'established', uid, since: this.host.clock.now() }
+    const now = this.host.clock.now()
+    // The handshake's round trip, from our first request (an upper bound: copies may have followed).
+    if (this.requestedAt !== undefined) this.roundTrip.sample(now - this.requestedAt)
+    this.requestedAt = undefined
+    this.state = { kind: 'established', uid, since: now }
     this.sponsor = undefined
     this.claimOnly = false
     this.introductionOwed = false
@@ -1060,6 +1074,9 @@ export class Association implements LinkOwner, InboundPeer {
 
   /** A response of the established uid on the current control connection: traffic resumes on it. */
   private confirmControl(): void {
+    // A reconnect's handshake times the round trip too.
+    if (this.requestedAt !== undefined) this.roundTrip.sample(this.host.clock.now() - this.requestedAt)
+    this.requestedAt = undefined
     this.user.confirm()
     if (this.control.confirmed) return
     this.control.confirm()
@@ -1134,7 +1151,7 @@ export class Association implements LinkOwner, InboundPeer {
       if (beat !== 'off' && now - this.watcher.lastReplyAt > 3 * settings.heartbeatIntervalMs) this.control.sendHandshake()
     }
     // resends, new generations of the compression tables, the peer's previous generation freed
-    this.codec.tick(now)
+    this.codec.tick(now, this.roundTrip.resendAfterMs(settings.heartbeatIntervalMs))
     this.countCompression()
     this.host.scheduleFlush(this)
   }

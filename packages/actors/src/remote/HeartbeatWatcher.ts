@@ -105,12 +105,14 @@ export class HeartbeatWatcher {
     this.lastReplyAt = this.clock.now()
   }
 
-  /** A heartbeat reply arrived: it also measures the round trip of the heartbeat it answers. */
-  heartbeatReplied(): void {
+  /** A heartbeat reply arrived: it also measures the round trip of the heartbeat it answers (returned, when there was one). */
+  heartbeatReplied(): number | undefined {
     const sentAt = this.heartbeatSentAt
     this.heartbeatSentAt = undefined
-    if (sentAt !== undefined) this.maxRoundTripMs = Math.max(this.maxRoundTripMs, this.clock.now() - sentAt)
+    const roundTrip = sentAt === undefined ? undefined : this.clock.now() - sentAt
+    if (roundTrip !== undefined) this.maxRoundTripMs = Math.max(this.maxRoundTripMs, roundTrip)
     this.replied()
+    return roundTrip
   }
 
   /** This process was paused (or could not connect for lack of descriptors): the peer's silence meanwhile is not held against it. */

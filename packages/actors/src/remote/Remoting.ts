@@ -337,7 +337,15 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     const lifetime = Math.max(timeoutMs, LOOKUP_LIFETIME_TIMEOUTS * this.settings.handshakeTimeoutMs)
     // Only the callers' own timeouts keep the process alive, not the lookup they leave behind.
     const reply = this.internals.ask(target, new Identify(id), lifetime, {
-      ...(this.isUdp ? { resendEveryMs: UDP_IDENTIFY_RESEND_MS } : {}),
+      // at the peer's retransmission timeout (its round trip under load), not faster
+      ...(this.isUdp
+        ? {
+            resendEveryMs: () =>
+              target instanceof RemoteActorRef && target.association !== undefined
+                ? target.association.roundTrip.resendAfterMs(UDP_IDENTIFY_RESEND_MS)
+                : UDP_IDENTIFY_RESEND_MS,
+          }
+        : {}),
       ...(waiting !== undefined ? { stillWaiting: waiting } : {}),
       keepAlive: false,
     })

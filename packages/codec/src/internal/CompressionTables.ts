@@ -120,7 +120,9 @@ export class OutboundCompressionTable {
   #uses = this.#current.uses
   readonly #hits = new Map<string, number>()
   #hitsHeap = 0
-  readonly #unacked = new Map<number, { gen: OutGeneration; entries: [number, string][] }>()
+  readonly #unacked = new Map<number, { gen: OutGeneration; entries: [number, string][]; at: number }>()
+  /** The time of the owner's last tick: advertisements taken since are stamped with it. */
+  now = 0
   #version = 0
   #closed = false
   /** Values that reached `compressAfter` but found no room (a reason to start a new generation). */
@@ -188,7 +190,7 @@ export class OutboundCompressionTable {
     let size = 48
     const flush = (): void => {
       const version = ++this.#version
-      this.#unacked.set(version, { gen: target, entries })
+      this.#unacked.set(version, { gen: target, entries, at: this.now })
       out.push({ generation: target.number, version, entries })
     }
     for (const entry of target.pending) {
@@ -225,15 +227,20 @@ export class OutboundCompressionTable {
     }
   }
 
-  /** Queues every unacked entry of the generation being filled again, under new versions (call on a resend timer). */
-  requeueUnacked(): void {
+  /**
+   * Queues the unacked entries of the generation being filled again, under new versions (call on a
+   * resend timer): those stamped `sentBefore` or earlier (default: all). Unacked advertisements of
+   * another generation are forgotten.
+   */
+  requeueUnacked(sentBefore = Number.POSITIVE_INFINITY): void {
     const target = this.#next ?? this.#current
-    for (const sent of this.#unacked.values()) {
+    for (const [version, sent] of this.#unacked) {
+      if (sent.gen === target && sent.at > sentBefore) continue
+      this.#unacked.delete(version)
       if (sent.gen !== target) continue
       if (sent.entries.length === 0) target.announce = true
       else target.pending.push(...sent.entries)
     }
-    this.#unacked.clear()
   }
 
   /** Starts the window of use counts anew (the previous window is kept): call every `windowMs`. */
@@ -423,8 +430,11 @@ export class OutboundCompression {
     return true
   }
 
-  /** Call on a timer (e.g. every heartbeat interval) with a monotonic clock in ms. */
-  tick(now: number): void {
+  /**
+   * Call on a timer (e.g. every heartbeat interval) with a monotonic clock in ms; unacked
+   * advertisements sent `resendAfterMs` ago or earlier go again.
+   */
+  tick(now: number, resendAfterMs = 0): void {
     this.#now = now
     if (this.#closed) return
     if (this.#switchedAt === undefined) {
@@ -436,8 +446,10 @@ export class OutboundCompression {
       this.manifests.rollWindow()
       this.#windowAt = now
     }
-    this.refs.requeueUnacked()
-    this.manifests.requeueUnacked()
+    this.refs.requeueUnacked(now - resendAfterMs)
+    this.manifests.requeueUnacked(now - resendAfterMs)
+    this.refs.now = now
+    this.manifests.now = now
     if (this.#next !== undefined || now - this.#switchedAt < this.#generationMs || now < this.#recheckAt) return
     const pressed = (t: OutboundCompressionTable): boolean => t.demand > 0 || t.nearlyFull
     const pressure = pressed(this.refs) || pressed(this.manifests)
