@@ -876,3 +876,24 @@ test('a handshake whose peer keeps talking is not given up after handshakeTimeou
     [`handshake with ${PEER} timed out after 5000 ms (nothing heard from it for 3000 ms)`],
   )
 })
+
+test('a user envelope that fails to decode is counted once, as undecodable, and not also as lost in transit', (t) => {
+  const node = new FakeNode()
+  const a = establish(node)
+  receiveEnvelope(a, 1, 'one')
+  // seq 2, its recipient written as compression index 5, which the peer never advertised
+  const bad = Uint8Array.from([0x10, 0x02, 0x05, 0xc0, 0x01])
+  a.receive(bad, 0, bad.length)
+  receiveEnvelope(a, 3, 'three')
+  t.is(a.stats.decodeErrors, 1)
+  t.is(node.of('decodeFailed').length, 1)
+  t.regex(String(node.of('decodeFailed')[0]?.error), /compression index 5/)
+  node.clock.advance(LOSS_GRACE_MS)
+  node.tick()
+  a.quarantine('test', 'unreachable')
+  t.is(a.stats.lostInTransit, 0, 'number 2 arrived; it failed, and is counted as that alone')
+  t.deepEqual(
+    node.of('dropped').filter((e) => e.kind === 'lost-in-transit'),
+    [],
+  )
+})

@@ -8,7 +8,7 @@
 export interface EnvelopeHeader {
   /** `"user-envelope"` or `"system-envelope"`. */
   readonly type: 'user-envelope' | 'system-envelope'
-  /** Recipient actor path. */
+  /** Recipient actor path (`(unknown)` when the path itself failed to decode). */
   readonly recipient: string
   /** Sender actor path, if any. */
   readonly sender: string | undefined

@@ -740,7 +740,11 @@ export class Association implements LinkOwner, InboundPeer {
         this.codec.reassembler.clear()
       }
       // A message cut short (its fragments out of order) is counted once, as a gap in the numbering.
-      if (code !== 'ERR_FRAGMENT_OUT_OF_ORDER') this.host.events.decodeFailed(this, err)
+      if (code === 'ERR_FRAGMENT_OUT_OF_ORDER') return
+      // Any other failure is counted once, as undecodable: its number arrived (no gap to report).
+      const envelope = (err as { envelope?: { type: string; seq?: number } }).envelope
+      if (envelope?.type === 'user-envelope' && envelope.seq !== undefined) this.userLedger.receive(envelope.seq)
+      this.host.events.decodeFailed(this, err)
       return
     }
     if (pdu !== undefined) this.handle(pdu)

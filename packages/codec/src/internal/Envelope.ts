@@ -171,12 +171,20 @@ export function decodeEnvelope(tag: number, reader: HeaderReader, ctx: DecodeCon
   // the tables of the generation the indexes belong to (when it is no longer held, indexes fail alone)
   ctx.refs?.selectGeneration(generation)
   const system = tag === PduTag.systemEnvelope || tag === PduTag.systemEnvelopeInGeneration
-  const recipient = resolvePath(reader.readStrOrIndex('recipient'), ctx.refs)
+  let recipient: string | undefined
   let sender: string | undefined
-  if (reader.peek() === NIL) {
-    reader.pos++
-  } else {
-    sender = resolvePath(reader.readStrOrIndex('sender'), ctx.refs)
+  try {
+    recipient = resolvePath(reader.readStrOrIndex('recipient'), ctx.refs)
+    if (reader.peek() === NIL) {
+      reader.pos++
+    } else {
+      sender = resolvePath(reader.readStrOrIndex('sender'), ctx.refs)
+    }
+  } catch (error) {
+    // The paths failed (e.g. an unknown compression index): the number still tells which envelope.
+    if (error instanceof CodecError)
+      error.envelope = { type: system ? 'system-envelope' : 'user-envelope', recipient: recipient ?? '(unknown)', sender, seq }
+    throw error
   }
   const { buf, pos, end } = reader
   if (pos >= end) throw new CorruptedFrameError('envelope without a message')
