@@ -64,6 +64,8 @@ interface Lookup {
   /** The association the Identify went into, and its {@link Association.lossEpoch} then. */
   readonly association: Association | undefined
   readonly epoch: number
+  /** When the Identify's own lifetime ends (clock ms): a caller waiting longer starts a new one. */
+  readonly endsAt: number
 }
 
 /**
@@ -314,7 +316,8 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
    * that takes long) callers retry after their timeout, and every copy would be carried and answered
    * too, which makes the load worse. An Identify counts as on its way while the association it went
    * into lost nothing since (see {@link Association.lossEpoch}) and for `3 x handshakeTimeoutMs` (or
-   * the caller's timeout) at most; a later resolveOne sends a new one.
+   * the first caller's timeout) at most; a later resolveOne, or one that would wait beyond that,
+   * sends a new one.
    */
   private lookupOf(path: ActorPath, target: InternalActorRef, timeoutMs: number): Lookup {
     const key = path.toString()
@@ -325,7 +328,8 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
       a !== undefined &&
       a === this.registry.get(path.address.toString()) &&
       !isFinal(a.state) &&
-      a.lossEpoch === known.epoch
+      a.lossEpoch === known.epoch &&
+      known.endsAt >= this.clock.now() + timeoutMs
     )
       return known
     const id = ++this.identifyCounter
@@ -350,7 +354,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
       keepAlive: false,
     })
     const association = target instanceof RemoteActorRef ? target.association : undefined
-    const lookup: Lookup = { reply, association, epoch: association?.lossEpoch ?? 0 }
+    const lookup: Lookup = { reply, association, epoch: association?.lossEpoch ?? 0, endsAt: this.clock.now() + lifetime }
     this.lookups.set(key, lookup)
     const forget = (): void => {
       if (this.lookups.get(key) === lookup) this.lookups.delete(key)
