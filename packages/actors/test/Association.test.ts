@@ -897,3 +897,24 @@ test('a user envelope that fails to decode is counted once, as undecodable, and 
     [],
   )
 })
+
+test("a claimant's incomplete messages go when its control connection closes, before its handshake ends; a claimant alone gets half the handshake timeout", (t) => {
+  const node = new FakeNode({ handshakeTimeoutMs: 3000 })
+  const a = node.peer()
+  t.is(a.onHandshakeRequest(7n, 5n, PEER_SESSION), 'accepted') // nothing of ours asked for this address
+  const fragment = new Codec().encode({ type: 'fragment', messageId: 3, totalLength: 200_000, offset: 0, chunk: new Uint8Array(100_000) })
+  a.receive(fragment, 0, fragment.byteLength)
+  t.is(node.memory.reassemblyBytes, 100_000)
+  a.inboundControlLaneClosed()
+  t.is(a.info().reassemblyBytes, 0)
+  t.is(node.memory.usedBytes, 0, 'released at once, not when the handshake times out')
+  t.is(a.state.kind, 'handshaking')
+  node.tick()
+  t.is(a.state.kind, 'handshaking')
+  node.tick()
+  t.is(a.state.kind, 'idle', 'the claimant alone, silent for 1.5 s (half of 3 s): given up')
+  t.deepEqual(
+    node.of('handshakeFailed').map((e) => e.reason),
+    [`handshake with ${PEER} timed out after 1500 ms`],
+  )
+})

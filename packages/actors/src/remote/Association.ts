@@ -585,6 +585,13 @@ export class Association implements LinkOwner, InboundPeer {
     this.codec.reassembler.clear()
   }
 
+  inboundControlLaneClosed(): void {
+    // Before the handshake completed, what the peer's messages in progress hold is released with
+    // its control connection: a claimant that left does not keep it until its handshake times out
+    // (a message's fragments never continue on another connection).
+    if (this.state.kind === 'handshaking' && this.codec.reassembler.pendingMessages > 0) this.codec.reassembler.clear()
+  }
+
   /**
    * Nobody vouched for the address yet: the association was created on another peer's word (see
    * {@link sponsor}) or by a claim alone (see {@link claimOnly}), and no handshake confirmed it.
@@ -1197,19 +1204,29 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   /**
+   * `handshakeTimeoutMs`, or half of it for an association on a claimant's word alone (nothing of
+   * this node waits for the peer; a claimant that went silent holds what it sent no longer than
+   * before the deadline counted silence).
+   */
+  private get handshakeTimeout(): number {
+    const timeout = this.host.settings.handshakeTimeoutMs
+    return this.claimOnly ? Math.ceil(timeout / 2) : timeout
+  }
+
+  /**
    * A handshake is given up when the peer said nothing for `handshakeTimeoutMs`, or after
    * {@link HANDSHAKE_MAX_TIMEOUTS} times that whatever it said. An overloaded peer (its process
    * gets little CPU) answers late but keeps sending its own handshake and frames: giving up on it
    * would drop what waits here and start the handshake again, work that makes it later still.
    */
   private handshakeOverdue(since: number, now: number): boolean {
-    const timeout = this.host.settings.handshakeTimeoutMs
+    const timeout = this.handshakeTimeout
     return now - Math.max(since, this.heardAt) >= timeout || now - since >= HANDSHAKE_MAX_TIMEOUTS * timeout
   }
 
   /** Why {@link handshakeOverdue}: silence from the start, silence after the peer was heard, or the peer never answered. */
   private handshakeTimeoutReason(since: number, now: number): string {
-    const timeout = this.host.settings.handshakeTimeoutMs
+    const timeout = this.handshakeTimeout
     if (this.heardAt <= since) return `handshake with ${this.key} timed out after ${timeout} ms`
     const silent = now - this.heardAt
     if (silent >= timeout) return `handshake with ${this.key} timed out after ${now - since} ms (nothing heard from it for ${silent} ms)`

@@ -161,6 +161,8 @@ export interface LinkOwner {
   receive(buf: Uint8Array, start: number, end: number, source?: object): void
   /** A connection that carried the peer's user frames closed. */
   inboundUserLaneClosed(source: object): void
+  /** The peer's control connection closed. */
+  inboundControlLaneClosed(): void
 }
 
 /** How an inbound handshake request was taken. */
@@ -188,6 +190,7 @@ export interface InboundPeer {
   receive(buf: Uint8Array, start: number, end: number, source?: object): void
   onWritable(): void
   inboundUserLaneClosed(source: object): void
+  inboundControlLaneClosed(): void
   /** The peer's user-lane connection passed its handshake: the user lane may write on it. */
   lendConnection(channel: Channel, lane: LaneId): void
 }

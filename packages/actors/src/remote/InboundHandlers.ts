@@ -242,6 +242,7 @@ export class InboundConnectionHandler implements ChannelHandler {
     if (this.peer !== undefined) {
       this.peer.unpark(ctx.channel)
       if (this.lane === Lane.user) this.peer.inboundUserLaneClosed(this)
+      else this.peer.inboundControlLaneClosed()
     }
     ctx.fireChannelInactive()
   }
