@@ -10,8 +10,8 @@ export const USER_ACK_INTERVAL_MS = 100
  * - the receiving side counts the numbers it never received below the highest it did: messages
  *   lost in transit (a connection cut with bytes in flight, frames dropped when a lane switched
  *   connections, lost datagrams). A gap counts only once it has waited {@link LOSS_GRACE_MS} for
- *   late envelopes: a late datagram, or envelopes left on a connection that the sender's lane
- *   moved away from (it moves after 2 s even when the peer has not acked them), fill it again;
+ *   late envelopes: a late datagram, or envelopes still on a connection that the sender's lane
+ *   moved away from (a move that waited 30 s in vain for the peer's ack), fill it again;
  * - the sending side learns from the peer's user acks (every 100 ms while messages arrive, and
  *   once after the last) the highest number the peer received; what it wrote beyond that when the
  *   association ends is reported as unconfirmed (delivered in the last 100 ms, or lost: an upper
@@ -27,8 +27,8 @@ export const MAX_USER_SEQ_JUMP = 1 << 20
 /** How long a gap in the numbering waits for late envelopes before its numbers count as lost. */
 export const LOSS_GRACE_MS = 5000
 
-/** Gaps remembered at most; beyond, the oldest counts as lost at the next report. */
-const MAX_GAPS = 1024
+/** Gaps remembered at most; beyond, the oldest is forgotten and counts as lost at the next report. */
+export const MAX_GAPS = 1024
 
 /** Numbers `from` to `to - 1` not received yet, noticed missing `at`. */
 interface Gap {
@@ -44,6 +44,8 @@ export class UserMessageLedger {
   confirmed = 0
   /** Numbers missing below {@link highestReceived}, lowest (and oldest) first. */
   private readonly gaps: Gap[] = []
+  /** Missing numbers of gaps forgotten beyond {@link MAX_GAPS}: lost, reported at the next {@link takeLost}. */
+  private forgottenLost = 0
   private acked = 0
   private ackTimer: TimerHandle | undefined
   private readonly ackNow = (): void => {
@@ -99,7 +101,8 @@ export class UserMessageLedger {
    */
   takeLost(all = false): number {
     const since = this.clock.now() - LOSS_GRACE_MS
-    let lost = 0
+    let lost = this.forgottenLost
+    this.forgottenLost = 0
     let n = 0
     while (n < this.gaps.length) {
       const gap = this.gaps[n] as Gap
@@ -113,8 +116,16 @@ export class UserMessageLedger {
 
   private noteGap(from: number, to: number): void {
     this.gaps.push({ from, to, at: this.clock.now() })
-    // Too many gaps to remember: the oldest counts now.
-    if (this.gaps.length > MAX_GAPS) (this.gaps[0] as { at: number }).at = Number.NEGATIVE_INFINITY
+    // Too many gaps to remember (a peer skipping every other number): the oldest counts now.
+    if (this.gaps.length > MAX_GAPS) {
+      const oldest = this.gaps.shift() as Gap
+      this.forgottenLost += oldest.to - oldest.from
+    }
+  }
+
+  /** Gaps remembered now (at most {@link MAX_GAPS}). */
+  get gapCount(): number {
+    return this.gaps.length
   }
 
   /** A number below the highest arrived: late, it fills its gap (a duplicate changes nothing). */
