@@ -1,4 +1,5 @@
 import {
+  CodecError,
   CorruptedFrameError,
   DisassociateReason,
   PduTag,
@@ -147,7 +148,7 @@ export class Association implements LinkOwner, InboundPeer {
   readonly roundTrip = new RoundTrip()
   /** When the first request of the handshake in progress went out (its answer times the round trip). */
   private requestedAt: number | undefined
-  /** When a frame from the peer (a handshake or anything else) last arrived: a sign of life. */
+  /** When a frame from the peer (a handshake or anything else) last arrived while handshaking: a sign of life. */
   private heardAt = 0
   /**
    * @internal Grows whenever a user message sent through this association may have been lost
@@ -714,7 +715,8 @@ export class Association implements LinkOwner, InboundPeer {
     this.stats.framesReceived++
     this.stats.bytesReceived += end - start
     this.watcher.heard = true
-    this.heardAt = this.host.clock.now()
+    // Only a handshake's deadline looks at it (no clock read per frame once established).
+    if (this.state.kind === 'handshaking') this.heardAt = this.host.clock.now()
     if (this.introductionOwed && this.claimOnly) this.payIntroduction()
     // Paths read from these frames are this peer's word (see Remoting.resolveCached).
     const host = this.host
@@ -749,7 +751,7 @@ export class Association implements LinkOwner, InboundPeer {
       // A message cut short (its fragments out of order) is counted once, as a gap in the numbering.
       if (code === 'ERR_FRAGMENT_OUT_OF_ORDER') return
       // Any other failure is counted once, as undecodable: its number arrived (no gap to report).
-      const envelope = (err as { envelope?: { type: string; seq?: number } }).envelope
+      const envelope = err instanceof CodecError ? err.envelope : undefined
       if (envelope?.type === 'user-envelope' && envelope.seq !== undefined) this.userLedger.receive(envelope.seq)
       this.host.events.decodeFailed(this, err)
       return
@@ -1063,9 +1065,7 @@ export class Association implements LinkOwner, InboundPeer {
   establish(uid: bigint, sessions: HandshakeSessions): boolean {
     if (this.keepInStep(uid, sessions) === 'stale') return false
     const now = this.host.clock.now()
-    // The handshake's round trip, from our first request (an upper bound: copies may have followed).
-    if (this.requestedAt !== undefined) this.roundTrip.sample(now - this.requestedAt)
-    this.requestedAt = undefined
+    this.handshakeAnswered(now)
     this.state = { kind: 'established', uid, since: now }
     this.sponsor = undefined
     this.claimOnly = false
@@ -1083,11 +1083,18 @@ export class Association implements LinkOwner, InboundPeer {
     return true
   }
 
+  /**
+   * Our request was answered (a first handshake, or a reconnect's): the time since the first request
+   * of it is a round-trip sample (an upper bound: copies may have followed).
+   */
+  private handshakeAnswered(now: number): void {
+    if (this.requestedAt !== undefined) this.roundTrip.sample(now - this.requestedAt)
+    this.requestedAt = undefined
+  }
+
   /** A response of the established uid on the current control connection: traffic resumes on it. */
   private confirmControl(): void {
-    // A reconnect's handshake times the round trip too.
-    if (this.requestedAt !== undefined) this.roundTrip.sample(this.host.clock.now() - this.requestedAt)
-    this.requestedAt = undefined
+    this.handshakeAnswered(this.host.clock.now())
     this.user.confirm()
     if (this.control.confirmed) return
     this.control.confirm()
@@ -1236,7 +1243,7 @@ export class Association implements LinkOwner, InboundPeer {
   private handshakeTimedOut(reason: string): void {
     debug(reason)
     const before = this.lastFailure
-    this.failed(before === undefined ? `no answer to the handshake within ${this.host.settings.handshakeTimeoutMs} ms` : before)
+    this.failed(before === undefined ? `no answer to the handshake within ${this.handshakeTimeout} ms` : before)
     this.host.events.handshakeFailed(this.key, reason, false)
     if (this.sender.size > 0) {
       // Watches wait for this node: one that never answers is as good as down for them.
