@@ -161,8 +161,9 @@ function decodeScalar(buf: Uint8Array, pos: number, end: number): unknown {
 const NOT_SCALAR = Symbol('not a scalar')
 
 /**
- * Decodes an envelope whose tag the reader has already consumed. A failure to decode the message
- * itself carries the header in `error.envelope`.
+ * Decodes an envelope whose tag the reader has already consumed. A failure after its number was
+ * read (its paths, its message) carries the header in `error.envelope`, the recipient `(unknown)`
+ * when the recipient's path itself failed.
  */
 export function decodeEnvelope(tag: number, reader: HeaderReader, ctx: DecodeContext): UserEnvelopePdu | SystemEnvelopePdu {
   const seq = reader.readUint('sequence number')
@@ -173,6 +174,7 @@ export function decodeEnvelope(tag: number, reader: HeaderReader, ctx: DecodeCon
   const system = tag === PduTag.systemEnvelope || tag === PduTag.systemEnvelopeInGeneration
   let recipient: string | undefined
   let sender: string | undefined
+  let message: unknown
   try {
     recipient = resolvePath(reader.readStrOrIndex('recipient'), ctx.refs)
     if (reader.peek() === NIL) {
@@ -180,25 +182,21 @@ export function decodeEnvelope(tag: number, reader: HeaderReader, ctx: DecodeCon
     } else {
       sender = resolvePath(reader.readStrOrIndex('sender'), ctx.refs)
     }
+    const { buf, pos, end } = reader
+    if (pos >= end) throw new CorruptedFrameError('envelope without a message')
+    message = decodeScalar(buf, pos, end)
+    if (message === NOT_SCALAR) message = decodeValue(buf, pos, end, ctx)
   } catch (error) {
-    // The paths failed (e.g. an unknown compression index): the number still tells which envelope.
-    if (error instanceof CodecError)
-      error.envelope = { type: system ? 'system-envelope' : 'user-envelope', recipient: recipient ?? '(unknown)', sender, seq }
-    throw error
-  }
-  const { buf, pos, end } = reader
-  if (pos >= end) throw new CorruptedFrameError('envelope without a message')
-  let message = decodeScalar(buf, pos, end)
-  if (message === NOT_SCALAR) {
-    try {
-      message = decodeValue(buf, pos, end, ctx)
-    } catch (error) {
-      if (error instanceof CodecError) {
-        const header: EnvelopeHeader = { type: system ? 'system-envelope' : 'user-envelope', recipient, sender, seq }
-        error.envelope = header
+    if (error instanceof CodecError) {
+      const header: EnvelopeHeader = {
+        type: system ? 'system-envelope' : 'user-envelope',
+        recipient: recipient ?? '(unknown)',
+        sender,
+        seq,
       }
-      throw error
+      error.envelope = header
     }
+    throw error
   }
   if (system) return { type: 'system-envelope', seq, recipient, sender, message }
   return { type: 'user-envelope', seq, recipient, sender, message }
