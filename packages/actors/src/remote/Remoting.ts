@@ -19,7 +19,7 @@ import { ActorNotFound, AskTimeoutError, RemotingUnavailableError } from '../err
 import { debug } from '../internal/debug.js'
 import { DeadLetterActorRef } from '../internal/DeadLetterActorRef.js'
 import type { InternalActorRef } from '../internal/InternalActorRef.js'
-import type { RemoteProvider, SystemInternals } from '../internal/RemoteProvider.js'
+import type { AskOptions, RemoteProvider, SystemInternals } from '../internal/RemoteProvider.js'
 import type { RemoteOptions } from '../ActorSystem.js'
 import type { Association } from './Association.js'
 import type { AssociationHost, InboundBinding, InboundHost, LinkHost } from './AssociationContext.js'
@@ -333,27 +333,22 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     )
       return known
     const id = ++this.identifyCounter
-    // Identify is idempotent: over UDP (datagrams get lost, and the first one may reach a peer
-    // that does not know this node yet) it is sent again until an answer comes; but not while
-    // the last one waits in the queue for the handshake (under load, 100 nodes resolving each
-    // other piled up copies that were all answered at once).
-    const waiting = target instanceof RemoteActorRef ? () => target.association?.state.kind === 'handshaking' : undefined
+    const remote = target instanceof RemoteActorRef ? target : undefined
+    // Identify is idempotent: over UDP (datagrams get lost, and the first one may reach a peer that
+    // does not know this node yet) it is sent again until an answer comes, at the peer's
+    // retransmission timeout (its round trip under load), and not while the last one waits in the
+    // queue for the handshake (under load, 100 nodes resolving each other piled up copies that
+    // were all answered at once).
+    const resend: AskOptions = this.isUdp
+      ? {
+          resendEveryMs: () => remote?.association?.roundTrip.resendAfterMs(UDP_IDENTIFY_RESEND_MS) ?? UDP_IDENTIFY_RESEND_MS,
+          stillWaiting: () => remote?.association?.state.kind === 'handshaking',
+        }
+      : {}
     const lifetime = Math.max(timeoutMs, LOOKUP_LIFETIME_TIMEOUTS * this.settings.handshakeTimeoutMs)
     // Only the callers' own timeouts keep the process alive, not the lookup they leave behind.
-    const reply = this.internals.ask(target, new Identify(id), lifetime, {
-      // at the peer's retransmission timeout (its round trip under load), not faster
-      ...(this.isUdp
-        ? {
-            resendEveryMs: () =>
-              target instanceof RemoteActorRef && target.association !== undefined
-                ? target.association.roundTrip.resendAfterMs(UDP_IDENTIFY_RESEND_MS)
-                : UDP_IDENTIFY_RESEND_MS,
-          }
-        : {}),
-      ...(waiting !== undefined ? { stillWaiting: waiting } : {}),
-      keepAlive: false,
-    })
-    const association = target instanceof RemoteActorRef ? target.association : undefined
+    const reply = this.internals.ask(target, new Identify(id), lifetime, { ...resend, keepAlive: false })
+    const association = remote?.association
     const lookup: Lookup = { reply, association, epoch: association?.lossEpoch ?? 0, endsAt: this.clock.now() + lifetime }
     this.lookups.set(key, lookup)
     const forget = (): void => {
