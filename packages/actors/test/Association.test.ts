@@ -80,6 +80,24 @@ test('a response that does not echo a nonce of ours establishes nothing and is r
   t.regex(String(node.of('handshakeFailed')[0]?.reason), /does not echo a nonce this node sent/)
 })
 
+/** A local watcher watches three actors at the peer: system messages 1, 2 and 3. */
+function watchThree(node: FakeNode, a: Association): ProbeRef {
+  const watcher = new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1')
+  for (const i of [1, 2, 3]) {
+    const r = node.ref(`${PEER}/user/x${i}#${i}`, a)
+    r.sendSystemMessage({ kind: 'watch', watchee: r, watcher })
+  }
+  return watcher
+}
+
+/** The numbers of the system envelopes written on the control lane since the last take. */
+function systemSeqs(node: FakeNode, a: Association): number[] {
+  return node
+    .control(a)
+    .take()
+    .flatMap((p) => (p.type === 'system-envelope' ? [p.seq] : []))
+}
+
 test("the peer's request is answered with its nonce and makes us dial; only the answer to our own request establishes", (t) => {
   const node = new FakeNode()
   const a = node.peer()
@@ -149,40 +167,22 @@ test("after a reconnect nothing but the handshake goes out until the answer to t
 test('unacknowledged system messages are sent again after a confirmed reconnect; acknowledged ones are not', (t) => {
   const node = new FakeNode()
   const a = establish(node)
-  const watcher = new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1')
-  const refs = [1, 2, 3].map((i) => node.ref(`${PEER}/user/x${i}#${i}`, a))
-  for (const r of refs) r.sendSystemMessage({ kind: 'watch', watchee: r, watcher })
+  watchThree(node, a)
   node.flush()
-  t.deepEqual(
-    node
-      .control(a)
-      .take()
-      .filter((p) => p.type === 'system-envelope')
-      .map((p) => (p.type === 'system-envelope' ? p.seq : 0)),
-    [1, 2, 3],
-  )
+  t.deepEqual(systemSeqs(node, a), [1, 2, 3])
   a.handle({ type: 'ack', cumulative: 2, selective: [] })
   node.control(a).down()
   node.control(a).up()
   a.onHandshakeResponse(7n, node.control(a).lastNonce(), PEER_SESSION)
   node.flush()
-  t.deepEqual(
-    node
-      .control(a)
-      .take()
-      .filter((p) => p.type === 'system-envelope')
-      .map((p) => (p.type === 'system-envelope' ? p.seq : 0)),
-    [3],
-  )
+  t.deepEqual(systemSeqs(node, a), [3])
   t.is(a.info().systemMessagesResent, 1)
 })
 
 test('a later session of the established uid (the peer forgot the association) starts this side afresh: unacked system messages numbered from 1, unconfirmed user messages reported, fresh compression', (t) => {
   const node = new FakeNode()
   const a = establish(node)
-  const watcher = new ProbeRef('helios.tcp://A@127.0.0.1:1/user/w#1')
-  const refs = [1, 2, 3].map((i) => node.ref(`${PEER}/user/x${i}#${i}`, a))
-  for (const r of refs) r.sendSystemMessage({ kind: 'watch', watchee: r, watcher })
+  const watcher = watchThree(node, a)
   a.handle({ type: 'ack', cumulative: 1, selective: [] })
   // The peer's system messages 1 and 2 arrive, and user messages from here are sent with compressed sender paths.
   const peerSystem = (seq: number) =>
