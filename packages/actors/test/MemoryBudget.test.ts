@@ -17,7 +17,7 @@ function push(r: Reassembler, id: number, offset: number, bytes: number, total =
 }
 
 test('a full budget makes room by evicting the incomplete message that grew least recently, whoever holds it', (t) => {
-  const budget = new MemoryBudget(300 * KiB, 200 * KiB)
+  const budget = new MemoryBudget(296 * KiB, 200 * KiB)
   const [a, b, c] = [reassembler(budget), reassembler(budget), reassembler(budget)]
   const evicted: string[] = []
   a.onEvict = (id) => evicted.push(`a${id}`)
@@ -25,29 +25,30 @@ test('a full budget makes room by evicting the incomplete message that grew leas
   c.onEvict = (id) => evicted.push(`c${id}`)
   push(a, 1, 0, 100 * KiB) // parked, never grows again
   push(b, 1, 0, 100 * KiB)
-  push(c, 1, 0, 50 * KiB)
-  push(b, 1, 100 * KiB, 50 * KiB) // b keeps streaming
-  t.is(budget.usedBytes, 300 * KiB)
+  push(c, 1, 0, 48 * KiB)
+  push(b, 1, 100 * KiB, 48 * KiB) // b keeps streaming
+  t.is(budget.usedBytes, 296 * KiB)
+  // (sizes are whole 4 KiB cells of the arena, which is what the budget counts)
   // c needs 100 KiB more: a's message is the stalest.
-  push(c, 1, 50 * KiB, 100 * KiB)
+  push(c, 1, 48 * KiB, 100 * KiB)
   t.deepEqual(evicted, ['a1'])
   t.is(a.bufferedBytes, 0)
-  t.is(budget.usedBytes, 300 * KiB)
+  t.is(budget.usedBytes, 296 * KiB)
   t.is(budget.evictions, 1)
-  t.true(budget.peakBytes <= 300 * KiB)
+  t.true(budget.peakBytes <= 296 * KiB)
 })
 
 test('a peer beyond its share is refused (that message dropped), the others keep theirs', (t) => {
   const budget = new MemoryBudget(1024 * KiB, 200 * KiB)
   const [a, b] = [reassembler(budget), reassembler(budget)]
-  push(b, 7, 0, 150 * KiB)
-  push(a, 1, 0, 150 * KiB)
-  const err = t.throws(() => push(a, 1, 150 * KiB, 100 * KiB))
+  push(b, 7, 0, 148 * KiB)
+  push(a, 1, 0, 148 * KiB)
+  const err = t.throws(() => push(a, 1, 148 * KiB, 100 * KiB))
   t.is((err as { code?: string }).code, 'ERR_REASSEMBLY_OVERFLOW')
   t.regex(err?.message ?? '', /memory budget/)
   t.is(a.bufferedBytes, 0)
-  t.is(b.bufferedBytes, 150 * KiB)
-  t.is(budget.usedBytes, 150 * KiB)
+  t.is(b.bufferedBytes, 148 * KiB)
+  t.is(budget.usedBytes, 148 * KiB)
   t.is(budget.refusals, 1)
 })
 

@@ -1,5 +1,6 @@
 import { CorruptedFrameError, FragmentOutOfOrderError, MessageTooLargeError, ReassemblyOverflowError } from './errors.js'
 import type { FragmentPdu } from './Pdu.js'
+import { ReassemblyArena } from './ReassemblyArena.js'
 
 /** Limits of a {@link Reassembler}. */
 export interface ReassemblerOptions {
@@ -11,6 +12,8 @@ export interface ReassemblerOptions {
   readonly maxPendingMessages: number
   /** Memory shared with other reassemblers (e.g. of every peer of a node), if any: see {@link ReassemblyBudget}. */
   readonly budget?: ReassemblyBudget
+  /** Where the fragments are kept (default {@link ReassemblyArena.shared}, one per process). */
+  readonly arena?: ReassemblyArena
 }
 
 /**
@@ -29,7 +32,8 @@ export interface ReassemblyBudget {
 interface Pending {
   readonly totalLength: number
   received: number
-  readonly chunks: Uint8Array[]
+  /** The arena's cells holding the bytes received, in order. */
+  readonly cells: number[]
   /** When it last grew, in {@link progress} ticks (the smallest is the stalest). */
   touched: number
 }
@@ -45,20 +49,29 @@ let progress = 0
  * `maxPendingMessages` is refused and its partial state dropped, and bytes are buffered only as
  * they arrive (a small fragment declaring a large total allocates nothing up front). With a
  * {@link ReassemblyBudget}, every buffered byte is also accounted there.
+ *
+ * Fragments are copied into the cells of a {@link ReassemblyArena}, and buffered bytes are counted
+ * in whole cells (what they really hold: a 10-byte fragment holds one 4 KiB cell with the default
+ * arena); what is dropped goes back to the arena, which gives empty slabs back to the system.
  */
 export class Reassembler {
   readonly #options: ReassemblerOptions
   readonly #pending = new Map<number, Pending>()
+  /** Bytes received of the incomplete messages (what maxBufferedBytes bounds). */
+  #received = 0
+  /** Bytes of the arena's cells holding them (what the budget accounts). */
   #buffered = 0
   /** The message whose fragment is being added (never evicted to make room for itself). */
   #growing: number | undefined
   /** Called with what {@link evictStalest} dropped, for the owner to report it. */
   onEvict: ((messageId: number, bytes: number) => void) | undefined
   #budget: ReassemblyBudget | undefined
+  readonly #arena: ReassemblyArena
 
   constructor(options: ReassemblerOptions) {
     this.#options = options
     this.#budget = options.budget
+    this.#arena = options.arena ?? ReassemblyArena.shared
   }
 
   /** Accounts this reassembler's buffers in `budget` from now on (what it holds now is moved there). */
@@ -73,7 +86,10 @@ export class Reassembler {
     this.#budget = budget
   }
 
-  /** Bytes currently buffered for incomplete messages. */
+  /**
+   * Bytes currently held for incomplete messages: whole cells of the arena, what the budget
+   * accounts (`maxBufferedBytes` bounds the bytes received, without the rounding).
+   */
   get bufferedBytes(): number {
     return this.#buffered
   }
@@ -108,23 +124,26 @@ export class Reassembler {
       if (this.#pending.size >= options.maxPendingMessages) {
         throw new ReassemblyOverflowError(messageId, `more than ${options.maxPendingMessages} fragmented messages pending`)
       }
-      pending = { totalLength, received: 0, chunks: [], touched: 0 }
+      pending = { totalLength, received: 0, cells: [], touched: 0 }
       this.#pending.set(messageId, pending)
     } else if (pending.totalLength !== totalLength || pending.received !== offset) {
       this.discard(messageId)
       throw new FragmentOutOfOrderError(messageId, `fragment of message ${messageId} at ${offset}, expected ${pending.received}`)
     }
-    if (this.#buffered + chunk.length > options.maxBufferedBytes) {
+    const arena = this.#arena
+    const newCells = arena.cellsFor(offset + chunk.length) - pending.cells.length
+    const bytes = newCells * arena.cellBytes
+    if (this.#received + chunk.length > options.maxBufferedBytes) {
       this.discard(messageId)
       throw new ReassemblyOverflowError(messageId, `reassembly would buffer more than ${options.maxBufferedBytes} bytes`)
     }
     pending.touched = ++progress
     const budget = this.#budget
-    if (budget !== undefined) {
+    if (budget !== undefined && bytes > 0) {
       this.#growing = messageId
       let granted: boolean
       try {
-        granted = budget.acquire(this, chunk.length)
+        granted = budget.acquire(this, bytes)
       } finally {
         this.#growing = undefined
       }
@@ -133,14 +152,16 @@ export class Reassembler {
         throw new ReassemblyOverflowError(messageId, 'reassembly would exceed the memory budget shared with other peers')
       }
     }
-    pending.chunks.push(Uint8Array.prototype.slice.call(chunk))
+    for (let i = 0; i < newCells; i++) pending.cells.push(arena.take())
+    this.#buffered += bytes
+    arena.write(pending.cells, offset, chunk)
     pending.received += chunk.length
-    this.#buffered += chunk.length
+    this.#received += chunk.length
     if (pending.received < totalLength) return undefined
-    this.#pending.delete(messageId)
-    this.#buffered -= totalLength
-    budget?.release(this, totalLength)
-    return Buffer.concat(pending.chunks, totalLength)
+    const message = Buffer.allocUnsafe(totalLength)
+    arena.read(pending.cells, totalLength, message)
+    this.#drop(messageId, pending)
+    return message
   }
 
   /** When the stalest incomplete message last grew (a {@link ReassemblyBudget} compares them); Infinity when none could be evicted. */
@@ -164,8 +185,9 @@ export class Reassembler {
       }
     }
     if (stalest === undefined) return 0
-    const bytes = (this.#pending.get(stalest) as Pending).received
-    this.discard(stalest)
+    const pending = this.#pending.get(stalest) as Pending
+    const bytes = pending.cells.length * this.#arena.cellBytes
+    this.#drop(stalest, pending)
     this.onEvict?.(stalest, bytes)
     return bytes
   }
@@ -173,17 +195,22 @@ export class Reassembler {
   /** Drops the partial state of one message. */
   discard(messageId: number): void {
     const pending = this.#pending.get(messageId)
-    if (pending === undefined) return
-    this.#pending.delete(messageId)
-    this.#buffered -= pending.received
-    if (pending.received > 0) this.#budget?.release(this, pending.received)
+    if (pending !== undefined) this.#drop(messageId, pending)
   }
 
   /** Drops every incomplete message (e.g. when the connection carrying them closes, or the association ends). */
   clear(): void {
-    this.#pending.clear()
-    const freed = this.#buffered
-    this.#buffered = 0
-    if (freed > 0) this.#budget?.release(this, freed)
+    for (const [id, pending] of this.#pending) this.#drop(id, pending)
+  }
+
+  /** Forgets `pending` and gives its cells back to the arena and its bytes back to the budget. */
+  #drop(messageId: number, pending: Pending): void {
+    this.#pending.delete(messageId)
+    const bytes = pending.cells.length * this.#arena.cellBytes
+    for (const cell of pending.cells) this.#arena.give(cell)
+    pending.cells.length = 0
+    this.#buffered -= bytes
+    this.#received -= pending.received
+    if (bytes > 0) this.#budget?.release(this, bytes)
   }
 }

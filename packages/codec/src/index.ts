@@ -95,4 +95,11 @@ export {
 export type { Preamble } from './Preamble.js'
 export { Reassembler } from './Reassembler.js'
 export type { ReassemblerOptions, ReassemblyBudget } from './Reassembler.js'
+export {
+  DEFAULT_ARENA_CELL_BYTES,
+  DEFAULT_ARENA_RELEASE_AFTER_MS,
+  DEFAULT_ARENA_SLAB_BYTES,
+  ReassemblyArena,
+} from './ReassemblyArena.js'
+export type { ReassemblyArenaOptions } from './ReassemblyArena.js'
 export type { RefCodec } from './RefCodec.js'
