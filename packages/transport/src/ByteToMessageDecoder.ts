@@ -78,6 +78,8 @@ export abstract class ByteToMessageDecoder implements ChannelHandler {
   protected directEnd?(chunk: Uint8Array, offset: number): number
   /** The message for `chunk[start, end)` found by {@link directEnd} (a view, not a copy). */
   protected directMessage?(chunk: Uint8Array, start: number, end: number): unknown
+  /** Called after each message that `decode` returned was fired (e.g. to reuse a buffer lent with it). */
+  protected messageFired?(): void
 
   /** Decodes what is left when the channel goes inactive. Defaults to {@link decode}. */
   protected decodeLast(ctx: ChannelHandlerContext, input: ChunkQueue): unknown {
@@ -188,7 +190,11 @@ export abstract class ByteToMessageDecoder implements ChannelHandler {
           if (input.length === before) break
           continue
         }
-        ctx.fireChannelRead(message)
+        try {
+          ctx.fireChannelRead(message)
+        } finally {
+          this.messageFired?.()
+        }
       }
     } finally {
       this.decoding = false

@@ -84,9 +84,10 @@ export class ChunkQueue {
 
   /**
    * Removes and returns the next `n` bytes: a view of the chunk when they lie in one chunk (it
-   * shares the chunk's ArrayBuffer), a fresh copy when they span chunks. Requires `n <= length`.
+   * shares the chunk's ArrayBuffer), a copy when they span chunks: into the start of `into` when
+   * given (it must hold `n` bytes), else into a fresh buffer. Requires `n <= length`.
    */
-  consume(n: number): Uint8Array {
+  consume(n: number, into?: Uint8Array): Uint8Array {
     if (n === 0) return EMPTY_CHUNK
     if (n > this.bytes) throw new RangeError(`cannot consume ${n} bytes, only ${this.bytes} buffered`)
     const first = this.chunks[this.head]!
@@ -103,7 +104,7 @@ export class ChunkQueue {
       this.dropHead()
       return view
     }
-    const out = Buffer.allocUnsafe(n)
+    const out = into === undefined ? Buffer.allocUnsafe(n) : into.subarray(0, n)
     let written = 0
     while (written < n) {
       const c = this.chunks[this.head]!

@@ -13,6 +13,7 @@ export { ByteToMessageDecoder, type ByteToMessageDecoderOptions } from './ByteTo
 export {
   LengthFieldBasedFrameDecoder,
   type LengthFieldBasedFrameDecoderOptions,
+  isLentFrame,
   type ByteOrder,
   type LengthFieldLength,
 } from './LengthFieldBasedFrameDecoder.js'

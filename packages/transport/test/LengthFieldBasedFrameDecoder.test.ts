@@ -2,7 +2,8 @@ import test from 'ava'
 import fc from 'fast-check'
 import { EmbeddedChannel } from '../src/testing.js'
 import { feedChunks, forEverySplit } from './helpers/chunks.js'
-import { LengthFieldBasedFrameDecoder, type LengthFieldBasedFrameDecoderOptions } from '../src/LengthFieldBasedFrameDecoder.js'
+import { isLentFrame, LengthFieldBasedFrameDecoder, type LengthFieldBasedFrameDecoderOptions } from '../src/LengthFieldBasedFrameDecoder.js'
+import type { ChannelHandler, ChannelHandlerContext } from '../src/ChannelHandler.js'
 import { CorruptedFrameError, FrameTooLongError } from '../src/errors.js'
 
 const hex = (m: unknown) => Buffer.from(m as Uint8Array).toString('hex')
@@ -113,6 +114,69 @@ test('emits a frame within one chunk as a view of that chunk and copies only a f
   t.deepEqual([...inside!], [7, 8])
   t.false(spanning!.buffer === chunk.buffer)
   t.deepEqual([...spanning!], [1, 2, 3])
+})
+
+/** A synchronous handler that records, for each frame, whether it was lent and a copy of its bytes. */
+class Recorder implements ChannelHandler {
+  readonly seen: { lent: boolean; bytes: number[]; buffer: ArrayBufferLike }[] = []
+  constructor(private readonly during?: () => void) {}
+  channelRead(_ctx: ChannelHandlerContext, message: unknown): void {
+    const frame = message as Uint8Array
+    this.during?.()
+    this.seen.push({ lent: isLentFrame(frame), bytes: [...frame], buffer: frame.buffer })
+  }
+}
+
+test('with lendFramesFrom, a frame of that size that spans reads is lent in one reused buffer; other frames are not', (t) => {
+  const recorder = new Recorder()
+  const ch = new EmbeddedChannel(
+    new LengthFieldBasedFrameDecoder({ maxFrameLength: 100, initialBytesToStrip: 4, lendFramesFrom: 3 }),
+    recorder,
+  )
+  const wire = (...bytes: number[]) => new Uint8Array([0, 0, 0, bytes.length, ...bytes])
+  const one = wire(1, 2, 3, 4)
+  ch.writeInbound(one.subarray(0, 6), one.subarray(6)) // spans: lent
+  ch.writeInbound(wire(5, 6, 7)) // within one read: a view of it
+  const two = wire(8, 9, 10)
+  ch.writeInbound(two.subarray(0, 5), two.subarray(5)) // spans: lent again, the same buffer
+  const small = wire(11, 12)
+  ch.writeInbound(small.subarray(0, 5), small.subarray(5)) // spans, below lendFramesFrom: a fresh copy
+  t.deepEqual(
+    recorder.seen.map((s) => [s.lent, s.bytes]),
+    [
+      [true, [1, 2, 3, 4]],
+      [false, [5, 6, 7]],
+      [true, [8, 9, 10]],
+      [false, [11, 12]],
+    ],
+  )
+  t.is(recorder.seen[0]?.buffer, recorder.seen[2]?.buffer)
+  t.throws(() => new LengthFieldBasedFrameDecoder({ maxFrameLength: 100, lendFramesFrom: 0 }), { instanceOf: RangeError })
+})
+
+test('a frame lent while another is out is copied instead, so the one out keeps its bytes', (t) => {
+  const options = { maxFrameLength: 100, initialBytesToStrip: 4, lendFramesFrom: 1 }
+  const inner = new Recorder()
+  const other = new EmbeddedChannel(new LengthFieldBasedFrameDecoder(options), inner)
+  const b = new Uint8Array([0, 0, 0, 3, 7, 7, 7])
+  let outer: Uint8Array | undefined
+  const recorder = new Recorder(() => {
+    other.writeInbound(b.subarray(0, 5), b.subarray(5)) // re-entered while the outer frame is out
+  })
+  const ch = new EmbeddedChannel(new LengthFieldBasedFrameDecoder(options), {
+    channelRead(ctx: ChannelHandlerContext, message: unknown) {
+      outer = message as Uint8Array
+      recorder.channelRead(ctx, message)
+      t.deepEqual([...outer], [1, 2, 3], 'unchanged by the frame decoded meanwhile')
+    },
+  })
+  const a = new Uint8Array([0, 0, 0, 3, 1, 2, 3])
+  ch.writeInbound(a.subarray(0, 5), a.subarray(5))
+  t.true(recorder.seen[0]?.lent)
+  t.deepEqual(
+    inner.seen.map((s) => [s.lent, s.bytes]),
+    [[false, [7, 7, 7]]],
+  )
 })
 
 test('refuses a frame longer than maxFrameLength from its header, before its body is buffered', async (t) => {

@@ -10,6 +10,7 @@ import {
 } from '@helios/transport'
 import type { InboundHost, InboundPeer } from './AssociationContext.js'
 import type { RemoteSettings } from './RemoteSettings.js'
+import { ownFrame } from './InboundFrames.js'
 import { LaneId } from './OutboundLink.js'
 import { PreambleStep } from './PreambleStep.js'
 
@@ -164,17 +165,18 @@ export class InboundConnectionHandler implements ChannelHandler {
   }
 
   channelRead(ctx: ChannelHandlerContext, message: unknown): void {
-    const frame = message as Uint8Array
     const peer = this.peer
     if (peer !== undefined) {
       const uid = this.uid as bigint
       if (peer.accepts(uid)) {
+        const frame = ownFrame(message as Uint8Array, true)
         peer.receive(frame, 0, frame.length, this.lane === Lane.user ? this : undefined)
         return
       }
-      this.rebind(ctx, peer, uid, frame)
+      this.rebind(ctx, peer, uid, ownFrame(message as Uint8Array, false))
       return
     }
+    const frame = ownFrame(message as Uint8Array, false)
     const binding = this.host.acceptHandshake(frame, this.lane, ctx.channel)
     if (binding === undefined) return
     this.peer = binding.peer

@@ -3,7 +3,6 @@ import { Codec, DisassociateReason, encodePreamble, MessageRegistry, type Handsh
 import {
   Bootstrap,
   DtlsHandshakeError,
-  LengthFieldBasedFrameDecoder,
   ServerBootstrap,
   type Channel,
   type Datagram,
@@ -30,6 +29,7 @@ import { isFinal } from './AssociationState.js'
 import { ActorIdentity, Identify, registerBuiltInMessages } from './BuiltInMessages.js'
 import { framed } from './FrameBatch.js'
 import { checkHandshakeRequest } from './Handshake.js'
+import { remotingFrameDecoder } from './InboundFrames.js'
 import { DatagramHandler, InboundAdmission, InboundConnectionHandler, PreambleHandler } from './InboundHandlers.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
 import { RemoteActorRef } from './RemoteActorRef.js'
@@ -231,14 +231,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
             const inbound = new InboundConnectionHandler(this)
             ch.pipeline
               .addLast('preamble', new PreambleHandler(this, inbound))
-              .addLast(
-                'frames',
-                new LengthFieldBasedFrameDecoder({
-                  maxFrameLength: s.maxFrameSize + 4,
-                  lengthFieldLength: 4,
-                  initialBytesToStrip: 4,
-                }),
-              )
+              .addLast('frames', remotingFrameDecoder(s.maxFrameSize))
               .addLast('inbound', inbound)
           })
           .bind(s.port, s.host)

@@ -1,17 +1,10 @@
 import { encodePreamble, type Preamble, PROTOCOL_VERSION, UnsupportedVersionError } from '@helios/codec'
-import {
-  Bootstrap,
-  LengthFieldBasedFrameDecoder,
-  Reconnector,
-  type Channel,
-  type ChannelHandler,
-  type ChannelHandlerContext,
-  type TimerHandle,
-} from '@helios/transport'
+import { Bootstrap, Reconnector, type Channel, type ChannelHandler, type ChannelHandlerContext, type TimerHandle } from '@helios/transport'
 import { debug } from '../internal/debug.js'
 import type { LinkHost, LinkOwner } from './AssociationContext.js'
 import { PreambleStep } from './PreambleStep.js'
 import { FrameBatch, framed } from './FrameBatch.js'
+import { ownFrame, remotingFrameDecoder } from './InboundFrames.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
 
 /** Frames are packed into buffers of up to this many bytes (one write each). */
@@ -341,10 +334,7 @@ export class TcpOutboundLink implements OutboundLink {
       .handler((ch) => {
         ch.pipeline
           .addLast('preamble', new AcceptorPreambleHandler(this.owner, this.lane))
-          .addLast(
-            'frames',
-            new LengthFieldBasedFrameDecoder({ maxFrameLength: s.maxFrameSize + 4, lengthFieldLength: 4, initialBytesToStrip: 4 }),
-          )
+          .addLast('frames', remotingFrameDecoder(s.maxFrameSize))
           .addLast('link', new AcceptorFrameReader(this.host, this.owner, this.lane, this))
       })
     const reconnector: Reconnector<Channel> = new Reconnector<Channel>({
@@ -466,8 +456,8 @@ class AcceptorFrameReader implements ChannelHandler {
   ) {}
 
   channelRead(ctx: ChannelHandlerContext, message: unknown): void {
-    const frame = message as Uint8Array
     const owner = this.owner
+    const frame = ownFrame(message as Uint8Array, this.uid !== undefined)
     if (this.uid === undefined) {
       let pdu
       try {
