@@ -30,26 +30,28 @@ export interface LengthFieldBasedFrameDecoderOptions extends ByteToMessageDecode
    */
   readonly failFast?: boolean
   /**
-   * Lend frames of at least this many bytes that arrived over several reads (default: never).
-   * Such a frame is assembled in one buffer shared by every decoder of the process and reused
-   * for the next one, instead of a fresh buffer per frame: it is valid only while the next
-   * handler's `channelRead` runs, which must therefore be synchronous (no async step) and copy
-   * what it keeps ({@link isLentFrame} tells a lent frame). Other frames are unaffected.
+   * Which frames that arrived over several reads to lend (default: none): called with such a
+   * frame's first byte (after stripping) and its length, true to lend it. A lent frame is
+   * assembled in one buffer shared by every decoder of the process (as large as the largest frame
+   * lent) and reused for the next, instead of a fresh buffer per frame: it is valid only while the
+   * next handler's `channelRead` runs, which must therefore be synchronous (no async step) and
+   * copy what it keeps ({@link isLentFrame} tells a lent frame). Frames within one read are views
+   * of it, as always.
    *
    * Why: a fresh buffer of a few hundred KiB per frame, garbage right after, is served by glibc's
    * malloc from its heap once its mmap threshold has risen; a peer streaming large frames then
    * leaves the process heap tens of MB larger after it stops (freed, not returned to the system).
-   * The remoting lends its frames and copies those it does not consume at once.
+   * The remoting lends its fragments, whose bytes it copies into reassembly at once.
    */
-  readonly lendFramesFrom?: number
+  readonly lendFrame?: (firstByte: number, length: number) => boolean
 }
 
-/** The buffer in which frames are lent (see {@link LengthFieldBasedFrameDecoderOptions.lendFramesFrom}). */
+/** The buffer in which frames are lent (see {@link LengthFieldBasedFrameDecoderOptions.lendFrame}). */
 let lendBuffer: Uint8Array | undefined
 /** True while a lent frame is out (a decoder re-entered meanwhile allocates instead). */
 let lendOut = false
 
-/** True when `frame` is a lent frame (see {@link LengthFieldBasedFrameDecoderOptions.lendFramesFrom}): valid only during the `channelRead` it was given to. */
+/** True when `frame` is a lent frame (see {@link LengthFieldBasedFrameDecoderOptions.lendFrame}): valid only during the `channelRead` it was given to. */
 export function isLentFrame(frame: Uint8Array): boolean {
   return lendBuffer !== undefined && frame.buffer === lendBuffer.buffer
 }
@@ -201,8 +203,8 @@ export class LengthFieldBasedFrameDecoder extends ByteToMessageDecoder {
   readonly byteOrder: ByteOrder
   /** Fail as soon as the length field says too long, instead of after reading the whole frame. */
   readonly failFast: boolean
-  /** Frames from this size on that span reads are lent (see {@link LengthFieldBasedFrameDecoderOptions.lendFramesFrom}). */
-  readonly lendFramesFrom: number
+  /** Which frames that span reads are lent (see {@link LengthFieldBasedFrameDecoderOptions.lendFrame}). */
+  readonly lendFrame: ((firstByte: number, length: number) => boolean) | undefined
 
   /** False in a subclass that overrides decode(): the fast path would bypass it. */
   private readonly plainDecode: boolean
@@ -225,7 +227,7 @@ export class LengthFieldBasedFrameDecoder extends ByteToMessageDecoder {
       initialBytesToStrip = 0,
       byteOrder = 'BE',
       failFast = true,
-      lendFramesFrom = Number.POSITIVE_INFINITY,
+      lendFrame,
     } = options
     if (!Number.isInteger(maxFrameLength) || maxFrameLength <= 0)
       throw new RangeError(`maxFrameLength must be a positive integer: ${maxFrameLength}`)
@@ -242,7 +244,6 @@ export class LengthFieldBasedFrameDecoder extends ByteToMessageDecoder {
         `maxFrameLength (${maxFrameLength}) must be at least lengthFieldOffset (${lengthFieldOffset}) + lengthFieldLength (${lengthFieldLength})`,
       )
     }
-    if (!(lendFramesFrom > 0)) throw new RangeError(`lendFramesFrom must be a positive number of bytes: ${lendFramesFrom}`)
     if (byteOrder !== 'BE' && byteOrder !== 'LE') throw new RangeError(`byteOrder must be 'BE' or 'LE': ${String(byteOrder)}`)
     this.maxFrameLength = maxFrameLength
     this.lengthFieldOffset = lengthFieldOffset
@@ -251,7 +252,7 @@ export class LengthFieldBasedFrameDecoder extends ByteToMessageDecoder {
     this.initialBytesToStrip = initialBytesToStrip
     this.byteOrder = byteOrder
     this.failFast = failFast
-    this.lendFramesFrom = lendFramesFrom
+    this.lendFrame = lendFrame
     this.lengthFieldEndOffset = lengthFieldOffset + lengthFieldLength
     this.plainDecode = (this as unknown as { decode: unknown }).decode === LengthFieldBasedFrameDecoder.prototype.decode
     this.littleEndian = byteOrder === 'LE'
@@ -290,7 +291,8 @@ export class LengthFieldBasedFrameDecoder extends ByteToMessageDecoder {
     }
     if (strip > 0) input.skip(strip)
     const n = frameLength - strip
-    if (n < this.lendFramesFrom || lendOut) return input.consume(n)
+    const lend = this.lendFrame
+    if (lend === undefined || lendOut || n === 0 || !lend(input.byteAt(0), n)) return input.consume(n)
     if (lendBuffer === undefined || lendBuffer.length < n) lendBuffer = new Uint8Array(Math.max(n, this.maxFrameLength))
     const frame = input.consume(n, lendBuffer)
     if (frame.buffer === lendBuffer.buffer) lendOut = true
