@@ -215,6 +215,8 @@ export class LengthFieldBasedFrameDecoder extends ByteToMessageDecoder {
   private frameLength = 0
   /** Declared length of the oversized frame being discarded, and bytes of it still to discard. */
   private tooLongFrameLength = 0
+  /** This decoder's frame is the one lent now. */
+  private lent = false
   private bytesToDiscard = 0
 
   constructor(options: LengthFieldBasedFrameDecoderOptions) {
@@ -295,12 +297,14 @@ export class LengthFieldBasedFrameDecoder extends ByteToMessageDecoder {
     if (lend === undefined || lendOut || n === 0 || !lend(input.byteAt(0), n)) return input.consume(n)
     if (lendBuffer === undefined || lendBuffer.length < n) lendBuffer = new Uint8Array(Math.max(n, this.maxFrameLength))
     const frame = input.consume(n, lendBuffer)
-    if (frame.buffer === lendBuffer.buffer) lendOut = true
+    if (frame.buffer === lendBuffer.buffer) lendOut = this.lent = true
     return frame
   }
 
   protected override messageFired(): void {
-    lendOut = false
+    // Only the decoder whose frame is out takes the buffer back (one re-entered meanwhile may fire
+    // frames of its own while that frame is still being read).
+    if (this.lent) lendOut = this.lent = false
   }
 
   protected override directEnd(chunk: Uint8Array, offset: number): number {

@@ -185,6 +185,33 @@ test('a frame lent while another is out is copied instead, so the one out keeps 
   )
 })
 
+test('a frame another decoder fires while a lent frame is out does not give the buffer back', (t) => {
+  const lending = { maxFrameLength: 100, initialBytesToStrip: 4, lendFrame: () => true }
+  const spanning = (...bytes: number[]) => {
+    const wire = new Uint8Array([0, 0, 0, bytes.length, ...bytes])
+    return [wire.subarray(0, 5), wire.subarray(5)]
+  }
+  const third = new Recorder()
+  const thirdCh = new EmbeddedChannel(new LengthFieldBasedFrameDecoder(lending), third)
+  const secondCh = new EmbeddedChannel(new LengthFieldBasedFrameDecoder({ maxFrameLength: 100, initialBytesToStrip: 4 }), new Recorder())
+  let outer: number[] = []
+  const ch = new EmbeddedChannel(new LengthFieldBasedFrameDecoder(lending), {
+    channelRead(_ctx: ChannelHandlerContext, message: unknown) {
+      const frame = message as Uint8Array
+      // While this frame is out: a decoder that lends nothing fires a frame, then a lending one decodes another.
+      secondCh.writeInbound(...spanning(5, 5, 5))
+      thirdCh.writeInbound(...spanning(9, 9, 9))
+      outer = [...frame]
+    },
+  })
+  ch.writeInbound(...spanning(1, 2, 3))
+  t.deepEqual(outer, [1, 2, 3], 'the outer lent frame kept its bytes')
+  t.deepEqual(
+    third.seen.map((s) => [s.lent, s.bytes]),
+    [[false, [9, 9, 9]]],
+  )
+})
+
 test('refuses a frame longer than maxFrameLength from its header, before its body is buffered', async (t) => {
   const decoder = new LengthFieldBasedFrameDecoder({ maxFrameLength: 1024, initialBytesToStrip: 4 })
   const ch = new EmbeddedChannel(decoder)
