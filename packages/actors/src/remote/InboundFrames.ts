@@ -21,12 +21,11 @@ function isFragment(tag: number): boolean {
 }
 
 /**
- * The frame to decode and keep: `frame` itself, or a copy when it is lent (valid only during this
- * `channelRead`) and does not go straight to its association (`toAssociation`), e.g. a handshake
- * on a connection not bound yet. An association copies a fragment's bytes into its reassembler at
- * once, so a peer streaming fragments costs no buffer per frame.
+ * `frame`, or a copy when it is lent (valid only during this `channelRead`): for a frame that does
+ * not go straight to its association, e.g. a handshake on a connection not bound yet. An
+ * association copies a fragment's bytes into its reassembler at once, so it takes lent frames as
+ * they are, and a peer streaming fragments costs no buffer per frame.
  */
-export function ownFrame(frame: Uint8Array, toAssociation: boolean): Uint8Array {
-  if (toAssociation || !isLentFrame(frame)) return frame
-  return Buffer.from(frame)
+export function ownFrame(frame: Uint8Array): Uint8Array {
+  return isLentFrame(frame) ? Buffer.from(frame) : frame
 }

@@ -169,14 +169,14 @@ export class InboundConnectionHandler implements ChannelHandler {
     if (peer !== undefined) {
       const uid = this.uid as bigint
       if (peer.accepts(uid)) {
-        const frame = ownFrame(message as Uint8Array, true)
+        const frame = message as Uint8Array // lent or not (see ownFrame)
         peer.receive(frame, 0, frame.length, this.lane === Lane.user ? this : undefined)
         return
       }
-      this.rebind(ctx, peer, uid, ownFrame(message as Uint8Array, false))
+      this.rebind(ctx, peer, uid, ownFrame(message as Uint8Array))
       return
     }
-    const frame = ownFrame(message as Uint8Array, false)
+    const frame = ownFrame(message as Uint8Array)
     const binding = this.host.acceptHandshake(frame, this.lane, ctx.channel)
     if (binding === undefined) return
     this.peer = binding.peer

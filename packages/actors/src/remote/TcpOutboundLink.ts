@@ -457,8 +457,8 @@ class AcceptorFrameReader implements ChannelHandler {
 
   channelRead(ctx: ChannelHandlerContext, message: unknown): void {
     const owner = this.owner
-    const frame = ownFrame(message as Uint8Array, this.uid !== undefined)
     if (this.uid === undefined) {
+      const frame = ownFrame(message as Uint8Array)
       let pdu
       try {
         pdu = this.host.codec.decode(frame, 0, frame.length)
@@ -496,6 +496,7 @@ class AcceptorFrameReader implements ChannelHandler {
       void ctx.channel.close(new Error(`${owner.key} uid ${this.uid} is quarantined or replaced`))
       return
     }
+    const frame = message as Uint8Array // lent or not (see ownFrame)
     owner.receive(frame, 0, frame.length, this.lane === LaneId.user ? this : undefined)
   }
 
