@@ -204,29 +204,26 @@ export class ActorSystemCore implements SystemInternals {
    * one has not left this node yet (it waits for a handshake), nothing is told and the interval
    * does not grow; once it left, it gets a whole interval before a copy follows.
    */
-  #resend(
-    target: ActorRef,
-    message: unknown,
-    temp: PromiseActorRef,
-    everyMs: number | (() => number),
-    stillWaiting?: () => boolean,
-    doublings = 0,
-    waited = false,
-  ): void {
-    const base = typeof everyMs === 'function' ? everyMs() : everyMs
-    this.clock.setTimeout(
-      () => {
-        if (temp.completed) return
-        const waiting = stillWaiting?.() === true
-        if (waiting || waited) {
-          this.#resend(target, message, temp, everyMs, stillWaiting, doublings, waiting)
-          return
-        }
-        target.tell(message, temp)
-        this.#resend(target, message, temp, everyMs, stillWaiting, Math.min(doublings + 1, 16))
-      },
-      base * 2 ** doublings,
-    )
+  #resend(target: ActorRef, message: unknown, temp: PromiseActorRef, everyMs: number | (() => number), stillWaiting?: () => boolean): void {
+    let doublings = 0
+    let waited = false
+    const schedule = (): void => {
+      const base = typeof everyMs === 'function' ? everyMs() : everyMs
+      this.clock.setTimeout(
+        () => {
+          if (temp.completed) return
+          const waiting = stillWaiting?.() === true
+          if (!waiting && !waited) {
+            target.tell(message, temp)
+            doublings = Math.min(doublings + 1, 16)
+          }
+          waited = waiting
+          schedule()
+        },
+        base * 2 ** doublings,
+      )
+    }
+    schedule()
   }
 
   async resolveSelection(path: ActorPath, timeoutMs: number): Promise<ActorRef> {
