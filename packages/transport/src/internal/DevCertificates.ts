@@ -81,7 +81,10 @@ function newCertificate(subjectKey: RsaKey, commonName: string, days: number): F
   const cert = forge().pki.createCertificate()
   cert.publicKey = subjectKey.forgePublic
   const serial = randomBytes(16)
-  serial[0] = (serial[0] as number) & 0x7f // a positive INTEGER
+  // A positive INTEGER whose first byte is not zero. DER wants the shortest encoding and node-forge
+  // strips one leading zero byte only: a serial starting 00 00 0x (x < 8; 1 in 65,536) came out
+  // padded, and OpenSSL refused the certificate ("asn1 encoding routines::illegal padding").
+  serial[0] = ((serial[0] as number) & 0x3f) | 0x40
   cert.serialNumber = serial.toString('hex')
   const now = Date.now()
   cert.validity.notBefore = new Date(now - 3_600_000)
