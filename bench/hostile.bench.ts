@@ -32,7 +32,9 @@ const QUICK_VARIANTS = [
   'dial-tcp-reply',
   'dial-udp-reply',
   'slowloris-tcp',
+  'queue-64KiB-unsent',
   'queue-64KiB',
+  'queue-64KiB-reused',
   'udpflood',
   'fuzz-tcp',
   'fuzz-udp',
@@ -42,7 +44,8 @@ const USAGE = `pnpm bench:hostile [options]
 
   --attack identities,dial      attacks to run (default all): ${ATTACKS.join(', ')}
   --variant dial-udp,fuzz-tcp   rows to run, by id (default every row of the attacks chosen)
-  --quick                       the short form (about 5 minutes): one row per attack, 8 identities,
+  --quick                       the short form (about 10 minutes): one row per attack (three for the
+                                queue: its baseline, fresh buffers, one buffer reused), 8 identities,
                                 fewer envelopes, connections and bytes, shorter windows
   --identities 24               spoofed identities (identity and compression attacks; quick 8)
   --seconds 20                  fuzz length (quick 5)
@@ -56,7 +59,8 @@ const USAGE = `pnpm bench:hostile [options]
   --nofile 1024                 the tcp dial victim's descriptor limit (prlimit)
   --slowloris-connections 5000  (quick 2000)   --slowloris-ms 15000 (quick 6000)
   --queue-mib 1024              bytes pushed to a stopped receiver (quick 256)
-  --queue-sizes 65536,1048576   message sizes, one row each (quick 65536)
+  --queue-sizes 65536,1048576   message sizes (quick 65536), three rows each: -unsent (the same
+                                buffers allocated, not sent: the baseline), fresh buffers, -reused
   --flood-frames 30000          udp frames of the flood
   --attacker 127.0.0.2          source address of the attackers
   --no-tls                      no slow-loris over tls
@@ -211,7 +215,7 @@ async function main(): Promise<void> {
       progress.step(v.label)
       const row = await runRow(v, opts, progress, process.stderr)
       report.rows.push(row)
-      const checks = checksOf(row)
+      const checks = checksOf(row, report.rows)
       progress.note(
         `  ${v.id}: RSS ${row.victim.idleRssMb} → peak ${row.victim.peakRssMb} → ${row.victim.afterRssMb} MB; pings lost ${row.pings?.lost ?? '-'} of ${row.pings?.sent ?? '-'}; ${checks.map((c) => verdict(c.ok)).join(' ')} (${(row.durationMs / 1000).toFixed(0)} s, load ${row.loadStart} → ${row.loadEnd})${row.error !== undefined ? `; error: ${row.error.split('\n')[0]}` : ''}`,
       )

@@ -5,7 +5,8 @@
  *   /user/sink (counts, never answers). It counts every system event (handshakeFailed by reason,
  *   dropped by kind, associations made and ended), the outbound tcp sockets it opens (the
  *   `net.client.socket` diagnostics channel) and reports them on `stats`; `push` sends bytes to an
- *   actor as fast as it can (the queue attack: the victim is then the sender).
+ *   actor as fast as it can (the queue attack: the victim is then the sender), or only allocates
+ *   them (the queue attack's baseline: what the application's own buffers leave, nothing sent).
  * - `peer`: the legitimate association: resolves the victim's echo and keeps a ping-pong with it
  *   (tests/support/attacks.ts startPings), counting lost and late pings.
  * - `newcomer`: on each `probe`, a new node (a fresh actor system, new port and uid) that resolves
@@ -18,6 +19,9 @@
  *   node --import tsx lib/hostileNode.ts '<json config>'
  */
 import { subscribe } from 'node:diagnostics_channel'
+import { readFileSync } from 'node:fs'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { ActorSystem, type ActorRef, type RemoteMemoryInfo, type RemoteOptions } from '@helios/actors'
 import { type Pings, startPings } from '../../tests/support/attacks.js'
 import { errorText, sendToParent, serveParent } from './childNode.js'
@@ -123,6 +127,8 @@ let pings: Pings | undefined
 let probes = 0
 /** The queue attack's receiver, resolved by `prepare` (before the parent stops it). */
 let pushTo: ActorRef | undefined
+/** The buffers `push` with `send: false` holds until `release`. */
+let held: Uint8Array[] = []
 
 type Command =
   | { cmd: 'stats'; prefix?: string }
@@ -130,7 +136,18 @@ type Command =
   | { cmd: 'pingStop' }
   | { cmd: 'probe'; path: string; timeoutMs: number }
   | { cmd: 'prepare'; path: string }
-  | { cmd: 'push'; totalBytes: number; messageBytes: number }
+  | {
+      cmd: 'push'
+      totalBytes: number
+      messageBytes: number
+      /** Sends one buffer again and again instead of a fresh one per message (what the remoting itself allocates). */
+      reuse?: boolean
+      /** false: allocates the messages without sending them, holding the first `hold` until `release`. */
+      send?: boolean
+      hold?: number
+    }
+  | { cmd: 'release' }
+  | { cmd: 'collect' }
 
 async function handle(c: Command): Promise<unknown> {
   switch (c.cmd) {
@@ -196,14 +213,20 @@ async function handle(c: Command): Promise<unknown> {
     case 'push': {
       // The queue attack: as fast as this node can, `totalBytes` in fresh messages of `messageBytes`
       // (each its own buffer, as an application's would be), yielding now and then so that the links
-      // write and the parent's commands are answered.
+      // write and the parent's commands are answered. With `reuse`, one buffer sent again and again;
+      // with `send: false`, the same fresh buffers allocated the same way but not sent, the first
+      // `hold` kept (as the outbound queue would keep them) until `release`.
       const to = pushTo
-      if (to === undefined) throw new Error('push before prepare')
+      const send = c.send !== false
+      if (send && to === undefined) throw new Error('push before prepare')
       const started = performance.now()
       let sent = 0
       let since = 0
+      const reused = c.reuse === true ? new Uint8Array(c.messageBytes).fill(1) : undefined
       for (let bytes = 0; bytes < c.totalBytes; bytes += c.messageBytes) {
-        to.tell(new Uint8Array(c.messageBytes).fill(sent & 0xff))
+        const m = reused ?? new Uint8Array(c.messageBytes).fill(sent & 0xff)
+        if (send) to?.tell(m)
+        else if (held.length < (c.hold ?? 0)) held.push(m)
         sent++
         since += c.messageBytes
         if (since >= 8 * 2 ** 20) {
@@ -213,7 +236,51 @@ async function handle(c: Command): Promise<unknown> {
       }
       return { sent, ms: Math.round(performance.now() - started) }
     }
+    case 'release': {
+      const n = held.length
+      held = []
+      return { released: n }
+    }
+    case 'collect': {
+      // A full collection (the queue rows' last step): what survives it is still referenced.
+      const before = memoryFigures()
+      fullGc()
+      await new Promise((r) => setTimeout(r, 200))
+      return { before, after: memoryFigures(), smaps: smapsRss() }
+    }
   }
+}
+
+/** The process's memory in MB. */
+function memoryFigures(): { rssMb: number; heapUsedMb: number; arrayBuffersMb: number } {
+  const m = process.memoryUsage()
+  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), arrayBuffersMb: mb(m.arrayBuffers) }
+}
+
+/** Resident MB by kind of mapping: glibc's `[heap]`, other anonymous mappings, files. */
+function smapsRss(): Record<string, number> {
+  const acc: Record<string, number> = {}
+  let kind = 'anon'
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      const name = line.trim().split(/\s+/)[5]
+      kind = name === undefined ? 'anon' : name.startsWith('/') ? 'file' : name
+    } else if (line.startsWith('Rss:')) {
+      acc[kind] = (acc[kind] ?? 0) + Number(line.split(/\s+/)[1]) / 1024
+    }
+  }
+  for (const k of Object.keys(acc)) acc[k] = Math.round((acc[k] as number) * 10) / 10
+  return acc
+}
+
+let gc: (() => void) | undefined
+/** V8's full collection, without starting the process with --expose-gc. */
+function fullGc(): void {
+  if (gc === undefined) {
+    setFlagsFromString('--expose-gc')
+    gc = runInNewContext('gc') as () => void
+  }
+  gc()
 }
 
 serveParent<Command>(handle)

@@ -180,22 +180,59 @@ function slowloris(o: HostileOptions): Variant[] {
   return o.tls !== undefined ? [v('tcp'), v('tls')] : [v('tcp')]
 }
 
+/** The victim's `outboundQueueBytes` (the default: the victim is started without remote options). */
+const OUTBOUND_QUEUE_BYTES = 32 * 2 ** 20
+/** How long the queue rows wait for the victim to quarantine the stopped receiver before killing it. */
+const QUEUE_WAIT_MS = 20_000
+
+/**
+ * Three rows per message size. `queue-<size>`: fresh buffers pushed to a stopped receiver, as an
+ * application would. `queue-<size>-reused`: one buffer pushed again and again, so that what stays
+ * behind is the remoting's own (frames, queues, sockets). `queue-<size>-unsent` (run first): the
+ * same fresh buffers allocated the same way but never sent, the queue's share held as long as the
+ * queue row holds it: what the application's own buffers leave in the allocator, the baseline the
+ * `queue-<size>` row is measured against (hostileReport.ts).
+ */
+/**
+ * At the end of a queue row (after the last sample): a full collection in the victim. Array buffers
+ * that survive it are still referenced (by the remoting, once the receiver is gone); those that do
+ * not were garbage V8 had not collected yet. Also what glibc's main heap (`[heap]` in smaps) keeps
+ * resident then: memory freed but not given back.
+ */
+async function collected(c: RowContext): Promise<void> {
+  const g = await c.victim.command<{
+    before: { arrayBuffersMb: number }
+    after: { arrayBuffersMb: number; rssMb: number }
+    smaps: Record<string, number>
+  }>('collect', {}, 30_000)
+  c.figures['arrayBuffersBeforeGcMb'] = g.before.arrayBuffersMb
+  c.figures['arrayBuffersAfterGcMb'] = g.after.arrayBuffersMb
+  c.figures['rssAfterGcMb'] = g.after.rssMb
+  c.figures['mallocHeapAfterGcMb'] = g.smaps['[heap]'] ?? null
+}
+
 function queue(o: HostileOptions): Variant[] {
-  return o.queueMessageSizes.map(
-    (size): Variant => ({
-      id: `queue-${size >= 2 ** 20 ? `${size / 2 ** 20}MiB` : `${size / 1024}KiB`}`,
+  return o.queueMessageSizes.flatMap((size): Variant[] => {
+    const name = size >= 2 ** 20 ? `${size / 2 ** 20}MiB` : `${size / 1024}KiB`
+    const what = `${Math.round(o.queueBytes / 2 ** 20)} MiB in ${size >= 2 ** 20 ? `${size / 2 ** 20} MiB` : `${size / 1024} KiB`}`
+    const pushed = (reuse: boolean): Variant => ({
+      id: `queue-${name}${reuse ? '-reused' : ''}`,
       attack: 'queue',
       transport: 'tcp',
-      label: `queue: ${Math.round(o.queueBytes / 2 ** 20)} MiB in ${size >= 2 ** 20 ? `${size / 2 ** 20} MiB` : `${size / 1024} KiB`} messages to a stopped receiver`,
+      label: `queue: ${what} ${reuse ? 'sends of one buffer' : 'messages'} to a stopped receiver`,
       async run(c) {
         const receiver = await c.spawn({ role: 'receiver', name: 'Receiver', transport: 'tcp' })
         await c.victim.command('prepare', { path: `${receiver.address}/user/sink` }, 30_000)
         receiver.signal('SIGSTOP')
         const started = performance.now()
-        const push = await c.victim.command<{ sent: number; ms: number }>('push', { totalBytes: o.queueBytes, messageBytes: size }, LONG)
+        const push = await c.victim.command<{ sent: number; ms: number }>(
+          'push',
+          { totalBytes: o.queueBytes, messageBytes: size, reuse },
+          LONG,
+        )
         c.attackerResults['push'] = push
-        // until the victim gives up on the stopped receiver (quarantine), at most 20 s after the push
-        const deadline = performance.now() + 20_000
+        // until the victim gives up on the stopped receiver (quarantine), at most QUEUE_WAIT_MS after the push
+        const deadline = performance.now() + QUEUE_WAIT_MS
         let quarantined = false
         while (performance.now() < deadline) {
           if (await quarantinedBy(c, receiver.address)) {
@@ -210,8 +247,29 @@ function queue(o: HostileOptions): Variant[] {
         c.figures['droppedQueueFull'] = s.drops['queue-full'] ?? 0
         receiver.signal('SIGKILL')
       },
-    }),
-  )
+      after: collected,
+    })
+    const unsent: Variant = {
+      id: `queue-${name}-unsent`,
+      attack: 'queue',
+      transport: 'tcp',
+      label: `queue baseline: the same ${what} messages allocated, not sent`,
+      async run(c) {
+        const hold = Math.floor(OUTBOUND_QUEUE_BYTES / size)
+        const push = await c.victim.command<{ sent: number; ms: number }>(
+          'push',
+          { totalBytes: o.queueBytes, messageBytes: size, send: false, hold },
+          LONG,
+        )
+        c.attackerResults['push'] = push
+        c.figures['held'] = hold
+        await sleep(QUEUE_WAIT_MS)
+        await c.victim.command('release', {}, 30_000)
+      },
+      after: collected,
+    }
+    return [unsent, pushed(false), pushed(true)]
+  })
 }
 
 function udpflood(o: HostileOptions): Variant[] {
