@@ -6,7 +6,8 @@
  *   dropped by kind, associations made and ended), the outbound tcp sockets it opens (the
  *   `net.client.socket` diagnostics channel) and reports them on `stats`; `push` sends bytes to an
  *   actor as fast as it can (the queue attack: the victim is then the sender), or only allocates
- *   them (the queue attack's baseline: what the application's own buffers leave, nothing sent).
+ *   them (the queue attack's baseline: what the application's own buffers leave, nothing sent);
+ *   `collect` makes a full collection (each row's last step) and says what it freed.
  * - `peer`: the legitimate association: resolves the victim's echo and keeps a ping-pong with it
  *   (tests/support/attacks.ts startPings), counting lost and late pings.
  * - `newcomer`: on each `probe`, a new node (a fresh actor system, new port and uid) that resolves
@@ -242,11 +243,11 @@ async function handle(c: Command): Promise<unknown> {
       return { released: n }
     }
     case 'collect': {
-      // A full collection (the queue rows' last step): what survives it is still referenced.
+      // A full collection (each row's last step): what survives it is still referenced.
       const before = memoryFigures()
       fullGc()
       await new Promise((r) => setTimeout(r, 200))
-      return { before, after: memoryFigures(), smaps: smapsRss() }
+      return { before, after: memoryFigures(), mallocHeapMb: smapsRss()['[heap]'] ?? null }
     }
   }
 }

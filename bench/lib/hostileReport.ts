@@ -105,15 +105,15 @@ export function checksOf(r: RowResult, rows: readonly RowResult[] = []): Check[]
     })
   }
   if (r.attack === 'queue') {
-    const kept = r.figures['arrayBuffersAfterGcMb']
+    const g = v.collected
     out.push({
       row: r.id,
       target: `no message kept at the end: array buffers <= ${TARGETS.keptAfterGcMb} MB after a full collection`,
       measured:
-        typeof kept === 'number'
-          ? `${fix(r.figures['arrayBuffersBeforeGcMb'] as number)} MB before it, ${fix(kept)} MB after (RSS then ${fix(r.figures['rssAfterGcMb'] as number)} MB)`
-          : 'no figures',
-      ok: typeof kept === 'number' ? kept <= TARGETS.keptAfterGcMb : null,
+        g === undefined || g === null
+          ? 'no figures'
+          : `${fix(g.before.arrayBuffersMb)} MB before it, ${fix(g.after.arrayBuffersMb)} MB after (RSS then ${fix(g.after.rssMb)} MB)`,
+      ok: g === undefined || g === null ? null : g.after.arrayBuffersMb <= TARGETS.keptAfterGcMb,
     })
   }
   out.push({
@@ -211,13 +211,9 @@ export function attackCell(r: RowResult): string {
     }
     case 'queue': {
       const x = g('push')
-      const gc =
-        typeof f['arrayBuffersAfterGcMb'] === 'number'
-          ? `; array buffers ${fix(f['arrayBuffersBeforeGcMb'] as number)} MB at the end, ${fix(f['arrayBuffersAfterGcMb'] as number)} MB after a full collection`
-          : ''
       if (r.id.endsWith('-unsent'))
-        return `allocated ${int(x['sent'] as number)} messages in ${sec(x['ms'] as number)}, nothing sent, the first ${int(f['held'] as number)} held 20 s${gc}`
-      return `pushed ${int(x['sent'] as number)} messages in ${sec(x['ms'] as number)}; dropped ${int(f['dropped'] as number)} (queue full ${int(f['droppedQueueFull'] as number)}); receiver quarantined ${f['quarantinedAfterMs'] === null ? 'not within 20 s of the push' : `after ${sec(f['quarantinedAfterMs'] as number)}`}${gc}`
+        return `allocated ${int(x['sent'] as number)} messages in ${sec(x['ms'] as number)}, nothing sent, the first ${int(f['held'] as number)} held 20 s`
+      return `pushed ${int(x['sent'] as number)} messages in ${sec(x['ms'] as number)}; dropped ${int(f['dropped'] as number)} (queue full ${int(f['droppedQueueFull'] as number)}); receiver quarantined ${f['quarantinedAfterMs'] === null ? 'not within 20 s of the push' : `after ${sec(f['quarantinedAfterMs'] as number)}`}`
     }
     case 'udpflood': {
       const x = g('flood')
@@ -232,6 +228,13 @@ export function attackCell(r: RowResult): string {
   }
 }
 
+/** The victim after the full collection that ends a row: RSS, JS heap, array buffers, glibc's heap (MB). */
+function collectedCell(r: RowResult): string {
+  const g = r.victim.collected
+  if (g === undefined || g === null) return '-'
+  return `${fix(g.after.rssMb, 0)}, ${fix(g.after.heapUsedMb, 0)}, ${fix(g.after.arrayBuffersMb, 0)}, ${fix(g.mallocHeapMb, 0)}`
+}
+
 function rowCells(r: RowResult): string[] {
   const v = r.victim
   const p = r.pings
@@ -240,6 +243,7 @@ function rowCells(r: RowResult): string[] {
     fix(v.idleRssMb, 0),
     `${fix(v.peakRssMb, 0)} (+${fix(v.peakRssMb - v.idleRssMb, 0)})`,
     `${fix(v.afterRssMb, 0)} (${v.afterRssMb >= v.idleRssMb ? '+' : ''}${fix(v.afterRssMb - v.idleRssMb, 0)}) at ${sec(r.afterMs)}`,
+    collectedCell(r),
     v.backWithinMs === null ? 'no' : sec(v.backWithinMs),
     p === null ? '-' : `${int(p.sent)}/${int(p.lost)}/${int(p.late)}, ${fix(p.p99Ms, 0)} ms`,
     `${probeCell(r.probes.filter((x) => x.phase === 'attack'))} | ${probeCell(r.probes.filter((x) => x.phase === 'after'))}`,
@@ -254,6 +258,7 @@ const HEADERS = [
   'RSS idle MB',
   'peak MB',
   'after MB',
+  'full GC then: RSS, JS heap, buffers, glibc heap MB',
   'back ≤20 MB',
   'pings sent/lost/late, p99',
   'new nodes ok, max: attack | after',
@@ -411,7 +416,9 @@ function summaryOf(report: HostileReport): BlockSummary {
     const extra = r.id.startsWith('dial-udp') ? `; amplification ${fix(r.figures['amplification'] as number | null, 2)}` : ''
     cells[r.id] = [
       `${fix(v.idleRssMb, 0)} → ${fix(v.peakRssMb, 0)} (+${fix(v.peakRssMb - v.idleRssMb, 0)})`,
-      `${fix(v.afterRssMb, 0)} (${v.afterRssMb >= v.idleRssMb ? '+' : ''}${fix(v.afterRssMb - v.idleRssMb, 0)}) at ${sec(r.afterMs)}${v.stats !== null ? `; JS heap ${fix(v.stats.heapUsedMb, 0)}, array buffers ${fix(v.stats.arrayBuffersMb, 0)}` : ''}`,
+      `${fix(v.afterRssMb, 0)} (${v.afterRssMb >= v.idleRssMb ? '+' : ''}${fix(v.afterRssMb - v.idleRssMb, 0)}) at ${sec(r.afterMs)}${v.stats !== null ? `; JS heap ${fix(v.stats.heapUsedMb, 0)}, array buffers ${fix(v.stats.arrayBuffersMb, 0)}` : ''}${
+        v.collected !== undefined && v.collected !== null ? `; after a full GC: ${collectedCell(r)}` : ''
+      }`,
       p === null ? '-' : `${int(p.answered)}/${int(p.sent)}, ${fix(p.p99Ms, 0)} ms`,
       newNodes(r),
       `${int(v.idleFds)} → ${int(v.peakFds)}, ${v.peakSynSent ?? '-'}`,

@@ -66,6 +66,13 @@ export interface HostileOptions {
   tls: { key: string; cert: string; ca: string } | undefined
 }
 
+/** The victim's memory around a full collection (the `collect` command of hostileNode.ts), in MB. */
+export interface CollectedMemory {
+  before: { rssMb: number; heapUsedMb: number; arrayBuffersMb: number }
+  after: { rssMb: number; heapUsedMb: number; arrayBuffersMb: number }
+  mallocHeapMb: number | null
+}
+
 /** One sample of the victim. */
 export interface Sample {
   /** ms since the attack started (negative: idle). */
@@ -120,6 +127,12 @@ export interface RowResult {
     exited: string | null
     exitOutput?: string
     stats: VictimStats | null
+    /**
+     * A full collection in the victim at the very end (after the last sample and its stats): what
+     * survives it is still referenced; what it frees was garbage V8 had not collected yet. `mallocHeapMb`
+     * is what glibc's main heap (`[heap]` in smaps) keeps resident then: memory freed but not given back.
+     */
+    collected?: CollectedMemory | null
   }
   pings: PingStats | null
   probes: Probe[]
@@ -470,6 +483,7 @@ export async function runRow(v: Variant, o: HostileOptions, progress: Progress, 
       return null
     })
     if (victim.alive) row.victim.stats = await victim.command<VictimStats>('stats', {}, 30_000).catch(() => null)
+    if (victim.alive) row.victim.collected = await victim.command<CollectedMemory>('collect', {}, 30_000).catch(() => null)
     leftCrash = !victim.alive
   } catch (err) {
     row.error = (err as Error).stack ?? (err as Error).message

@@ -190,27 +190,10 @@ const QUEUE_WAIT_MS = 20_000
  * application would. `queue-<size>-reused`: one buffer pushed again and again, so that what stays
  * behind is the remoting's own (frames, queues, sockets). `queue-<size>-unsent` (run first): the
  * same fresh buffers allocated the same way but never sent, the queue's share held as long as the
- * queue row holds it: what the application's own buffers leave in the allocator, the baseline the
- * `queue-<size>` row is measured against (hostileReport.ts).
+ * queue row holds it: what the application's own buffers leave in the allocator, shown beside the
+ * `queue-<size>` row (hostileReport.ts). Every row ends with a full collection (hostileRun.ts), which
+ * tells the queue rows' messages still referenced from garbage not yet collected.
  */
-/**
- * At the end of a queue row (after the last sample): a full collection in the victim. Array buffers
- * that survive it are still referenced (by the remoting, once the receiver is gone); those that do
- * not were garbage V8 had not collected yet. Also what glibc's main heap (`[heap]` in smaps) keeps
- * resident then: memory freed but not given back.
- */
-async function collected(c: RowContext): Promise<void> {
-  const g = await c.victim.command<{
-    before: { arrayBuffersMb: number }
-    after: { arrayBuffersMb: number; rssMb: number }
-    smaps: Record<string, number>
-  }>('collect', {}, 30_000)
-  c.figures['arrayBuffersBeforeGcMb'] = g.before.arrayBuffersMb
-  c.figures['arrayBuffersAfterGcMb'] = g.after.arrayBuffersMb
-  c.figures['rssAfterGcMb'] = g.after.rssMb
-  c.figures['mallocHeapAfterGcMb'] = g.smaps['[heap]'] ?? null
-}
-
 function queue(o: HostileOptions): Variant[] {
   return o.queueMessageSizes.flatMap((size): Variant[] => {
     const name = size >= 2 ** 20 ? `${size / 2 ** 20}MiB` : `${size / 1024}KiB`
@@ -247,7 +230,6 @@ function queue(o: HostileOptions): Variant[] {
         c.figures['droppedQueueFull'] = s.drops['queue-full'] ?? 0
         receiver.signal('SIGKILL')
       },
-      after: collected,
     })
     const unsent: Variant = {
       id: `queue-${name}-unsent`,
@@ -266,7 +248,6 @@ function queue(o: HostileOptions): Variant[] {
         await sleep(QUEUE_WAIT_MS)
         await c.victim.command('release', {}, 30_000)
       },
-      after: collected,
     }
     return [unsent, pushed(false), pushed(true)]
   })
