@@ -39,7 +39,7 @@ import {
 } from './lib/faultScenarios.js'
 import { machineInfo } from './lib/machine.js'
 import { Progress } from './lib/progress.js'
-import { commitOf, numberOption, runBenchMain, stopOnExit } from './lib/benchProcess.js'
+import { commitOf, numberOption, runBenchMain, stopOnExit, parseBenchArgs } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const TRANSPORTS: readonly Transport[] = ['tcp', 'tls', 'udp']
@@ -140,19 +140,9 @@ function variantsOf(opts: FaultsOptions): number {
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2).filter((a) => a !== '--')
-  let opts
-  try {
-    opts = parseOptions(argv)
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
-    process.exitCode = 2
-    return
-  }
-  if (opts.help) {
-    process.stdout.write(`${USAGE}\n`)
-    return
-  }
+  const args = parseBenchArgs(parseOptions, USAGE)
+  if (args === undefined) return
+  const { argv, opts } = args
   const started = Date.now()
   const command = ['pnpm bench:faults', ...argv].join(' ')
   const detection = {

@@ -21,7 +21,7 @@ import { ATTACKS, type AttackName, type HostileOptions, runRow } from './lib/hos
 import { allVariantIds, variantsOf } from './lib/hostileVariants.js'
 import { machineInfo } from './lib/machine.js'
 import { Progress } from './lib/progress.js'
-import { commitOf, numberOption, runBenchMain, stopOnExit, userPath } from './lib/benchProcess.js'
+import { commitOf, numberOption, runBenchMain, stopOnExit, userPath, parseBenchArgs } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 
@@ -169,19 +169,9 @@ function parseOptions(argv: string[]): HostileOptions & {
 const cleanup = stopOnExit(killAllNodes, 'the nodes')
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2).filter((a) => a !== '--')
-  let opts: ReturnType<typeof parseOptions>
-  try {
-    opts = parseOptions(argv)
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
-    process.exitCode = 2
-    return
-  }
-  if (opts.help) {
-    process.stdout.write(`${USAGE}\n\nrows: ${allVariantIds(opts).join(', ')}\n`)
-    return
-  }
+  const args = parseBenchArgs(parseOptions, USAGE, (o) => `rows: ${allVariantIds(o).join(', ')}`)
+  if (args === undefined) return
+  const { argv, opts } = args
   if (opts.fromJson !== undefined) {
     const file = userPath(opts.fromJson)
     const report = JSON.parse(readFileSync(file, 'utf8')) as HostileReport

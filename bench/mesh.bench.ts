@@ -32,7 +32,7 @@ import {
   type TransportResult,
 } from './lib/meshRun.js'
 import { Progress } from './lib/progress.js'
-import { commitOf, numberOption, runBenchMain, stopOnExit, userPath } from './lib/benchProcess.js'
+import { commitOf, numberOption, runBenchMain, stopOnExit, userPath, parseBenchArgs } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 const nodeMain = join(benchDir, 'lib', 'meshNode.ts')
@@ -191,19 +191,9 @@ function nofileNeeded(opts: MeshOptions): number {
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2).filter((a) => a !== '--')
-  let opts: ReturnType<typeof parseOptions>
-  try {
-    opts = parseOptions(argv)
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
-    process.exitCode = 2
-    return
-  }
-  if (opts.help) {
-    process.stdout.write(`${USAGE}\n`)
-    return
-  }
+  const args = parseBenchArgs(parseOptions, USAGE)
+  if (args === undefined) return
+  const { argv, opts } = args
   if (opts.fromJson !== undefined) {
     const file = userPath(opts.fromJson)
     const report = JSON.parse(readFileSync(file, 'utf8')) as MeshReport

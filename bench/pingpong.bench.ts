@@ -18,24 +18,14 @@ import { Progress } from './lib/progress.js'
 import { jsonLine, renderMarkdownSection, renderSvg, renderTables, updateResultsMd } from './lib/report.js'
 import { runBench, stepCount } from './lib/runner.js'
 import { checkTargets, verdict } from './lib/targets.js'
-import { runBenchMain } from './lib/benchProcess.js'
+import { runBenchMain, parseBenchArgs } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2).filter((a) => a !== '--')
-  let opts
-  try {
-    opts = parseOptions(argv)
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
-    process.exitCode = 2
-    return
-  }
-  if (opts.help) {
-    process.stdout.write(`${USAGE}\n`)
-    return
-  }
+  const args = parseBenchArgs(parseOptions, USAGE)
+  if (args === undefined) return
+  const { argv, opts } = args
   opts.outDir = resolve(benchDir, opts.outDir)
   const command = ['pnpm bench:pingpong', ...argv].join(' ')
   const progress = new Progress(stepCount(opts))

@@ -22,24 +22,14 @@ import { parseSoakOptions, USAGE } from './lib/soakOptions.js'
 import { killSoakNodes, SoakNode } from './lib/soakProtocol.js'
 import { jsonLine, renderTables, type SoakReport, updateResultsMd } from './lib/soakReport.js'
 import { type PhaseResult, type PhaseSpec, runPhase } from './lib/soakRun.js'
-import { commitOf, runBenchMain, userPath } from './lib/benchProcess.js'
+import { commitOf, runBenchMain, userPath, parseBenchArgs } from './lib/benchProcess.js'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2).filter((a) => a !== '--')
-  let opts
-  try {
-    opts = parseSoakOptions(argv)
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
-    process.exitCode = 2
-    return
-  }
-  if (opts.help) {
-    process.stdout.write(`${USAGE}\n`)
-    return
-  }
+  const args = parseBenchArgs(parseSoakOptions, USAGE)
+  if (args === undefined) return
+  const { argv, opts } = args
   const outDir = resolve(benchDir, opts.outDir)
   if (opts.fromJson !== undefined) {
     const file = userPath(opts.fromJson)

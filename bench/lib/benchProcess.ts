@@ -71,6 +71,32 @@ export function runBenchMain(name: string, main: () => Promise<void>, cleanup: (
 }
 
 /**
+ * A benchmark's command line: its arguments (without the `--` that pnpm passes on) and its options
+ * as `parse` reads them. Undefined when there is nothing to run: a bad option (its message and
+ * `usage` on stderr, exit code 2) or `--help` (`usage`, then `helpMore(opts)` if given, on stdout).
+ */
+export function parseBenchArgs<T extends { readonly help: boolean }>(
+  parse: (argv: string[]) => T,
+  usage: string,
+  helpMore?: (opts: T) => string,
+): { argv: string[]; opts: T } | undefined {
+  const argv = process.argv.slice(2).filter((a) => a !== '--')
+  let opts: T
+  try {
+    opts = parse(argv)
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${usage}\n`)
+    process.exitCode = 2
+    return undefined
+  }
+  if (opts.help) {
+    process.stdout.write(`${usage}${helpMore === undefined ? '' : `\n\n${helpMore(opts)}`}\n`)
+    return undefined
+  }
+  return { argv, opts }
+}
+
+/**
  * A path the user typed on the command line: pnpm runs the benchmarks in bench/, so a relative
  * path is taken from where pnpm was started (INIT_CWD).
  */
