@@ -452,7 +452,11 @@ test('peer endpoints: a peer that restarted (lost its session) gets a new one, a
   const writer = setInterval(() => a.writeAndFlush({ data: Buffer.from('lost'), remote: pb }), 200)
   t.teardown(() => clearInterval(writer))
   a.writeAndFlush({ data: Buffer.from('lost'), remote: pb })
-  await until(() => b.sessionCount === 1 && a.isEstablished(pb), 10_000)
+  // b's side is established last (it is the client of the new session), and only then has a
+  // swapped its old session for the new one: before, a.isEstablished(pb) is still true of the old
+  // session, and what a writes goes on it and is lost.
+  const pa = { address: HOST, port: a.localAddress?.port as number }
+  await until(() => b.sessionCount === 1 && b.isEstablished(pa) && a.isEstablished(pb), 10_000)
   clearInterval(writer)
   await new Promise((r) => setTimeout(r, 50))
   a.writeAndFlush({ data: Buffer.from('after'), remote: pb })
