@@ -12,6 +12,12 @@ export interface SocketChannelOptions {
   readonly clock?: Clock
   /** Outbound buffer watermarks. Default 32 KiB / 64 KiB. */
   readonly writeBufferWaterMark?: WriteBufferWaterMark
+  /**
+   * Disable Nagle's algorithm (TCP_NODELAY) before the first write. Default false; the bootstraps
+   * pass their `noDelay` option (default true). Set at the first write rather than at once, so that
+   * a connection refused before it writes (a flood of them) costs no system call for it.
+   */
+  readonly noDelay?: boolean
 }
 
 const EMPTY = new Uint8Array(0)
@@ -39,11 +45,14 @@ const CLOSE_LINGER_MS = 10_000
 export class SocketChannel extends AbstractChannel {
   /** The underlying socket (a `tls.TLSSocket` for TLS channels). */
   readonly socket: Socket
-  /** The local end of the connection. */
-  readonly localAddress: SocketAddress | undefined
   /** The peer. */
   readonly remoteAddress: SocketAddress | undefined
 
+  // The local end costs a system call (getsockname): read when first asked for, or once the
+  // channel survived its channelActive (a connection refused there never pays for it).
+  #localAddress: SocketAddress | undefined
+  #localKnown = false
+  #noDelayPending: boolean
   private started = false
   private probePending = false
   private readonly onData = (chunk: Buffer): void => {
@@ -84,10 +93,20 @@ export class SocketChannel extends AbstractChannel {
   constructor(socket: Socket, kind: 'tcp' | 'tls', options: SocketChannelOptions = {}) {
     super(kind, options.clock ?? systemClock, options.writeBufferWaterMark ?? DEFAULT_WATER_MARK)
     this.socket = socket
-    this.localAddress = addressOf(socket.localAddress, socket.localPort, socket.localFamily)
+    this.#noDelayPending = options.noDelay === true
     this.remoteAddress = addressOf(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
     socket.on('error', this.onError)
     socket.on('close', this.onClose)
+  }
+
+  /** The local end of the connection. */
+  get localAddress(): SocketAddress | undefined {
+    if (!this.#localKnown) {
+      this.#localKnown = true
+      const s = this.socket
+      this.#localAddress = addressOf(s.localAddress, s.localPort, s.localFamily)
+    }
+    return this.#localAddress
   }
 
   /** Starts reading and fires `channelActive` (or closes at once if the socket is already gone). */
@@ -103,6 +122,7 @@ export class SocketChannel extends AbstractChannel {
     this.activate()
     // channelActive may have closed or suspended the channel.
     if (this.isClosing) return
+    void this.localAddress // known while the socket is open, for whoever asks after it closed
     s.on('data', this.onData)
     if (this.isReadSuspended) s.pause()
   }
@@ -114,6 +134,10 @@ export class SocketChannel extends AbstractChannel {
 
   protected doFlush(messages: readonly unknown[], callbacks: readonly (WriteCallback | undefined)[], n: number): void {
     const s = this.socket
+    if (this.#noDelayPending) {
+      this.#noDelayPending = false
+      s.setNoDelay(true)
+    }
     if (n === 1) {
       writeOne(s, messages[0] as Uint8Array, callbacks[0])
     } else {

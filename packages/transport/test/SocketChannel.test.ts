@@ -1,7 +1,7 @@
 import test from 'ava'
 import * as net from 'node:net'
 import type { Channel, ChannelHandlerContext, Datagram } from '../src/index.js'
-import { Bootstrap, DatagramChannel, ServerBootstrap, type SocketChannel, UnsupportedMessageError } from '../src/index.js'
+import { Bootstrap, DatagramChannel, ServerBootstrap, SocketChannel, UnsupportedMessageError } from '../src/index.js'
 import { ManualClock } from '../src/testing.js'
 import { testCerts } from './helpers/certs.js'
 import { Collector, HOST, addFraming, echoServer, randomFrames, until } from './helpers/net.js'
@@ -288,4 +288,81 @@ test('a graceful close to a peer that never reads gives up after the linger time
   clock.advance(10_000)
   await closing
   t.false(ch.isActive)
+})
+
+/** A connected pair on 127.0.0.1: the accepted end (not yet wrapped) and the client end. */
+async function socketPair(t: import('ava').ExecutionContext): Promise<{ accepted: net.Socket; client: net.Socket }> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve))
+  t.teardown(() => server.close())
+  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve))
+  const client = net.connect((server.address() as net.AddressInfo).port, HOST)
+  client.on('error', () => {})
+  t.teardown(() => client.destroy())
+  return { accepted: await accepted, client }
+}
+
+// Serial (ava runs serial tests before the others of the file): it records every setNoDelay of the process.
+test.serial(
+  'an accepted connection gets TCP_NODELAY before its first write, and one closed before it writes never pays for it',
+  async (t) => {
+    const calls: string[] = []
+    const proto = net.Socket.prototype
+    const { setNoDelay, write } = proto
+    proto.setNoDelay = function (this: net.Socket, on?: boolean) {
+      calls.push(`noDelay ${on}`)
+      return setNoDelay.call(this, on)
+    }
+    proto.write = function (this: net.Socket, ...args: unknown[]) {
+      calls.push('write')
+      return (write as (...a: unknown[]) => boolean).apply(this, args)
+    } as typeof proto.write
+    t.teardown(() => {
+      proto.setNoDelay = setNoDelay
+      proto.write = write
+    })
+    const refusing = await new ServerBootstrap()
+      .childHandler((ch) => {
+        ch.pipeline.addLast('refuse', {
+          channelActive(ctx: ChannelHandlerContext) {
+            void ctx.channel.close(new Error('refused'))
+          },
+        })
+      })
+      .bind(0, HOST)
+    t.teardown(() => refusing.close())
+    const client = net.connect(refusing.localAddress?.port as number, HOST)
+    client.on('error', () => {})
+    await new Promise((resolve) => client.once('close', resolve))
+    t.deepEqual(calls, [], 'a refused connection: no setsockopt')
+
+    const greeting = await new ServerBootstrap()
+      .childHandler((ch) => {
+        ch.pipeline.addLast('greet', {
+          channelActive(ctx: ChannelHandlerContext) {
+            ctx.writeAndFlush(Buffer.from('one'))
+            ctx.writeAndFlush(Buffer.from('two'))
+            ctx.fireChannelActive()
+          },
+        })
+      })
+      .bind(0, HOST)
+    t.teardown(() => greeting.close())
+    const got: Buffer[] = []
+    const reader = net.connect(greeting.localAddress?.port as number, HOST)
+    reader.on('data', (d: Buffer) => got.push(d))
+    await until(() => Buffer.concat(got).toString() === 'onetwo')
+    reader.destroy()
+    t.deepEqual(calls, ['noDelay true', 'write', 'write'])
+  },
+)
+
+test('the local address of a channel that survived channelActive is known after it closed', async (t) => {
+  const { accepted } = await socketPair(t)
+  const port = accepted.localPort
+  const ch = new SocketChannel(accepted, 'tcp')
+  ch.start()
+  await ch.close()
+  t.is(ch.localAddress?.port, port)
+  t.is(ch.localAddress?.address, HOST)
 })

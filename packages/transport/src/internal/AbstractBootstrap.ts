@@ -33,14 +33,14 @@ export abstract class AbstractBootstrap<O extends object> {
 }
 
 /**
- * @internal A connected (or accepted) socket with the per-connection options applied (TCP_NODELAY,
- * keep-alive), wrapped in a channel that is not yet started.
+ * @internal A connected (or accepted) socket with the per-connection options applied (keep-alive
+ * now, TCP_NODELAY at the channel's first write), wrapped in a channel that is not yet started.
  */
 export function newSocketChannel(socket: Socket, kind: 'tcp' | 'tls', o: CommonChannelOptions, clock: Clock): SocketChannel {
-  if (o.noDelay !== false) socket.setNoDelay(true)
   if (o.keepAlive === true) socket.setKeepAlive(true, o.keepAliveInitialDelayMs ?? 0)
   return new SocketChannel(socket, kind, {
     clock,
+    noDelay: o.noDelay !== false,
     ...(o.writeBufferWaterMark === undefined ? {} : { writeBufferWaterMark: o.writeBufferWaterMark }),
   })
 }

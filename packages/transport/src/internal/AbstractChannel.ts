@@ -173,12 +173,14 @@ export abstract class AbstractChannel implements Channel {
     if (this.state === CLOSED) return
     this.state = CLOSED
     if (error !== undefined && this.closeReason === undefined) this.closeReason = error
-    this.failBuffered(
-      new ChannelClosedError(
-        'channel closed before the write was flushed',
-        this.closeReason === undefined ? undefined : { cause: this.closeReason },
-      ),
-    )
+    if (this.outCount > 0) {
+      this.failBuffered(
+        new ChannelClosedError(
+          'channel closed before the write was flushed',
+          this.closeReason === undefined ? undefined : { cause: this.closeReason },
+        ),
+      )
+    }
     if (this.activated) this.pipeline.fireChannelInactive()
     this.pipeline.destroy()
     this.resolveClosed()
