@@ -11,7 +11,7 @@ export type ChannelInitializer<C extends Channel = Channel> = (channel: C) => vo
 
 /** Options shared by {@link Bootstrap} and {@link ServerBootstrap}. */
 export interface CommonChannelOptions {
-  /** TCP_NODELAY (disable Nagle). Default true: the pipeline batches writes itself. */
+  /** TCP_NODELAY (disable Nagle), set before a channel's first write. Default true: the pipeline batches writes itself. */
   readonly noDelay?: boolean
   /** SO_KEEPALIVE. Default false. */
   readonly keepAlive?: boolean
