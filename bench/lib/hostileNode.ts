@@ -153,7 +153,6 @@ type Command =
 async function handle(c: Command): Promise<unknown> {
   switch (c.cmd) {
     case 'stats': {
-      const m = process.memoryUsage()
       const associations: Record<string, number> = {}
       const matching: Record<string, number> = {}
       for (const a of system.associations()) {
@@ -162,10 +161,7 @@ async function handle(c: Command): Promise<unknown> {
       }
       const stats: VictimStats = {
         pid: process.pid,
-        rssMb: mb(m.rss),
-        heapUsedMb: mb(m.heapUsed),
-        externalMb: mb(m.external),
-        arrayBuffersMb: mb(m.arrayBuffers),
+        ...memoryFigures(),
         events,
         refusals: [...refusals]
           .map(([reason, count]) => ({ reason, count }))
@@ -247,31 +243,24 @@ async function handle(c: Command): Promise<unknown> {
       const before = memoryFigures()
       fullGc()
       await new Promise((r) => setTimeout(r, 200))
-      return { before, after: memoryFigures(), mallocHeapMb: smapsRss()['[heap]'] ?? null }
+      return { before, after: memoryFigures(), mallocHeapMb: mallocHeapMb() }
     }
   }
 }
 
 /** The process's memory in MB. */
-function memoryFigures(): { rssMb: number; heapUsedMb: number; arrayBuffersMb: number } {
+function memoryFigures(): { rssMb: number; heapUsedMb: number; externalMb: number; arrayBuffersMb: number } {
   const m = process.memoryUsage()
-  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), arrayBuffersMb: mb(m.arrayBuffers) }
+  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) }
 }
 
-/** Resident MB by kind of mapping: glibc's `[heap]`, other anonymous mappings, files. */
-function smapsRss(): Record<string, number> {
-  const acc: Record<string, number> = {}
-  let kind = 'anon'
-  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
-    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
-      const name = line.trim().split(/\s+/)[5]
-      kind = name === undefined ? 'anon' : name.startsWith('/') ? 'file' : name
-    } else if (line.startsWith('Rss:')) {
-      acc[kind] = (acc[kind] ?? 0) + Number(line.split(/\s+/)[1]) / 1024
-    }
-  }
-  for (const k of Object.keys(acc)) acc[k] = Math.round((acc[k] as number) * 10) / 10
-  return acc
+/** What glibc's main heap (`[heap]` in /proc/self/smaps) keeps resident, in MB; null when there is none. */
+function mallocHeapMb(): number | null {
+  const smaps = readFileSync('/proc/self/smaps', 'utf8')
+  const at = smaps.search(/ \[heap\]\n/)
+  if (at < 0) return null
+  const rss = /\nRss:\s+(\d+) kB/.exec(smaps.slice(at))
+  return rss === null ? null : mb(Number(rss[1]) * 1024)
 }
 
 let gc: (() => void) | undefined

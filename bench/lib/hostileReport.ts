@@ -212,7 +212,7 @@ export function attackCell(r: RowResult): string {
     case 'queue': {
       const x = g('push')
       if (r.id.endsWith('-unsent'))
-        return `allocated ${int(x['sent'] as number)} messages in ${sec(x['ms'] as number)}, nothing sent, the first ${int(f['held'] as number)} held 20 s`
+        return `allocated ${int(x['sent'] as number)} messages in ${sec(x['ms'] as number)}, nothing sent, the first ${int(f['held'] as number)} held ${sec(f['heldMs'] as number)}`
       return `pushed ${int(x['sent'] as number)} messages in ${sec(x['ms'] as number)}; dropped ${int(f['dropped'] as number)} (queue full ${int(f['droppedQueueFull'] as number)}); receiver quarantined ${f['quarantinedAfterMs'] === null ? 'not within 20 s of the push' : `after ${sec(f['quarantinedAfterMs'] as number)}`}`
     }
     case 'udpflood': {

@@ -245,6 +245,7 @@ function queue(o: HostileOptions): Variant[] {
         )
         c.attackerResults['push'] = push
         c.figures['held'] = hold
+        c.figures['heldMs'] = QUEUE_WAIT_MS
         await sleep(QUEUE_WAIT_MS)
         await c.victim.command('release', {}, 30_000)
       },
