@@ -58,7 +58,6 @@ export class ReassemblyArena {
   readonly #cellsPerSlab: number
   /** Slabs by slot (a cell number names its slot); undefined where one was released. */
   readonly #slabs: (Slab | undefined)[] = []
-  #inUse = 0
   #timer: ReturnType<typeof setTimeout> | undefined
 
   constructor(options: ReassemblyArenaOptions = {}) {
@@ -76,7 +75,9 @@ export class ReassemblyArena {
 
   /** Cells in use now. */
   get cellsInUse(): number {
-    return this.#inUse
+    let n = 0
+    for (const s of this.#slabs) if (s !== undefined) n += s.live
+    return n
   }
 
   /** Slabs held now (in use or waiting to be released). */
@@ -105,7 +106,6 @@ export class ReassemblyArena {
       const index = slab.freed.length > 0 ? (slab.freed.pop() as number) : slab.next < perSlab ? slab.next++ : -1
       if (index >= 0) {
         slab.live++
-        this.#inUse++
         return slot * perSlab + index
       }
     }
@@ -113,7 +113,6 @@ export class ReassemblyArena {
     const slab: Slab = { memory: new Uint8Array(this.slabBytes), next: 1, freed: [], live: 1 }
     const slot = emptySlot >= 0 ? emptySlot : slabs.length
     slabs[slot] = slab
-    this.#inUse++
     return slot * perSlab
   }
 
@@ -121,7 +120,6 @@ export class ReassemblyArena {
   give(cell: number): void {
     const slab = this.#slabOf(cell)
     slab.freed.push(cell % this.#cellsPerSlab)
-    this.#inUse--
     if (--slab.live === 0 && this.#timer === undefined) {
       this.#timer = setTimeout(() => {
         this.#timer = undefined
