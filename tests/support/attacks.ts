@@ -441,7 +441,7 @@ export class Tarpit {
 // ------------------------------------------------------------------ identities
 
 /** A udp socket speaking for one identity: it answers the node's handshake requests and heartbeats itself. */
-class UdpIdentity {
+export class UdpIdentity {
   bytesSent = 0
   datagramsSent = 0
   /** Resolves once the node sent this identity a handshake request and got its response. */

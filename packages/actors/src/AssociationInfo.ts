@@ -25,6 +25,11 @@ export interface AssociationInfo {
   readonly unackedSystemMessages: number
   /** Actors at the peer watched from this node: the peer is monitored (heartbeats, failure detector) while there are any. */
   readonly watchedActors: number
+  /**
+   * udp: datagrams from the peer arrive on a socket of the peer's own (`remote.udpPeerSockets`), in
+   * a receive buffer no other peer can fill. False over the other transports.
+   */
+  readonly ownSocket: boolean
   /** The longest round trip of a heartbeat and its reply measured on this association (ms; 0 before the first). */
   readonly maxHeartbeatRoundTripMs: number
   /** Current phi of the failure detector (0 before the first heartbeat reply). */

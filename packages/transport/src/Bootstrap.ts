@@ -5,7 +5,7 @@ import * as tls from 'node:tls'
 import type { Channel } from './Channel.js'
 import type { BootstrapOptions, ChannelInitializer } from './BootstrapOptions.js'
 import { type Clock, type TimerHandle, systemClock } from './Clock.js'
-import { DatagramChannel } from './DatagramChannel.js'
+import { DatagramChannel, type DatagramChannelOptions } from './DatagramChannel.js'
 import {
   BindError,
   ConnectRefusedError,
@@ -223,11 +223,24 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
       return Promise.reject(
         new BindError(`${host}:${port}`, { cause: new Error('Bootstrap.bind is for UDP; use ServerBootstrap for TCP/TLS servers') }),
       )
-    return bindUdp(port, host, this.opts, (socket) => this.makeUdpChannel(socket, undefined))
+    const o = this.opts
+    const max = o.maxPeerSockets ?? 0
+    if (max <= 0) return bindUdp(port, host, o, (socket) => this.makeUdpChannel(socket, undefined))
+    const peers: PeerSocketOptions = { maxPeerSockets: max }
+    const rcv = o.peerReceiveBufferSize ?? o.receiveBufferSize
+    const snd = o.peerSendBufferSize ?? o.sendBufferSize
+    if (rcv !== undefined) peers.peerReceiveBufferSize = rcv
+    if (snd !== undefined) peers.peerSendBufferSize = snd
+    return bindUdp(port, host, { ...o, reuseAddr: true }, (socket) => this.makeUdpChannel(socket, undefined, peers))
   }
 
-  private makeUdpChannel(socket: dgram.Socket, remote: { address: string; port: number } | undefined): DatagramChannel {
+  private makeUdpChannel(
+    socket: dgram.Socket,
+    remote: { address: string; port: number } | undefined,
+    peers: PeerSocketOptions = {},
+  ): DatagramChannel {
     const ch = new DatagramChannel(socket, {
+      ...peers,
       clock: this.opts.clock ?? systemClock,
       ...(this.opts.writeBufferWaterMark === undefined ? {} : { writeBufferWaterMark: this.opts.writeBufferWaterMark }),
       ...(remote === undefined ? {} : { remote }),
@@ -408,10 +421,16 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
   }
 }
 
+type PeerSocketOptions = { -readonly [K in 'maxPeerSockets' | 'peerReceiveBufferSize' | 'peerSendBufferSize']?: DatagramChannelOptions[K] }
+
 /** @internal Creates an udp4 or udp6 socket for `host` with the buffer-size options. */
-export function createUdpSocket(host: string, o: { sendBufferSize?: number; receiveBufferSize?: number }): dgram.Socket {
+export function createUdpSocket(
+  host: string,
+  o: { sendBufferSize?: number | undefined; receiveBufferSize?: number | undefined; reuseAddr?: boolean },
+): dgram.Socket {
   return dgram.createSocket({
     type: net.isIPv6(host) ? 'udp6' : 'udp4',
+    ...(o.reuseAddr === true ? { reuseAddr: true } : {}),
     ...(o.sendBufferSize === undefined ? {} : { sendBufferSize: o.sendBufferSize }),
     ...(o.receiveBufferSize === undefined ? {} : { recvBufferSize: o.receiveBufferSize }),
   })
@@ -421,7 +440,7 @@ export function createUdpSocket(host: string, o: { sendBufferSize?: number; rece
 export function bindUdp<C>(
   port: number,
   host: string,
-  o: { sendBufferSize?: number; receiveBufferSize?: number },
+  o: { sendBufferSize?: number | undefined; receiveBufferSize?: number | undefined; reuseAddr?: boolean },
   make: (socket: dgram.Socket) => C,
 ): Promise<C> {
   return new Promise<C>((resolve, reject) => {

@@ -4,8 +4,10 @@ import type { WriteCallback } from './ChannelHandler.js'
 import { unsupported } from './ChannelPipeline.js'
 import { type Clock, systemClock } from './Clock.js'
 import { SocketError } from './SocketError.js'
+import { ChannelClosedError, TransportError } from './errors.js'
 import { addressOf } from './SocketChannel.js'
 import { AbstractChannel, DEFAULT_WATER_MARK, type WriteBufferWaterMark } from './internal/AbstractChannel.js'
+import { PeerSockets } from './internal/PeerSockets.js'
 
 /** Options of a {@link DatagramChannel}; bootstraps fill them from their own options. */
 export interface DatagramChannelOptions {
@@ -15,6 +17,16 @@ export interface DatagramChannelOptions {
   readonly writeBufferWaterMark?: WriteBufferWaterMark
   /** The one remote this socket is connected to (`dgram` `connect()`), if any. */
   readonly remote?: SocketAddress
+  /**
+   * Peers that may be given their own socket with {@link DatagramChannel.openPeerSocket}, at most.
+   * The socket must have been bound with `reuseAddr: true` (the bootstraps do so when this is above
+   * 0). Default 0: none.
+   */
+  readonly maxPeerSockets?: number
+  /** SO_RCVBUF of each peer socket, bytes (capped by net.core.rmem_max). Default: the OS default. */
+  readonly peerReceiveBufferSize?: number
+  /** SO_SNDBUF of each peer socket, bytes (capped by net.core.wmem_max). Default: the OS default. */
+  readonly peerSendBufferSize?: number
 }
 
 /**
@@ -28,6 +40,15 @@ export interface DatagramChannelOptions {
  * write buffer watermarks. UDP has no end-to-end flow control: a datagram the OS drops is lost.
  * A send error fires `exceptionCaught(SocketError)` (or fails that write's callback) but does not
  * close the channel: on UDP one bad destination must not stop the others.
+ *
+ * **Peer sockets.** All peers of an unconnected channel share its socket's receive buffer: one
+ * peer that sends faster than the process reads fills it, and the kernel then drops everyone's
+ * datagrams alike. {@link openPeerSocket} gives one peer a socket of its own (bound to the same
+ * address and port, connected to the peer), so that its datagrams queue in a buffer of their own:
+ * a flood from it drops its own datagrams only. Datagrams from every socket reach the pipeline the
+ * same way, `{ data, remote }`, and writes to a peer with a socket leave through it (same source
+ * address and port). This needs `maxPeerSockets` above 0 (the socket bound with SO_REUSEADDR);
+ * see docs/SECURITY.md for what sharing the port means on a multi-user host.
  */
 export class DatagramChannel extends AbstractChannel {
   /** The underlying dgram socket. */
@@ -40,6 +61,11 @@ export class DatagramChannel extends AbstractChannel {
   private started = false
   private done = false
   private inFlight = 0
+  private readonly peers: PeerSockets | undefined
+  /** The destination of the previous datagram written, and the peer socket it left through (undefined: the shared socket), as of {@link PeerSockets.version} `lastVersion`. */
+  private lastRemote: SocketAddress | undefined
+  private lastPeerSocket: UdpSocket | undefined
+  private lastVersion = -1
   /** Datagrams that arrived while reads were suspended and were dropped (UDP cannot push back). */
   droppedWhileSuspended = 0
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
@@ -74,6 +100,64 @@ export class DatagramChannel extends AbstractChannel {
     this.remoteAddress = options.remote
     socket.on('error', this.onError)
     socket.on('close', this.onClose)
+    const max = options.maxPeerSockets ?? 0
+    if (max > 0 && options.remote === undefined)
+      this.peers = new PeerSockets(
+        socket,
+        { max, receiveBufferSize: options.peerReceiveBufferSize, sendBufferSize: options.peerSendBufferSize },
+        this.onMessage,
+        this.onPeerError,
+      )
+  }
+
+  private readonly onPeerError = (err: Error, remote: string): void => {
+    if (!this.done) this.pipeline.fireExceptionCaught(new SocketError(`udp peer socket for ${remote}: ${err.message}`, { cause: err }))
+  }
+
+  /** Peer sockets open or opening (see {@link openPeerSocket}). */
+  get peerSocketCount(): number {
+    return this.peers?.size ?? 0
+  }
+
+  /** Errors the peer sockets reported since the start (ECONNREFUSED: the peer's port answered with an ICMP unreachable). */
+  get peerSocketErrors(): number {
+    return this.peers?.errors ?? 0
+  }
+
+  /** True when `remote` has a peer socket, open or opening. */
+  hasPeerSocket(remote: SocketAddress): boolean {
+    return this.peers?.has(`${remote.address}:${remote.port}`) ?? false
+  }
+
+  /**
+   * Gives `remote` (an IP address and port, as datagrams from it name it) a socket of its own:
+   * bound to this channel's address and port, connected to `remote`, so that its datagrams queue
+   * in their own receive buffer and a flood from it cannot make the kernel drop other peers'. What
+   * it receives reaches this pipeline as the shared socket's does. Resolves once connected (at
+   * once when it is already).
+   * @throws (rejects) TransportError `ERR_PEER_SOCKETS_OFF` (`maxPeerSockets` is 0, or the channel
+   * is connected), `ERR_PEER_SOCKETS_FULL` (`maxPeerSockets` are open), `ERR_PEER_SOCKET` (the
+   * connect failed); BindError (the port cannot be shared: bound without `reuseAddr`);
+   * ChannelClosedError (the channel closed, or {@link closePeerSocket} ran, before it connected).
+   */
+  openPeerSocket(remote: SocketAddress): Promise<void> {
+    if (this.peers === undefined)
+      return Promise.reject(
+        new TransportError(
+          'ERR_PEER_SOCKETS_OFF',
+          this.remoteAddress !== undefined ? 'a connected UDP channel has no peer sockets' : 'maxPeerSockets is 0: no peer sockets',
+        ),
+      )
+    if (this.isClosing) return Promise.reject(new ChannelClosedError('channel closed: no peer socket'))
+    return this.peers.open(remote)
+  }
+
+  /**
+   * Closes the socket of `remote` (see {@link openPeerSocket}): its datagrams come through the
+   * shared socket again; those still in its receive buffer are lost. False when it had none.
+   */
+  closePeerSocket(remote: SocketAddress): boolean {
+    return this.peers?.close(`${remote.address}:${remote.port}`) ?? false
   }
 
   /** Starts receiving and fires `channelActive`. */
@@ -117,9 +201,22 @@ export class DatagramChannel extends AbstractChannel {
       if (connected) s.send(data, done)
       else {
         const r = (m as Datagram).remote
-        s.send(data, r.port, r.address, done)
+        const peer = this.peers === undefined ? undefined : this.peerSocketOf(r)
+        if (peer !== undefined) peer.send(data, done)
+        else s.send(data, r.port, r.address, done)
       }
     }
+  }
+
+  /** The connected socket of `r`, if it has one; the lookup is skipped for a run of datagrams to one destination. */
+  private peerSocketOf(r: SocketAddress): UdpSocket | undefined {
+    const peers = this.peers as PeerSockets
+    if (r === this.lastRemote && peers.version === this.lastVersion) return this.lastPeerSocket
+    const socket = peers.socketFor(`${r.address}:${r.port}`)
+    this.lastRemote = r
+    this.lastVersion = peers.version
+    this.lastPeerSocket = socket
+    return socket
   }
 
   protected override transportPendingBytes(): number {
@@ -127,6 +224,7 @@ export class DatagramChannel extends AbstractChannel {
   }
 
   protected doClose(): void {
+    this.peers?.closeAll()
     if (this.done) return
     try {
       this.socket.close()
@@ -142,12 +240,14 @@ export class DatagramChannel extends AbstractChannel {
     if (!this.started) return
     this.socket.off('message', this.onMessage)
     this.socket.on('message', this.onDropped)
+    this.peers?.setListener(this.onDropped)
   }
   /** Hands received datagrams to the pipeline again. */
   protected doResumeRead(): void {
     if (!this.started) return
     this.socket.off('message', this.onDropped)
     this.socket.on('message', this.onMessage)
+    this.peers?.setListener(this.onMessage)
   }
 }
 

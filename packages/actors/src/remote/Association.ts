@@ -126,6 +126,8 @@ export class Association implements LinkOwner, InboundPeer {
   successor: Association | undefined
   /** @internal Set by the remoting's flush scheduling. */
   flushScheduled = false
+  /** @internal udp: the peer's datagrams arrive on a socket of its own (set by UdpPeerSockets). */
+  ownSocket = false
   /** @internal Which slot of the heartbeat interval it ticks in (a hash of its address). */
   readonly tickSlot: number
   /**
@@ -299,6 +301,7 @@ export class Association implements LinkOwner, InboundPeer {
       phi: this.watcher.phi,
       watchedActors: this.watcher.watchedActors,
       maxHeartbeatRoundTripMs: this.watcher.maxRoundTripMs,
+      ownSocket: this.ownSocket,
       ...this.stats,
       compression: this.codec.compressionStats(),
     }

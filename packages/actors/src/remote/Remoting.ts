@@ -30,6 +30,7 @@ import { ActorIdentity, Identify, registerBuiltInMessages } from './BuiltInMessa
 import { framed } from './FrameBatch.js'
 import { checkHandshakeRequest } from './Handshake.js'
 import { remotingFrameDecoder } from './InboundFrames.js'
+import { UdpPeerSockets } from './UdpPeerSockets.js'
 import { DatagramHandler, InboundAdmission, InboundConnectionHandler, PreambleHandler } from './InboundHandlers.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
 import { RemoteActorRef } from './RemoteActorRef.js'
@@ -42,6 +43,8 @@ import { UdpOutboundLink } from './UdpOutboundLink.js'
 
 const CACHE_LIMIT = 10_000
 const UDP_SOCKET_BUFFER = 4 * 1024 * 1024
+/** SO_RCVBUF and SO_SNDBUF of a udp peer's own socket (see UdpPeerSockets): one peer's bursts, not everyone's. */
+const UDP_PEER_SOCKET_BUFFER = 1024 * 1024
 /** Connections the kernel holds for this node's server before it accepts them. */
 const LISTEN_BACKLOG = 4096
 /** UDP sources answered with a refusal at most once per this interval each (no reflection floods). */
@@ -94,6 +97,8 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   unknownDatagrams = 0
   /** The datagram channel of `udp` (a UDP socket) and of `dtls` (a DTLS endpoint), undefined over tcp and tls. */
   udpChannel: Channel | undefined
+  /** udp: the established peers with a socket of their own (`remote.udpPeerSockets` above 0). */
+  private udpPeers: UdpPeerSockets | undefined
   /** The association whose frames are being decoded and handled now (see {@link resolveCached}). */
   receivingFrom: Association | undefined
 
@@ -197,14 +202,24 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
         port = ch.localAddress?.port ?? s.port
       } else if (s.transport === 'udp') {
         // Large socket buffers (capped by net.core.[rw]mem_max): bursts of datagrams are not lost.
+        // Established peers get sockets of their own (udpPeerSockets): one peer's flood then
+        // overflows its own receive buffer, not everyone's.
         const ch = await new Bootstrap()
           .transport('udp')
-          .options({ clock: this.clock, receiveBufferSize: UDP_SOCKET_BUFFER, sendBufferSize: UDP_SOCKET_BUFFER })
+          .options({
+            clock: this.clock,
+            receiveBufferSize: UDP_SOCKET_BUFFER,
+            sendBufferSize: UDP_SOCKET_BUFFER,
+            maxPeerSockets: s.udpPeerSockets,
+            peerReceiveBufferSize: UDP_PEER_SOCKET_BUFFER,
+            peerSendBufferSize: UDP_PEER_SOCKET_BUFFER,
+          })
           .handler((c) => {
             c.pipeline.addLast('datagrams', new DatagramHandler(this))
           })
           .bind(s.port, s.host)
         this.udpChannel = ch
+        if (s.udpPeerSockets > 0) this.udpPeers = new UdpPeerSockets(ch, s.udpPeerSockets, this.clock)
         port = ch.localAddress?.port ?? s.port
       } else {
         if (s.transport === 'tls' && s.tls === undefined) throw new Error("transport 'tls' needs remote.tls options (key, cert, ca)")
@@ -488,6 +503,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   /** A datagram arrived on the UDP socket. */
   receiveDatagram(d: Datagram): void {
     const key = `${d.remote.address}:${d.remote.port}`
+    this.udpPeers?.offer(key, d.remote, this.registry)
     const buf = d.data
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
     let off = 0
@@ -780,6 +796,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     const late = now - this.tickDueAt
     if (late >= this.settings.pauseThresholdMs) this.paused(late)
     this.registry.tick(now, this.tickSlot, TICK_SLOTS)
+    if (this.tickSlot === 0) this.udpPeers?.sweep(this.registry)
     this.tickSlot = (this.tickSlot + 1) % TICK_SLOTS
     this.scheduleTick()
   }

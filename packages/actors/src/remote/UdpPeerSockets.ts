@@ -1,0 +1,97 @@
+import type { Clock, Datagram, DatagramChannel } from '@helios/transport'
+import { debug } from '../internal/debug.js'
+import type { Association } from './Association.js'
+import { isFinal } from './AssociationState.js'
+
+/** After a peer socket failed to open, the next attempt for that address waits this long. */
+const RETRY_MS = 10_000
+
+/** Where the peer sockets find which association an address belongs to now. */
+export interface EndpointTable {
+  /** The association datagrams from `endpoint` (`ip:port`) belong to. */
+  forEndpoint(endpoint: string): Association | undefined
+}
+
+interface Peer {
+  readonly remote: Datagram['remote']
+  /** The association the socket serves (a successor at the same address takes it over). */
+  owner: Association
+  open: boolean
+}
+
+/**
+ * Over udp: the established peers given a socket of their own (`remote.udpPeerSockets`), so that a
+ * flood from one peer fills its own receive buffer and the kernel drops no other peer's datagrams
+ * with it (`DatagramChannel.openPeerSocket`). A peer gets one when a datagram arrives from it after
+ * its association is established, that is once its address answered a handshake (a spoofed source
+ * never does); first come, first served, up to the limit; the others share the node's socket, as
+ * everyone did before. The socket closes when its address no longer belongs to a live association
+ * (quarantined, forgotten): checked once per heartbeat interval.
+ */
+export class UdpPeerSockets {
+  private readonly peers = new Map<string, Peer>()
+  private readonly retryAt = new Map<string, number>()
+  /** Sockets that failed to open since the start. */
+  failures = 0
+
+  constructor(
+    private readonly channel: DatagramChannel,
+    private readonly max: number,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Peer sockets open or opening. */
+  get size(): number {
+    return this.peers.size
+  }
+
+  /** A datagram came from `key` (its sender, `remote`): if it belongs to an established peer without a socket, that peer is given one. */
+  offer(key: string, remote: Datagram['remote'], table: EndpointTable): void {
+    if (this.peers.has(key) || this.peers.size >= this.max) return
+    const assoc = table.forEndpoint(key)
+    if (assoc === undefined || assoc.state.kind !== 'established') return
+    const retry = this.retryAt.get(key)
+    if (retry !== undefined) {
+      if (this.clock.now() < retry) return
+      this.retryAt.delete(key)
+    }
+    const peer: Peer = { remote: { address: remote.address, port: remote.port }, owner: assoc, open: false }
+    this.peers.set(key, peer)
+    this.channel.openPeerSocket(peer.remote).then(
+      () => {
+        if (this.peers.get(key) !== peer) return
+        peer.open = true
+        peer.owner.ownSocket = true
+        debug('udp peer %s (%s) has its own socket', key, peer.owner.key)
+      },
+      (err: Error) => {
+        if (this.peers.get(key) !== peer) return
+        this.peers.delete(key)
+        this.failures++
+        if (this.retryAt.size < this.max) this.retryAt.set(key, this.clock.now() + RETRY_MS)
+        debug('udp peer %s: no socket of its own (%s); it shares the node socket', key, err.message)
+      },
+    )
+  }
+
+  /** Closes the sockets of addresses no live association owns any longer; hands a successor its predecessor's. */
+  sweep(table: EndpointTable): void {
+    for (const [key, peer] of this.peers) {
+      const a = table.forEndpoint(key)
+      if (a === undefined || isFinal(a.state)) {
+        this.peers.delete(key)
+        peer.owner.ownSocket = false
+        this.channel.closePeerSocket(peer.remote)
+        debug('udp peer %s: its socket closed (%s)', key, a === undefined ? 'forgotten' : a.state.kind)
+      } else if (a !== peer.owner) {
+        peer.owner.ownSocket = false
+        peer.owner = a
+        a.ownSocket = peer.open
+      }
+    }
+    if (this.retryAt.size > 0) {
+      const now = this.clock.now()
+      for (const [key, at] of this.retryAt) if (at <= now) this.retryAt.delete(key)
+    }
+  }
+}
