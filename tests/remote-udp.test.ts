@@ -30,6 +30,23 @@ for (const transport of ['udp', 'dtls'] as const) {
     t.is(await a.ask(sum, big, { timeoutMs: 5000 }), expected)
   })
 
+  test(`${transport}: established nodes give each other a socket of their own, and messages flow through them`, async (t) => {
+    const a = await ActorSystem.create('A', { remote: options(transport) })
+    const b = await ActorSystem.create('B', { remote: options(transport) })
+    t.teardown(async () => {
+      await a.terminate()
+      await b.terminate()
+    })
+    b.actorOf((m, ctx) => {
+      ctx.sender?.tell(m)
+    }, 'echo')
+    const echo = await a.actorSelection(`${b.address.toString()}/user/echo`).resolveOne({ timeoutMs: 5000 })
+    const own = (s: ActorSystem): boolean => s.associations().some((x) => x.ownSocket)
+    for (let i = 0; i < 50 && !(own(a) && own(b)); i++) t.is(await a.ask(echo, i, { timeoutMs: 5000 }), i)
+    t.true(own(a) && own(b), 'both nodes gave the other its own socket')
+    for (let i = 0; i < 20; i++) t.is(await a.ask(echo, `after ${i}`, { timeoutMs: 5000 }), `after ${i}`)
+  })
+
   test(`${transport}: death watch works over datagrams (system messages are reliable)`, async (t) => {
     const a = await ActorSystem.create('A', { remote: options(transport) })
     const b = await ActorSystem.create('B', { remote: options(transport) })

@@ -152,11 +152,11 @@ export interface RemoteOptions {
    */
   readonly maxConnectsInFlight?: number
   /**
-   * udp: established peers that get a socket of their own, at most: connected to the peer, on this
-   * node's port, with a receive buffer of its own (1 MiB asked), so that a peer that sends faster
-   * than this node reads overflows its own buffer and the kernel drops no other peer's datagrams
-   * with its own. Each costs a file descriptor; peers beyond it share the node's socket. 0 turns
-   * it off (the port is then bound without SO_REUSEADDR; docs/SECURITY.md). Default 128.
+   * udp and dtls: established peers that get a socket of their own, at most: connected to the peer,
+   * on this node's port, with a receive buffer of its own (1 MiB asked), so that a peer that sends
+   * faster than this node reads overflows its own buffer and the kernel drops no other peer's
+   * datagrams with its own. Each costs a file descriptor; peers beyond it share the node's socket.
+   * 0 turns it off (the port is then bound without SO_REUSEADDR; docs/SECURITY.md). Default 128.
    */
   readonly udpPeerSockets?: number
   /**

@@ -26,8 +26,8 @@ export interface AssociationInfo {
   /** Actors at the peer watched from this node: the peer is monitored (heartbeats, failure detector) while there are any. */
   readonly watchedActors: number
   /**
-   * udp: datagrams from the peer arrive on a socket of the peer's own (`remote.udpPeerSockets`), in
-   * a receive buffer no other peer can fill. False over the other transports.
+   * udp and dtls: datagrams from the peer arrive on a socket of the peer's own
+   * (`remote.udpPeerSockets`), in a receive buffer no other peer can fill. False over tcp and tls.
    */
   readonly ownSocket: boolean
   /** The longest round trip of a heartbeat and its reply measured on this association (ms; 0 before the first). */

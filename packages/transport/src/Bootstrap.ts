@@ -25,6 +25,7 @@ import {
   verdictOf,
 } from './internal/TlsRefusalNotice.js'
 import { DtlsEndpoint } from './internal/dtls/DtlsEndpoint.js'
+import { PeerSockets } from './internal/PeerSockets.js'
 import { dtlsConfig } from './internal/dtls/config.js'
 import type { DtlsSession } from './internal/dtls/Session.js'
 
@@ -85,7 +86,8 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
    */
   bindDtls(port = 0, host = '0.0.0.0'): Promise<DtlsDatagramChannel> {
     const o = this.opts
-    return bindUdp(port, host, o, (socket) => {
+    const maxPeers = o.maxPeerSockets ?? 0
+    return bindUdp(port, host, maxPeers > 0 ? { ...o, reuseAddr: true } : o, (socket) => {
       const config = dtlsConfig(o.tls, o, socket.address().family, true)
       const ch = new DtlsDatagramChannel(socket, {
         clock: config.clock,
@@ -118,6 +120,17 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
           },
         },
       )
+      if (maxPeers > 0)
+        ch.peers = new PeerSockets(
+          socket,
+          {
+            max: maxPeers,
+            receiveBufferSize: o.peerReceiveBufferSize ?? o.receiveBufferSize,
+            sendBufferSize: o.peerSendBufferSize ?? o.sendBufferSize,
+          },
+          ch.endpoint.onMessage,
+          ch.onPeerError,
+        )
       this.initializer?.(ch)
       ch.start()
       return ch

@@ -86,15 +86,15 @@ export interface BootstrapOptions extends CommonChannelOptions {
    */
   readonly tlsConfirmMs?: number
   /**
-   * UDP `bind` only: peers that may be given a socket of their own with
-   * `DatagramChannel.openPeerSocket` (connected to the peer, on the same port, with a receive buffer
-   * of its own), at most. Above 0 the channel's socket is bound with SO_REUSEADDR so that its port
-   * can be shared. Default 0: none, and the port is not shared.
+   * `bind` (UDP) and `bindDtls` only: peers that may be given a socket of their own with
+   * `openPeerSocket` (connected to the peer, on the same port, with a receive buffer of its own),
+   * at most. Above 0 the channel's socket is bound with SO_REUSEADDR so that its port can be
+   * shared. Default 0: none, and the port is not shared.
    */
   readonly maxPeerSockets?: number
-  /** UDP `bind` only: SO_RCVBUF of each peer socket, bytes. Default `receiveBufferSize`. */
+  /** `bind` and `bindDtls` only: SO_RCVBUF of each peer socket, bytes. Default `receiveBufferSize`. */
   readonly peerReceiveBufferSize?: number
-  /** UDP `bind` only: SO_SNDBUF of each peer socket, bytes. Default `sendBufferSize`. */
+  /** `bind` and `bindDtls` only: SO_SNDBUF of each peer socket, bytes. Default `sendBufferSize`. */
   readonly peerSendBufferSize?: number
 }
 

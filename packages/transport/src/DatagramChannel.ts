@@ -4,10 +4,9 @@ import type { WriteCallback } from './ChannelHandler.js'
 import { unsupported } from './ChannelPipeline.js'
 import { type Clock, systemClock } from './Clock.js'
 import { SocketError } from './SocketError.js'
-import { ChannelClosedError, TransportError } from './errors.js'
 import { addressOf } from './SocketChannel.js'
 import { AbstractChannel, DEFAULT_WATER_MARK, type WriteBufferWaterMark } from './internal/AbstractChannel.js'
-import { PeerSockets } from './internal/PeerSockets.js'
+import { openPeerSocketOf, PeerSockets } from './internal/PeerSockets.js'
 
 /** Options of a {@link DatagramChannel}; bootstraps fill them from their own options. */
 export interface DatagramChannelOptions {
@@ -141,15 +140,8 @@ export class DatagramChannel extends AbstractChannel {
    * ChannelClosedError (the channel closed, or {@link closePeerSocket} ran, before it connected).
    */
   openPeerSocket(remote: SocketAddress): Promise<void> {
-    if (this.peers === undefined)
-      return Promise.reject(
-        new TransportError(
-          'ERR_PEER_SOCKETS_OFF',
-          this.remoteAddress !== undefined ? 'a connected UDP channel has no peer sockets' : 'maxPeerSockets is 0: no peer sockets',
-        ),
-      )
-    if (this.isClosing) return Promise.reject(new ChannelClosedError('channel closed: no peer socket'))
-    return this.peers.open(remote)
+    const off = this.remoteAddress !== undefined ? 'a connected UDP channel has no peer sockets' : 'maxPeerSockets is 0: no peer sockets'
+    return openPeerSocketOf(this.peers, remote, this.isClosing, off)
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import test, { type ExecutionContext } from 'ava'
 import * as dgram from 'node:dgram'
-import type { Datagram, DatagramChannel } from '../src/index.js'
+import type { Datagram, DatagramChannel, DtlsDatagramChannel } from '../src/index.js'
 import {
   BindError,
   Bootstrap,
@@ -14,6 +14,7 @@ import {
   SocketError,
   TransportError,
 } from '../src/index.js'
+import { DevCertificateAuthority } from '../src/testing.js'
 import { HOST, until } from './helpers/net.js'
 
 const codeOf = (e: unknown): string | undefined => (e as { code?: string } | undefined)?.code
@@ -198,3 +199,54 @@ test('closing the channel closes its peer sockets; a socket closed while it open
   again.close()
   t.pass()
 })
+
+async function dtlsPair(t: ExecutionContext, maxPeerSockets: number) {
+  const authority = DevCertificateAuthority.create({ days: 2 })
+  const cert = authority.issue({ days: 2 })
+  const tls = { key: cert.key, cert: cert.cert, ca: authority.cert, requestCert: true }
+  const got: string[] = []
+  const bind = (peers: number): Promise<DtlsDatagramChannel> =>
+    new Bootstrap()
+      .transport('dtls')
+      .options({ tls, maxPeerSockets: peers, receiveBufferSize: 64 * 1024 })
+      .handler((ch) => {
+        ch.pipeline.addLast('in', {
+          channelRead: (_ctx, m) => {
+            got.push(Buffer.from((m as Datagram).data).toString())
+          },
+          exceptionCaught: () => {},
+        })
+      })
+      .bindDtls(0, HOST)
+  const node = await bind(maxPeerSockets)
+  const other = await bind(0)
+  t.teardown(async () => {
+    await node.close()
+    await other.close()
+  })
+  return { node, other, got, at: { address: HOST, port: node.localAddress?.port as number } }
+}
+
+for (const withSocket of [true, false]) {
+  test(`dtls: a flood of junk from another source ${withSocket ? 'costs a peer with its own socket no record' : 'drops the records of a peer that shares the socket'}`, async (t) => {
+    const { node, other, got, at } = await dtlsPair(t, withSocket ? 4 : 0)
+    await other.writeAndFlush({ data: Buffer.from('hello'), remote: at })
+    await until(() => got.includes('hello') && node.isEstablished({ address: HOST, port: other.localAddress?.port as number }))
+    const remote = { address: HOST, port: other.localAddress?.port as number }
+    if (withSocket) {
+      await node.openPeerSocket(remote)
+      t.is(node.peerSocketCount, 1)
+    } else {
+      t.is(codeOf(await t.throwsAsync(node.openPeerSocket(remote))), 'ERR_PEER_SOCKETS_OFF')
+    }
+    const flooder = await peer(t)
+    const junk = Buffer.alloc(1024, 'j')
+    for (let i = 0; i < 600; i++) flooder.socket.send(junk, at.port, HOST)
+    for (let i = 0; i < 20; i++) other.write({ data: Buffer.from(`r${i}`), remote: at })
+    other.flush()
+    await new Promise((r) => setTimeout(r, 400))
+    const records = got.filter((s) => s.startsWith('r')).length
+    if (withSocket) t.is(records, 20)
+    else t.true(records < 20, `${records} of 20 records arrived`)
+  })
+}

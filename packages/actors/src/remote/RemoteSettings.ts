@@ -38,7 +38,7 @@ export interface RemoteSettings {
   readonly maxAssociations: number
   readonly forgetQuarantinedAfterMs: number
   readonly maxConnectsInFlight: number
-  /** udp: peers with a socket of their own, at most (0 over the other transports). */
+  /** udp and dtls: peers with a socket of their own, at most (0 over tcp and tls). */
   readonly udpPeerSockets: number
   readonly registry: MessageRegistry | undefined
 }
@@ -112,7 +112,7 @@ export function resolveRemoteSettings(o: RemoteOptions): RemoteSettings {
     maxAssociations: o.maxAssociations ?? 10_000,
     forgetQuarantinedAfterMs: o.forgetQuarantinedAfterMs ?? 300_000,
     maxConnectsInFlight: Math.max(1, o.maxConnectsInFlight ?? 128),
-    udpPeerSockets: o.transport === 'udp' ? Math.max(0, Math.floor(o.udpPeerSockets ?? 128)) : 0,
+    udpPeerSockets: o.transport === 'udp' || o.transport === 'dtls' ? Math.max(0, Math.floor(o.udpPeerSockets ?? 128)) : 0,
     registry: o.registry,
   }
 }

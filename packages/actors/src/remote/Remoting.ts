@@ -97,7 +97,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   unknownDatagrams = 0
   /** The datagram channel of `udp` (a UDP socket) and of `dtls` (a DTLS endpoint), undefined over tcp and tls. */
   udpChannel: Channel | undefined
-  /** udp: the established peers with a socket of their own (`remote.udpPeerSockets` above 0). */
+  /** udp and dtls: the established peers with a socket of their own (`remote.udpPeerSockets` above 0). */
   private udpPeers: UdpPeerSockets | undefined
   /** The association whose frames are being decoded and handled now (see {@link resolveCached}). */
   receivingFrom: Association | undefined
@@ -193,12 +193,16 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
               rejectUnauthorized: s.tls.rejectUnauthorized ?? true,
             },
             dtls: { maxPendingHandshakes: s.maxPendingInboundHandshakes, ...s.dtls },
+            maxPeerSockets: s.udpPeerSockets,
+            peerReceiveBufferSize: UDP_PEER_SOCKET_BUFFER,
+            peerSendBufferSize: UDP_PEER_SOCKET_BUFFER,
           })
           .handler((c) => {
             c.pipeline.addLast('datagrams', new DatagramHandler(this))
           })
           .bindDtls(s.port, s.host)
         this.udpChannel = ch
+        if (s.udpPeerSockets > 0) this.udpPeers = new UdpPeerSockets(ch, s.udpPeerSockets, this.clock)
         port = ch.localAddress?.port ?? s.port
       } else if (s.transport === 'udp') {
         // Large socket buffers (capped by net.core.[rw]mem_max): bursts of datagrams are not lost.

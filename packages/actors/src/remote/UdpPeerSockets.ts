@@ -1,4 +1,4 @@
-import type { Clock, Datagram, DatagramChannel } from '@helios/transport'
+import type { Clock, Datagram, SocketAddress } from '@helios/transport'
 import { debug } from '../internal/debug.js'
 import type { Association } from './Association.js'
 import { isFinal } from './AssociationState.js'
@@ -12,6 +12,12 @@ export interface EndpointTable {
   forEndpoint(endpoint: string): Association | undefined
 }
 
+/** The datagram channel whose peers get the sockets (`DatagramChannel`, `DtlsDatagramChannel`). */
+export interface PeerSocketChannel {
+  openPeerSocket(remote: SocketAddress): Promise<void>
+  closePeerSocket(remote: SocketAddress): boolean
+}
+
 interface Peer {
   readonly remote: Datagram['remote']
   /** The association the socket serves (a successor at the same address takes it over). */
@@ -20,9 +26,9 @@ interface Peer {
 }
 
 /**
- * Over udp: the established peers given a socket of their own (`remote.udpPeerSockets`), so that a
- * flood from one peer fills its own receive buffer and the kernel drops no other peer's datagrams
- * with it (`DatagramChannel.openPeerSocket`). A peer gets one when a datagram arrives from it after
+ * Over udp and dtls: the established peers given a socket of their own (`remote.udpPeerSockets`),
+ * so that a flood from one peer fills its own receive buffer and the kernel drops no other peer's
+ * datagrams with it (`DatagramChannel.openPeerSocket`). A peer gets one when a datagram arrives from it after
  * its association is established, that is once its address answered a handshake (a spoofed source
  * never does); first come, first served, up to the limit; the others share the node's socket, as
  * everyone did before. The socket closes when its address no longer belongs to a live association
@@ -35,7 +41,7 @@ export class UdpPeerSockets {
   failures = 0
 
   constructor(
-    private readonly channel: DatagramChannel,
+    private readonly channel: PeerSocketChannel,
     private readonly max: number,
     private readonly clock: Clock,
   ) {}

@@ -188,3 +188,13 @@ export class PeerSockets {
 }
 
 function ignore(): void {}
+
+/**
+ * @internal What `openPeerSocket` of a channel does: fails when the channel has no peer sockets
+ * (`off` says why) or is closing, else opens one.
+ */
+export function openPeerSocketOf(peers: PeerSockets | undefined, remote: SocketAddress, closing: boolean, off: string): Promise<void> {
+  if (peers === undefined) return Promise.reject(new TransportError('ERR_PEER_SOCKETS_OFF', off))
+  if (closing) return Promise.reject(new ChannelClosedError('channel closed: no peer socket'))
+  return peers.open(remote)
+}

@@ -203,7 +203,8 @@ export class DtlsEndpoint implements SessionHost {
 
   // ---------------------------------------------------------------------------------- receive
 
-  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+  /** @internal Handles one datagram: from the socket, or from a peer socket of the channel (`DtlsDatagramChannel.openPeerSocket`). */
+  readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.closed) return
     const key = `${rinfo.address}:${rinfo.port}`
     try {
