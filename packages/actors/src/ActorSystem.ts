@@ -105,10 +105,13 @@ export interface RemoteOptions {
   /** On terminate, how long to wait for the peers to ack the last system messages. Default 2000 ms. */
   readonly shutdownFlushTimeoutMs?: number
   /**
-   * TCP/TLS: a peer whose connection was lost (reset or closed) and whose address then refuses a
-   * new connection (ECONNREFUSED: nothing listens there) is declared down at once: its watchers get
-   * `Terminated` within a round trip instead of after the failure detector's bound. The detector
-   * stays the bound for a hung process, a dead host and a partition (where nothing answers at all).
+   * A peer whose process is gone while its host still answers is declared down at once: its
+   * watchers get `Terminated` within a round trip instead of after the failure detector's bound.
+   * TCP/TLS: its connection was lost (reset or closed) and its address then refuses a new
+   * connection (ECONNREFUSED: nothing listens there). UDP: its port answers a datagram (a
+   * heartbeat, a message) with ICMP port unreachable, seen on the peer's own socket
+   * (`udpPeerSockets`). Not over DTLS (an ICMP message is not authenticated). The detector stays
+   * the bound for a hung process, a dead host and a partition (where nothing answers at all).
    * Default true.
    */
   readonly downOnConnectionRefused?: boolean

@@ -110,7 +110,8 @@ export class DatagramChannel extends AbstractChannel {
   }
 
   private readonly onPeerError = (err: Error, remote: string): void => {
-    if (!this.done) this.pipeline.fireExceptionCaught(new SocketError(`udp peer socket for ${remote}: ${err.message}`, { cause: err }))
+    if (!this.done)
+      this.pipeline.fireExceptionCaught(new SocketError(`udp peer socket for ${remote}: ${err.message}`, { cause: err, remote }))
   }
 
   /** Peer sockets open or opening (see {@link openPeerSocket}). */

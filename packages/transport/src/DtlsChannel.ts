@@ -362,7 +362,7 @@ export class DtlsDatagramChannel extends AbstractChannel {
   /** @internal A peer socket reported an error (the socket stays open). */
   readonly onPeerError = (err: Error, remote: string): void => {
     if (!this.done && this.started)
-      this.pipeline.fireExceptionCaught(new SocketError(`udp peer socket for ${remote}: ${err.message}`, { cause: err }))
+      this.pipeline.fireExceptionCaught(new SocketError(`udp peer socket for ${remote}: ${err.message}`, { cause: err, remote }))
   }
 
   // ------------------------------------------------------------------------- endpoint events

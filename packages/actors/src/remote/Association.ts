@@ -538,6 +538,19 @@ export class Association implements LinkOwner, InboundPeer {
     this.quarantine(`down: ${host}:${port} refused the connection after the connection to it was lost`, 'down', false)
   }
 
+  /**
+   * udp: the peer's port answered a datagram with ICMP port unreachable (its own socket reported
+   * ECONNREFUSED): nothing listens at the address any more, that incarnation is gone (it crashed,
+   * or was restarted and has not bound the port yet). Not over dtls: an ICMP message is not
+   * authenticated, and a DTLS association ends only on what its peer proves or on silence.
+   */
+  onPortUnreachable(): void {
+    if (this.host.settings.transport !== 'udp' || !this.host.settings.downOnConnectionRefused) return
+    if (this.state.kind !== 'established') return
+    const { host, port } = this.remoteAddress
+    this.quarantine(`down: ${host}:${port} answered with port unreachable (nothing listens there any more)`, 'down', false)
+  }
+
   onWritable(): void {
     this.drainQueue()
   }

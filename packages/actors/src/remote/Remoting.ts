@@ -4,6 +4,7 @@ import {
   Bootstrap,
   DtlsHandshakeError,
   ServerBootstrap,
+  SocketError,
   type Channel,
   type Datagram,
   type ServerChannel,
@@ -831,6 +832,11 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
       this.events.handshakeFailed(remote, err.message, inbound, err)
       const a = err.remote !== undefined ? this.registry.forEndpoint(err.remote) : undefined
       if (a !== undefined && err.reason !== 'not-dtls' && err.reason !== 'cookie') this.registry.noteFailure(a.key, err.message)
+      return
+    }
+    if (err instanceof SocketError && err.remote !== undefined && err.syscallCode === 'ECONNREFUSED') {
+      // A peer's own socket heard its port answer with ICMP port unreachable.
+      this.registry.forEndpoint(err.remote)?.onPortUnreachable()
       return
     }
     debug('transport error: %s', err.message)
