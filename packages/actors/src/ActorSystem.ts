@@ -159,7 +159,8 @@ export interface RemoteOptions {
    * on this node's port, with a receive buffer of its own (1 MiB asked), so that a peer that sends
    * faster than this node reads overflows its own buffer and the kernel drops no other peer's
    * datagrams with its own. Each costs a file descriptor; peers beyond it share the node's socket.
-   * 0 turns it off (the port is then bound without SO_REUSEADDR; docs/SECURITY.md). Default 128.
+   * 0 turns it off (the port is then bound without SO_REUSEADDR; docs/SECURITY.md). Default 128;
+   * 0 on Windows, whose SO_REUSEADDR does not hand a peer's datagrams to its connected socket.
    */
   readonly udpPeerSockets?: number
   /**

@@ -112,7 +112,11 @@ export function resolveRemoteSettings(o: RemoteOptions): RemoteSettings {
     maxAssociations: o.maxAssociations ?? 10_000,
     forgetQuarantinedAfterMs: o.forgetQuarantinedAfterMs ?? 300_000,
     maxConnectsInFlight: Math.max(1, o.maxConnectsInFlight ?? 128),
-    udpPeerSockets: o.transport === 'udp' || o.transport === 'dtls' ? Math.max(0, Math.floor(o.udpPeerSockets ?? 128)) : 0,
+    // Windows hands a datagram for a shared port to any of its sockets, not to the connected one.
+    udpPeerSockets:
+      o.transport === 'udp' || o.transport === 'dtls'
+        ? Math.max(0, Math.floor(o.udpPeerSockets ?? (process.platform === 'win32' ? 0 : 128)))
+        : 0,
     registry: o.registry,
   }
 }
