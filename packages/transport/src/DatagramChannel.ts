@@ -47,7 +47,8 @@ export interface DatagramChannelOptions {
  * a flood from it drops its own datagrams only. Datagrams from every socket reach the pipeline the
  * same way, `{ data, remote }`, and writes to a peer with a socket leave through it (same source
  * address and port). This needs `maxPeerSockets` above 0 (the socket bound with SO_REUSEADDR);
- * see docs/SECURITY.md for what sharing the port means on a multi-user host.
+ * see docs/SECURITY.md for what sharing the port means on a multi-user host. Linux and macOS hand
+ * a datagram to the connected socket that matches it; Windows does not: do not use them there.
  */
 export class DatagramChannel extends AbstractChannel {
   /** The underlying dgram socket. */
