@@ -76,6 +76,20 @@ test.serial('the demo over tls with --kill shows crash detection and removes its
   )
 })
 
+test.serial('the demo over udp with --kill: the port unreachable that answers the next heartbeat declares pong down', async (t) => {
+  const run = await runDemo(t, ['--transport', 'udp', '--seconds', '1', '--kill'])
+  t.log(run.output)
+  t.is(run.code, 0)
+  t.regex(
+    run.output,
+    /^ping: quarantined helios\.udp:\/\/pong@\S+: down: 127\.0\.0\.1:\d+ answered with port unreachable \(nothing listens there any more\) \(\+\d+ ms\)$/m,
+  )
+  t.regex(
+    run.output,
+    /^ping: Terminated\(helios\.udp:\/\/pong@127\.0\.0\.1:\d+\/user\/pong\) after SIGKILL, \d+ ms later, node declared down$/m,
+  )
+})
+
 test('the demo refuses an unknown transport with exit code 2', async (t) => {
   const run = await runDemo(t, ['--transport', 'quic'])
   t.is(run.code, 2)

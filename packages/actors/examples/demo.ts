@@ -9,8 +9,9 @@
  * Ping resolves pong's actor, watches it, keeps `--window` messages in flight for `--seconds`,
  * then prints messages/s and the p50/p99 round trip. Then pong's node goes away: gracefully
  * (`system.terminate()`, its actors' watchers are told) or, with `--kill`, by SIGKILL: over tcp and
- * tls the reset connection and the refused reconnect prove it gone within milliseconds, over udp and dtls
- * only the failure detector can notice. Either way ping prints the Terminated it got and exits 0; it
+ * tls the reset connection and the refused reconnect prove it gone within milliseconds, over udp the
+ * port unreachable that answers the next heartbeat does, over dtls only the failure detector can
+ * notice. Either way ping prints the Terminated it got and exits 0; it
  * exits 1 when anything failed, and never leaves the pong process behind.
  */
 import { fork, type ChildProcess } from 'node:child_process'
@@ -86,7 +87,8 @@ function parseOptions(argv: string[]): DemoOptions {
 /**
  * Both nodes use a fast failure detector (heartbeats every 200 ms, 1.5 s of acceptable pause) so
  * that a killed node is declared down in about two seconds instead of Akka's ten where nothing
- * else can tell (udp and dtls; over tcp and tls a refused reconnect tells at once).
+ * else can tell (dtls; over tcp and tls a refused reconnect tells at once, over udp a port
+ * unreachable).
  */
 function remoteOptions(options: DemoOptions): RemoteOptions {
   return {
@@ -324,7 +326,7 @@ async function ping(options: DemoOptions): Promise<boolean> {
     stoppedAt = performance.now()
     if (options.kill) {
       console.log(
-        `ping: SIGKILL to pong (pid ${child.pid}): no goodbye; ${options.transport === 'udp' || options.transport === 'dtls' ? 'the failure detector has to notice' : 'a refused reconnect proves it gone'}`,
+        `ping: SIGKILL to pong (pid ${child.pid}): no goodbye; ${options.transport === 'dtls' ? 'the failure detector has to notice' : options.transport === 'udp' ? 'a port unreachable answering the next heartbeat proves it gone' : 'a refused reconnect proves it gone'}`,
       )
       child.kill('SIGKILL')
     } else {
