@@ -5,11 +5,36 @@
  * event loop, before the node reads anything: what does not fit in a receive buffer is lost.
  */
 import test, { type ExecutionContext } from 'ava'
+import { readFileSync } from 'node:fs'
 import { ActorSystem, type AssociationInfo } from '@helios/actors'
 import { Codec, DisassociateReason } from '@helios/codec'
 import { nodeTarget, UdpIdentity } from './support/attacks.js'
 
 const codec = new Codec({ maxFrameSize: 256 * 1024 })
+
+/**
+ * The remote ports of the connected UDP sockets on local port `port` (Linux, /proc/net/udp): the
+ * peer sockets a node opened, seen from outside the process.
+ */
+function connectedTo(port: number): number[] {
+  const out: number[] = []
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch {
+      continue
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/)
+      if (f.length < 3) continue
+      const local = Number.parseInt((f[1] as string).split(':')[1] as string, 16)
+      const remote = Number.parseInt((f[2] as string).split(':')[1] as string, 16)
+      if (local === port && remote !== 0) out.push(remote)
+    }
+  }
+  return out.sort((x, y) => x - y)
+}
 
 const waitFor = async (cond: () => boolean, ms = 10_000): Promise<boolean> => {
   const until = Date.now() + ms
@@ -32,6 +57,8 @@ async function victim(t: ExecutionContext, udpPeerSockets: number) {
   const info = (name: string): AssociationInfo | undefined => system.associations().find((a) => a.remote.system === name)
   return { system, target, got, info }
 }
+
+const peerPort = (id: UdpIdentity): number => id.socket.address().port
 
 async function identity(t: ExecutionContext, target: ReturnType<typeof nodeTarget>, name: string): Promise<UdpIdentity> {
   const id = await UdpIdentity.bind(target, name, true)
@@ -68,6 +95,7 @@ test('udp: an established peer gets its own socket, and loses nothing to a flood
   await peer.sendFrames(envelopes(target, 'Peer', 1, 1, 8)[0] as Uint8Array[])
   t.true(await waitFor(() => info('Peer')?.ownSocket === true), 'the peer has its own socket')
   t.true(await waitFor(() => got.get('Peer') === 1))
+  t.true(connectedTo(target.port).includes(peerPort(peer)), 'a connected socket on the node port, to the peer')
 
   await floodThenSend(flooder, peer, envelopes(target, 'Flooder', 1, 10_000, 1024), envelopes(target, 'Peer', 2, 20, 8))
   t.true(await waitFor(() => got.get('Peer') === 21), `the peer's 20 messages arrived: ${(got.get('Peer') ?? 0) - 1}`)
@@ -103,4 +131,25 @@ test('udp: a peer socket closes when its association ends', async (t) => {
   t.true(await waitFor(() => info('Peer')?.ownSocket !== true), 'its socket closed')
   t.is(got.get('Peer'), 1)
   t.true(system.associations().every((a) => !a.ownSocket))
+  t.true(await waitFor(() => connectedTo(target.port).length === 0), 'no connected socket left on the node port')
+})
+
+test("udp: a source that claims an established peer's identity gets no socket of its own", async (t) => {
+  const { target, got, info } = await victim(t, 8)
+  const peer = await identity(t, target, 'Peer')
+  await peer.sendFrames(envelopes(target, 'Peer', 1, 1, 8)[0] as Uint8Array[])
+  t.true(await waitFor(() => info('Peer')?.ownSocket === true))
+  // Another port claims the peer's address under a new uid (as a restarted peer would): the node
+  // asks the address, which does not confirm; meanwhile the claimant's datagrams are its word only.
+  const claimant = await UdpIdentity.bind(target, 'Peer', false, { host: '127.0.0.1', port: peerPort(peer) })
+  t.teardown(() => claimant.close())
+  await claimant.hello()
+  for (let i = 0; i < 5; i++) {
+    await claimant.sendFrames([codec.encode({ type: 'ack', cumulative: 0, selective: [] })])
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  await new Promise((r) => setTimeout(r, 300))
+  t.deepEqual(connectedTo(target.port), [peerPort(peer)], 'only the peer that answered the handshake has one')
+  t.is(info('Peer')?.state, 'established')
+  t.is(got.get('Peer'), 1)
 })

@@ -918,3 +918,68 @@ test("a claimant's incomplete messages go when its control connection closes, be
     [`handshake with ${PEER} timed out after 1500 ms`],
   )
 })
+
+// ------------------------------------------------------------------------ udp: port unreachable
+
+/** A udp node whose association with the peer was established by a response from `source`. */
+function udpEstablished(source = '127.0.0.1:2'): { node: FakeNode; a: Association } {
+  const node = new FakeNode({ transport: 'udp' })
+  node.datagramSource = source
+  const a = establish(node)
+  node.datagramSource = undefined
+  return { node, a }
+}
+
+/** A frame from the peer, as its datagrams bring them. */
+function peerFrame(a: Association): void {
+  const f = peerCodec.encode({ type: 'ack', cumulative: 0, selective: [] })
+  a.receive(f, 0, f.byteLength)
+}
+
+test('over udp the endpoint that answered the handshake is the verified one', (t) => {
+  const { a } = udpEstablished('127.0.0.1:2')
+  t.is(a.verifiedEndpoint, '127.0.0.1:2')
+  t.is(establish(new FakeNode()).verifiedEndpoint, undefined, 'tcp: none')
+})
+
+test('over udp a port unreachable declares the peer down once it is quiet, and not for another endpoint', (t) => {
+  const { node, a } = udpEstablished()
+  a.onPortUnreachable('127.0.0.1:9')
+  node.clock.advance(1000)
+  t.is(a.state.kind, 'established', 'not the endpoint that answered the handshake')
+  a.onPortUnreachable('127.0.0.1:2')
+  // What the peer sent before it went is read after the error: the verdict waits for it.
+  node.clock.advance(60)
+  peerFrame(a)
+  node.clock.advance(60)
+  t.is(a.state.kind, 'established')
+  node.clock.advance(100)
+  t.is(a.state.kind, 'quarantined')
+  t.deepEqual(
+    node.of('quarantined').map((e) => e.reason),
+    ['down: 127.0.0.1:2 answered with port unreachable (nothing listens there any more)'],
+  )
+})
+
+test('over udp a peer that keeps sending after a port unreachable is alive: it stays', (t) => {
+  const { node, a } = udpEstablished()
+  a.onPortUnreachable('127.0.0.1:2')
+  for (let i = 0; i < 60; i++) {
+    node.clock.advance(50)
+    peerFrame(a)
+  }
+  node.clock.advance(1000)
+  t.is(a.state.kind, 'established')
+  t.deepEqual(node.of('quarantined'), [])
+})
+
+test('over udp with downOnConnectionRefused off, and over dtls, a port unreachable declares nothing', (t) => {
+  for (const options of [{ transport: 'udp' as const, downOnConnectionRefused: false }, { transport: 'dtls' as const }]) {
+    const node = new FakeNode(options)
+    node.datagramSource = '127.0.0.1:2'
+    const a = establish(node)
+    a.onPortUnreachable('127.0.0.1:2')
+    node.clock.advance(1000)
+    t.is(a.state.kind, 'established', options.transport)
+  }
+})

@@ -46,7 +46,11 @@ export interface DatagramChannelOptions {
  * address and port, connected to the peer), so that its datagrams queue in a buffer of their own:
  * a flood from it drops its own datagrams only. Datagrams from every socket reach the pipeline the
  * same way, `{ data, remote }`, and writes to a peer with a socket leave through it (same source
- * address and port). This needs `maxPeerSockets` above 0 (the socket bound with SO_REUSEADDR);
+ * address and port) when their `remote` names it as its datagrams do (`remote.address` as in
+ * `rinfo`: not a host name, not `::ffff:1.2.3.4` for `1.2.3.4`); others leave through the shared
+ * socket, which reaches the peer all the same. A peer socket of a channel bound to a wildcard
+ * address is tied to the local address its connect chose: on a host with several addresses, the
+ * peer's datagrams to another of them reach the shared socket. This needs `maxPeerSockets` above 0 (the socket bound with SO_REUSEADDR);
  * see docs/SECURITY.md for what sharing the port means on a multi-user host. Linux and macOS hand
  * a datagram to the connected socket that matches it; Windows does not: do not use them there.
  */
@@ -79,6 +83,8 @@ export class DatagramChannel extends AbstractChannel {
     void this.close(error)
   }
   private readonly onClose = (): void => {
+    // Closed from outside too (the public socket): its peer sockets must not outlive it on the port.
+    this.peers?.closeAll()
     this.done = true
     this.closeCompleted()
   }
@@ -105,7 +111,8 @@ export class DatagramChannel extends AbstractChannel {
       this.peers = new PeerSockets(
         socket,
         { max, receiveBufferSize: options.peerReceiveBufferSize, sendBufferSize: options.peerSendBufferSize },
-        this.onMessage,
+        // Until start(), as the shared socket's, their datagrams reach nobody (counted as dropped).
+        this.onDropped,
         this.onPeerError,
       )
   }
@@ -113,6 +120,13 @@ export class DatagramChannel extends AbstractChannel {
   private readonly onPeerError = (err: Error, remote: string): void => {
     if (!this.done)
       this.pipeline.fireExceptionCaught(new SocketError(`udp peer socket for ${remote}: ${err.message}`, { cause: err, remote }))
+  }
+
+  /** A send through the peer socket of `remote` failed: counted and fired as its read errors are (the write's own callback, if any, gets it too). */
+  private peerFailed(err: Error, remote: string): void {
+    const peers = this.peers as PeerSockets
+    peers.errors++
+    this.onPeerError(err, remote)
   }
 
   /** Peer sockets open or opening (see {@link openPeerSocket}). */
@@ -161,6 +175,7 @@ export class DatagramChannel extends AbstractChannel {
     this.activate()
     if (this.isClosing) return
     this.socket.on('message', this.isReadSuspended ? this.onDropped : this.onMessage)
+    this.peers?.setListener(this.isReadSuspended ? this.onDropped : this.onMessage)
   }
 
   protected messageSize(message: unknown): number {
@@ -196,8 +211,15 @@ export class DatagramChannel extends AbstractChannel {
       else {
         const r = (m as Datagram).remote
         const peer = this.peers === undefined ? undefined : this.peerSocketOf(r)
-        if (peer !== undefined) peer.send(data, done)
-        else s.send(data, r.port, r.address, done)
+        if (peer === undefined) s.send(data, r.port, r.address, done)
+        else
+          peer.send(data, (err: Error | null): void => {
+            // A connected socket reports an ICMP error to the next send or read, whichever comes
+            // first: one taken by a send is the peer's as much as one taken by a read.
+            if (err !== null) this.peerFailed(err, `${r.address}:${r.port}`)
+            // Reported once: with the peer named, and to the write's callback if it has one.
+            done(cb === undefined ? null : err)
+          })
       }
     }
   }

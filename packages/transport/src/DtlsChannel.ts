@@ -522,17 +522,19 @@ export class DtlsDatagramChannel extends AbstractChannel {
   }
 
   private readonly onSocketClose = (): void => {
+    // Closed from outside too (the public socket): its peer sockets must not outlive it on the port.
+    this.peers?.closeAll()
     this.done = true
     this.closeCompleted()
   }
 
   protected doClose(): void {
+    this.peers?.closeAll()
     if (this.done) return
     for (const [key, w] of this.waiting)
       for (const i of w.items)
         this.failWriteWith(i.callback, new ChannelClosedError(`closed before the DTLS handshake with ${key} finished`))
     this.waiting.clear()
-    this.peers?.closeAll()
     // close_notify to every established peer, then the socket once those left.
     this.endpoint.close()
     setImmediate(() => {

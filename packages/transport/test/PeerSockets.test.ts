@@ -147,6 +147,7 @@ test('a peer socket outlives its peer going away (ECONNREFUSED is reported, the 
   await until(() => n.errors.length > 0)
   t.true(n.errors[0] instanceof SocketError)
   t.regex(n.errors[0]?.message ?? '', /ECONNREFUSED/)
+  t.is((n.errors[0] as SocketError).remote, `${HOST}:${port}`, 'the error names the peer')
   t.is(n.channel.peerSocketErrors, 1)
   t.true(n.channel.isActive)
   const back = await peer(t, port)
@@ -154,6 +155,23 @@ test('a peer socket outlives its peer going away (ECONNREFUSED is reported, the 
   await until(() => back.got.length === 1)
   t.is(back.got[0], 're:back')
   t.is(n.channel.peerSocketCount, 1)
+})
+
+test('an ICMP error that the next send takes (not a read) is reported with the peer named, once', async (t) => {
+  const n = await node(t, 4)
+  const p = await peer(t)
+  const remote = { address: HOST, port: p.port }
+  await n.channel.openPeerSocket(remote)
+  p.socket.close()
+  // Two datagrams in one flush: the ICMP answer to the first is pending when the second is sent.
+  n.channel.write({ data: Buffer.from('one'), remote })
+  n.channel.write({ data: Buffer.from('two'), remote })
+  n.channel.flush()
+  await until(() => n.errors.length > 0)
+  await new Promise((r) => setTimeout(r, 100))
+  t.true(n.errors.every((e) => e instanceof SocketError && e.remote === `${HOST}:${p.port}` && e.syscallCode === 'ECONNREFUSED'))
+  t.is(n.channel.peerSocketErrors, n.errors.length)
+  t.true(n.channel.isActive)
 })
 
 test('openPeerSocket fails with a typed error when peer sockets are off, all taken, or the port cannot be shared', async (t) => {
@@ -177,6 +195,22 @@ test('openPeerSocket fails with a typed error when peer sockets are off, all tak
   const bind = await t.throwsAsync(ch.openPeerSocket({ address: HOST, port: p.port }))
   t.true(bind instanceof BindError)
   t.is(ch.peerSocketCount, 0)
+})
+
+test('a channel whose socket is closed from outside closes its peer sockets too', async (t) => {
+  const n = await node(t, 4)
+  const p = await peer(t)
+  await n.channel.openPeerSocket({ address: HOST, port: p.port })
+  n.channel.socket.close()
+  await n.channel.closed
+  t.is(n.channel.peerSocketCount, 0)
+  const again = dgram.createSocket('udp4')
+  await new Promise<void>((resolve, reject) => {
+    again.once('error', reject)
+    again.bind(n.port, HOST, resolve)
+  })
+  again.close()
+  t.pass()
 })
 
 test('closing the channel closes its peer sockets; a socket closed while it opens fails its open', async (t) => {

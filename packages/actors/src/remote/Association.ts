@@ -9,7 +9,7 @@ import {
   type Pdu,
   type QuarantinedPdu,
 } from '@helios/codec'
-import type { Channel } from '@helios/transport'
+import type { Channel, TimerHandle } from '@helios/transport'
 import type { ActorRef } from '../ActorRef.js'
 import type { Address } from '../Address.js'
 import type { DropKind } from '../ActorSystemEvents.js'
@@ -94,6 +94,11 @@ const HANDSHAKE_MAX_TIMEOUTS = 3
  * successor in place, so that refs bound to the ended one (naming an actor incarnation there)
  * stay dead, while refs by path move on.
  */
+/** udp: after a port unreachable, the peer must have been quiet this long before it is declared down. */
+const PORT_UNREACHABLE_QUIET_MS = 100
+/** udp: checks of a port unreachable, at most; a peer that is still sending after them is alive. */
+const PORT_UNREACHABLE_CHECKS = 20
+
 export class Association implements LinkOwner, InboundPeer {
   readonly remoteAddress: Address
   /** `remoteAddress.toString()`. */
@@ -128,6 +133,14 @@ export class Association implements LinkOwner, InboundPeer {
   flushScheduled = false
   /** @internal udp: the peer's datagrams arrive on a socket of its own (set by UdpPeerSockets). */
   ownSocket = false
+  /**
+   * @internal udp and dtls: the sender (`ip:port`) of the datagram that last answered this node's
+   * handshake request: where the peer proved to be (a spoofed source cannot answer). Peer sockets
+   * and port-unreachable verdicts are for this endpoint only.
+   */
+  verifiedEndpoint: string | undefined
+  /** udp: the pending check of a port unreachable (see {@link onPortUnreachable}). */
+  private unreachableCheck: TimerHandle | undefined
   /** @internal Which slot of the heartbeat interval it ticks in (a hash of its address). */
   readonly tickSlot: number
   /**
@@ -539,16 +552,33 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   /**
-   * udp: the peer's port answered a datagram with ICMP port unreachable (its own socket reported
-   * ECONNREFUSED): nothing listens at the address any more, that incarnation is gone (it crashed,
-   * or was restarted and has not bound the port yet). Not over dtls: an ICMP message is not
+   * udp: the peer's port answered a datagram with ICMP port unreachable (the peer's own socket,
+   * connected to `endpoint`, reported ECONNREFUSED): nothing listens there any more, so that
+   * incarnation is gone (it crashed, or was restarted and has not bound the port yet). Acted on
+   * only for the endpoint that answered this node's handshake, and only once the peer is quiet:
+   * the error is reported before the datagrams the peer sent just before it went, still unread
+   * in the socket's buffer, and those are read first; a peer that keeps sending is alive (the
+   * ICMP message was stale or forged) and stays. Not over dtls: an ICMP message is not
    * authenticated, and a DTLS association ends only on what its peer proves or on silence.
    */
-  onPortUnreachable(): void {
+  onPortUnreachable(endpoint: string): void {
     if (this.host.settings.transport !== 'udp' || !this.host.settings.downOnConnectionRefused) return
-    if (this.state.kind !== 'established') return
-    const { host, port } = this.remoteAddress
-    this.quarantine(`down: ${host}:${port} answered with port unreachable (nothing listens there any more)`, 'down', false)
+    if (this.state.kind !== 'established' || endpoint !== this.verifiedEndpoint || this.unreachableCheck !== undefined) return
+    let seen = this.stats.bytesReceived
+    let checks = 0
+    const check = (): void => {
+      this.unreachableCheck = undefined
+      if (this.state.kind !== 'established' || endpoint !== this.verifiedEndpoint) return
+      if (this.stats.bytesReceived !== seen) {
+        if (++checks >= PORT_UNREACHABLE_CHECKS) return
+        seen = this.stats.bytesReceived
+        this.unreachableCheck = this.host.clock.setTimeout(check, PORT_UNREACHABLE_QUIET_MS)
+        return
+      }
+      const { host, port } = this.remoteAddress
+      this.quarantine(`down: ${host}:${port} answered with port unreachable (nothing listens there any more)`, 'down', false)
+    }
+    this.unreachableCheck = this.host.clock.setTimeout(check, PORT_UNREACHABLE_QUIET_MS)
   }
 
   onWritable(): void {
@@ -1106,6 +1136,8 @@ export class Association implements LinkOwner, InboundPeer {
   private handshakeAnswered(now: number): void {
     if (this.requestedAt !== undefined) this.roundTrip.sample(now - this.requestedAt)
     this.requestedAt = undefined
+    const source = this.host.datagramSource
+    if (source !== undefined) this.verifiedEndpoint = source
   }
 
   /** A response of the established uid on the current control connection: traffic resumes on it. */

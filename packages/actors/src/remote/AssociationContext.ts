@@ -57,6 +57,8 @@ export interface AssociationHost {
   readonly events: AssociationEvents
   /** The association whose frames are being decoded and handled now (paths read from them are its word). */
   receivingFrom: Association | undefined
+  /** udp and dtls: the sender (`ip:port`) of the datagram being handled now, undefined otherwise. */
+  readonly datagramSource: string | undefined
   /** The node's memory budget (reassembly buffers, queued user messages). */
   readonly memory: MemoryBudget
 }

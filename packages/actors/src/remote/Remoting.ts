@@ -102,6 +102,8 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   private udpPeers: UdpPeerSockets | undefined
   /** The association whose frames are being decoded and handled now (see {@link resolveCached}). */
   receivingFrom: Association | undefined
+  /** udp and dtls: the sender (`ip:port`) of the datagram being handled now. */
+  datagramSource: string | undefined
 
   private server: ServerChannel | undefined
   /** The other names of this node's endpoint: sends there are refused, never dialled. */
@@ -509,6 +511,15 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   receiveDatagram(d: Datagram): void {
     const key = `${d.remote.address}:${d.remote.port}`
     this.udpPeers?.offer(key, d.remote, this.registry)
+    this.datagramSource = key
+    try {
+      this.receiveFrames(d, key)
+    } finally {
+      this.datagramSource = undefined
+    }
+  }
+
+  private receiveFrames(d: Datagram, key: string): void {
     const buf = d.data
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
     let off = 0
@@ -836,7 +847,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
     }
     if (err instanceof SocketError && err.remote !== undefined && err.syscallCode === 'ECONNREFUSED') {
       // A peer's own socket heard its port answer with ICMP port unreachable.
-      this.registry.forEndpoint(err.remote)?.onPortUnreachable()
+      this.registry.forEndpoint(err.remote)?.onPortUnreachable(err.remote)
       return
     }
     debug('transport error: %s', err.message)

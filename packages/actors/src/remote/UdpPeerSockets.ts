@@ -28,11 +28,13 @@ interface Peer {
 /**
  * Over udp and dtls: the established peers given a socket of their own (`remote.udpPeerSockets`),
  * so that a flood from one peer fills its own receive buffer and the kernel drops no other peer's
- * datagrams with it (`DatagramChannel.openPeerSocket`). A peer gets one when a datagram arrives from it after
- * its association is established, that is once its address answered a handshake (a spoofed source
- * never does); first come, first served, up to the limit; the others share the node's socket, as
- * everyone did before. The socket closes when its address no longer belongs to a live association
- * (quarantined, forgotten): checked once per heartbeat interval.
+ * datagrams with it (`DatagramChannel.openPeerSocket`). A peer gets one when a datagram arrives
+ * from it after its association is established, from the endpoint that answered this node's
+ * handshake (`Association.verifiedEndpoint`: a spoofed source cannot answer, and a source that
+ * only claims the peer's identity gets none); first come, first served, up to the limit; the others
+ * share the node's socket, as everyone did before. The socket closes when its endpoint no longer
+ * belongs to a live association (quarantined, forgotten) or the peer answered from another one:
+ * checked once per heartbeat interval.
  */
 export class UdpPeerSockets {
   private readonly peers = new Map<string, Peer>()
@@ -55,7 +57,9 @@ export class UdpPeerSockets {
   offer(key: string, remote: Datagram['remote'], table: EndpointTable): void {
     if (this.peers.has(key) || this.peers.size >= this.max) return
     const assoc = table.forEndpoint(key)
-    if (assoc === undefined || assoc.state.kind !== 'established') return
+    // Only where the peer answered this node's handshake: a source that merely claims to be an
+    // established peer (its handshake is being verified) gets no socket.
+    if (assoc === undefined || assoc.state.kind !== 'established' || assoc.verifiedEndpoint !== key) return
     const retry = this.retryAt.get(key)
     if (retry !== undefined) {
       if (this.clock.now() < retry) return
@@ -84,11 +88,15 @@ export class UdpPeerSockets {
   sweep(table: EndpointTable): void {
     for (const [key, peer] of this.peers) {
       const a = table.forEndpoint(key)
-      if (a === undefined || isFinal(a.state)) {
+      if (a === undefined || isFinal(a.state) || (a.state.kind === 'established' && a.verifiedEndpoint !== key)) {
         this.peers.delete(key)
         peer.owner.ownSocket = false
         this.channel.closePeerSocket(peer.remote)
-        debug('udp peer %s: its socket closed (%s)', key, a === undefined ? 'forgotten' : a.state.kind)
+        debug(
+          'udp peer %s: its socket closed (%s)',
+          key,
+          a === undefined ? 'forgotten' : isFinal(a.state) ? a.state.kind : 'the peer answers elsewhere',
+        )
       } else if (a !== peer.owner) {
         peer.owner.ownSocket = false
         peer.owner = a

@@ -131,6 +131,7 @@ export class FakeNode implements AssociationHost {
   readonly isUdp: boolean
   isShuttingDown = false
   receivingFrom: Association | undefined
+  datagramSource: string | undefined
   readonly memory = new MemoryBudget(128 * 1024 * 1024, 32 * 1024 * 1024)
   readonly registry: AssociationRegistry
   /** Everything the associations published, in order. */
