@@ -947,7 +947,17 @@ test('over udp a port unreachable declares the peer down once it is quiet, and n
   a.onPortUnreachable('127.0.0.1:9')
   node.clock.advance(1000)
   t.is(a.state.kind, 'established', 'not the endpoint that answered the handshake')
+  node.control(a).take()
   a.onPortUnreachable('127.0.0.1:2')
+  node.flush()
+  t.deepEqual(
+    node
+      .control(a)
+      .take()
+      .map((p) => p.type),
+    ['heartbeat'],
+    'a live peer would answer it',
+  )
   // What the peer sent before it went is read after the error: the verdict waits for it.
   node.clock.advance(60)
   peerFrame(a)
@@ -970,6 +980,17 @@ test('over udp a peer that keeps sending after a port unreachable is alive: it s
   }
   node.clock.advance(1000)
   t.is(a.state.kind, 'established')
+  t.deepEqual(node.of('quarantined'), [])
+})
+
+test('over udp a port unreachable checked during shutdown declares nothing', (t) => {
+  const { node, a } = udpEstablished()
+  a.onPortUnreachable('127.0.0.1:2')
+  node.isShuttingDown = true
+  node.clock.advance(1000)
+  t.is(a.state.kind, 'established')
+  a.onPortUnreachable('127.0.0.1:2')
+  node.clock.advance(1000)
   t.deepEqual(node.of('quarantined'), [])
 })
 

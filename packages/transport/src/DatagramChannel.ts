@@ -53,6 +53,9 @@ export interface DatagramChannelOptions {
  * peer's datagrams to another of them reach the shared socket. This needs `maxPeerSockets` above 0 (the socket bound with SO_REUSEADDR);
  * see docs/SECURITY.md for what sharing the port means on a multi-user host. Linux and macOS hand
  * a datagram to the connected socket that matches it; Windows does not: do not use them there.
+ * An error of a peer socket (an ICMP unreachable reported as ECONNREFUSED, to a read or to a send
+ * through it) is fired as `exceptionCaught`, a {@link SocketError} whose `remote` names the peer,
+ * and also given to the callback of the write whose send took it; the socket stays open.
  */
 export class DatagramChannel extends AbstractChannel {
   /** The underlying dgram socket. */

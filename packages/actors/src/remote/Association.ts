@@ -94,7 +94,7 @@ const HANDSHAKE_MAX_TIMEOUTS = 3
  * successor in place, so that refs bound to the ended one (naming an actor incarnation there)
  * stay dead, while refs by path move on.
  */
-/** udp: after a port unreachable, the peer must have been quiet this long before it is declared down. */
+/** udp: after a port unreachable, the peer must stay silent this long at least (or a round trip, if longer) after a heartbeat before it is declared down. */
 const PORT_UNREACHABLE_QUIET_MS = 100
 /** udp: checks of a port unreachable, at most; a peer that is still sending after them is alive. */
 const PORT_UNREACHABLE_CHECKS = 20
@@ -555,30 +555,44 @@ export class Association implements LinkOwner, InboundPeer {
    * udp: the peer's port answered a datagram with ICMP port unreachable (the peer's own socket,
    * connected to `endpoint`, reported ECONNREFUSED): nothing listens there any more, so that
    * incarnation is gone (it crashed, or was restarted and has not bound the port yet). Acted on
-   * only for the endpoint that answered this node's handshake, and only once the peer is quiet:
-   * the error is reported before the datagrams the peer sent just before it went, still unread
-   * in the socket's buffer, and those are read first; a peer that keeps sending is alive (the
-   * ICMP message was stale or forged) and stays. Not over dtls: an ICMP message is not
-   * authenticated, and a DTLS association ends only on what its peer proves or on silence.
+   * only for the endpoint that answered this node's handshake, and only once the peer stayed
+   * silent for a round trip (`srtt + 4 rttvar`, at least 100 ms) after a heartbeat sent to it:
+   * the error is reported before the datagrams the peer sent just before it went, still unread in
+   * the socket's buffer, and those are read first; a live peer answers the heartbeat (the ICMP
+   * message was stale or forged) and stays. Not over dtls: an ICMP message is not authenticated,
+   * and a DTLS association ends only on what its peer proves or on silence.
    */
   onPortUnreachable(endpoint: string): void {
-    if (this.host.settings.transport !== 'udp' || !this.host.settings.downOnConnectionRefused) return
+    const host = this.host
+    if (host.settings.transport !== 'udp' || !host.settings.downOnConnectionRefused || host.isShuttingDown) return
     if (this.state.kind !== 'established' || endpoint !== this.verifiedEndpoint || this.unreachableCheck !== undefined) return
     let seen = this.stats.bytesReceived
     let checks = 0
+    const probe = (): void => {
+      this.writeControlPdu({ type: 'heartbeat' })
+      this.unreachableCheck = host.clock.setTimeout(check, this.roundTrip.resendAfterMs(PORT_UNREACHABLE_QUIET_MS))
+    }
     const check = (): void => {
       this.unreachableCheck = undefined
-      if (this.state.kind !== 'established' || endpoint !== this.verifiedEndpoint) return
+      if (host.isShuttingDown || this.state.kind !== 'established' || endpoint !== this.verifiedEndpoint) return
       if (this.stats.bytesReceived !== seen) {
+        // It spoke since: its last datagrams read late, or a live peer. Ask again, up to a bound.
         if (++checks >= PORT_UNREACHABLE_CHECKS) return
         seen = this.stats.bytesReceived
-        this.unreachableCheck = this.host.clock.setTimeout(check, PORT_UNREACHABLE_QUIET_MS)
+        probe()
         return
       }
-      const { host, port } = this.remoteAddress
-      this.quarantine(`down: ${host}:${port} answered with port unreachable (nothing listens there any more)`, 'down', false)
+      const { host: h, port } = this.remoteAddress
+      this.quarantine(`down: ${h}:${port} answered with port unreachable (nothing listens there any more)`, 'down', false)
     }
-    this.unreachableCheck = this.host.clock.setTimeout(check, PORT_UNREACHABLE_QUIET_MS)
+    probe()
+  }
+
+  /** Stops a pending port-unreachable check (the association ends, or the node shuts down). */
+  private cancelUnreachableCheck(): void {
+    if (this.unreachableCheck === undefined) return
+    this.host.clock.clearTimeout(this.unreachableCheck)
+    this.unreachableCheck = undefined
   }
 
   onWritable(): void {
@@ -1357,6 +1371,7 @@ export class Association implements LinkOwner, InboundPeer {
   }
 
   private end(reason: string, terminateWatchers = true): void {
+    this.cancelUnreachableCheck()
     // What the peer made this node hold goes with the association.
     this.releaseCodec()
     this.reportLost(true)
@@ -1384,6 +1399,7 @@ export class Association implements LinkOwner, InboundPeer {
 
   /** @internal Shutdown: tell the peer, give unacked system messages a moment, close the links. */
   async shutdown(): Promise<void> {
+    this.cancelUnreachableCheck()
     if (this.state.kind === 'established' && this.control.ready) {
       const clock = this.host.clock
       const deadline = clock.now() + this.host.settings.shutdownFlushTimeoutMs

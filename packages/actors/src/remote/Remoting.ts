@@ -511,11 +511,12 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   receiveDatagram(d: Datagram): void {
     const key = `${d.remote.address}:${d.remote.port}`
     this.udpPeers?.offer(key, d.remote, this.registry)
+    const outer = this.datagramSource
     this.datagramSource = key
     try {
       this.receiveFrames(d, key)
     } finally {
-      this.datagramSource = undefined
+      this.datagramSource = outer
     }
   }
 
