@@ -5,7 +5,7 @@ import * as tls from 'node:tls'
 import type { Channel } from './Channel.js'
 import type { BootstrapOptions, ChannelInitializer } from './BootstrapOptions.js'
 import { type Clock, type TimerHandle, systemClock } from './Clock.js'
-import { DatagramChannel, type DatagramChannelOptions } from './DatagramChannel.js'
+import { DatagramChannel } from './DatagramChannel.js'
 import {
   BindError,
   ConnectRefusedError,
@@ -25,7 +25,7 @@ import {
   verdictOf,
 } from './internal/TlsRefusalNotice.js'
 import { DtlsEndpoint } from './internal/dtls/DtlsEndpoint.js'
-import { PeerSockets } from './internal/PeerSockets.js'
+import { PeerSockets, type PeerSocketsOptions } from './internal/PeerSockets.js'
 import { dtlsConfig } from './internal/dtls/config.js'
 import type { DtlsSession } from './internal/dtls/Session.js'
 
@@ -86,8 +86,8 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
    */
   bindDtls(port = 0, host = '0.0.0.0'): Promise<DtlsDatagramChannel> {
     const o = this.opts
-    const maxPeers = o.maxPeerSockets ?? 0
-    return bindUdp(port, host, maxPeers > 0 ? { ...o, reuseAddr: true } : o, (socket) => {
+    const peers = peerSocketsOf(o)
+    return bindUdp(port, host, { ...o, reuseAddr: peers !== undefined }, (socket) => {
       const config = dtlsConfig(o.tls, o, socket.address().family, true)
       const ch = new DtlsDatagramChannel(socket, {
         clock: config.clock,
@@ -120,17 +120,7 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
           },
         },
       )
-      if (maxPeers > 0)
-        ch.peers = new PeerSockets(
-          socket,
-          {
-            max: maxPeers,
-            receiveBufferSize: o.peerReceiveBufferSize ?? o.receiveBufferSize,
-            sendBufferSize: o.peerSendBufferSize ?? o.sendBufferSize,
-          },
-          ch.endpoint.onMessage,
-          ch.onPeerError,
-        )
+      if (peers !== undefined) ch.peers = new PeerSockets(socket, peers, ch.endpoint.onMessage, ch.onPeerError)
       this.initializer?.(ch)
       ch.start()
       return ch
@@ -236,24 +226,19 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
       return Promise.reject(
         new BindError(`${host}:${port}`, { cause: new Error('Bootstrap.bind is for UDP; use ServerBootstrap for TCP/TLS servers') }),
       )
-    const o = this.opts
-    const max = o.maxPeerSockets ?? 0
-    if (max <= 0) return bindUdp(port, host, o, (socket) => this.makeUdpChannel(socket, undefined))
-    const peers: PeerSocketOptions = { maxPeerSockets: max }
-    const rcv = o.peerReceiveBufferSize ?? o.receiveBufferSize
-    const snd = o.peerSendBufferSize ?? o.sendBufferSize
-    if (rcv !== undefined) peers.peerReceiveBufferSize = rcv
-    if (snd !== undefined) peers.peerSendBufferSize = snd
-    return bindUdp(port, host, { ...o, reuseAddr: true }, (socket) => this.makeUdpChannel(socket, undefined, peers))
+    const peers = peerSocketsOf(this.opts)
+    return bindUdp(port, host, { ...this.opts, reuseAddr: peers !== undefined }, (socket) => this.makeUdpChannel(socket, undefined, peers))
   }
 
   private makeUdpChannel(
     socket: dgram.Socket,
     remote: { address: string; port: number } | undefined,
-    peers: PeerSocketOptions = {},
+    peers?: PeerSocketsOptions,
   ): DatagramChannel {
     const ch = new DatagramChannel(socket, {
-      ...peers,
+      ...(peers === undefined
+        ? {}
+        : { maxPeerSockets: peers.max, peerReceiveBufferSize: peers.receiveBufferSize, peerSendBufferSize: peers.sendBufferSize }),
       clock: this.opts.clock ?? systemClock,
       ...(this.opts.writeBufferWaterMark === undefined ? {} : { writeBufferWaterMark: this.opts.writeBufferWaterMark }),
       ...(remote === undefined ? {} : { remote }),
@@ -434,7 +419,16 @@ export class Bootstrap extends AbstractBootstrap<BootstrapOptions> {
   }
 }
 
-type PeerSocketOptions = { -readonly [K in 'maxPeerSockets' | 'peerReceiveBufferSize' | 'peerSendBufferSize']?: DatagramChannelOptions[K] }
+/** The peer sockets a bind's options ask for (`maxPeerSockets` above 0), or undefined. */
+function peerSocketsOf(o: BootstrapOptions): PeerSocketsOptions | undefined {
+  const max = o.maxPeerSockets ?? 0
+  if (max <= 0) return undefined
+  return {
+    max,
+    receiveBufferSize: o.peerReceiveBufferSize ?? o.receiveBufferSize,
+    sendBufferSize: o.peerSendBufferSize ?? o.sendBufferSize,
+  }
+}
 
 /** @internal Creates an udp4 or udp6 socket for `host` with the buffer-size options. */
 export function createUdpSocket(

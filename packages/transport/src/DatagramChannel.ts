@@ -23,9 +23,9 @@ export interface DatagramChannelOptions {
    */
   readonly maxPeerSockets?: number
   /** SO_RCVBUF of each peer socket, bytes (capped by net.core.rmem_max). Default: the OS default. */
-  readonly peerReceiveBufferSize?: number
+  readonly peerReceiveBufferSize?: number | undefined
   /** SO_SNDBUF of each peer socket, bytes (capped by net.core.wmem_max). Default: the OS default. */
-  readonly peerSendBufferSize?: number
+  readonly peerSendBufferSize?: number | undefined
 }
 
 /**
@@ -69,10 +69,6 @@ export class DatagramChannel extends AbstractChannel {
   private done = false
   private inFlight = 0
   private readonly peers: PeerSockets | undefined
-  /** The destination of the previous datagram written, and the peer socket it left through (undefined: the shared socket), as of {@link PeerSockets.version} `lastVersion`. */
-  private lastRemote: SocketAddress | undefined
-  private lastPeerSocket: UdpSocket | undefined
-  private lastVersion = -1
   /** Datagrams that arrived while reads were suspended and were dropped (UDP cannot push back). */
   droppedWhileSuspended = 0
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
@@ -120,16 +116,8 @@ export class DatagramChannel extends AbstractChannel {
       )
   }
 
-  private readonly onPeerError = (err: Error, remote: string): void => {
-    if (!this.done)
-      this.pipeline.fireExceptionCaught(new SocketError(`udp peer socket for ${remote}: ${err.message}`, { cause: err, remote }))
-  }
-
-  /** A send through the peer socket of `remote` failed: counted and fired as its read errors are (the write's own callback, if any, gets it too). */
-  private peerFailed(err: Error, remote: string): void {
-    const peers = this.peers as PeerSockets
-    peers.errors++
-    this.onPeerError(err, remote)
+  private readonly onPeerError = (error: SocketError): void => {
+    if (!this.done) this.pipeline.fireExceptionCaught(error)
   }
 
   /** Peer sockets open or opening (see {@link openPeerSocket}). */
@@ -144,7 +132,7 @@ export class DatagramChannel extends AbstractChannel {
 
   /** True when `remote` has a peer socket, open or opening. */
   hasPeerSocket(remote: SocketAddress): boolean {
-    return this.peers?.has(`${remote.address}:${remote.port}`) ?? false
+    return this.peers?.has(remote) ?? false
   }
 
   /**
@@ -168,7 +156,7 @@ export class DatagramChannel extends AbstractChannel {
    * shared socket again; those still in its receive buffer are lost. False when it had none.
    */
   closePeerSocket(remote: SocketAddress): boolean {
-    return this.peers?.close(`${remote.address}:${remote.port}`) ?? false
+    return this.peers?.close(remote) ?? false
   }
 
   /** Starts receiving and fires `channelActive`. */
@@ -213,29 +201,19 @@ export class DatagramChannel extends AbstractChannel {
       if (connected) s.send(data, done)
       else {
         const r = (m as Datagram).remote
-        const peer = this.peers === undefined ? undefined : this.peerSocketOf(r)
+        const peers = this.peers
+        const peer = peers?.socketFor(r)
         if (peer === undefined) s.send(data, r.port, r.address, done)
         else
           peer.send(data, (err: Error | null): void => {
             // A connected socket reports an ICMP error to the next send or read, whichever comes
             // first: one taken by a send is the peer's as much as one taken by a read.
-            if (err !== null) this.peerFailed(err, `${r.address}:${r.port}`)
+            if (err !== null) (peers as PeerSockets).report(err, `${r.address}:${r.port}`)
             // Reported once: with the peer named, and to the write's callback if it has one.
             done(cb === undefined ? null : err)
           })
       }
     }
-  }
-
-  /** The connected socket of `r`, if it has one; the lookup is skipped for a run of datagrams to one destination. */
-  private peerSocketOf(r: SocketAddress): UdpSocket | undefined {
-    const peers = this.peers as PeerSockets
-    if (r === this.lastRemote && peers.version === this.lastVersion) return this.lastPeerSocket
-    const socket = peers.socketFor(`${r.address}:${r.port}`)
-    this.lastRemote = r
-    this.lastVersion = peers.version
-    this.lastPeerSocket = socket
-    return socket
   }
 
   protected override transportPendingBytes(): number {

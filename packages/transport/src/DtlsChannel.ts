@@ -340,7 +340,7 @@ export class DtlsDatagramChannel extends AbstractChannel {
 
   /** True when `remote` has a peer socket, open or opening. */
   hasPeerSocket(remote: SocketAddress): boolean {
-    return this.peers?.has(`${remote.address}:${remote.port}`) ?? false
+    return this.peers?.has(remote) ?? false
   }
 
   /**
@@ -356,13 +356,12 @@ export class DtlsDatagramChannel extends AbstractChannel {
 
   /** Closes the socket of `remote`: its datagrams come through the endpoint's socket again. False when it had none. */
   closePeerSocket(remote: SocketAddress): boolean {
-    return this.peers?.close(`${remote.address}:${remote.port}`) ?? false
+    return this.peers?.close(remote) ?? false
   }
 
   /** @internal A peer socket reported an error (the socket stays open). */
-  readonly onPeerError = (err: Error, remote: string): void => {
-    if (!this.done && this.started)
-      this.pipeline.fireExceptionCaught(new SocketError(`udp peer socket for ${remote}: ${err.message}`, { cause: err, remote }))
+  readonly onPeerError = (error: SocketError): void => {
+    if (!this.done && this.started) this.pipeline.fireExceptionCaught(error)
   }
 
   // ------------------------------------------------------------------------- endpoint events

@@ -2,6 +2,7 @@ import * as dgram from 'node:dgram'
 import type { RemoteInfo, Socket as UdpSocket } from 'node:dgram'
 import type { SocketAddress } from '../Channel.js'
 import { BindError, ChannelClosedError, TransportError } from '../errors.js'
+import { SocketError } from '../SocketError.js'
 
 /** What receives the datagrams of every socket of a channel. */
 export type MessageListener = (msg: Buffer, rinfo: RemoteInfo) => void
@@ -45,8 +46,6 @@ export class PeerSockets {
   private readonly entries = new Map<string, Entry>()
   private listener: MessageListener
   private closedAll = false
-  /** Changes whenever a socket turns ready or closes: a cached {@link socketFor} answer is stale when it moved. */
-  version = 0
   /** Errors the peer sockets reported (an ICMP port unreachable from a peer that went away comes back as ECONNREFUSED). */
   errors = 0
 
@@ -54,7 +53,7 @@ export class PeerSockets {
     private readonly shared: UdpSocket,
     private readonly options: PeerSocketsOptions,
     listener: MessageListener,
-    private readonly onError: (error: Error, remote: string) => void,
+    private readonly onError: (error: SocketError) => void,
   ) {
     this.listener = listener
   }
@@ -64,15 +63,24 @@ export class PeerSockets {
     return this.entries.size
   }
 
-  /** The connected socket of the peer `key` (`ip:port`), if it has one. */
-  socketFor(key: string): UdpSocket | undefined {
-    const e = this.entries.get(key)
+  /** The connected socket of `remote`, if it has one. */
+  socketFor(remote: SocketAddress): UdpSocket | undefined {
+    const e = this.entries.get(keyOf(remote))
     return e?.ready === true ? e.socket : undefined
   }
 
-  /** True when `key` (`ip:port`) has a peer socket, open or opening. */
-  has(key: string): boolean {
-    return this.entries.has(key)
+  /** True when `remote` has a peer socket, open or opening. */
+  has(remote: SocketAddress): boolean {
+    return this.entries.has(keyOf(remote))
+  }
+
+  /**
+   * An error of the peer socket of `remote` (`ip:port`), from a read or from a send through it:
+   * counted, and handed on as a {@link SocketError} that names the peer. The socket stays open.
+   */
+  report(error: Error, remote: string): void {
+    this.errors++
+    this.onError(new SocketError(`udp peer socket for ${remote}: ${error.message}`, { cause: error, remote }))
   }
 
   /**
@@ -83,7 +91,7 @@ export class PeerSockets {
    * `ERR_PEER_SOCKET` when the connect fails, ChannelClosedError once closed.
    */
   open(remote: SocketAddress): Promise<void> {
-    const key = `${remote.address}:${remote.port}`
+    const key = keyOf(remote)
     if (this.closedAll) return Promise.reject(new ChannelClosedError(`channel closed: no peer socket for ${key}`))
     const existing = this.entries.get(key)
     if (existing !== undefined) return existing.opened
@@ -135,19 +143,18 @@ export class PeerSockets {
         // Errors after this (ICMP unreachable reported as ECONNREFUSED) leave the socket open: the
         // peer may come back on the same port, and whether it is gone is not the socket's call.
         socket.on('error', (e: Error) => {
-          this.errors++
-          this.onError(e, key)
+          this.report(e, key)
         })
         entry.ready = true
-        this.version++
         settle()
       })
     })
     return opened
   }
 
-  /** Closes the peer socket of `key` (`ip:port`): its peer's datagrams go to the shared socket again. */
-  close(key: string): boolean {
+  /** Closes the peer socket of `remote`: its peer's datagrams go to the shared socket again. */
+  close(remote: SocketAddress): boolean {
+    const key = keyOf(remote)
     const e = this.entries.get(key)
     if (e === undefined) return false
     this.drop(key, e)
@@ -175,7 +182,6 @@ export class PeerSockets {
     if (e.closed) return
     e.closed = true
     e.ready = false
-    this.version++
     e.fail(new ChannelClosedError(`peer socket for ${key} closed before it was connected`))
     // A socket closed while its bind runs reports nothing more: errors are not listened for any longer.
     e.socket.on('error', ignore)
@@ -188,6 +194,11 @@ export class PeerSockets {
 }
 
 function ignore(): void {}
+
+/** A peer's key, `ip:port`, as the channels name datagrams' senders. */
+function keyOf(remote: SocketAddress): string {
+  return `${remote.address}:${remote.port}`
+}
 
 /**
  * @internal What `openPeerSocket` of a channel does: fails when the channel has no peer sockets
