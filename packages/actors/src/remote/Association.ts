@@ -131,8 +131,6 @@ export class Association implements LinkOwner, InboundPeer {
   successor: Association | undefined
   /** @internal Set by the remoting's flush scheduling. */
   flushScheduled = false
-  /** @internal udp: the peer's datagrams arrive on a socket of its own (set by UdpPeerSockets). */
-  ownSocket = false
   /**
    * @internal udp and dtls: the sender (`ip:port`) of the datagram that last answered this node's
    * handshake request: where the peer proved to be (a spoofed source cannot answer). Peer sockets
@@ -314,7 +312,7 @@ export class Association implements LinkOwner, InboundPeer {
       phi: this.watcher.phi,
       watchedActors: this.watcher.watchedActors,
       maxHeartbeatRoundTripMs: this.watcher.maxRoundTripMs,
-      ownSocket: this.ownSocket,
+      ownSocket: this.host.hasOwnSocket(this),
       ...this.stats,
       compression: this.codec.compressionStats(),
     }

@@ -59,6 +59,8 @@ export interface AssociationHost {
   receivingFrom: Association | undefined
   /** udp and dtls: the sender (`ip:port`) of the datagram being handled now, undefined otherwise. */
   readonly datagramSource: string | undefined
+  /** udp and dtls: whether `a`'s datagrams arrive on a socket of its own (`remote.udpPeerSockets`). */
+  hasOwnSocket(a: Association): boolean
   /** The node's memory budget (reassembly buffers, queued user messages). */
   readonly memory: MemoryBudget
 }

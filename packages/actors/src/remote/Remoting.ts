@@ -411,6 +411,10 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
 
   // ------------------------------------------------------------------ associations
 
+  hasOwnSocket(a: Association): boolean {
+    return this.udpPeers?.isOpenFor(a) ?? false
+  }
+
   /** True when this node's transport carries datagrams: `udp`, or `dtls` (the same datagrams inside DTLS sessions). */
   get isUdp(): boolean {
     return this.settings.transport === 'udp' || this.settings.transport === 'dtls'

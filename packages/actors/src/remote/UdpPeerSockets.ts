@@ -20,8 +20,6 @@ export interface PeerSocketChannel {
 
 interface Peer {
   readonly remote: Datagram['remote']
-  /** The association the socket serves (a successor at the same address takes it over). */
-  owner: Association
   open: boolean
 }
 
@@ -39,8 +37,6 @@ interface Peer {
 export class UdpPeerSockets {
   private readonly peers = new Map<string, Peer>()
   private readonly retryAt = new Map<string, number>()
-  /** Sockets that failed to open since the start. */
-  failures = 0
 
   constructor(
     private readonly channel: PeerSocketChannel,
@@ -48,9 +44,10 @@ export class UdpPeerSockets {
     private readonly clock: Clock,
   ) {}
 
-  /** Peer sockets open or opening. */
-  get size(): number {
-    return this.peers.size
+  /** True when `a` is live and its datagrams arrive on a socket of its own (the one of its verified endpoint). */
+  isOpenFor(a: Association): boolean {
+    const key = a.verifiedEndpoint
+    return key !== undefined && !isFinal(a.state) && this.peers.get(key)?.open === true
   }
 
   /** A datagram came from `key` (its sender, `remote`): if it belongs to an established peer without a socket, that peer is given one. */
@@ -65,42 +62,35 @@ export class UdpPeerSockets {
       if (this.clock.now() < retry) return
       this.retryAt.delete(key)
     }
-    const peer: Peer = { remote: { address: remote.address, port: remote.port }, owner: assoc, open: false }
+    const peer: Peer = { remote: { address: remote.address, port: remote.port }, open: false }
     this.peers.set(key, peer)
     this.channel.openPeerSocket(peer.remote).then(
       () => {
         if (this.peers.get(key) !== peer) return
         peer.open = true
-        peer.owner.ownSocket = true
-        debug('udp peer %s (%s) has its own socket', key, peer.owner.key)
+        debug('udp peer %s (%s) has its own socket', key, assoc.key)
       },
       (err: Error) => {
         if (this.peers.get(key) !== peer) return
         this.peers.delete(key)
-        this.failures++
         if (this.retryAt.size < this.max) this.retryAt.set(key, this.clock.now() + RETRY_MS)
         debug('udp peer %s: no socket of its own (%s); it shares the node socket', key, err.message)
       },
     )
   }
 
-  /** Closes the sockets of addresses no live association owns any longer; hands a successor its predecessor's. */
+  /** Closes the sockets of endpoints that no live association answered from any longer. */
   sweep(table: EndpointTable): void {
     for (const [key, peer] of this.peers) {
       const a = table.forEndpoint(key)
       if (a === undefined || isFinal(a.state) || (a.state.kind === 'established' && a.verifiedEndpoint !== key)) {
         this.peers.delete(key)
-        peer.owner.ownSocket = false
         this.channel.closePeerSocket(peer.remote)
         debug(
           'udp peer %s: its socket closed (%s)',
           key,
           a === undefined ? 'forgotten' : isFinal(a.state) ? a.state.kind : 'the peer answers elsewhere',
         )
-      } else if (a !== peer.owner) {
-        peer.owner.ownSocket = false
-        peer.owner = a
-        a.ownSocket = peer.open
       }
     }
     if (this.retryAt.size > 0) {

@@ -132,6 +132,9 @@ export class FakeNode implements AssociationHost {
   isShuttingDown = false
   receivingFrom: Association | undefined
   datagramSource: string | undefined
+  hasOwnSocket(): boolean {
+    return false
+  }
   readonly memory = new MemoryBudget(128 * 1024 * 1024, 32 * 1024 * 1024)
   readonly registry: AssociationRegistry
   /** Everything the associations published, in order. */
