@@ -31,7 +31,7 @@ import { ActorIdentity, Identify, registerBuiltInMessages } from './BuiltInMessa
 import { framed } from './FrameBatch.js'
 import { checkHandshakeRequest } from './Handshake.js'
 import { remotingFrameDecoder } from './InboundFrames.js'
-import { UdpPeerSockets } from './UdpPeerSockets.js'
+import { type PeerSocketChannel, UdpPeerSockets } from './UdpPeerSockets.js'
 import { DatagramHandler, InboundAdmission, InboundConnectionHandler, PreambleHandler } from './InboundHandlers.js'
 import { LaneId, type OutboundLink } from './OutboundLink.js'
 import { RemoteActorRef } from './RemoteActorRef.js'
@@ -175,6 +175,18 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
   private async bind(): Promise<void> {
     const s = this.settings
     let port: number
+    // Both datagram transports: large socket buffers (capped by net.core.[rw]mem_max), so that
+    // bursts of datagrams are not lost, and established peers with sockets of their own
+    // (udpPeerSockets), so that one peer's flood overflows its own receive buffer, not everyone's.
+    const datagramSockets = {
+      receiveBufferSize: UDP_SOCKET_BUFFER,
+      sendBufferSize: UDP_SOCKET_BUFFER,
+      maxPeerSockets: s.udpPeerSockets,
+      peerReceiveBufferSize: UDP_PEER_SOCKET_BUFFER,
+      peerSendBufferSize: UDP_PEER_SOCKET_BUFFER,
+    }
+    const peersOf = (ch: PeerSocketChannel): UdpPeerSockets | undefined =>
+      s.udpPeerSockets > 0 ? new UdpPeerSockets(ch, s.udpPeerSockets, this.clock) : undefined
     try {
       if (s.transport === 'dtls') {
         if (s.tls === undefined) throw new Error("transport 'dtls' needs remote.tls options (key, cert, ca)")
@@ -183,8 +195,7 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
           .transport('dtls')
           .options({
             clock: this.clock,
-            receiveBufferSize: UDP_SOCKET_BUFFER,
-            sendBufferSize: UDP_SOCKET_BUFFER,
+            ...datagramSockets,
             handshakeTimeoutMs: s.handshakeTimeoutMs,
             // Nodes verify each other: client certificates are required unless explicitly turned off.
             tls: {
@@ -196,37 +207,24 @@ export class Remoting implements RemoteProvider, AssociationHost, LinkHost, Inbo
               rejectUnauthorized: s.tls.rejectUnauthorized ?? true,
             },
             dtls: { maxPendingHandshakes: s.maxPendingInboundHandshakes, ...s.dtls },
-            maxPeerSockets: s.udpPeerSockets,
-            peerReceiveBufferSize: UDP_PEER_SOCKET_BUFFER,
-            peerSendBufferSize: UDP_PEER_SOCKET_BUFFER,
           })
           .handler((c) => {
             c.pipeline.addLast('datagrams', new DatagramHandler(this))
           })
           .bindDtls(s.port, s.host)
         this.udpChannel = ch
-        if (s.udpPeerSockets > 0) this.udpPeers = new UdpPeerSockets(ch, s.udpPeerSockets, this.clock)
+        this.udpPeers = peersOf(ch)
         port = ch.localAddress?.port ?? s.port
       } else if (s.transport === 'udp') {
-        // Large socket buffers (capped by net.core.[rw]mem_max): bursts of datagrams are not lost.
-        // Established peers get sockets of their own (udpPeerSockets): one peer's flood then
-        // overflows its own receive buffer, not everyone's.
         const ch = await new Bootstrap()
           .transport('udp')
-          .options({
-            clock: this.clock,
-            receiveBufferSize: UDP_SOCKET_BUFFER,
-            sendBufferSize: UDP_SOCKET_BUFFER,
-            maxPeerSockets: s.udpPeerSockets,
-            peerReceiveBufferSize: UDP_PEER_SOCKET_BUFFER,
-            peerSendBufferSize: UDP_PEER_SOCKET_BUFFER,
-          })
+          .options({ clock: this.clock, ...datagramSockets })
           .handler((c) => {
             c.pipeline.addLast('datagrams', new DatagramHandler(this))
           })
           .bind(s.port, s.host)
         this.udpChannel = ch
-        if (s.udpPeerSockets > 0) this.udpPeers = new UdpPeerSockets(ch, s.udpPeerSockets, this.clock)
+        this.udpPeers = peersOf(ch)
         port = ch.localAddress?.port ?? s.port
       } else {
         if (s.transport === 'tls' && s.tls === undefined) throw new Error("transport 'tls' needs remote.tls options (key, cert, ca)")
