@@ -5,8 +5,9 @@ import { unsupported } from './ChannelPipeline.js'
 import { type Clock, systemClock } from './Clock.js'
 import { SocketError } from './SocketError.js'
 import { addressOf } from './SocketChannel.js'
-import { AbstractChannel, DEFAULT_WATER_MARK, type WriteBufferWaterMark } from './internal/AbstractChannel.js'
-import { openPeerSocketOf, PeerSockets } from './internal/PeerSockets.js'
+import { DEFAULT_WATER_MARK, type WriteBufferWaterMark } from './internal/AbstractChannel.js'
+import { PeerSocketChannel } from './internal/PeerSocketChannel.js'
+import { PeerSockets } from './internal/PeerSockets.js'
 
 /** Options of a {@link DatagramChannel}; bootstraps fill them from their own options. */
 export interface DatagramChannelOptions {
@@ -57,7 +58,7 @@ export interface DatagramChannelOptions {
  * through it) is fired as `exceptionCaught`, a {@link SocketError} whose `remote` names the peer,
  * and also given to the callback of the write whose send took it; the socket stays open.
  */
-export class DatagramChannel extends AbstractChannel {
+export class DatagramChannel extends PeerSocketChannel {
   /** The underlying dgram socket. */
   readonly socket: UdpSocket
   /** The address the socket is bound to. */
@@ -68,7 +69,6 @@ export class DatagramChannel extends AbstractChannel {
   private started = false
   private done = false
   private inFlight = 0
-  private readonly peers: PeerSockets | undefined
   /** Datagrams that arrived while reads were suspended and were dropped (UDP cannot push back). */
   droppedWhileSuspended = 0
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
@@ -116,47 +116,8 @@ export class DatagramChannel extends AbstractChannel {
       )
   }
 
-  private readonly onPeerError = (error: SocketError): void => {
-    if (!this.done) this.pipeline.fireExceptionCaught(error)
-  }
-
-  /** Peer sockets open or opening (see {@link openPeerSocket}). */
-  get peerSocketCount(): number {
-    return this.peers?.size ?? 0
-  }
-
-  /** Errors the peer sockets reported since the start (ECONNREFUSED: the peer's port answered with an ICMP unreachable). */
-  get peerSocketErrors(): number {
-    return this.peers?.errors ?? 0
-  }
-
-  /** True when `remote` has a peer socket, open or opening. */
-  hasPeerSocket(remote: SocketAddress): boolean {
-    return this.peers?.has(remote) ?? false
-  }
-
-  /**
-   * Gives `remote` (an IP address and port, as datagrams from it name it) a socket of its own:
-   * bound to this channel's address and port, connected to `remote`, so that its datagrams queue
-   * in their own receive buffer and a flood from it cannot make the kernel drop other peers'. What
-   * it receives reaches this pipeline as the shared socket's does. Resolves once connected (at
-   * once when it is already).
-   * @throws (rejects) TransportError `ERR_PEER_SOCKETS_OFF` (`maxPeerSockets` is 0, or the channel
-   * is connected), `ERR_PEER_SOCKETS_FULL` (`maxPeerSockets` are open), `ERR_PEER_SOCKET` (the
-   * connect failed); BindError (the port cannot be shared: bound without `reuseAddr`);
-   * ChannelClosedError (the channel closed, or {@link closePeerSocket} ran, before it connected).
-   */
-  openPeerSocket(remote: SocketAddress): Promise<void> {
-    const off = this.remoteAddress !== undefined ? 'a connected UDP channel has no peer sockets' : 'maxPeerSockets is 0: no peer sockets'
-    return openPeerSocketOf(this.peers, remote, this.isClosing, off)
-  }
-
-  /**
-   * Closes the socket of `remote` (see {@link openPeerSocket}): its datagrams come through the
-   * shared socket again; those still in its receive buffer are lost. False when it had none.
-   */
-  closePeerSocket(remote: SocketAddress): boolean {
-    return this.peers?.close(remote) ?? false
+  protected override peerSocketsOff(): string {
+    return this.remoteAddress !== undefined ? 'a connected UDP channel has no peer sockets' : super.peerSocketsOff()
   }
 
   /** Starts receiving and fires `channelActive`. */

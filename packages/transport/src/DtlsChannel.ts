@@ -9,7 +9,7 @@ import { AbstractChannel, DEFAULT_WATER_MARK, type WriteBufferWaterMark } from '
 import type { DtlsEndpoint, EndpointStats } from './internal/dtls/DtlsEndpoint.js'
 import type { DtlsSession } from './internal/dtls/Session.js'
 import { recordOverhead } from './internal/dtls/crypto.js'
-import { openPeerSocketOf, type PeerSockets } from './internal/PeerSockets.js'
+import { PeerSocketChannel } from './internal/PeerSocketChannel.js'
 import { MAX_PLAINTEXT } from './internal/dtls/wire.js'
 import { addressOf } from './SocketChannel.js'
 import { SocketError } from './SocketError.js'
@@ -269,13 +269,11 @@ const FAILURE_HOLD_MS = 1000
  * limited). A protected record from a peer without a session (it restarted and lost it) makes
  * this side open a new session to it, at most once a second.
  */
-export class DtlsDatagramChannel extends AbstractChannel {
+export class DtlsDatagramChannel extends PeerSocketChannel {
   /** The UDP socket. */
   readonly socket: UdpSocket
   /** The bound address. */
   readonly localAddress: SocketAddress | undefined
-  /** @internal Set by {@link Bootstrap.bindDtls} when `maxPeerSockets` is above 0. */
-  peers: PeerSockets | undefined
   /** Always undefined: every datagram names its peer. */
   readonly remoteAddress: SocketAddress | undefined = undefined
   /** Records received while reads were suspended (dropped). */
@@ -324,44 +322,6 @@ export class DtlsDatagramChannel extends AbstractChannel {
     if (this.started) return
     this.started = true
     this.activate()
-  }
-
-  // ---------------------------------------------------------------------------- peer sockets
-
-  /** Peer sockets open or opening (see {@link openPeerSocket}). */
-  get peerSocketCount(): number {
-    return this.peers?.size ?? 0
-  }
-
-  /** Errors the peer sockets reported since the start (ECONNREFUSED: the peer's port answered with an ICMP unreachable). */
-  get peerSocketErrors(): number {
-    return this.peers?.errors ?? 0
-  }
-
-  /** True when `remote` has a peer socket, open or opening. */
-  hasPeerSocket(remote: SocketAddress): boolean {
-    return this.peers?.has(remote) ?? false
-  }
-
-  /**
-   * Gives `remote` a UDP socket of its own, as `DatagramChannel.openPeerSocket` does: bound to this
-   * endpoint's address and port, connected to `remote`, so that its records queue in their own
-   * receive buffer and a flood from it cannot make the kernel drop other peers'. Its datagrams go
-   * to the same sessions; records to it still leave through the endpoint's socket.
-   * @throws (rejects) as `DatagramChannel.openPeerSocket`.
-   */
-  openPeerSocket(remote: SocketAddress): Promise<void> {
-    return openPeerSocketOf(this.peers, remote, this.isClosing, 'maxPeerSockets is 0: no peer sockets')
-  }
-
-  /** Closes the socket of `remote`: its datagrams come through the endpoint's socket again. False when it had none. */
-  closePeerSocket(remote: SocketAddress): boolean {
-    return this.peers?.close(remote) ?? false
-  }
-
-  /** @internal A peer socket reported an error (the socket stays open). */
-  readonly onPeerError = (error: SocketError): void => {
-    if (!this.done && this.started) this.pipeline.fireExceptionCaught(error)
   }
 
   // ------------------------------------------------------------------------- endpoint events

@@ -199,13 +199,3 @@ function ignore(): void {}
 function keyOf(remote: SocketAddress): string {
   return `${remote.address}:${remote.port}`
 }
-
-/**
- * @internal What `openPeerSocket` of a channel does: fails when the channel has no peer sockets
- * (`off` says why) or is closing, else opens one.
- */
-export function openPeerSocketOf(peers: PeerSockets | undefined, remote: SocketAddress, closing: boolean, off: string): Promise<void> {
-  if (peers === undefined) return Promise.reject(new TransportError('ERR_PEER_SOCKETS_OFF', off))
-  if (closing) return Promise.reject(new ChannelClosedError('channel closed: no peer socket'))
-  return peers.open(remote)
-}
